@@ -1,0 +1,207 @@
+"""Run records: ``<root>/<pipeline parts…>/_runs/<run_id>.json``, replaced atomically.
+
+Fields: ``run_id, pipeline_uri, host, pid, pid_start_time, pid_start_ticks, started_at,
+heartbeat_at, heartbeat_interval_s, ended_at, outcome, nodes``.
+
+* ``pid_start_time``: the process start time in **seconds since the epoch** (float),
+  computed from ``/proc/<pid>/stat`` field 22 (``starttime``, clock ticks after boot)
+  plus ``btime`` from ``/proc/stat``; precise to about one second (``btime`` is whole
+  seconds). ``pid_start_ticks`` is the raw ``starttime`` value, exact, for a reader on
+  the same host to compare with ``/proc/<pid>/stat`` directly. Both are null where
+  ``/proc`` is unavailable.
+* times are ISO-8601 UTC strings; ``ended_at``/``outcome`` are null while running;
+  ``outcome`` is one of ``completed``, ``failed``, ``interrupted``.
+* ``nodes``: ``{"<identity path joined by '/'>": {"label", "node_hash", "tag_keys"}}``.
+
+A record is written to ``.<run_id>.json.<random>.tmp`` and ``os.replace``-d, so readers
+(which ignore names starting with ``.``) never see a partial record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from observers.schema import RUNS_DIR, safe_component
+from observers.timestamps import iso_now
+
+log = logging.getLogger("observers")
+
+OUTCOMES = ("completed", "failed", "interrupted")
+
+
+def process_start(pid: int) -> tuple[float | None, int | None]:
+    """``(seconds since the epoch, raw starttime ticks)`` of process ``pid`` from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+        # the command name may hold spaces and parentheses: split after the last ")"
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ticks = int(fields[19])  # field 22 overall; fields[0] is field 3
+    except (OSError, ValueError, IndexError):
+        return None, None
+    try:
+        btime = None
+        with open("/proc/stat") as f:
+            for line in f:
+                if line.startswith("btime "):
+                    btime = int(line.split()[1])
+                    break
+        hz = os.sysconf("SC_CLK_TCK")
+        if btime is None:
+            return None, ticks
+        return btime + ticks / hz, ticks
+    except (OSError, ValueError):
+        return None, ticks
+
+
+def read_run_record(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Read one run record; ``None`` when missing, unreadable or not a JSON object."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_json_atomic(path: str, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON to a hidden temporary file beside ``path``, then rename it."""
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(4).hex()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class RunRecords:
+    """Keeps the records of the runs one observer has open and their heartbeat thread.
+
+    ``on_error(message)`` is called when a record cannot be written (never raises).
+    """
+
+    def __init__(
+        self,
+        root: str,
+        heartbeat_interval: float,
+        on_error: Callable[[str], None],
+    ):
+        self.root = root
+        self.heartbeat_interval = max(0.01, float(heartbeat_interval))
+        self._on_error = on_error
+        self._lock = threading.RLock()
+        self._open: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid_start = process_start(os.getpid())
+
+    def path_for(self, pipeline_parts: tuple[str, ...], run_id: str) -> str:
+        """Where the record of ``run_id`` lives."""
+        return os.path.join(self.root, *pipeline_parts, RUNS_DIR, safe_component(run_id) + ".json")
+
+    def _write(self, path: str, record: dict[str, Any]) -> None:
+        try:
+            write_json_atomic(path, record)
+        except Exception as exc:
+            self._on_error(f"cannot write run record {path}: {exc!r}")
+
+    def start(self, run_id: str, pipeline_uri: str, pipeline_parts: tuple[str, ...]) -> None:
+        """Open the record of a new run and make sure the heartbeat thread runs."""
+        now = iso_now()
+        pid = os.getpid()
+        record: dict[str, Any] = {
+            "run_id": run_id,
+            "pipeline_uri": pipeline_uri,
+            "host": socket.gethostname(),
+            "pid": pid,
+            "pid_start_time": self._pid_start[0],
+            "pid_start_ticks": self._pid_start[1],
+            "started_at": now,
+            "heartbeat_at": now,
+            "heartbeat_interval_s": self.heartbeat_interval,
+            "ended_at": None,
+            "outcome": None,
+            "nodes": {},
+        }
+        path = self.path_for(pipeline_parts, run_id)
+        with self._lock:
+            self._open[run_id] = (path, record)
+            self._write(path, record)
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(
+                    target=self._beat, name="observers-heartbeat", daemon=True
+                )
+                self._thread.start()
+
+    def node(
+        self,
+        run_id: str,
+        identity: tuple[str, ...],
+        label: str,
+        node_hash: str,
+        tag_keys: list[str],
+    ) -> None:
+        """Note a node of an open run (rewrites the record when something changed)."""
+        with self._lock:
+            entry = self._open.get(run_id)
+            if entry is None:
+                return
+            path, record = entry
+            key = "/".join(identity)
+            info = {"label": label, "node_hash": node_hash, "tag_keys": list(tag_keys)}
+            old = record["nodes"].get(key)
+            if old is not None and not info["tag_keys"]:
+                info["tag_keys"] = old["tag_keys"]
+            if old == info:
+                return
+            record["nodes"][key] = info
+            self._write(path, record)
+
+    def end(self, run_id: str, outcome: str) -> None:
+        """Close the record of ``run_id`` with ``outcome``."""
+        with self._lock:
+            entry = self._open.pop(run_id, None)
+            if entry is None:
+                return
+            path, record = entry
+            now = iso_now()
+            record["heartbeat_at"] = now
+            record["ended_at"] = now
+            record["outcome"] = outcome if outcome in OUTCOMES else "failed"
+            self._write(path, record)
+            if not self._open:
+                self._stop.set()
+
+    def end_all(self, outcome: str) -> None:
+        """Close every open record with ``outcome`` and stop the heartbeat."""
+        with self._lock:
+            for run_id in list(self._open):
+                self.end(run_id, outcome)
+            self._stop.set()
+
+    def open_runs(self) -> list[str]:
+        """Run ids whose records are still open."""
+        with self._lock:
+            return list(self._open)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_interval):
+            with self._lock:
+                now = iso_now()
+                for path, record in self._open.values():
+                    record["heartbeat_at"] = now
+                    self._write(path, record)

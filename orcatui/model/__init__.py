@@ -1,0 +1,1 @@
+"""The rules of DESIGN §4 as plain functions over Arrow data: no Textual here."""

@@ -1,0 +1,403 @@
+"""The monitor's model of a root: pipelines, runs, nodes and packets, folded from a :class:`Store`.
+
+:meth:`Monitor.refresh` reads what is new on disk and folds it (run it off the UI thread);
+:meth:`Monitor.snapshot` and :meth:`Monitor.packet_rows` are views at a given time. The CLI summary
+and the TUI both read the model through these methods, so each rule has one implementation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from orcatui.model.logs import LogRow, NodeLogs
+from orcatui.model.naming import NodeName, labels_from_job, labels_from_run_records, node_name
+from orcatui.model.packets import NodePackets
+from orcatui.model.runs import (
+    DEFAULT_STALE_AFTER_S,
+    THIS_HOST,
+    RunRecord,
+    RunStats,
+    Verdict,
+    judge_run,
+)
+from orcatui.model.states import SHOWN_STATES, State
+from orcatui.model.views import View, count_states, display_rows, packets_for_view
+from orcatui.store.discovery import TableRef
+from orcatui.store.store import Store, StoreUpdate
+
+Pipeline = tuple[str, ...]
+Identity = tuple[str, ...]
+NodeKey = tuple[Pipeline, Identity]
+
+
+@dataclass
+class Node:
+    """One pipeline node: its folded packets and its log rows."""
+
+    pipeline: Pipeline
+    identity: Identity
+    packets: NodePackets = field(default_factory=NodePackets)
+    logs: NodeLogs = field(default_factory=NodeLogs)
+
+    @property
+    def key(self) -> NodeKey:
+        """(pipeline, identity)."""
+        return (self.pipeline, self.identity)
+
+
+@dataclass
+class PipelineModel:
+    """One pipeline's runs and nodes."""
+
+    name: Pipeline
+    nodes: dict[Identity, Node] = field(default_factory=dict)
+    runs: dict[str, RunStats] = field(default_factory=dict)
+    records: dict[str, RunRecord] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run as shown: its liveness verdict, times and packet counts over all nodes."""
+
+    run_id: str
+    verdict: Verdict
+    started: float | None  # epoch seconds
+    last_event: float | None
+    ended: float | None
+    outcome: str | None
+    counts: dict[str, int]
+    has_record: bool
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A node as shown in the tree, with its counts in the current view."""
+
+    key: NodeKey
+    name: NodeName
+    counts: dict[str, int]
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    """A pipeline in a view: its selected run, all runs (newest first), nodes."""
+
+    name: Pipeline
+    view: View
+    run: RunInfo | None
+    runs: tuple[RunInfo, ...]
+    nodes: tuple[NodeInfo, ...]
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The whole root at one moment, as the summary and the tree show it."""
+
+    root: Path
+    now: float
+    pipelines: tuple[PipelineInfo, ...]
+    broken: dict[str, str]
+    version: int
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What a refresh changed."""
+
+    changed: bool
+    problems: list[str]
+    new_tables: list[TableRef]
+
+
+@dataclass(frozen=True)
+class PacketDetails:
+    """Everything known about one packet: its row and its log row, if any."""
+
+    node: NodeKey
+    row: dict
+    log: LogRow | None
+
+
+def _zero_counts() -> dict[str, int]:
+    return dict.fromkeys(SHOWN_STATES, 0)
+
+
+class Monitor:
+    """The model of one root, kept up to date by :meth:`refresh`."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        stale_after: float = DEFAULT_STALE_AFTER_S,
+        job_files: Iterable[Path] = (),
+        clock: Callable[[], float] = time.time,
+        this_host: str = THIS_HOST,
+        check_process: bool = True,
+    ) -> None:
+        self.root = root
+        self.store = Store(root)
+        self.stale_after = stale_after
+        self.clock = clock
+        self.this_host = this_host
+        self.check_process = check_process
+        self.pipelines: dict[Pipeline, PipelineModel] = {}
+        self.job_labels: dict[tuple[str, ...], str] = {}
+        for job in job_files:
+            self.job_labels.update(labels_from_job(job))
+        self.version = 0
+        self._all_runs_cache: dict[NodeKey, tuple[int, pa.Table]] = {}
+
+    # -- reading ------------------------------------------------------------------------------
+    def refresh(self, *, only: set[Path] | None = None, rediscover: bool = True) -> RefreshResult:
+        """Read what is new under the root and fold it in; ``RootError`` if the root is gone."""
+        update = self.store.poll(rediscover=rediscover, only=only)
+        self.apply(update)
+        return RefreshResult(not update.empty, update.problems, update.new_tables)
+
+    def apply(self, update: StoreUpdate) -> None:
+        """Fold a store update into the model."""
+        for ref in update.new_tables:
+            self._node(ref.pipeline, ref.identity)
+        for ref, events in update.status:
+            node = self._node(ref.pipeline, ref.identity)
+            node.packets.fold(events)
+            self._absorb_runs(self.pipelines[ref.pipeline], events)
+        for ref, rows in update.logs:
+            self._node(ref.pipeline, ref.identity).logs.add(rows)
+        for pipeline, records in update.run_records.items():
+            model = self._pipeline(pipeline)
+            for data in records:
+                try:
+                    rec = RunRecord.from_json(data)
+                except (ValueError, TypeError):
+                    continue
+                model.records[rec.run_id] = rec
+        if not update.empty:
+            self.version += 1
+
+    def _pipeline(self, name: Pipeline) -> PipelineModel:
+        model = self.pipelines.get(name)
+        if model is None:
+            model = self.pipelines[name] = PipelineModel(name)
+        return model
+
+    def _node(self, pipeline: Pipeline, identity: Identity) -> Node:
+        model = self._pipeline(pipeline)
+        node = model.nodes.get(identity)
+        if node is None:
+            node = model.nodes[identity] = Node(pipeline, identity)
+        return node
+
+    @staticmethod
+    def _absorb_runs(model: PipelineModel, events: pa.Table) -> None:
+        g = events.group_by("run_id").aggregate(
+            [("ts", "min"), ("ts", "max"), ("ts", "count"), ("pipeline_uri", "max")]
+        )
+        for run_id, lo, hi, n, uri in zip(
+            *(
+                g.column(c).to_pylist()
+                for c in ("run_id", "ts_min", "ts_max", "ts_count", "pipeline_uri_max")
+            ),
+            strict=True,
+        ):
+            stats = model.runs.get(run_id)
+            if stats is None:
+                model.runs[run_id] = RunStats(run_id, lo, hi, n, uri or "")
+            else:
+                stats.absorb(lo, hi, n)
+
+    # -- rules applied ------------------------------------------------------------------------
+    def verdicts(self, pipeline: Pipeline, now: float | None = None) -> dict[str, Verdict]:
+        """Liveness of every run of a pipeline (DESIGN §4)."""
+        now = self.clock() if now is None else now
+        model = self.pipelines[pipeline]
+        starts = {r: self._started(model, r) for r in self._run_ids(model)}
+        newest_start = max(starts.values(), default=None)
+        out = {}
+        for run_id, start in starts.items():
+            out[run_id] = judge_run(
+                model.runs.get(run_id),
+                model.records.get(run_id),
+                now=now,
+                stale_after=self.stale_after,
+                newer_run_started=newest_start is not None
+                and start is not None
+                and start < newest_start,
+                this_host=self.this_host,
+                check_process=self.check_process,
+            )
+        return out
+
+    @staticmethod
+    def _run_ids(model: PipelineModel) -> list[str]:
+        return list(dict.fromkeys([*model.runs, *model.records]))
+
+    @staticmethod
+    def _started(model: PipelineModel, run_id: str) -> float | None:
+        rec = model.records.get(run_id)
+        if rec is not None and rec.started_at is not None:
+            return rec.started_at
+        stats = model.runs.get(run_id)
+        return stats.first_us / 1e6 if stats else None
+
+    def newest_run(self, pipeline: Pipeline) -> str | None:
+        """The run of a pipeline that started last."""
+        model = self.pipelines[pipeline]
+        runs = [(self._started(model, r) or 0.0, r) for r in self._run_ids(model)]
+        return max(runs)[1] if runs else None
+
+    def labels(self, pipeline: Pipeline) -> dict[tuple[str, ...], str]:
+        """Node labels known for a pipeline: run records first, then ``--job`` files."""
+        model = self.pipelines[pipeline]
+        labels = labels_from_run_records(r.nodes for r in model.records.values())
+        labels.update(self.job_labels)
+        return labels
+
+    def _resolve(self, pipeline: Pipeline, view: View) -> str | None:
+        if view.all_runs:
+            return None
+        return view.run_id or self.newest_run(pipeline)
+
+    # -- views -------------------------------------------------------------------------------
+    def packet_rows(
+        self, key: NodeKey, view: View | None = None, now: float | None = None
+    ) -> pa.Table:
+        """A node's packets in a view, as display rows (see :data:`views.ROW_COLUMNS`)."""
+        now = self.clock() if now is None else now
+        view = view or View()
+        pipeline, identity = key
+        node = self.pipelines[pipeline].nodes[identity]
+        verdicts = self.verdicts(pipeline, now)
+        packets = node.packets.table()
+        if view.all_runs:
+            cached = self._all_runs_cache.get(key)
+            if cached is None or cached[0] != node.packets.version:
+                cached = (node.packets.version, packets_for_view(packets, None, True))
+                self._all_runs_cache[key] = cached
+            chosen = cached[1]
+        else:
+            chosen = packets_for_view(packets, self._resolve(pipeline, view), False)
+        return display_rows(chosen, verdicts, now)
+
+    def node_counts(
+        self,
+        node: Node,
+        view: View,
+        run_id: str | None,
+        verdicts: Mapping[str, Verdict],
+        now: float,
+    ) -> dict[str, int]:
+        """Packets per shown state of one node in a view (LOST separate from RUNNING)."""
+        if view.all_runs:
+            return count_states(self.packet_rows(node.key, view, now))
+        counts = _zero_counts()
+        if run_id is None:
+            return counts
+        for state in State:
+            if state is State.LOST:
+                continue
+            counts[state.name] = node.packets.counts.get((run_id, int(state)), 0)
+        verdict = verdicts.get(run_id)
+        if verdict is not None and not verdict.live:
+            counts["LOST"], counts["RUNNING"] = counts["RUNNING"], 0
+        return counts
+
+    def run_infos(self, pipeline: Pipeline, now: float | None = None) -> list[RunInfo]:
+        """Every run of a pipeline, newest first, with counts over all its nodes."""
+        now = self.clock() if now is None else now
+        model = self.pipelines[pipeline]
+        verdicts = self.verdicts(pipeline, now)
+        infos = []
+        for run_id in self._run_ids(model):
+            counts = _zero_counts()
+            for node in model.nodes.values():
+                for state, n in self.node_counts(node, View(run_id), run_id, verdicts, now).items():
+                    counts[state] += n
+            stats, rec = model.runs.get(run_id), model.records.get(run_id)
+            infos.append(
+                RunInfo(
+                    run_id=run_id,
+                    verdict=verdicts[run_id],
+                    started=self._started(model, run_id),
+                    last_event=stats.last_us / 1e6 if stats else None,
+                    ended=rec.ended_at if rec else None,
+                    outcome=rec.outcome if rec else None,
+                    counts=counts,
+                    has_record=rec is not None,
+                )
+            )
+        infos.sort(key=lambda r: (r.started or 0.0, r.run_id), reverse=True)
+        return infos
+
+    def snapshot(
+        self, views: Mapping[Pipeline, View] | None = None, now: float | None = None
+    ) -> Snapshot:
+        """Every pipeline with its runs and node counts, each in its view (default: newest run)."""
+        now = self.clock() if now is None else now
+        views = views or {}
+        pipelines = []
+        for name in sorted(self.pipelines):
+            model = self.pipelines[name]
+            view = views.get(name, View())
+            run_id = self._resolve(name, view)
+            verdicts = self.verdicts(name, now)
+            labels = self.labels(name)
+            runs = self.run_infos(name, now)
+            nodes = []
+            total = _zero_counts()
+            order = sorted(model.nodes.values(), key=_node_order)
+            for node in order:
+                identity = node.identity
+                counts = self.node_counts(node, view, run_id, verdicts, now)
+                for s, n in counts.items():
+                    total[s] += n
+                nodes.append(
+                    NodeInfo(
+                        node.key, node_name(identity, labels), counts, tuple(node.packets.tag_names)
+                    )
+                )
+            run = next((r for r in runs if r.run_id == run_id), None)
+            pipelines.append(PipelineInfo(name, view, run, tuple(runs), tuple(nodes), total))
+        return Snapshot(self.root, now, tuple(pipelines), dict(self.store.broken), self.version)
+
+    def details(self, key: NodeKey, row: Mapping) -> PacketDetails:
+        """A packet's display row with its log row (None when it has none)."""
+        pipeline, identity = key
+        node = self.pipelines[pipeline].nodes[identity]
+        tags = {t: row.get(t) for t in node.packets.tag_names}
+        return PacketDetails(key, dict(row), node.logs.lookup(row["run_id"], tags))
+
+
+def _node_order(node: Node) -> tuple[int, tuple[str, ...]]:
+    """Nodes in the order the pipeline first reached them, then by identity."""
+    first = node.packets.first_us
+    return (first if first is not None else 2**62, node.identity)
+
+
+def filter_rows(rows: pa.Table, states: Iterable[str] | None = None, search: str = "") -> pa.Table:
+    """Display rows limited to some states and to rows whose tag values contain ``search``."""
+    if states is not None:
+        rows = rows.filter(pc.is_in(rows.column("state"), pa.array(list(states), pa.string())))
+    if search:
+        tag_cols = [c for c in rows.column_names if c not in _NON_TAG]
+        mask = None
+        needle = search.lower()
+        for c in tag_cols:
+            hit = pc.fill_null(pc.match_substring(pc.utf8_lower(rows.column(c)), needle), False)
+            mask = hit if mask is None else pc.or_(mask, hit)
+        if mask is None:
+            return rows.slice(0, 0)
+        rows = rows.filter(mask)
+    return rows
+
+
+_NON_TAG = {"key", "run_id", "state", "started_us", "ts_us", "duration_s", "error", "lost_reason"}

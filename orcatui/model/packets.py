@@ -1,0 +1,272 @@
+"""A node's packets: the events of one status table folded into one row per packet.
+
+A packet is (run id, user tag values). Its state is that of its latest event by
+(timestamp, terminal-wins-tie, event id) — :func:`orcatui.model.states.event_order`. Folding is
+idempotent (an event seen twice changes nothing) and independent of the order events arrive in.
+
+Folding a large batch is vectorised over Arrow; folding a small batch into a large node is a
+dictionary update per packet touched, so it costs O(new events), not O(history).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from orcatui.model.keys import packet_keys
+from orcatui.model.states import STATE_CODE, State
+from orcatui.store.schema import TAG_PREFIX
+
+#: Columns of a packet row, before the ``tag:<name>`` columns.
+PACKET_SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("run_id", pa.string()),
+        ("ts", pa.int64()),  # µs of the latest event
+        ("prio", pa.int8()),
+        ("id", pa.binary()),
+        ("state", pa.int8()),  # State code
+        ("running_ts", pa.int64()),  # µs of the packet's RUNNING event in its run, if seen
+        ("error", pa.string()),
+    ]
+)
+_SMALL_BATCH_RATIO = 8
+_MIN_INT64 = np.iinfo(np.int64).min
+
+
+def events_to_packet_rows(events: pa.Table) -> pa.Table:
+    """Normalised status events → packet rows (one per event, not yet reduced)."""
+    state = events.column("state")
+    running = pc.equal(state, "RUNNING")
+    codes = pa.array(list(STATE_CODE.values()), pa.int8())
+    names = pa.array(list(STATE_CODE.keys()))
+    state_code = pc.take(codes, pc.index_in(state, names))
+    tag_cols = [c for c in events.column_names if c.startswith(TAG_PREFIX)]
+    return pa.table(
+        [
+            packet_keys(events),
+            events.column("run_id"),
+            events.column("ts"),
+            pc.cast(pc.invert(running), pa.int8()),
+            pc.fill_null(events.column("id"), b""),
+            state_code,
+            pc.if_else(running, events.column("ts"), pa.scalar(None, pa.int64())),
+            events.column("error"),
+            *[events.column(c) for c in tag_cols],
+        ],
+        names=[*PACKET_SCHEMA.names, *tag_cols],
+    )
+
+
+def latest_rows(rows: pa.Table) -> pa.Table:
+    """The latest row of each ``key`` by (ts, prio, id), in key order; rows are kept whole."""
+    if rows.num_rows <= 1:
+        return rows
+    order = pc.sort_indices(
+        rows,
+        [("key", "ascending"), ("ts", "ascending"), ("prio", "ascending"), ("id", "ascending")],
+    )
+    rows = rows.take(order)
+    keys = rows.column("key").combine_chunks()
+    n = len(keys)
+    last = np.ones(n, dtype=bool)
+    last[:-1] = pc.not_equal(keys.slice(0, n - 1), keys.slice(1)).to_numpy(zero_copy_only=False)
+    return rows.filter(pa.array(last))
+
+
+def reduce_packet_rows(rows: pa.Table) -> pa.Table:
+    """Keep the latest row of each key; ``running_ts`` is the latest RUNNING time of the key."""
+    if rows.num_rows <= 1:
+        return rows
+    latest = latest_rows(rows)
+    if latest.num_rows == rows.num_rows:
+        return latest
+    running = rows.group_by("key", use_threads=False).aggregate([("running_ts", "max")])
+    running = running.sort_by("key")
+    return latest.set_column(
+        latest.schema.get_field_index("running_ts"), "running_ts", running.column("running_ts_max")
+    )
+
+
+def _unify(tables: Iterable[pa.Table]) -> pa.Table:
+    return pa.concat_tables(list(tables), promote_options="default")
+
+
+class NodePackets:
+    """The packets of one node, folded incrementally from status events."""
+
+    def __init__(self) -> None:
+        self._base: pa.Table = PACKET_SCHEMA.empty_table()
+        self._overlay: dict[str, dict] = {}  # key -> packet row changed since the last materialise
+        self._index: dict[str, int] | None = None  # key -> base row, built on first small fold
+        self._np: dict[str, np.ndarray] = {}
+        self.counts: Counter[tuple[str, int]] = Counter()  # (run id, state code) -> packets
+        self.version = 0
+        self.events = 0
+        self.first_us: int | None = None  # earliest event seen: orders nodes as the run met them
+
+    def __len__(self) -> int:
+        return self._base.num_rows + sum(1 for k in self._overlay if self._position(k) is None)
+
+    @property
+    def tag_names(self) -> list[str]:
+        """User tag names seen in this node, in order of first appearance."""
+        names = [c[len(TAG_PREFIX) :] for c in self._base.column_names if c.startswith(TAG_PREFIX)]
+        for row in self._overlay.values():
+            for c in row:
+                if c.startswith(TAG_PREFIX) and c[len(TAG_PREFIX) :] not in names:
+                    names.append(c[len(TAG_PREFIX) :])
+        return names
+
+    # -- folding ---------------------------------------------------------------------------
+    def fold(self, events: pa.Table) -> None:
+        """Fold normalised status events in (any batch, any order, duplicates allowed)."""
+        if events.num_rows == 0:
+            return
+        self.events += events.num_rows
+        lo = pc.min(events.column("ts")).as_py()
+        if lo is not None and (self.first_us is None or lo < self.first_us):
+            self.first_us = lo
+        rows = reduce_packet_rows(events_to_packet_rows(events))
+        size = self._base.num_rows + len(self._overlay)
+        if size == 0 or rows.num_rows * _SMALL_BATCH_RATIO > size:
+            merged = reduce_packet_rows(_unify([self.table(), rows])) if size else rows
+            self._set_base(merged)
+            self.counts = _count(merged)
+        else:
+            self._fold_small(rows)
+        self.version += 1
+
+    def _position(self, key: str) -> int | None:
+        if self._index is None:
+            self._index = {k: i for i, k in enumerate(self._base.column("key").to_pylist())}
+        return self._index.get(key)
+
+    def _current(self, key: str) -> dict | None:
+        row = self._overlay.get(key)
+        if row is not None:
+            return row
+        i = self._position(key)
+        if i is None:
+            return None
+        a = self._np
+        rts = int(a["running_ts"][i])
+        return {
+            "ts": int(a["ts"][i]),
+            "prio": int(a["prio"][i]),
+            "id": self._base.column("id")[i].as_py() or b"",
+            "state": int(a["state"][i]),
+            "running_ts": None if rts == _MIN_INT64 else rts,
+            "run_id": self._base.column("run_id")[i].as_py(),
+            "_base": i,
+        }
+
+    def _fold_small(self, rows: pa.Table) -> None:
+        for new in rows.to_pylist():
+            key = new["key"]
+            cur = self._current(key)
+            if cur is None:
+                self._overlay[key] = new
+                self.counts[(new["run_id"], new["state"])] += 1
+                continue
+            new_wins = (new["ts"], new["prio"], new["id"]) >= (cur["ts"], cur["prio"], cur["id"])
+            runs = [t for t in (cur["running_ts"], new["running_ts"]) if t is not None]
+            running_ts = max(runs) if runs else None
+            if not new_wins and running_ts == cur["running_ts"]:
+                continue
+            if new_wins:
+                if cur["state"] != new["state"]:
+                    self.counts[(cur["run_id"], cur["state"])] -= 1
+                    self.counts[(new["run_id"], new["state"])] += 1
+                row = dict(new)
+            else:
+                row = self._full_row(key, cur)
+            row["running_ts"] = running_ts
+            self._overlay[key] = row
+
+    def _full_row(self, key: str, cur: dict) -> dict:
+        if "_base" not in cur:
+            return dict(cur)
+        return self._base.slice(cur["_base"], 1).to_pylist()[0]
+
+    # -- materialising ---------------------------------------------------------------------
+    def _set_base(self, base: pa.Table) -> None:
+        self._base = base
+        self._overlay = {}
+        self._index = None
+        self._refresh_numpy()
+
+    def _refresh_numpy(self) -> None:
+        b = self._base
+        self._np = {
+            "ts": b.column("ts").to_numpy(),
+            "prio": b.column("prio").to_numpy(),
+            "state": b.column("state").to_numpy(),
+            "running_ts": pc.fill_null(b.column("running_ts"), _MIN_INT64).to_numpy(),
+        }
+
+    def table(self) -> pa.Table:
+        """All packets as one Arrow table (``PACKET_SCHEMA`` + ``tag:<name>`` columns).
+
+        Rows keep their positions across folds; new packets are appended.
+        """
+        if not self._overlay:
+            return self._base
+        changed = [{k: v for k, v in r.items() if k != "_base"} for r in self._overlay.values()]
+        schema = _unify([self._base.schema.empty_table(), _rows_schema(changed)]).schema
+        extra = pa.Table.from_pylist(changed, schema=schema)
+        base = (
+            _unify([self._base, extra.schema.empty_table()])
+            if extra.schema != self._base.schema
+            else self._base
+        )
+        n = base.num_rows
+        take = np.arange(n + len(changed), dtype=np.int64)
+        appended: list[str] = []
+        keep = np.ones(n + len(changed), dtype=bool)
+        for j, row in enumerate(changed):
+            pos = self._position(row["key"])
+            if pos is None:
+                appended.append(row["key"])
+            else:
+                take[pos] = n + j
+                keep[n + j] = False
+        combined = pa.concat_tables([base, extra.select(base.column_names)])
+        self._base = combined.take(pa.array(take[keep]))
+        if self._index is not None:
+            for k in appended:
+                self._index[k] = len(self._index)
+        self._overlay = {}
+        self._refresh_numpy()
+        return self._base
+
+
+def _rows_schema(rows: list[dict]) -> pa.Table:
+    tag_cols = sorted({c for r in rows for c in r if c.startswith(TAG_PREFIX)})
+    return pa.schema([*PACKET_SCHEMA, *[(c, pa.string()) for c in tag_cols]]).empty_table()
+
+
+def _count(rows: pa.Table) -> Counter[tuple[str, int]]:
+    if rows.num_rows == 0:
+        return Counter()
+    g = rows.group_by(["run_id", "state"]).aggregate([("key", "count")])
+    return Counter(
+        {
+            (r, int(s)): int(c)
+            for r, s, c in zip(
+                g.column("run_id").to_pylist(),
+                g.column("state").to_pylist(),
+                g.column("key_count").to_pylist(),
+                strict=True,
+            )
+        }
+    )
+
+
+def state_name(code: int) -> str:
+    """The name of a state code."""
+    return State(code).name

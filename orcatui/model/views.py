@@ -1,0 +1,119 @@
+"""Views of a node's packets: one run, the newest run, or the latest per packet across runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from orcatui.model.keys import packet_keys
+from orcatui.model.packets import latest_rows
+from orcatui.model.runs import Verdict
+from orcatui.model.states import State
+from orcatui.store.schema import TAG_PREFIX
+
+
+@dataclass(frozen=True)
+class View:
+    """Which events a pipeline is shown by: a run (``None`` = newest run) or all runs."""
+
+    run_id: str | None = None
+    all_runs: bool = False
+
+    @property
+    def label(self) -> str:
+        """A short description for headers."""
+        if self.all_runs:
+            return "latest per packet, all runs"
+        return f"run {self.run_id}" if self.run_id else "newest run"
+
+
+#: Columns of a view's packet rows, before the tag columns (named by plain tag name).
+ROW_COLUMNS = (
+    "key",
+    "run_id",
+    "state",
+    "started_us",
+    "ts_us",
+    "duration_s",
+    "error",
+    "lost_reason",
+)
+
+
+def packets_for_view(packets: pa.Table, run_id: str | None, all_runs: bool) -> pa.Table:
+    """The packet rows a view shows: one run's, or the latest of each tag set across runs."""
+    if all_runs:
+        tag_only = packets.set_column(0, "key", packet_keys(packets, with_run=False))
+        latest = latest_rows(tag_only)
+        return latest.set_column(0, "key", packet_keys(latest))
+    if run_id is None:
+        return packets.slice(0, 0)
+    return packets.filter(pc.equal(packets.column("run_id"), run_id))
+
+
+def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float) -> pa.Table:
+    """Packet rows as shown: state names with LOST derived, times, duration, first-line errors.
+
+    A RUNNING packet whose run is not live is LOST, with the run's reason.
+    """
+    n = packets.num_rows
+    codes = packets.column("state").to_numpy(zero_copy_only=False) if n else np.zeros(0, np.int8)
+    runs = packets.column("run_id").to_pylist()
+    dead = {r: v for r, v in verdicts.items() if not v.live}
+    names = np.array([s.name for s in State], dtype=object)
+    state = names[codes.astype(np.int64)] if n else np.array([], dtype=object)
+    lost_reason: list[str | None] = [None] * n
+    if dead:
+        for i in np.nonzero(codes == State.RUNNING)[0]:
+            v = dead.get(runs[i])
+            if v is not None:
+                state[i] = "LOST"
+                lost_reason[i] = f"{v.reason} ({v.certainty.value})"
+    ts = packets.column("ts")
+    running = packets.column("running_ts")
+    terminal = pc.not_equal(packets.column("state"), int(State.RUNNING))
+    finished = pc.divide(pc.cast(pc.subtract(ts, running), pa.float64()), 1e6)
+    age = pc.subtract(pa.scalar(now, pa.float64()), pc.divide(pc.cast(running, pa.float64()), 1e6))
+    duration = pc.if_else(terminal, finished, age) if n else pa.array([], pa.float64())
+    error = packets.column("error")
+    tag_cols = [c for c in packets.column_names if c.startswith(TAG_PREFIX)]
+    return pa.table(
+        [
+            packets.column("key"),
+            packets.column("run_id"),
+            pa.array(state.tolist(), pa.string()),
+            running,
+            ts,
+            duration,
+            error,
+            pa.array(lost_reason, pa.string()),
+            *[packets.column(c) for c in tag_cols],
+        ],
+        names=[*ROW_COLUMNS, *[c[len(TAG_PREFIX) :] for c in tag_cols]],
+    )
+
+
+def count_states(rows: pa.Table) -> dict[str, int]:
+    """Counts per shown state of display rows (every state present, zeros included)."""
+    out = {s: 0 for s in ("SUCCESS", "CACHED", "FAILED", "RUNNING", "LOST")}
+    if rows.num_rows:
+        vc = pc.value_counts(rows.column("state"))
+        for item in vc.to_pylist():
+            out[item["values"]] = item["counts"]
+    return out
+
+
+def duration_stats(rows: pa.Table) -> tuple[float | None, float | None]:
+    """Median and max duration of finished (SUCCESS/FAILED) packets with a known start."""
+    if rows.num_rows == 0:
+        return None, None
+    mask = pc.is_in(rows.column("state"), pa.array(["SUCCESS", "FAILED"]))
+    d = pc.drop_null(pc.filter(rows.column("duration_s"), mask))
+    if len(d) == 0:
+        return None, None
+    arr = d.to_numpy()
+    return float(np.median(arr)), float(arr.max())

@@ -1,0 +1,72 @@
+"""Incremental reader of a plain Parquet table directory (our observers' default sink)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from orcatui.store.discovery import TableKind
+from orcatui.store.files import FileBatch, read_files
+
+# A file that still fails after this long is reported as broken (before that it may be mid-write
+# by a foreign writer that does not rename atomically).
+BROKEN_AFTER_S = 2.0
+
+
+class ParquetTableReader:
+    """Reads each ``*.parquet`` file of a directory once; new files are picked up on each call.
+
+    Names starting with ``.`` or ``_`` are writers' temporary files and are ignored. A file that
+    cannot be parsed is retried on the next call and reported once it stays broken.
+    """
+
+    def __init__(self, path: Path, kind: TableKind) -> None:
+        self.path = path
+        self.kind = kind
+        self._seen: set[str] = set()
+        self._first_failure: dict[str, float] = {}
+        self.broken: dict[str, str] = {}
+
+    def _listing(self) -> list[str]:
+        try:
+            with os.scandir(self.path) as it:
+                return sorted(
+                    e.name
+                    for e in it
+                    if e.name.endswith(".parquet")
+                    and not e.name.startswith((".", "_"))
+                    and e.is_file()
+                )
+        except FileNotFoundError:
+            return []
+
+    def read_new(self) -> FileBatch:
+        """Rows of the files not read before (normalised), plus problems."""
+        names = self._listing()
+        present = set(names)
+        self._seen &= present  # a vanished file (compacted away) is simply forgotten
+        new = [n for n in names if n not in self._seen]
+        if not new:
+            return FileBatch(None)
+        batch = read_files([str(self.path / n) for n in new], self.kind, str(self.path))
+        now = time.monotonic()
+        for n in new:
+            full = str(self.path / n)
+            if full in batch.failed:
+                first = self._first_failure.setdefault(n, now)
+                if now - first >= BROKEN_AFTER_S or not _recent(full):
+                    self.broken[n] = batch.failed[full]
+            else:
+                self._seen.add(n)
+                self._first_failure.pop(n, None)
+                self.broken.pop(n, None)
+        batch.failed = {k: v for k, v in batch.failed.items() if Path(k).name in self.broken}
+        return batch
+
+
+def _recent(path: str) -> bool:
+    try:
+        return time.time() - os.stat(path).st_mtime < BROKEN_AFTER_S
+    except OSError:
+        return True
