@@ -27,7 +27,14 @@ from orcatui.model.runs import (
     judge_run,
 )
 from orcatui.model.states import SHOWN_STATES, State
-from orcatui.model.views import View, count_states, display_rows, packets_for_view
+from orcatui.model.views import (
+    ROW_COLUMNS,
+    View,
+    count_states,
+    display_rows,
+    display_tag_name,
+    packets_for_view,
+)
 from orcatui.store.discovery import TableRef
 from orcatui.store.store import Store, StoreUpdate
 
@@ -360,11 +367,8 @@ class Monitor:
                 counts = self.node_counts(node, view, run_id, verdicts, now)
                 for s, n in counts.items():
                     total[s] += n
-                nodes.append(
-                    NodeInfo(
-                        node.key, node_name(identity, labels), counts, tuple(node.packets.tag_names)
-                    )
-                )
+                tags = tuple(display_tag_name(t) for t in node.packets.tag_names)
+                nodes.append(NodeInfo(node.key, node_name(identity, labels), counts, tags))
             run = next((r for r in runs if r.run_id == run_id), None)
             pipelines.append(PipelineInfo(name, view, run, tuple(runs), tuple(nodes), total))
         return Snapshot(self.root, now, tuple(pipelines), dict(self.store.broken), self.version)
@@ -373,7 +377,7 @@ class Monitor:
         """A packet's display row with its log row (None when it has none)."""
         pipeline, identity = key
         node = self.pipelines[pipeline].nodes[identity]
-        tags = {t: row.get(t) for t in node.packets.tag_names}
+        tags = {t: row.get(display_tag_name(t)) for t in node.packets.tag_names}
         return PacketDetails(key, dict(row), node.logs.lookup(row["run_id"], tags))
 
 
@@ -400,4 +404,4 @@ def filter_rows(rows: pa.Table, states: Iterable[str] | None = None, search: str
     return rows
 
 
-_NON_TAG = {"key", "run_id", "state", "started_us", "ts_us", "duration_s", "error", "lost_reason"}
+_NON_TAG = set(ROW_COLUMNS)

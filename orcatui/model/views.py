@@ -44,6 +44,11 @@ ROW_COLUMNS = (
 )
 
 
+def display_tag_name(tag: str) -> str:
+    """The display-row column of a user tag; a tag named like a row column gets a suffix."""
+    return f"{tag} (tag)" if tag in ROW_COLUMNS else tag
+
+
 def packets_for_view(packets: pa.Table, run_id: str | None, all_runs: bool) -> pa.Table:
     """The packet rows a view shows: one run's, or the latest of each tag set across runs."""
     if all_runs:
@@ -93,7 +98,7 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
             pa.array(lost_reason, pa.string()),
             *[packets.column(c) for c in tag_cols],
         ],
-        names=[*ROW_COLUMNS, *[c[len(TAG_PREFIX) :] for c in tag_cols]],
+        names=[*ROW_COLUMNS, *[display_tag_name(c[len(TAG_PREFIX) :]) for c in tag_cols]],
     )
 
 

@@ -1,0 +1,74 @@
+"""The header: root, pipeline, run and its liveness, watch backend, freshness, LOST badge."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from orcatui.app.frame import Frame
+from orcatui.app.render import clock_time, verdict_text
+from orcatui.app.sanitize import cell
+from orcatui.model.durations import format_age, format_duration
+from orcatui.model.monitor import PipelineInfo
+
+
+def run_span(p: PipelineInfo, now: float) -> str:
+    """Start time and duration of a pipeline's shown run (open runs count up to now)."""
+    run = p.run
+    if run is None or run.started is None:
+        return ""
+    end = run.ended or (now if run.verdict.live else run.last_event) or now
+    return f"started {clock_time(run.started, with_date=True)}, {format_duration(end - run.started)}"
+
+
+def header_text(
+    frame: Frame | None, root: str, pipeline: tuple[str, ...] | None, backend: str
+) -> Text:
+    """The two header lines as one ``Text`` (all pipeline strings plain)."""
+    out = Text()
+    out.append(" orcatui ", style="bold reverse")
+    out.append(" ")
+    out.append(cell(root, 120), style="bold")
+    p = frame.pipeline(pipeline) if frame else None
+    if p is not None:
+        out.append("  ›  ", style="dim")
+        out.append(cell("/".join(p.name), 80), style="bold")
+        out.append("  ›  ", style="dim")
+        if p.view.all_runs:
+            out.append("latest per packet, all runs", style="bold")
+        elif p.run is not None:
+            out.append(f"run {cell(p.run.run_id, 40)}", style="bold")
+            out.append(" (picked)" if p.view.run_id else " (newest)", style="dim")
+    out.append("\n ")
+    if p is not None and p.run is not None and not p.view.all_runs:
+        out.append_text(verdict_text(p.run.verdict))
+        span = run_span(p, frame.now) if frame else ""
+        if span:
+            out.append(f"  {span}")
+        out.append("  │  ", style="dim")
+    out.append(f"watch: {backend}")
+    out.append("  │  ", style="dim")
+    if frame is None or frame.read_at is None:
+        out.append("reading…", style="italic")
+    else:
+        out.append(f"updated {format_age(frame.now - frame.read_at)} ago")
+    if frame is not None:
+        lost = sum(pi.counts.get("LOST", 0) for pi in frame.snapshot.pipelines)
+        if lost:
+            out.append("  ")
+            out.append(f" ⊘ {lost} LOST ", style="bold white on magenta")
+        broken = len(frame.snapshot.broken)
+        if broken:
+            out.append("  ")
+            out.append(f" {broken} unreadable table{'s' if broken > 1 else ''} ", style="black on yellow")
+    return out
+
+
+class StatusHeader(Static):
+    """Two lines at the top of the screen."""
+
+    def show(
+        self, frame: Frame | None, root: str, pipeline: tuple[str, ...] | None, backend: str
+    ) -> None:
+        """Re-render from the latest frame."""
+        self.update(header_text(frame, root, pipeline, backend))

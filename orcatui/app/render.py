@@ -1,0 +1,111 @@
+"""How model values look on screen: state colours and markers, count bars, times, liveness."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+
+from orcatui.model.durations import format_duration
+from orcatui.model.runs import Liveness, Verdict
+from orcatui.model.states import SHOWN_STATES
+
+#: Marker and style per shown state. LOST has its own colour and marker.
+STATE_STYLE: dict[str, str] = {
+    "SUCCESS": "green",
+    "CACHED": "cyan",
+    "FAILED": "bold red",
+    "RUNNING": "yellow",
+    "LOST": "bold magenta",
+}
+STATE_MARK: dict[str, str] = {
+    "SUCCESS": "✓",
+    "CACHED": "↺",
+    "FAILED": "✗",
+    "RUNNING": "▸",
+    "LOST": "⊘",
+}
+LIVENESS_STYLE: dict[Liveness, str] = {
+    Liveness.LIVE: "bold green",
+    Liveness.ENDED: "cyan",
+    Liveness.DEAD: "bold red",
+    Liveness.OVER: "dim",
+}
+BAR_ORDER = ("SUCCESS", "CACHED", "RUNNING", "LOST", "FAILED")
+
+
+def state_text(state: str) -> Text:
+    """A state cell: marker and name in the state's colour."""
+    return Text(f"{STATE_MARK.get(state, '?')} {state}", style=STATE_STYLE.get(state, ""))
+
+
+def count_bar(counts: dict[str, int], width: int = 8) -> Text:
+    """A small bar split by state; any FAILED/LOST packet gets at least one cell."""
+    total = sum(counts.get(s, 0) for s in SHOWN_STATES)
+    bar = Text()
+    if total == 0:
+        return Text("·" * width, style="dim")
+    cells = {s: counts.get(s, 0) * width / total for s in BAR_ORDER}
+    alloc = {s: int(v) for s, v in cells.items()}
+    for s in ("FAILED", "LOST"):
+        if counts.get(s, 0) and alloc[s] == 0:
+            alloc[s] = 1
+    # Hand out the remaining cells by largest remainder.
+    rest = width - sum(alloc.values())
+    for s in sorted(BAR_ORDER, key=lambda s: cells[s] - int(cells[s]), reverse=True):
+        if rest <= 0:
+            break
+        if counts.get(s, 0):
+            alloc[s] += 1
+            rest -= 1
+    while sum(alloc.values()) > width:
+        big = max(alloc, key=lambda s: alloc[s])
+        alloc[big] -= 1
+    for s in BAR_ORDER:
+        if alloc[s]:
+            bar.append("█" * alloc[s], style=STATE_STYLE[s].replace("bold ", ""))
+    return bar
+
+
+def counts_text(counts: dict[str, int], *, compact: bool = False) -> Text:
+    """Total, then FAILED / LOST / RUNNING counts that stand out (zeros left out)."""
+    total = sum(counts.get(s, 0) for s in SHOWN_STATES)
+    out = Text(str(total), style="bold")
+    for s, label in (("FAILED", "failed"), ("LOST", "lost"), ("RUNNING", "running")):
+        n = counts.get(s, 0)
+        if n:
+            out.append(" ")
+            word = STATE_MARK[s] if compact else f" {label}"
+            out.append(f"{n}{word}", style=STATE_STYLE[s])
+    return out
+
+
+def clock_time(epoch: float | None, *, with_date: bool = False) -> str:
+    """Local wall-clock time of an epoch, ``HH:MM:SS`` (optionally with the date)."""
+    if epoch is None:
+        return "—"
+    fmt = "%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S"
+    return time.strftime(fmt, time.localtime(epoch))
+
+
+def started_cell(started_us: int | None, now: float) -> str:
+    """A start time for the table: time of day, with the date when not today."""
+    if started_us is None:
+        return ""
+    epoch = started_us / 1e6
+    same_day = time.localtime(epoch)[:3] == time.localtime(now)[:3]
+    return time.strftime("%H:%M:%S" if same_day else "%m-%d %H:%M", time.localtime(epoch))
+
+
+def verdict_text(verdict: Verdict | None) -> Text:
+    """Liveness word in its colour, then the reason and certainty, dim."""
+    if verdict is None:
+        return Text("no run", style="dim")
+    out = Text(f"● {verdict.liveness.value}", style=LIVENESS_STYLE[verdict.liveness])
+    out.append(f" ({verdict.reason}, {verdict.certainty.value})", style="dim")
+    return out
+
+
+def duration_cell(seconds: float | None) -> str:
+    """A duration cell (age for RUNNING)."""
+    return format_duration(seconds)

@@ -1,0 +1,107 @@
+"""The run picker: every run of a pipeline, newest first, plus "latest per packet, all runs"."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+
+from orcatui.app.render import STATE_MARK, STATE_STYLE, clock_time, verdict_text
+from orcatui.app.sanitize import cell
+from orcatui.model.durations import format_duration
+from orcatui.model.monitor import PipelineInfo, RunInfo
+from orcatui.model.views import View
+
+ALL_RUNS = "\x00all"
+
+
+def run_prompt(run: RunInfo, now: float, current: bool) -> Text:
+    """One run as a picker line: id, start, end or liveness, counts."""
+    out = Text("• " if current else "  ", style="bold")
+    out.append(cell(run.run_id, 36), style="bold")
+    out.append("\n    started ", style="dim")
+    out.append(clock_time(run.started, with_date=True))
+    if run.ended is not None:
+        out.append("  ended ", style="dim")
+        out.append(clock_time(run.ended, with_date=True))
+        if run.started is not None:
+            out.append(f" ({format_duration(run.ended - run.started)})", style="dim")
+    out.append("  ")
+    out.append_text(verdict_text(run.verdict))
+    out.append("\n    ")
+    for state, n in run.counts.items():
+        if n:
+            out.append(f"{STATE_MARK[state]} {n} {state.lower()}  ", style=STATE_STYLE[state])
+    if not any(run.counts.values()):
+        out.append("no packets", style="dim")
+    return out
+
+
+class RunPicker(ModalScreen[View | None]):
+    """Pick which run a pipeline is shown by."""
+
+    BINDINGS = [  # noqa: RUF012
+        Binding("escape,q", "dismiss_none", "Cancel"),
+        Binding("enter", "pick", "Show this run", show=True),
+    ]
+
+    def __init__(self, pipeline: PipelineInfo, now: float) -> None:
+        super().__init__()
+        self.pipeline = pipeline
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        """A title and the list of runs."""
+        p = self.pipeline
+        with Vertical(id="run-picker"):
+            yield Label(Text(f"runs of {cell('/'.join(p.name), 80)}", style="bold"))
+            options = [
+                Option(
+                    Text(("• " if p.view.all_runs else "  ") + "latest per packet, all runs"),
+                    id=ALL_RUNS,
+                ),
+            ]
+            current = None if p.view.all_runs else (p.run.run_id if p.run else None)
+            options += [
+                Option(run_prompt(r, self.now, r.run_id == current), id=r.run_id) for r in p.runs
+            ]
+            ol = OptionList(*options, id="run-list")
+            yield ol
+
+    def on_mount(self) -> None:
+        """Put the highlight on the run shown now."""
+        ol = self.query_one(OptionList)
+        p = self.pipeline
+        if p.view.all_runs:
+            ol.highlighted = 0
+        elif p.run is not None:
+            ids = [r.run_id for r in p.runs]
+            ol.highlighted = ids.index(p.run.run_id) + 1 if p.run.run_id in ids else 0
+        ol.focus()
+
+    def _view_of(self, option_id: str | None) -> View | None:
+        if option_id is None:
+            return None
+        if option_id == ALL_RUNS:
+            return View(all_runs=True)
+        newest = self.pipeline.runs[0].run_id if self.pipeline.runs else None
+        return View() if option_id == newest else View(run_id=option_id)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter or click: show that run."""
+        event.stop()
+        self.dismiss(self._view_of(event.option.id))
+
+    def action_pick(self) -> None:
+        """Show the highlighted run."""
+        ol = self.query_one(OptionList)
+        if ol.highlighted is not None:
+            self.dismiss(self._view_of(ol.get_option_at_index(ol.highlighted).id))
+
+    def action_dismiss_none(self) -> None:
+        """Close without changing the view."""
+        self.dismiss(None)

@@ -1,0 +1,206 @@
+"""``orcatui watch | summary | demo``: argument parsing and exit codes, nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOST = 0, 1, 2, 3
+
+_EPILOG = """\
+exit codes (summary):
+  0  all good
+  1  FAILED packets present
+  3  LOST packets present (packets left in RUNNING by a run that is not live; wins over 1)
+  2  usage or input error (root missing/unreadable, no status tables, bad option)
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"orcatui: {message} (see orcatui --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _duration(text: str) -> float:
+    from orcatui.model.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("root", type=Path, help="directory holding the status tables (Parquet or Delta)")
+    p.add_argument(
+        "--stale-after",
+        type=_duration,
+        default=600.0,
+        metavar="DURATION",
+        help="a run without a run record is over after this long without events (default 10m)",
+    )
+    p.add_argument(
+        "--job",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="orcapod PipelineJob JSON giving node labels (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser."""
+    parser = _Parser(
+        prog="orcatui",
+        description="A terminal monitor for data-pipeline runs (orcapod status tables).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from orcatui import __version__
+
+    parser.add_argument("--version", action="version", version=f"orcatui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    watch = sub.add_parser(
+        "watch",
+        help="open the monitor on a root and follow it live",
+        description="Open the monitor.",
+    )
+    _common(watch)
+    mode = watch.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--poll",
+        type=_positive,
+        metavar="SECONDS",
+        help="poll every SECONDS instead of inotify (automatic on network filesystems)",
+    )
+    mode.add_argument(
+        "--no-watch", action="store_true", help="a static view: read once, no updates"
+    )
+
+    summary = sub.add_parser(
+        "summary",
+        help="print per-node counts, FAILED and LOST packets; exit code says if all is well",
+        description="Summarise a root without starting the UI.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(summary)
+    which = summary.add_mutually_exclusive_group()
+    which.add_argument("--run", metavar="ID", help="summarise this run (default: newest run)")
+    which.add_argument(
+        "--all-runs", action="store_true", help="latest state per packet across all runs"
+    )
+    summary.add_argument("--json", action="store_true", help="print JSON (shape in the README)")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run a realistic demo pipeline and open the monitor on it",
+        description="Write a demo pipeline's status (three runs, one killed) and watch it.",
+    )
+    demo.add_argument("dir", nargs="?", type=Path, help="where to write (default: a new temp dir)")
+    demo.add_argument("--sink", choices=("parquet", "delta"), default="parquet")
+    demo.add_argument("--speed", type=_positive, default=1.0, metavar="FACTOR", help="speed-up")
+    demo.add_argument("--no-ui", action="store_true", help="only write the data, then exit")
+    return parser
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"orcatui: {message}\n")
+    return EXIT_USAGE
+
+
+def _load_monitor(args: argparse.Namespace):  # -> tuple[Monitor, list[str]]
+    from orcatui.model.monitor import Monitor
+    from orcatui.store.store import check_root
+
+    check_root(args.root)
+    monitor = Monitor(args.root, stale_after=args.stale_after, job_files=args.job)
+    result = monitor.refresh()
+    return monitor, result.problems
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    """``orcatui summary``."""
+    from orcatui.model.report import build_report, exit_code
+    from orcatui.summary_text import render
+
+    monitor, problems = _load_monitor(args)
+    if not monitor.pipelines:
+        return _fail(
+            f"{args.root}: no status tables found (looked for */_status/**/execution_status)"
+        )
+    if args.run and not any(
+        args.run in p.runs or args.run in p.records for p in monitor.pipelines.values()
+    ):
+        return _fail(f"{args.root}: no run {args.run!r}")
+    report = build_report(monitor, run_id=args.run, all_runs=args.all_runs, problems=problems)
+    for err in report["errors"]:
+        sys.stderr.write(f"orcatui: warning: {err}\n") if args.json else None
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render(report, sys.stdout))
+    return exit_code(report)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """``orcatui watch``."""
+    from orcatui.model.naming import labels_from_job
+    from orcatui.store.store import check_root
+
+    check_root(args.root)
+    for job in args.job:
+        labels_from_job(job)  # a bad --job file fails here, before the UI starts
+    from orcatui.app import run_app
+
+    return run_app(
+        args.root,
+        poll=args.poll,
+        static=args.no_watch,
+        stale_after=args.stale_after,
+        job_files=args.job,
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``orcatui demo``."""
+    from orcatui.demo import run_demo
+
+    return run_demo(args.dir, sink=args.sink, speed=args.speed, ui=not args.no_ui)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``orcatui`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    from orcatui.store.store import RootError
+
+    handlers = {"summary": cmd_summary, "watch": cmd_watch, "demo": cmd_demo}
+    try:
+        return handlers[args.command](args)
+    except RootError as exc:
+        return _fail(str(exc))
+    except (OSError, ValueError) as exc:
+        return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,146 @@
+"""The summary report: per pipeline, node counts, durations, FAILED and LOST packets.
+
+This is the data behind ``orcatui summary`` (text and ``--json``); its shape is documented in the
+README. It is built from :class:`~orcatui.model.monitor.Monitor` views only, like the TUI.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow.compute as pc
+
+from orcatui.model.monitor import Monitor, PipelineInfo, RunInfo
+from orcatui.model.views import View, duration_stats
+
+#: Exit codes of ``orcatui summary``.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOST = 0, 1, 2, 3
+
+
+def iso(epoch: float | None) -> str | None:
+    """Epoch seconds as ISO-8601 UTC (seconds precision), or None."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def first_line(text: str | None) -> str | None:
+    """The first non-empty line of a message (errors may be multi-line or empty)."""
+    if text is None:
+        return None
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def run_dict(run: RunInfo | None) -> dict[str, Any] | None:
+    """A run as JSON-able data."""
+    if run is None:
+        return None
+    return {
+        "run_id": run.run_id,
+        "liveness": run.verdict.liveness.value,
+        "reason": run.verdict.reason,
+        "certainty": run.verdict.certainty.value,
+        "started": iso(run.started),
+        "last_event": iso(run.last_event),
+        "ended": iso(run.ended),
+        "outcome": run.outcome,
+        "has_run_record": run.has_record,
+        "counts": run.counts,
+    }
+
+
+def _tags(row: dict[str, Any], tag_names: tuple[str, ...]) -> dict[str, Any]:
+    return {t: row.get(t) for t in tag_names}
+
+
+def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[str, Any]:
+    """One pipeline's part of the report."""
+    nodes = []
+    for node in info.nodes:
+        rows = monitor.packet_rows(node.key, info.view, now)
+        median, longest = duration_stats(rows)
+        failed = rows.filter(pc.equal(rows.column("state"), "FAILED")).to_pylist()
+        lost = rows.filter(pc.equal(rows.column("state"), "LOST")).to_pylist()
+        nodes.append(
+            {
+                "name": node.name.title,
+                "label": node.name.label,
+                "function": node.name.function,
+                "identity": list(node.key[1]),
+                "short_identity": node.name.detail,
+                "counts": node.counts,
+                "duration_median_s": median,
+                "duration_max_s": longest,
+                "failed": [
+                    {
+                        "run_id": r["run_id"],
+                        "tags": _tags(r, node.tags),
+                        "error": r["error"],
+                        "error_first_line": first_line(r["error"]),
+                    }
+                    for r in failed
+                ],
+                "lost": [
+                    {
+                        "run_id": r["run_id"],
+                        "tags": _tags(r, node.tags),
+                        "reason": r["lost_reason"],
+                        "running_since": iso(r["started_us"] / 1e6 if r["started_us"] else None),
+                    }
+                    for r in lost
+                ],
+            }
+        )
+    return {
+        "name": list(info.name),
+        "view": info.view.label,
+        "run": run_dict(info.run),
+        "runs": [run_dict(r) for r in info.runs],
+        "counts": info.counts,
+        "nodes": nodes,
+    }
+
+
+def build_report(
+    monitor: Monitor,
+    *,
+    run_id: str | None = None,
+    all_runs: bool = False,
+    now: float | None = None,
+    problems: list[str] | None = None,
+) -> dict[str, Any]:
+    """The whole report. With ``run_id``, only pipelines that have that run are included."""
+    now = monitor.clock() if now is None else now
+    views = {}
+    for name, model in monitor.pipelines.items():
+        if all_runs:
+            views[name] = View(all_runs=True)
+        elif run_id is not None:
+            if run_id in model.runs or run_id in model.records:
+                views[name] = View(run_id=run_id)
+        else:
+            views[name] = View()
+    snap = monitor.snapshot(views, now)
+    pipelines = [pipeline_report(monitor, p, now) for p in snap.pipelines if p.name in views]
+    return {
+        "root": str(monitor.root),
+        "generated_at": iso(now),
+        "stale_after_s": monitor.stale_after,
+        "pipelines": pipelines,
+        "errors": sorted({*snap.broken.values(), *(problems or [])}),
+    }
+
+
+def exit_code(report: dict[str, Any]) -> int:
+    """0 all good, 1 FAILED packets present, 3 LOST packets present (wins over 1)."""
+    lost = failed = 0
+    for p in report["pipelines"]:
+        lost += p["counts"]["LOST"]
+        failed += p["counts"]["FAILED"]
+    if lost:
+        return EXIT_LOST
+    return EXIT_FAILED if failed else EXIT_OK

@@ -1,0 +1,1 @@
+"""Pieces of the change feed (:mod:`orcatui.watch`): path rules, mount detection, dir polling."""
