@@ -19,6 +19,7 @@ A record is written to ``.<run_id>.json.<random>.tmp`` and ``os.replace``-d, so 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -80,10 +81,8 @@ def write_json_atomic(path: str, data: dict[str, Any]) -> None:
             json.dump(data, f, ensure_ascii=False, indent=1)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
@@ -140,10 +139,10 @@ class RunRecords:
         with self._lock:
             self._open[run_id] = (path, record)
             self._write(path, record)
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
+            if self._thread is None or not self._thread.is_alive() or self._stop.is_set():
+                self._stop = threading.Event()
                 self._thread = threading.Thread(
-                    target=self._beat, name="observers-heartbeat", daemon=True
+                    target=self._beat, args=(self._stop,), name="observers-heartbeat", daemon=True
                 )
                 self._thread.start()
 
@@ -183,8 +182,6 @@ class RunRecords:
             record["ended_at"] = now
             record["outcome"] = outcome if outcome in OUTCOMES else "failed"
             self._write(path, record)
-            if not self._open:
-                self._stop.set()
 
     def end_all(self, outcome: str) -> None:
         """Close every open record with ``outcome`` and stop the heartbeat."""
@@ -198,8 +195,8 @@ class RunRecords:
         with self._lock:
             return list(self._open)
 
-    def _beat(self) -> None:
-        while not self._stop.wait(self.heartbeat_interval):
+    def _beat(self, stop: threading.Event) -> None:
+        while not stop.wait(self.heartbeat_interval):
             with self._lock:
                 now = iso_now()
                 for path, record in self._open.values():

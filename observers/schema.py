@@ -72,7 +72,9 @@ def stored_tag_name(key: object) -> str:
     return name
 
 
-def pipeline_name_parts(pipeline_uri: str | None, fallback: str = DEFAULT_PIPELINE_NAME) -> tuple[str, ...]:
+def pipeline_name_parts(
+    pipeline_uri: str | None, fallback: str = DEFAULT_PIPELINE_NAME
+) -> tuple[str, ...]:
     """Directory levels of a pipeline from its URI (``"a/b@hash"`` → ``("a", "b")``).
 
     Everything after the last ``@`` is the version hash and is dropped; an empty URI

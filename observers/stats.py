@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 @dataclass
@@ -32,9 +32,7 @@ class WriterStats:
     def as_dict(self) -> dict[str, int]:
         """A plain ``dict`` snapshot of the counters."""
         with self._lock:
-            data = asdict(self)
-        data.pop("_lock", None)
-        return data
+            return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_lock"}
 
 
 def merge_stats(parts: list[dict[str, int]]) -> dict[str, int]:

@@ -9,6 +9,7 @@ briefly see an event twice (it folds by event id), never miss one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -54,10 +55,8 @@ class ParquetSink:
             pq.write_table(table, tmp, compression="zstd")
             os.replace(tmp, final)
         except BaseException:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
             if not os.path.isdir(table_dir):
                 self._made_dirs.discard(table_dir)
             raise
@@ -90,10 +89,8 @@ class ParquetSink:
                 new_path = self._write_file(d, merged)
                 self._own[d] = [new_path]
                 for f in files:
-                    try:
+                    with contextlib.suppress(FileNotFoundError):
                         os.unlink(f)
-                    except FileNotFoundError:
-                        pass
                 self.stats.add(files_compacted=len(files))
 
     def own_files(self) -> dict[str, list[str]]:

@@ -7,11 +7,13 @@ and the TUI both read the model through these methods, so each rule has one impl
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -35,7 +37,7 @@ from orcatui.model.views import (
     display_tag_name,
     packets_for_view,
 )
-from orcatui.store.discovery import TableRef
+from orcatui.store.discovery import TableKind, TableRef
 from orcatui.store.store import Store, StoreUpdate
 
 Pipeline = tuple[str, ...]
@@ -161,14 +163,27 @@ class Monitor:
         for job in job_files:
             self.job_labels.update(labels_from_job(job))
         self.version = 0
+        self._lock = threading.Lock()
         self._all_runs_cache: dict[NodeKey, tuple[int, pa.Table]] = {}
 
     # -- reading ------------------------------------------------------------------------------
     def refresh(self, *, only: set[Path] | None = None, rediscover: bool = True) -> RefreshResult:
         """Read what is new under the root and fold it in; ``RootError`` if the root is gone."""
-        update = self.store.poll(rediscover=rediscover, only=only)
+        update = self.store.poll(rediscover=rediscover, only=only, consume=self._consume)
         self.apply(update)
         return RefreshResult(not update.empty, update.problems, update.new_tables)
+
+    def _consume(self, ref: TableRef, rows: pa.Table) -> None:
+        """Fold one table's new rows, in the store's reading thread (one thread per table)."""
+        with self._lock:
+            node = self._node(ref.pipeline, ref.identity)
+        if ref.kind is TableKind.STATUS:
+            node.packets.fold(rows)
+            runs = _run_aggregates(rows)
+            with self._lock:
+                self._merge_runs(self.pipelines[ref.pipeline], runs)
+        else:
+            node.logs.add(rows)
 
     def apply(self, update: StoreUpdate) -> None:
         """Fold a store update into the model."""
@@ -177,7 +192,7 @@ class Monitor:
         for ref, events in update.status:
             node = self._node(ref.pipeline, ref.identity)
             node.packets.fold(events)
-            self._absorb_runs(self.pipelines[ref.pipeline], events)
+            self._merge_runs(self.pipelines[ref.pipeline], _run_aggregates(events))
         for ref, rows in update.logs:
             self._node(ref.pipeline, ref.identity).logs.add(rows)
         for pipeline, records in update.run_records.items():
@@ -205,17 +220,8 @@ class Monitor:
         return node
 
     @staticmethod
-    def _absorb_runs(model: PipelineModel, events: pa.Table) -> None:
-        g = events.group_by("run_id").aggregate(
-            [("ts", "min"), ("ts", "max"), ("ts", "count"), ("pipeline_uri", "max")]
-        )
-        for run_id, lo, hi, n, uri in zip(
-            *(
-                g.column(c).to_pylist()
-                for c in ("run_id", "ts_min", "ts_max", "ts_count", "pipeline_uri_max")
-            ),
-            strict=True,
-        ):
+    def _merge_runs(model: PipelineModel, runs: list[tuple[str, int, int, int, str]]) -> None:
+        for run_id, lo, hi, n, uri in runs:
             stats = model.runs.get(run_id)
             if stats is None:
                 model.runs[run_id] = RunStats(run_id, lo, hi, n, uri or "")
@@ -379,6 +385,22 @@ class Monitor:
         node = self.pipelines[pipeline].nodes[identity]
         tags = {t: row.get(display_tag_name(t)) for t in node.packets.tag_names}
         return PacketDetails(key, dict(row), node.logs.lookup(row["run_id"], tags))
+
+
+def _run_aggregates(events: pa.Table) -> list[tuple[str, int, int, int, str]]:
+    """(run id, first µs, last µs, events, pipeline uri) per run in a batch of events."""
+    enc = pc.dictionary_encode(events.column("run_id")).combine_chunks()
+    runs = enc.dictionary.to_pylist()
+    idx = enc.indices.to_numpy(zero_copy_only=False)
+    ts = events.column("ts").to_numpy()
+    uris = events.column("pipeline_uri")
+    out = []
+    for i, run_id in enumerate(runs):
+        sel = idx == i
+        first = int(np.argmax(sel))
+        uri = uris[first].as_py() or ""
+        out.append((run_id, int(ts[sel].min()), int(ts[sel].max()), int(sel.sum()), uri))
+    return out
 
 
 def _node_order(node: Node) -> tuple[int, tuple[str, ...]]:

@@ -62,34 +62,41 @@ def events_to_packet_rows(events: pa.Table) -> pa.Table:
     )
 
 
-def latest_rows(rows: pa.Table) -> pa.Table:
-    """The latest row of each ``key`` by (ts, prio, id), in key order; rows are kept whole."""
-    if rows.num_rows <= 1:
-        return rows
+def _last_of_each_key(rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Sort order by (key, ts, prio, id) and a mask of the last row of each key in that order."""
     order = pc.sort_indices(
         rows,
         [("key", "ascending"), ("ts", "ascending"), ("prio", "ascending"), ("id", "ascending")],
     )
-    rows = rows.take(order)
-    keys = rows.column("key").combine_chunks()
+    keys = pc.take(rows.column("key"), order).combine_chunks()
     n = len(keys)
     last = np.ones(n, dtype=bool)
-    last[:-1] = pc.not_equal(keys.slice(0, n - 1), keys.slice(1)).to_numpy(zero_copy_only=False)
-    return rows.filter(pa.array(last))
+    if n > 1:
+        last[:-1] = pc.not_equal(keys.slice(0, n - 1), keys.slice(1)).to_numpy(zero_copy_only=False)
+    return order.to_numpy(), last
+
+
+def latest_rows(rows: pa.Table) -> pa.Table:
+    """The latest row of each ``key`` by (ts, prio, id), in key order; rows are kept whole."""
+    if rows.num_rows <= 1:
+        return rows
+    order, last = _last_of_each_key(rows)
+    return rows.take(pa.array(order[last]))
 
 
 def reduce_packet_rows(rows: pa.Table) -> pa.Table:
     """Keep the latest row of each key; ``running_ts`` is the latest RUNNING time of the key."""
     if rows.num_rows <= 1:
         return rows
-    latest = latest_rows(rows)
+    order, last = _last_of_each_key(rows)
+    latest = rows.take(pa.array(order[last]))
     if latest.num_rows == rows.num_rows:
         return latest
-    running = rows.group_by("key", use_threads=False).aggregate([("running_ts", "max")])
-    running = running.sort_by("key")
-    return latest.set_column(
-        latest.schema.get_field_index("running_ts"), "running_ts", running.column("running_ts_max")
-    )
+    running = pc.fill_null(rows.column("running_ts"), _MIN_INT64).to_numpy()[order]
+    starts = np.concatenate(([0], np.nonzero(last)[0][:-1] + 1))
+    best = np.maximum.reduceat(running, starts)
+    col = pa.array(best, pa.int64(), mask=best == _MIN_INT64)
+    return latest.set_column(latest.schema.get_field_index("running_ts"), "running_ts", col)
 
 
 def _unify(tables: Iterable[pa.Table]) -> pa.Table:
@@ -253,18 +260,12 @@ def _rows_schema(rows: list[dict]) -> pa.Table:
 def _count(rows: pa.Table) -> Counter[tuple[str, int]]:
     if rows.num_rows == 0:
         return Counter()
-    g = rows.group_by(["run_id", "state"]).aggregate([("key", "count")])
-    return Counter(
-        {
-            (r, int(s)): int(c)
-            for r, s, c in zip(
-                g.column("run_id").to_pylist(),
-                g.column("state").to_pylist(),
-                g.column("key_count").to_pylist(),
-                strict=True,
-            )
-        }
-    )
+    enc = pc.dictionary_encode(rows.column("run_id")).combine_chunks()
+    runs = enc.dictionary.to_pylist()
+    combined = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64) * 8
+    combined += rows.column("state").to_numpy()
+    bins = np.bincount(combined)
+    return Counter({(runs[int(i) // 8], int(i) % 8): int(bins[i]) for i in np.nonzero(bins)[0]})
 
 
 def state_name(code: int) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,11 +14,13 @@ import pyarrow as pa
 
 from orcatui.store.delta_table import DeltaTableReader
 from orcatui.store.discovery import TableFormat, TableKind, TableRef, discover_tables
-from orcatui.store.files import one_line
+from orcatui.store.files import FileBatch, one_line
 from orcatui.store.parquet_table import ParquetTableReader
 from orcatui.store.schema import RUNS_DIR
 
 Reader = DeltaTableReader | ParquetTableReader
+Consumer = Callable[[TableRef, pa.Table], None]
+_THREADS = 2
 
 
 class RootError(Exception):
@@ -32,12 +36,18 @@ class StoreUpdate:
     run_records: dict[tuple[str, ...], list[dict[str, Any]]] = field(default_factory=dict)
     new_tables: list[TableRef] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # one line each, this poll only
+    consumed: int = 0  # rows handed to a ``consume`` callback instead of being collected
 
     @property
     def empty(self) -> bool:
         """True when nothing changed."""
         return not (
-            self.status or self.logs or self.run_records or self.new_tables or self.problems
+            self.status
+            or self.logs
+            or self.run_records
+            or self.new_tables
+            or self.problems
+            or self.consumed
         )
 
 
@@ -78,21 +88,53 @@ class Store:
                 new.append(ref)
         return new
 
-    def poll(self, *, rediscover: bool = True, only: set[Path] | None = None) -> StoreUpdate:
-        """Read what is new. ``only`` limits reading to those table paths (from a change feed)."""
+    def poll(
+        self,
+        *,
+        rediscover: bool = True,
+        only: set[Path] | None = None,
+        consume: Consumer | None = None,
+    ) -> StoreUpdate:
+        """Read what is new. ``only`` limits reading to those table paths (from a change feed).
+
+        Tables are read in parallel threads (Arrow releases the GIL). With ``consume``, each
+        table's new rows are handed to it in the reading thread as soon as they are read, instead
+        of being collected in the update — a cold load then never holds all raw events at once.
+        """
         update = StoreUpdate()
         if rediscover or not self.readers:
             update.new_tables = self.discover()
         else:
             check_root(self.root)
-        for path, (ref, reader) in list(self.readers.items()):
-            if only is not None and path not in only and ref not in update.new_tables:
-                continue
+        todo = [
+            (path, ref, reader)
+            for path, (ref, reader) in list(self.readers.items())
+            if only is None or path in only or ref in update.new_tables
+        ]
+
+        def read(item: tuple[Path, TableRef, Reader]) -> tuple[Path, TableRef, Reader, object, int]:
+            path, ref, reader = item
             try:
                 batch = reader.read_new()
+                rows = 0
+                if consume is not None and batch.table is not None and batch.table.num_rows:
+                    rows = batch.table.num_rows
+                    consume(ref, batch.table)
+                    batch.table = None
+                return path, ref, reader, batch, rows
             except Exception as exc:  # one table's failure never stops the others
-                self._mark_broken(update, path, one_line(exc))
+                return path, ref, reader, exc, 0
+
+        if len(todo) > 2:
+            with ThreadPoolExecutor(_THREADS) as pool:
+                results = list(pool.map(read, todo))
+        else:
+            results = [read(item) for item in todo]
+        for path, ref, reader, batch, consumed in results:
+            if isinstance(batch, Exception):
+                self._mark_broken(update, path, one_line(batch))
                 continue
+            assert isinstance(batch, FileBatch)
             update.problems.extend(batch.problems)
             if reader.broken:
                 name, err = next(iter(reader.broken.items()))
@@ -102,6 +144,7 @@ class Store:
             if batch.table is not None and batch.table.num_rows:
                 target = update.status if ref.kind is TableKind.STATUS else update.logs
                 target.append((ref, batch.table))
+            update.consumed += consumed
         self._poll_run_records(update)
         return update
 

@@ -1,0 +1,91 @@
+"""Generators of benchmark roots (real Parquet files and Delta commits in the DESIGN §2 layout)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+T0_US = 1_795_880_000_000_000
+
+
+def _ids(n: int, seed: int) -> pa.Array:
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(0, 2**63, size=(n, 2), dtype=np.int64).tobytes()
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(raw)]).cast(
+        pa.binary()
+    )
+
+
+def _iso(us: np.ndarray) -> pa.Array:
+    ts = pa.array(us, pa.timestamp("us", tz="UTC"))
+    return pa.compute.strftime(ts, format="%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def node_events(node: int, packets: int, run: str = "run1", offset_us: int = 0) -> pa.Table:
+    """RUNNING then SUCCESS (every 50th FAILED) for ``packets`` packets: 2 events each."""
+    idx = np.arange(packets)
+    start = T0_US + offset_us + node * 1_000 + idx * 10_000
+    state = np.where(idx % 50 == 7, "FAILED", "SUCCESS")
+    n = 2 * packets
+    return pa.table(
+        {
+            "_status_id": _ids(n, node),
+            "_status_run_id": pa.array([run] * n),
+            "_status_pipeline_uri": pa.array(["bench@0123456789abcdef"] * n),
+            "_status_state": pa.array(np.concatenate([np.full(packets, "RUNNING"), state])),
+            "_status_timestamp": _iso(np.concatenate([start, start + 5_000])),
+            "_status_error_summary": pa.array(
+                [None] * packets + [("boom " + str(i)) if i % 50 == 7 else None for i in idx]
+            ),
+            "subject_id": pa.array(np.tile(np.char.add("subject-", idx.astype(str)), 2)),
+            "session": pa.array(np.tile((idx % 7).astype(str), 2)),
+        }
+    )
+
+
+def table_path(root: Path, node: int, kind: str = "status") -> Path:
+    """Table directory of node ``node`` of the benchmark pipeline."""
+    section, leaf = (
+        ("_status", "execution_status") if kind == "status" else ("_log", "execution_logs")
+    )
+    return root / "bench" / section / f"fn_{node:04d}" / "v0" / leaf
+
+
+def write_file(directory: Path, table: pa.Table) -> Path:
+    """One Parquet file, written under a temporary name then renamed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"{uuid.uuid4().hex}.parquet"
+    pq.write_table(table, directory / f".{name}")
+    os.replace(directory / f".{name}", directory / name)
+    return directory / name
+
+
+def parquet_root(root: Path, nodes: int, packets: int, files_per_node: int = 1) -> int:
+    """A root of ``nodes`` Parquet tables; returns the number of events written."""
+    total = 0
+    for node in range(nodes):
+        t = node_events(node, packets)
+        step = -(-t.num_rows // files_per_node)
+        for i in range(0, t.num_rows, step):
+            write_file(table_path(root, node), t.slice(i, step))
+        total += t.num_rows
+    return total
+
+
+def delta_root_orcapod_style(root: Path, tables: int, commits: int) -> int:
+    """``tables`` Delta tables of ``commits`` one-row commits each (as orcapod writes)."""
+    from deltalake import write_deltalake
+
+    for node in range(tables):
+        events = node_events(node, commits // 2)
+        events = events.append_column("__record_id", events.column("_status_id"))
+        path = str(table_path(root, node))
+        Path(path).mkdir(parents=True, exist_ok=True)
+        for i in range(events.num_rows):
+            write_deltalake(path, events.slice(i, 1), mode="append")
+    return tables * commits

@@ -1,0 +1,80 @@
+"""Cold load: a generated root → the complete model (issue 2).
+
+Run: ``.venv/bin/python benchmarks/bench_cold_load.py`` (add ``--quick`` for a smaller root).
+Prints wall time and peak RSS of a fresh process per case. Targets (2 cores): 200 nodes ×
+5,000 packets × 2 events (2 M events) in one file per node: ≤ 1 s and ≤ 600 MB peak RSS; the same
+events in 20,000 files of 100 events: ≤ 3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._gen import parquet_root
+
+_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+from orcatui.model.monitor import Monitor
+m = Monitor(Path(sys.argv[1]))
+t1 = time.perf_counter()
+m.refresh()
+snap = m.snapshot()
+t2 = time.perf_counter()
+packets = sum(sum(n.counts.values()) for p in snap.pipelines for n in p.nodes)
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "rss_mb": rss, "packets": packets}))
+"""
+
+
+def measure(root: Path, repeat: int) -> dict:
+    """Median load time and max peak RSS over ``repeat`` fresh processes."""
+    results = []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(root)], capture_output=True, text=True
+        )
+        if out.returncode:
+            raise SystemExit(out.stderr)
+        results.append(json.loads(out.stdout))
+    results.sort(key=lambda r: r["load_s"])
+    mid = results[len(results) // 2]
+    return {**mid, "rss_mb": max(r["rss_mb"] for r in results)}
+
+
+def main() -> None:
+    """Generate the roots, load each in fresh processes, print figures against targets."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="10× fewer packets")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    packets = 500 if args.quick else 5000
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = [
+            ("200 files (1 per node)", Path(tmp, "a"), 1, 1.0),
+            ("20,000 files of 100 events", Path(tmp, "b"), 100, 3.0),
+        ]
+        for label, root, files_per_node, target in cases:
+            t = time.perf_counter()
+            events = parquet_root(root, 200, packets, files_per_node)
+            gen = time.perf_counter() - t
+            r = measure(root, args.repeat)
+            print(
+                f"cold load, {events:,} events, {label}: {r['load_s']:.2f} s "
+                f"(target ≤ {target:.0f} s), peak RSS {r['rss_mb']:.0f} MB"
+                f"{' (target ≤ 600 MB)' if files_per_node == 1 else ''}; "
+                f"{r['packets']:,} packets; import {r['import_s']:.2f} s; generated in {gen:.0f} s"
+            )
+
+
+if __name__ == "__main__":
+    main()

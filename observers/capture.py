@@ -1,0 +1,222 @@
+"""Capturing stdout, stderr and Python logging of one packet, as orcapod does.
+
+Two mechanisms, both based on context variables so concurrent packets (threads, asyncio
+tasks) never mix their output:
+
+* our own tee streams and logging handler, used by the plain-Python API
+  (:class:`PacketCapture`); ``install()``/``uninstall()`` are reference-counted and the
+  last ``uninstall()`` restores ``sys.stdout``, ``sys.stderr`` and the root logger's
+  handlers;
+* orcapod's own (``orcapod.pipeline.logging_capture``): inside an orcapod pipeline the
+  executor captures each packet and calls ``logger.record(**captured)``; it only
+  captures once orcapod's tee streams are installed, which :func:`install_orcapod` does
+  (without importing orcapod if the application has not) and :func:`uninstall_orcapod`
+  undoes if we were the ones who installed them.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import logging
+import sys
+import threading
+import traceback
+from types import TracebackType
+from typing import Any
+
+_stdout_buf: contextvars.ContextVar[io.StringIO | None] = contextvars.ContextVar(
+    "observers_stdout", default=None
+)
+_stderr_buf: contextvars.ContextVar[io.StringIO | None] = contextvars.ContextVar(
+    "observers_stderr", default=None
+)
+_log_buf: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "observers_logs", default=None
+)
+
+
+class TeeStream:
+    """Writes to the original stream and to the current context's capture buffer."""
+
+    def __init__(self, original: Any, var: contextvars.ContextVar[io.StringIO | None]):
+        self._original = original
+        self._var = var
+
+    def write(self, s: str) -> int:
+        """Write ``s`` to the capture buffer (if any) and the original stream."""
+        buf = self._var.get()
+        if buf is not None:
+            buf.write(s)
+        return self._original.write(s)
+
+    def flush(self) -> None:
+        """Flush the original stream."""
+        self._original.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._original, name)
+
+
+class CaptureHandler(logging.Handler):
+    """Appends ``LEVEL:logger:message`` lines to the current context's capture list."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Format and keep ``record`` when a capture is active in this context."""
+        buf = _log_buf.get()
+        if buf is not None:
+            try:
+                buf.append(self.format(record))
+            except Exception:
+                self.handleError(record)
+
+
+_lock = threading.Lock()
+_refs = 0
+_handler: CaptureHandler | None = None
+_stdout_tee: TeeStream | None = None
+_stderr_tee: TeeStream | None = None
+
+
+def install() -> None:
+    """Install our tee streams and logging handler (reference-counted)."""
+    global _refs, _handler, _stdout_tee, _stderr_tee
+    with _lock:
+        _refs += 1
+        if _refs > 1:
+            return
+        _stdout_tee = TeeStream(sys.stdout, _stdout_buf)
+        _stderr_tee = TeeStream(sys.stderr, _stderr_buf)
+        sys.stdout = _stdout_tee
+        sys.stderr = _stderr_tee
+        _handler = CaptureHandler()
+        logging.getLogger().addHandler(_handler)
+
+
+def uninstall() -> None:
+    """Undo one :func:`install`; the last one restores streams and handlers."""
+    global _refs, _handler, _stdout_tee, _stderr_tee
+    with _lock:
+        if _refs == 0:
+            return
+        _refs -= 1
+        if _refs:
+            return
+        if sys.stdout is _stdout_tee and _stdout_tee is not None:
+            sys.stdout = _stdout_tee._original
+        if sys.stderr is _stderr_tee and _stderr_tee is not None:
+            sys.stderr = _stderr_tee._original
+        if _handler is not None:
+            logging.getLogger().removeHandler(_handler)
+        _handler = _stdout_tee = _stderr_tee = None
+
+
+def installed() -> bool:
+    """True while our capture streams are installed."""
+    return _refs > 0
+
+
+class PacketCapture:
+    """Context manager capturing one packet's output in the current context.
+
+    Needs :func:`install` to have been called for stdout/stderr/logging to reach it.
+    After the block, :meth:`fields` gives the ``record(**kwargs)`` arguments orcapod
+    uses: ``stdout_log, stderr_log, python_logs, traceback, success``.
+    """
+
+    def __init__(self) -> None:
+        self._out = io.StringIO()
+        self._err = io.StringIO()
+        self._logs: list[str] = []
+        self._tokens: list[contextvars.Token[Any]] = []
+        self.traceback: str | None = None
+        self.success = True
+
+    def __enter__(self) -> PacketCapture:
+        self._tokens = [
+            _stdout_buf.set(self._out),
+            _stderr_buf.set(self._err),
+            _log_buf.set(self._logs),
+        ]
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for var, token in zip((_stdout_buf, _stderr_buf, _log_buf), self._tokens, strict=True):
+            var.reset(token)  # type: ignore[attr-defined]
+        if exc is not None:
+            self.success = False
+            self.traceback = "".join(traceback.format_exception(exc_type, exc, tb))
+
+    def fields(self) -> dict[str, Any]:
+        """The captured output as ``record(**fields)`` keyword arguments."""
+        return {
+            "stdout_log": self._out.getvalue(),
+            "stderr_log": self._err.getvalue(),
+            "python_logs": "\n".join(self._logs),
+            "traceback": self.traceback,
+            "success": self.success,
+        }
+
+
+# -- orcapod's capture --------------------------------------------------------------
+
+_orcapod_installed_by_us = 0
+
+
+def install_orcapod() -> bool:
+    """Install orcapod's capture streams if orcapod is imported; True when we did it."""
+    global _orcapod_installed_by_us
+    module = sys.modules.get("orcapod.pipeline.logging_capture")
+    if module is None:
+        if "orcapod" not in sys.modules:
+            return False
+        try:
+            import orcapod.pipeline.logging_capture as module  # type: ignore[no-redef]
+        except Exception:
+            return False
+    try:
+        was_installed = bool(getattr(module, "_installed", False))
+        module.install_capture_streams()
+    except Exception:
+        return False
+    if not was_installed:
+        with _lock:
+            _orcapod_installed_by_us += 1
+        return True
+    return False
+
+
+def uninstall_orcapod() -> None:
+    """Undo orcapod's capture streams and handler that :func:`install_orcapod` installed."""
+    global _orcapod_installed_by_us
+    with _lock:
+        if _orcapod_installed_by_us == 0:
+            return
+        _orcapod_installed_by_us -= 1
+        if _orcapod_installed_by_us:
+            return
+    module = sys.modules.get("orcapod.pipeline.logging_capture")
+    if module is None:
+        return
+    try:
+        tee = module.ContextLocalTeeStream
+        if isinstance(sys.stdout, tee):
+            sys.stdout = sys.stdout._original
+        if isinstance(sys.stderr, tee):
+            sys.stderr = sys.stderr._original
+        handler = getattr(module, "_logging_handler", None)
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+        module._logging_handler = None
+        module._installed = False
+    except Exception:
+        pass

@@ -1,0 +1,202 @@
+"""The plain-Python API: status and logs for any pipeline, no orcapod needed.
+
+::
+
+    with observers.run("/data/status", pipeline="etl") as run:
+        with run.node("clean", version="v1") as node:
+            for sid in ["s1", "s2"]:
+                with node.packet(subject_id=sid):
+                    ...              # RUNNING, then SUCCESS, or FAILED if this raises
+            node.cached(subject_id="s3")   # RUNNING + CACHED
+
+A packet that raises is recorded ``FAILED`` (``str(exc)`` as the summary, the traceback
+in its log row) and the exception **propagates** (pass ``suppress=True`` to
+``node.packet`` to swallow it instead). The run's outcome is ``completed``, ``failed``
+(an exception left the ``with run`` block) or ``interrupted`` (KeyboardInterrupt).
+A node's identity path is ``(name,)`` or ``(name, version…)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from types import TracebackType
+from typing import Any
+
+from observers import capture as cap
+from observers.base import run_outcome
+from observers.composite import CompositeObserver
+from observers.ids import new_run_id
+from observers.logging_observer import LoggingObserver
+from observers.status import StatusObserver
+
+__all__ = ["Node", "Packet", "Run", "run"]
+
+
+class Packet:
+    """One packet of a node; use as a context manager (see module docstring)."""
+
+    def __init__(self, node: Node, tags: dict[str, Any], suppress: bool = False):
+        self.node = node
+        self.tags = tags
+        self.suppress = suppress
+        self._cached = False
+        self._capture: cap.PacketCapture | None = None
+
+    def cached(self) -> None:
+        """Mark the packet as a cache hit: it ends ``CACHED`` instead of ``SUCCESS``."""
+        self._cached = True
+
+    def __enter__(self) -> Packet:
+        self.node._obs.on_data_start(self.node.label, self.tags, None)
+        if self.node.run._capture:
+            self._capture = cap.PacketCapture().__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        obs = self.node._obs
+        label = self.node.label
+        if self._capture is not None:
+            self._capture.__exit__(exc_type, exc, tb)
+        if exc is None:
+            if self._capture is not None and not self._cached:
+                obs.create_data_logger(self.tags, None).record(**self._capture.fields())
+            obs.on_data_end(label, self.tags, None, None, self._cached)
+            return False
+        if self._capture is not None:
+            obs.create_data_logger(self.tags, None).record(**self._capture.fields())
+        obs.on_data_crash(label, self.tags, None, exc)
+        return self.suppress and isinstance(exc, Exception)
+
+
+class Node:
+    """One node of a run; use as a context manager (``on_node_start``/``on_node_end``)."""
+
+    def __init__(self, run: Run, name: str, version: tuple[str, ...], label: str | None):
+        self.run = run
+        self.label = label or name
+        self.identity = (name, *version)
+        self._obs = run.observer.contextualize(*self.identity)
+        self.node_hash = hashlib.sha256("/".join(self.identity).encode()).hexdigest()[:16]
+
+    def __enter__(self) -> Node:
+        self._obs.on_run_start(self.run.run_id, pipeline_uri=self.run.pipeline_uri)
+        self._obs.on_node_start(self.label, self.node_hash, None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._obs.on_node_end(self.label, self.node_hash)
+
+    def packet(self, *, suppress: bool = False, **tags: Any) -> Packet:
+        """A packet with these tag values (keyword arguments)."""
+        return Packet(self, tags, suppress=suppress)
+
+    def cached(self, **tags: Any) -> None:
+        """Record a cache hit for the packet with these tags (``RUNNING`` then ``CACHED``)."""
+        self._obs.on_data_start(self.label, tags, None)
+        self._obs.on_data_end(self.label, tags, None, None, True)
+
+
+class Run:
+    """An open run (from :func:`run`): ``run.node(name, version=…)`` gives nodes."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        pipeline: str | tuple[str, ...],
+        *,
+        run_id: str | None,
+        sink: str,
+        capture: bool,
+        flush_interval: float,
+        heartbeat_interval: float,
+        logs: bool,
+    ):
+        self.root = os.fspath(root)
+        parts = (pipeline,) if isinstance(pipeline, str) else tuple(pipeline)
+        self.pipeline_uri = "/".join(parts)
+        self.run_id = run_id or new_run_id()
+        self._capture = capture and logs
+        self.status = StatusObserver(
+            root, sink=sink, flush_interval=flush_interval, heartbeat_interval=heartbeat_interval
+        )
+        children: list[Any] = [self.status]
+        self.logging: LoggingObserver | None = None
+        if logs:
+            self.logging = LoggingObserver(root, sink=sink, flush_interval=flush_interval)
+            children.insert(0, self.logging)
+        self.observer = CompositeObserver(*children)
+        if self._capture:
+            cap.install()
+
+    def node(
+        self, name: str, *, version: str | tuple[str, ...] = (), label: str | None = None
+    ) -> Node:
+        """The node ``name`` (identity path ``(name, *version)``)."""
+        ver = (version,) if isinstance(version, str) else tuple(version)
+        return Node(self, name, ver, label)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters of the underlying observers."""
+        return self.observer.stats
+
+    def __enter__(self) -> Run:
+        self.observer.on_run_start(self.run_id, pipeline_uri=self.pipeline_uri)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        outcome = (
+            run_outcome()
+            if exc is None
+            else ("interrupted" if isinstance(exc, KeyboardInterrupt | SystemExit) else "failed")
+        )
+        try:
+            self.observer.on_run_end(self.run_id, outcome=outcome)
+        finally:
+            if self._capture:
+                cap.uninstall()
+            self.observer.close()
+
+
+def run(
+    root: str | os.PathLike[str],
+    pipeline: str | tuple[str, ...] = "pipeline",
+    *,
+    run_id: str | None = None,
+    sink: str = "parquet",
+    capture: bool = True,
+    logs: bool = True,
+    flush_interval: float = 0.2,
+    heartbeat_interval: float = 5.0,
+) -> Run:
+    """Open a run of ``pipeline`` writing under ``root``; use it as a context manager.
+
+    Args:
+        root: root directory (as given to ``orcatui watch``).
+        pipeline: name, ``"a/b"`` or a tuple for several directory levels.
+        run_id: defaults to 16 random hex characters.
+        sink: ``"parquet"`` or ``"delta"``.
+        capture: capture each packet's stdout, stderr, logging and traceback.
+        logs: write the log table at all (``False``: status only).
+    """
+    return Run(
+        root,
+        pipeline,
+        run_id=run_id,
+        sink=sink,
+        capture=capture,
+        flush_interval=flush_interval,
+        heartbeat_interval=heartbeat_interval,
+        logs=logs,
+    )

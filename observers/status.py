@@ -1,0 +1,276 @@
+"""``StatusObserver``: writes RUNNING / SUCCESS / FAILED / CACHED events, orcapod-compatible.
+
+Mirrors ``orcapod.pipeline.status_observer.StatusObserver`` (0.1.4): the pipeline's
+directory parts come from ``pipeline_uri`` (``"a/b@hash"`` → ``a/b``), and
+``contextualize(*identity_path)`` returns the observer of one node, which writes to
+``<root>/<pipeline parts…>/_status/<identity path…>/execution_status/``. Unlike
+orcapod's, this one also keeps a run record (``_runs/<run_id>.json``) with a heartbeat.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from observers import schema as S
+from observers.base import ObserverCore, identity_of, never_raise, noop_logger, run_outcome
+from observers.runrecord import RunRecords
+from observers.writer import STATUS, TableRef, tags_of
+
+__all__ = ["StatusObserver"]
+
+
+def _error_summary(error: object) -> str | None:
+    if error is None:
+        return None
+    try:
+        return str(error)
+    except Exception:
+        return repr(error)
+
+
+def _tag_keys(tag_schema: Any) -> list[str]:
+    if not tag_schema:
+        return []
+    try:
+        keys = list(tag_schema.keys()) if hasattr(tag_schema, "keys") else list(tag_schema)
+    except Exception:
+        return []
+    return [str(k) for k in keys if S.is_user_tag(str(k))]
+
+
+class _StatusHooks:
+    """The data hooks (both generations), writing to one table."""
+
+    _core: StatusObserver
+    _ref: TableRef
+    _identity: tuple[str, ...]
+    _run_id: str
+    _uri: str
+    _tag_keys_known: bool
+
+    def _emit(self, state: str, tag: object, error: str | None) -> None:
+        core = self._core
+        if core._closed:
+            core.writer.stats.add(events_dropped=1)
+            return
+        tags = tags_of(tag)
+        core.writer.emit((self._ref, time.time_ns(), self._run_id, self._uri, state, error, tags))
+        if not self._tag_keys_known:
+            self._tag_keys_known = True
+            core._note_tag_keys(self, tags)
+
+    def on_data_start(self, node_label: str, tag: Any, data: Any = None, **kwargs: Any) -> None:
+        """A packet starts: write ``RUNNING``."""
+        try:
+            self._emit(S.RUNNING, tag, None)
+        except Exception:
+            self._core._hook_failed("on_data_start")
+
+    def on_data_end(
+        self,
+        node_label: str,
+        tag: Any,
+        input_data: Any = None,
+        output_data: Any = None,
+        cached: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """A packet ended: write ``CACHED`` when ``cached`` else ``SUCCESS``."""
+        try:
+            self._emit(S.CACHED if cached else S.SUCCESS, tag, None)
+        except Exception:
+            self._core._hook_failed("on_data_end")
+
+    def on_data_crash(
+        self, node_label: str, tag: Any, data: Any = None, error: Any = None, **kwargs: Any
+    ) -> None:
+        """A packet raised: write ``FAILED`` with ``str(error)`` as the summary."""
+        try:
+            self._emit(S.FAILED, tag, _error_summary(error))
+        except Exception:
+            self._core._hook_failed("on_data_crash")
+
+    # earlier orcapod releases
+    on_packet_start = on_data_start
+    on_packet_end = on_data_end
+    on_packet_crash = on_data_crash
+
+    def create_data_logger(self, tag: Any = None, data: Any = None, **kwargs: Any) -> Any:
+        """Status events come from hooks, not from a logger: return a no-op logger."""
+        return noop_logger()
+
+    create_packet_logger = create_data_logger
+
+
+class _NodeStatusObserver(_StatusHooks):
+    """The observer of one node, returned by :meth:`StatusObserver.contextualize`."""
+
+    def __init__(self, core: StatusObserver, identity: tuple[str, ...]):
+        self._core = core
+        self._identity = identity
+        self._run_id = core.run.run_id
+        self._uri = core.run.pipeline_uri
+        self._ref = core.table(core.run.parts, identity)
+        self._tag_keys_known = False
+        self._label = identity[0] if identity else ""
+        self._node_hash = ""
+
+    def contextualize(self, *identity_path: str) -> _NodeStatusObserver:
+        """Scope further (the identity paths are concatenated, as orcapod's db.at does)."""
+        return _NodeStatusObserver(self._core, self._identity + identity_of(identity_path))
+
+    def _hook_failed(self, hook: str) -> None:
+        self._core._hook_failed(hook)
+
+    @never_raise
+    def on_run_start(self, run_id: str, pipeline_uri: str = "", **kwargs: Any) -> None:
+        """Adopt ``run_id`` for this node's events."""
+        self._run_id = str(run_id)
+        self._uri = str(pipeline_uri or "")
+        parts = S.pipeline_name_parts(self._uri, self._core._fallback)
+        self._ref = self._core.table(parts, self._identity)
+
+    def on_run_end(self, run_id: str, **kwargs: Any) -> None:
+        """Nothing to do for one node."""
+
+    @never_raise
+    def on_node_start(
+        self, node_label: str, node_hash: str = "", tag_schema: Any = None, **kwargs: Any
+    ) -> None:
+        """Note the node (label, hash, tag keys) in the run record."""
+        self._label = str(node_label)
+        self._node_hash = str(node_hash)
+        keys = _tag_keys(tag_schema)
+        self._tag_keys_known = bool(keys)
+        self._core._note_node(self, keys)
+
+    @never_raise
+    def on_node_end(self, node_label: str, node_hash: str = "", **kwargs: Any) -> None:
+        """Hand this node's pending events to the sink now."""
+        self._core.writer.flush(retry=False)
+
+
+class StatusObserver(ObserverCore, _StatusHooks):
+    """Writes packet status events under ``root``, drop-in for orcapod's StatusObserver.
+
+    Args:
+        root: the root directory (created if needed). Nothing else is needed: the
+            pipeline name comes from ``pipeline_uri`` in ``on_run_start``.
+        sink: ``"parquet"`` (default) or ``"delta"``.
+        flush_interval: seconds within which an event reaches disk (≤ 0.25 advised).
+        heartbeat_interval: seconds between run-record heartbeats.
+        pipeline: directory name used when ``pipeline_uri`` is empty (default
+            ``"pipeline"``).
+        max_retries, retry_backoff: write retry policy (first sleep, doubled each time).
+        run_records: write ``_runs/<run_id>.json`` records (default True).
+
+    Hooks never raise. ``stats`` reports what was written, dropped and retried.
+    """
+
+    _section = S.STATUS_DIR
+    _table_name = S.STATUS_TABLE
+    _kind = STATUS
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        sink: str = "parquet",
+        flush_interval: float = 0.2,
+        heartbeat_interval: float = 5.0,
+        pipeline: str | tuple[str, ...] | None = None,
+        max_retries: int = 4,
+        retry_backoff: float = 0.05,
+        run_records: bool = True,
+        **kwargs: Any,
+    ):
+        super().__init__(
+            root,
+            sink=sink,
+            flush_interval=flush_interval,
+            pipeline=pipeline,
+            max_retries=max_retries,
+            retry_backoff=retry_backoff,
+        )
+        self._core = self
+        self._identity = ()
+        self._run_id = ""
+        self._uri = ""
+        self._ref = self.table(self.run.parts, ())
+        self._tag_keys_known = True
+        self._run_records = run_records
+        self.runs = RunRecords(self.root, heartbeat_interval, self.writer.warn_once)
+
+    # -- orcapod protocol --
+
+    def contextualize(self, *identity_path: str) -> _NodeStatusObserver:
+        """The observer for one node; its events go to ``_status/<identity path…>/``."""
+        try:
+            return _NodeStatusObserver(self, identity_of(identity_path))
+        except Exception:
+            self._hook_failed("contextualize")
+            return _NodeStatusObserver(self, ("unknown",))
+
+    @never_raise
+    def on_run_start(self, run_id: str, pipeline_uri: str = "", **kwargs: Any) -> None:
+        """Start a run: remember its id and URI and open its run record."""
+        self.set_run(run_id, pipeline_uri)
+        self._run_id = self.run.run_id
+        self._uri = self.run.pipeline_uri
+        self._ref = self.table(self.run.parts, ())
+        if self._run_records:
+            self.runs.start(self.run.run_id, self.run.pipeline_uri, self.run.parts)
+
+    @never_raise
+    def on_run_end(self, run_id: str, **kwargs: Any) -> None:
+        """End a run: flush, compact this writer's files, close the run record.
+
+        The outcome is ``completed``, or ``failed``/``interrupted`` when an exception
+        (KeyboardInterrupt) is propagating, or ``kwargs["outcome"]`` when given.
+        """
+        outcome = kwargs.get("outcome") or run_outcome()
+        self.writer.flush(compact=True)
+        self.runs.end(str(run_id), outcome)
+
+    @never_raise
+    def on_node_start(
+        self, node_label: str, node_hash: str = "", tag_schema: Any = None, **kwargs: Any
+    ) -> None:
+        """Nothing is written at node start (the node observer notes it in the record)."""
+
+    @never_raise
+    def on_node_end(self, node_label: str, node_hash: str = "", **kwargs: Any) -> None:
+        """Hand pending events to the sink now."""
+        self.writer.flush(retry=False)
+
+    # -- run record bookkeeping --
+
+    def _note_node(self, node: _NodeStatusObserver, tag_keys: list[str]) -> None:
+        if self._run_records and node._run_id:
+            self.runs.node(node._run_id, node._identity, node._label, node._node_hash, tag_keys)
+
+    def _note_tag_keys(self, node: _StatusHooks, tags: dict[Any, Any]) -> None:
+        if isinstance(node, _NodeStatusObserver) and self._run_records and node._run_id:
+            keys = [S.stored_tag_name(k) for k in tags]
+            self.runs.node(node._run_id, node._identity, node._label, node._node_hash, keys)
+
+    # -- lifecycle --
+
+    def _shutdown(self, outcome: str) -> None:
+        self.close(outcome=outcome)
+
+    def close(self, outcome: str = "interrupted") -> None:  # type: ignore[override]
+        """Flush and compact, then close still-open run records with ``outcome``.
+
+        A run still open at close did not get ``on_run_end``; it is marked ``outcome``
+        (default ``interrupted``).
+        """
+        if self._closed:
+            return
+        super().close()
+        try:
+            self.runs.end_all(outcome)
+        except Exception:
+            self._hook_failed("close")

@@ -1,0 +1,141 @@
+"""A real orcapod 0.1.4 PipelineJob observed by our observers and by orcapod's own."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from obs_helpers import read_tables, state_counts
+
+orcapod = pytest.importorskip("orcapod")
+pytestmark = pytest.mark.orcapod
+
+FAILING = {"s3", "s5", "s7"}
+
+
+def _build_job(store):  # type: ignore[no-untyped-def]
+    import pyarrow as pa
+    from orcapod import PipelineJob, function_pod
+    from orcapod.sources import ArrowTableSource
+
+    log = logging.getLogger("compat_demo")
+
+    @function_pod(output_keys="norm")
+    def normalize_signal(raw_value: float) -> float:
+        print("normalizing", raw_value)
+        return raw_value / 10.0
+
+    @function_pod(output_keys="score")
+    def compute_score(norm: float) -> float:
+        log.warning("scoring %s", norm)
+        if round(norm * 10) in (3, 5, 7):
+            raise ValueError(f"cannot score\nnorm={norm}")
+        return norm * 2
+
+    @function_pod(output_keys="cls")
+    def classify_score(score: float) -> str:
+        return "high" if score > 1 else "low"
+
+    schema = pa.schema(
+        [
+            pa.field("subject_id", pa.large_string(), nullable=False),
+            pa.field("raw_value", pa.float64(), nullable=False),
+        ]
+    )
+    data = pa.table(
+        {"subject_id": [f"s{i}" for i in range(10)], "raw_value": [float(i) for i in range(10)]},
+        schema=schema,
+    )
+    src = ArrowTableSource(data, tag_columns=["subject_id"])
+    job = PipelineJob(name=("lab", "compat"), store=store)
+    with job:
+        n = normalize_signal.pod(src, label="normalize")
+        s = compute_score.pod(n, label="score")
+        classify_score.pod(s, label="classify")
+    return job
+
+
+@pytest.mark.parametrize("sink", ["parquet", "delta"])
+def test_counts_match_orcapods_own_observers(tmp_path: Path, sink: str) -> None:
+    from orcapod.databases import InMemoryArrowDatabase
+    from orcapod.pipeline.composite_observer import CompositeObserver as OrcaComposite
+    from orcapod.pipeline.status_observer import StatusObserver as OrcaStatus
+
+    import observers
+
+    store = InMemoryArrowDatabase()
+    theirs_db = InMemoryArrowDatabase()
+    theirs = OrcaStatus(status_database=theirs_db.at("lab", "compat", "_status"))
+    root = tmp_path / "root"
+    ours = observers.CompositeObserver(
+        observers.LoggingObserver(root, sink=sink), observers.StatusObserver(root, sink=sink)
+    )
+    job = _build_job(store)
+    # orcapod's own composite drives both: ours must behave under it too
+    job.run(observer=OrcaComposite(ours, theirs))
+    ours.close()
+
+    their_table = theirs.get_status()
+    assert their_table is not None
+    # orcapod's rows: the node is the first identity component, from the table source path
+    their_counts: dict[str, Counter[str]] = {}
+    for src in theirs_db.at("lab", "compat", "_status").list_sources():
+        t = theirs_db.at("lab", "compat", "_status").get_all_records(src)
+        if t is not None and t.num_rows:
+            their_counts[src[0]] = state_counts(t)
+
+    status = read_tables(root, "execution_status")
+    our_counts: dict[str, Counter[str]] = {}
+    for path, t in status.items():
+        rel = Path(path).relative_to(root).parts
+        assert rel[:3] == ("lab", "compat", "_status")
+        our_counts[rel[3]] = state_counts(t)
+        cols = t.column_names
+        assert cols[cols.index("_status_id") :][:6] == [
+            "_status_id",
+            "_status_run_id",
+            "_status_pipeline_uri",
+            "_status_state",
+            "_status_timestamp",
+            "_status_error_summary",
+        ]
+        assert set(t.column("_status_pipeline_uri").to_pylist()) == {
+            their_table.column("_status_pipeline_uri")[0].as_py()
+        }
+    assert our_counts == their_counts
+    assert our_counts["compute_score"] == Counter({"SUCCESS": 7, "FAILED": 3})
+    assert our_counts["classify_score"] == Counter({"SUCCESS": 7})
+
+    failed = [r for t in status.values() for r in t.to_pylist() if r["_status_state"] == "FAILED"]
+    assert {r["subject_id"] for r in failed} == FAILING
+    assert all(r["_status_error_summary"].startswith("cannot score\nnorm=") for r in failed)
+
+    logs = read_tables(root, "execution_logs")
+    score_logs = [r for p, t in logs.items() if "compute_score" in p for r in t.to_pylist()]
+    assert len(score_logs) == 10
+    bad = [r for r in score_logs if not r["_log_success"]]
+    assert {r["subject_id"] for r in bad} == FAILING
+    assert all("ValueError: cannot score" in r["_log_traceback"] for r in bad)
+    assert all("WARNING:compat_demo:scoring" in r["_log_python_logs"] for r in score_logs)
+    norm_logs = [r for p, t in logs.items() if "normalize_signal" in p for r in t.to_pylist()]
+    assert all(r["_log_stdout_log"].startswith("normalizing") for r in norm_logs)
+
+    records = list(root.rglob("_runs/*.json"))
+    assert len(records) == 1
+    rec = observers.read_run_record(records[0])
+    assert rec is not None and rec["outcome"] == "completed"
+    assert {v["label"] for v in rec["nodes"].values()} >= {"normalize", "score", "classify"}
+
+    if sink == "delta":
+        from orcapod.pipeline.observability_reader import ObservabilityReader
+
+        reader = ObservabilityReader(root)
+        assert set(reader.nodes) == {"normalize_signal", "compute_score", "classify_score"}
+        df = reader.status()
+        got = Counter(zip(df["node_label"].to_list(), df["state"].to_list(), strict=True))
+        assert got[("compute_score", "FAILED")] == 3
+        assert got[("compute_score", "SUCCESS")] == 7
+        assert got[("classify_score", "SUCCESS")] == 7
+        assert "subject_id" in reader.tag_columns
