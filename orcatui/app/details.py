@@ -1,16 +1,17 @@
-"""The details of one packet: summary, error, traceback, stdout, stderr, Python logs — each scrollable."""
+"""One packet in full: summary, error, traceback, stdout, stderr, Python logs, each scrollable."""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from orcatui.app.render import clock_time, state_text
-from orcatui.app.sanitize import DETAIL_LIMIT, ansi_text, bounded, cell, plain_text
+from orcatui.app.sanitize import DETAIL_LIMIT, bounded, cell, plain_text
+from orcatui.app.text_view import TextView
 from orcatui.model.durations import format_duration
 from orcatui.model.monitor import PacketDetails
 from orcatui.model.naming import NodeName
@@ -28,18 +29,13 @@ SECTIONS = (
 )
 
 
-def bounded_text(value: str | None, *, colour: bool, empty: str) -> Text:
-    """A detail value: sanitised, at most :data:`DETAIL_LIMIT` characters, with a note when cut."""
+def section_view(value: str | None, *, colour: bool, empty: str, style: str = "") -> Widget:
+    """A detail value, at most :data:`DETAIL_LIMIT` characters (noted when cut), scrollable."""
     if value is None or value == "":
-        return Text(empty, style="dim italic")
+        return Static(Text(empty, style="dim italic"), classes="details-empty")
     shown, cut = bounded(value, DETAIL_LIMIT)
-    text = ansi_text(shown) if colour else plain_text(shown)
-    if cut:
-        text.append(
-            f"\n… cut: showing the first {len(shown):,} of {len(value):,} characters",
-            style="bold yellow",
-        )
-    return text
+    note = f"… cut: showing the first {len(shown):,} of {len(value):,} characters" if cut else None
+    return TextView(shown, colour=colour, style=style, note=note, classes="details-text")
 
 
 def summary_text(details: PacketDetails, name: NodeName, now: float) -> Text:
@@ -51,7 +47,7 @@ def summary_text(details: PacketDetails, name: NodeName, now: float) -> Text:
     out.append(f"  {cell(name.function, 80)} {cell(name.detail, 80)}", style="dim")
     tags = [(k, v) for k, v in row.items() if k not in ROW_COLUMNS]
     for k, v in tags:
-        out.append(f"\n{cell(k, 30):<10}", style="dim")
+        out.append(f"\n{cell(k, 30) + ' ':<10}", style="dim")
         out.append(cell(v, 200))
     out.append("\nrun       ", style="dim")
     out.append(cell(row.get("run_id"), 80))
@@ -69,9 +65,18 @@ def summary_text(details: PacketDetails, name: NodeName, now: float) -> Text:
     out.append(format_duration(row.get("duration_s")) or "—")
     if row.get("lost_reason"):
         out.append("\nlost      ", style="dim")
-        out.append(
-            cell(f"left in RUNNING: {row['lost_reason']}", 300), style="bold magenta"
-        )
+        out.append(cell(f"left in RUNNING: {row['lost_reason']}", 300), style="bold magenta")
+    error = row.get("error")
+    if error:
+        lines = plain_text(bounded(error, 2000)[0]).split("\n")
+        out.append("\nerror     ", style="dim")
+        for i, line in enumerate(lines[:3]):
+            out.append_text(Text("\n          ") if i else Text())
+            line.truncate(300)
+            line.stylize("red")
+            out.append_text(line)
+        if len(lines) > 3:
+            out.append(f"  (+{len(lines) - 3} lines: see the error tab)", style="dim")
     if details.log is None:
         out.append("\nlog       ", style="dim")
         out.append(NO_LOG, style="italic")
@@ -103,20 +108,21 @@ class DetailsScreen(Screen[None]):
         log = self.details.log
         with TabbedContent(initial=self._first_tab(), id="details-tabs"):
             for tab_id, title, field in SECTIONS:
-                if field is None:
-                    value = self.details.row.get("error")
-                    empty = "no error" if self.details.row.get("state") != "LOST" else "no error (lost)"
-                    text = bounded_text(value, colour=False, empty=empty)
-                elif log is None:
-                    text = Text(NO_LOG, style="dim italic")
-                else:
-                    text = bounded_text(
-                        getattr(log, field),
-                        colour=field in ("stdout", "stderr"),
-                        empty=f"no {title}",
-                    )
-                with TabPane(title, id=tab_id), VerticalScroll(classes="details-body"):
-                    yield Static(text, classes="details-text")
+                with TabPane(title, id=tab_id):
+                    if field is None:
+                        state = self.details.row.get("state")
+                        empty = "no error" if state != "LOST" else "no error (lost)"
+                        yield section_view(
+                            self.details.row.get("error"), colour=False, empty=empty, style="red"
+                        )
+                    elif log is None:
+                        yield Static(Text(NO_LOG, style="dim italic"), classes="details-empty")
+                    else:
+                        yield section_view(
+                            getattr(log, field),
+                            colour=field in ("stdout", "stderr"),
+                            empty=f"no {title}",
+                        )
         yield Footer()
 
     def _first_tab(self) -> str:
@@ -144,10 +150,14 @@ class DetailsScreen(Screen[None]):
 
     def action_copy(self) -> None:
         """Copy the traceback (or error) to the clipboard via OSC 52."""
+        self.copy_to(self.app)
+
+    def copy_to(self, app: App) -> None:
+        """Copy the traceback (or error) with ``app``'s clipboard (OSC 52) and say so."""
         found = self.copy_text()
         if found is None:
-            self.notify("nothing to copy: no traceback or error", severity="warning")
+            app.notify("nothing to copy: no traceback or error", severity="warning")
             return
         what, value = found
-        self.app.copy_to_clipboard(value)
-        self.notify(f"copied {what} ({len(value.splitlines())} lines)", markup=False)
+        app.copy_to_clipboard(value)
+        app.notify(f"copied {what} ({len(value.splitlines())} lines)", markup=False)

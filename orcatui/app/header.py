@@ -18,7 +18,9 @@ def run_span(p: PipelineInfo, now: float) -> str:
     if run is None or run.started is None:
         return ""
     end = run.ended or (now if run.verdict.live else run.last_event) or now
-    return f"started {clock_time(run.started, with_date=True)}, {format_duration(end - run.started)}"
+    return (
+        f"started {clock_time(run.started, with_date=True)}, {format_duration(end - run.started)}"
+    )
 
 
 def header_text(
@@ -40,6 +42,16 @@ def header_text(
             out.append(f"run {cell(p.run.run_id, 40)}", style="bold")
             out.append(" (picked)" if p.view.run_id else " (newest)", style="dim")
     out.append("\n ")
+    if frame is not None:
+        lost = sum(pi.counts.get("LOST", 0) for pi in frame.snapshot.pipelines)
+        if lost:
+            out.append(f" ⊘ {lost} LOST ", style="bold white on #6c3fb5")
+            out.append(" ")
+        broken = len(frame.snapshot.broken)
+        if broken:
+            plural = "s" if broken > 1 else ""
+            out.append(f" {broken} unreadable table{plural} ", style="black on yellow")
+            out.append(" ")
     if p is not None and p.run is not None and not p.view.all_runs:
         out.append_text(verdict_text(p.run.verdict))
         span = run_span(p, frame.now) if frame else ""
@@ -52,15 +64,6 @@ def header_text(
         out.append("reading…", style="italic")
     else:
         out.append(f"updated {format_age(frame.now - frame.read_at)} ago")
-    if frame is not None:
-        lost = sum(pi.counts.get("LOST", 0) for pi in frame.snapshot.pipelines)
-        if lost:
-            out.append("  ")
-            out.append(f" ⊘ {lost} LOST ", style="bold white on magenta")
-        broken = len(frame.snapshot.broken)
-        if broken:
-            out.append("  ")
-            out.append(f" {broken} unreadable table{'s' if broken > 1 else ''} ", style="black on yellow")
     return out
 
 

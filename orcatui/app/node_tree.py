@@ -123,10 +123,7 @@ class NodeTree(Tree[TreeRef]):
     ) -> TreeNode[TreeRef]:
         line = self._lines.get(ident)
         if line is None:
-            if leaf:
-                line = parent.add_leaf(label, ref)
-            else:
-                line = parent.add(label, ref, expand=True)
+            line = parent.add_leaf(label, ref) if leaf else parent.add(label, ref, expand=True)
             self._lines[ident] = line
             self._labels[ident] = label
         elif self._labels.get(ident) != label:

@@ -26,6 +26,8 @@ from orcatui.app.render import STATE_MARK, STATE_STYLE, duration_cell, started_c
 from orcatui.app.sanitize import cell
 from orcatui.model.views import ROW_COLUMNS
 
+#: An empty table of display rows.
+EMPTY_ROWS = pa.table({c: pa.array([], pa.string()) for c in ROW_COLUMNS})
 #: Widest a tag column gets; the error column takes what is left (and scrolls sideways).
 TAG_MAX = 32
 ERROR_MIN = 24
@@ -60,6 +62,7 @@ class PacketTable(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {  # noqa: RUF012
         "packet-table--header",
         "packet-table--cursor",
+        "packet-table--cursor-blurred",
         "packet-table--placeholder",
     }
 
@@ -79,7 +82,7 @@ class PacketTable(ScrollView, can_focus=True):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.rows: pa.Table = pa.table({c: pa.array([], pa.string()) for c in ROW_COLUMNS})
+        self.rows: pa.Table = EMPTY_ROWS
         self.columns: list[Column] = []
         self.cursor = 0
         self.now = 0.0
@@ -174,7 +177,9 @@ class PacketTable(ScrollView, can_focus=True):
 
         cols = [Column(t, t, width(t, t, TAG_MAX), "tag") for t in tags]
         cols.append(Column("state", "state", 9, "state"))
-        cols.append(Column("started", "started_us", 11 if self._multi_day(sample) else 8, "started"))
+        cols.append(
+            Column("started", "started_us", 11 if self._multi_day(sample) else 8, "started")
+        )
         cols.append(Column("duration", "duration_s", 8, "duration"))
         if self._show_run:
             cols.append(Column("run", "run_id", width("run_id", "run", 16), "run"))
@@ -184,7 +189,7 @@ class PacketTable(ScrollView, can_focus=True):
             default=0,
         )
         room = max(self.scrollable_content_region.width - used, ERROR_MIN)
-        cols.append(Column("error", "error", max(room, min(err_sample, 200)), "error"))
+        cols.append(Column("error", "error", max(room - GAP, min(err_sample, 200)), "error"))
         self.columns = cols
 
     def _multi_day(self, sample: list[dict]) -> bool:
@@ -236,10 +241,9 @@ class PacketTable(ScrollView, can_focus=True):
         base = self.rich_style
         if is_cursor:
             cursor_style = self.get_component_rich_style("packet-table--cursor")
-            if self.has_focus:
-                base = base + cursor_style
-            else:
-                base = base + Style(bgcolor=cursor_style.bgcolor, dim=False)
+            if not self.has_focus:
+                cursor_style = self.get_component_rich_style("packet-table--cursor-blurred")
+            base = base + cursor_style
         segs: list[Segment] = []
         for col in self.columns:
             text, style = self._cell(col, row)
@@ -257,7 +261,7 @@ class PacketTable(ScrollView, can_focus=True):
             return duration_cell(value), Style(dim=state in ("RUNNING", "LOST"))
         if col.kind == "error":
             if state == "LOST" and row.get("lost_reason"):
-                return cell(row["lost_reason"]), Style(color="magenta")
+                return cell(row["lost_reason"]), Style(color="#b48cff")
             return cell(value), Style(color="red")
         return cell(value, col.width), Style()
 

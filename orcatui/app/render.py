@@ -16,7 +16,7 @@ STATE_STYLE: dict[str, str] = {
     "CACHED": "cyan",
     "FAILED": "bold red",
     "RUNNING": "yellow",
-    "LOST": "bold magenta",
+    "LOST": "bold #b48cff",
 }
 STATE_MARK: dict[str, str] = {
     "SUCCESS": "✓",

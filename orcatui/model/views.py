@@ -66,18 +66,22 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
     A RUNNING packet whose run is not live is LOST, with the run's reason.
     """
     n = packets.num_rows
-    codes = packets.column("state").to_numpy(zero_copy_only=False) if n else np.zeros(0, np.int8)
-    runs = packets.column("run_id").to_pylist()
-    dead = {r: v for r, v in verdicts.items() if not v.live}
-    names = np.array([s.name for s in State], dtype=object)
-    state = names[codes.astype(np.int64)] if n else np.array([], dtype=object)
-    lost_reason: list[str | None] = [None] * n
-    if dead:
-        for i in np.nonzero(codes == State.RUNNING)[0]:
-            v = dead.get(runs[i])
-            if v is not None:
-                state[i] = "LOST"
-                lost_reason[i] = f"{v.reason} ({v.certainty.value})"
+    names = pa.array([s.name for s in State], pa.string())
+    state = (
+        pc.take(names, pc.cast(packets.column("state"), pa.int32()))
+        if n
+        else pa.array([], pa.string())
+    )
+    lost_reason = pa.nulls(n, pa.string())
+    dead = {r: f"{v.reason} ({v.certainty.value})" for r, v in verdicts.items() if not v.live}
+    if dead and n:
+        dead_runs = pa.array(list(dead), pa.string())
+        which = pc.index_in(packets.column("run_id"), value_set=dead_runs)
+        lost = pc.and_(pc.equal(packets.column("state"), int(State.RUNNING)), pc.is_valid(which))
+        lost = pc.fill_null(lost, False)
+        state = pc.if_else(lost, pa.scalar("LOST"), state)
+        reasons = pc.take(pa.array(list(dead.values()), pa.string()), which)
+        lost_reason = pc.if_else(lost, reasons, pa.scalar(None, pa.string()))
     ts = packets.column("ts")
     running = packets.column("running_ts")
     terminal = pc.not_equal(packets.column("state"), int(State.RUNNING))
@@ -90,12 +94,12 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
         [
             packets.column("key"),
             packets.column("run_id"),
-            pa.array(state.tolist(), pa.string()),
+            state,
             running,
             ts,
             duration,
             error,
-            pa.array(lost_reason, pa.string()),
+            lost_reason,
             *[packets.column(c) for c in tag_cols],
         ],
         names=[*ROW_COLUMNS, *[display_tag_name(c[len(TAG_PREFIX) :]) for c in tag_cols]],

@@ -12,10 +12,7 @@ without opening them; other files are read.
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
-import re
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -26,9 +23,9 @@ from orcatui.store import schema as s
 from orcatui.store.discovery import TableKind
 from orcatui.store.files import FileBatch, concat_normalised, normaliser, one_line, read_files
 
-_COMMIT = re.compile(r"^(\d{20})\.json$")
-# delta-rs truncates string statistics; anything this long may have been cut.
-_STAT_TRUST_LEN = 32
+# delta-rs cuts string statistics to 64 bytes (min a prefix, max a prefix bumped up); a value
+# shorter than that with min == max is exact.
+_STAT_TRUST_BYTES = 64
 _NEEDED = {
     TableKind.STATUS: (s.S_RUN, s.S_STATE, s.S_TS),
     TableKind.LOG: (s.L_RUN, s.L_TS),
@@ -68,25 +65,37 @@ class DeltaTableReader:
 
     # -- tailing the log ----------------------------------------------------------------------
     def _pending_commits(self) -> list[tuple[int, str]]:
+        """Commit files after ``self.version``, probed one version at a time.
+
+        Commits are numbered without gaps, so probing the next names costs O(new commits),
+        not a listing of a ``_delta_log`` that grows by one file per event.
+        """
         log = self.path / "_delta_log"
         out = []
-        with os.scandir(log) as it:
-            for e in it:
-                m = _COMMIT.match(e.name)
-                if m and int(m.group(1)) > self.version:
-                    out.append((int(m.group(1)), e.path))
-        out.sort()
+        version = self.version + 1
+        while True:
+            path = log / f"{version:020d}.json"
+            if not path.exists():
+                break
+            out.append((version, str(path)))
+            version += 1
         return out
+
+    def _log_moved_on(self) -> bool:
+        """True if the log has commits past ours that probing cannot reach (a gap)."""
+        log = self.path / "_delta_log"
+        last = log / "_last_checkpoint"
+        try:
+            data = json.loads(last.read_text(encoding="utf-8"))
+            return int(data.get("version", -1)) > self.version
+        except (OSError, ValueError):
+            return False
 
     def _tail(self) -> FileBatch | None:
         """Fold commits after ``self.version``; None if the log cannot be tailed (gap, protocol)."""
         commits = self._pending_commits()
         if not commits:
-            return FileBatch(None)
-        if commits[0][0] != self.version + 1 or any(
-            b[0] != a[0] + 1 for a, b in itertools.pairwise(commits)
-        ):
-            return None
+            return None if self._log_moved_on() else FileBatch(None)
         adds: list[dict] = []
         for _, path in commits:
             with open(path, encoding="utf-8") as fh:
@@ -212,7 +221,7 @@ def _stat_usable(actions: pa.Table, col: str, names: set[str]) -> pa.Array:
     hi = actions.column(f"max.{col}") if f"max.{col}" in names else lo
     if not pa.types.is_string(lo.type):
         lo, hi = pc.cast(lo, pa.string()), pc.cast(hi, pa.string())
-    exact = pc.and_(pc.equal(lo, hi), pc.less(pc.utf8_length(lo), _STAT_TRUST_LEN))
+    exact = pc.and_(pc.equal(lo, hi), pc.less(pc.binary_length(lo), _STAT_TRUST_BYTES))
     return pc.or_(is_null, pc.fill_null(exact, False))
 
 

@@ -105,6 +105,20 @@ def test_counts_match_orcapods_own_observers(tmp_path: Path, sink: str) -> None:
             their_table.column("_status_pipeline_uri")[0].as_py()
         }
     assert our_counts == their_counts
+
+    # orcatui's own reader and rules give the same per-node counts, labels from the run record.
+    from orcatui.model.monitor import Monitor
+
+    monitor = Monitor(root)
+    assert monitor.refresh().problems == []
+    (pipeline,) = monitor.snapshot().pipelines
+    assert pipeline.name == ("lab", "compat")
+    assert pipeline.run is not None and pipeline.run.verdict.liveness.value == "ended"
+    read_back = {
+        n.name.function: Counter({s: c for s, c in n.counts.items() if c}) for n in pipeline.nodes
+    }
+    assert read_back == their_counts
+    assert {n.name.title for n in pipeline.nodes} == {"normalize", "score", "classify"}
     assert our_counts["compute_score"] == Counter({"SUCCESS": 7, "FAILED": 3})
     assert our_counts["classify_score"] == Counter({"SUCCESS": 7})
 

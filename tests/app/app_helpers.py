@@ -1,0 +1,73 @@
+"""Helpers for the app tests: fixed clock, fixture paths, app factory, waiting for workers."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+from orcatui.app.main import OrcaApp  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ORCAPOD = FIXTURES / "orcapod"
+APP_FIXTURES = FIXTURES / "app"
+#: 2026-11-28T16:40:00Z: about 50 minutes after the orcapod samples were written.
+CLOCK = 1795884000.0
+
+
+def fixed_clock() -> float:
+    """The injected clock of every snapshot test."""
+    return CLOCK
+
+
+def make_app(root: Path, **kw: object) -> OrcaApp:
+    """A static app on ``root`` with the fixed clock (job labels for the orcapod samples)."""
+    jobs = (
+        [ORCAPOD / f"{root.name}.job.json"] if (ORCAPOD / f"{root.name}.job.json").exists() else []
+    )
+    options: dict[str, object] = {
+        "clock": fixed_clock,
+        "static": True,
+        "tick": None,
+        "job_files": jobs,
+    }
+    options.update(kw)
+    return OrcaApp(root, **options)  # type: ignore[arg-type]
+
+
+async def settle(pilot: object) -> None:
+    """Wait until every model worker has finished and the screen has caught up."""
+    app = pilot.app  # type: ignore[attr-defined]
+    for _ in range(100):
+        await app.workers.wait_for_complete()
+        await pilot.pause()  # type: ignore[attr-defined]
+        if app.idle and not any(w.is_running for w in app.workers):
+            break
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+async def wait_for(pilot: object, cond: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Pause until ``cond()`` holds (for live tests driven by real files)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
+    return cond()
+
+
+def sync(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test with ``asyncio.run`` (no async pytest plugin needed)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(fn(*args, **kwargs))
+
+    return wrapper

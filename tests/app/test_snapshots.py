@@ -1,0 +1,158 @@
+"""SVG snapshots of the main views, with a fixed clock and fixed data (reviewed by eye)."""
+
+from __future__ import annotations
+
+from app_helpers import APP_FIXTURES, ORCAPOD, make_app, settle
+
+from orcatui.app.main import OrcaApp
+from orcatui.app.node_tree import NodeTree
+from orcatui.app.packet_table import PacketTable
+
+
+async def _select_node(pilot, title: str) -> None:
+    """Move the tree cursor to the node titled ``title`` and wait for its rows."""
+    app: OrcaApp = pilot.app
+    await settle(pilot)
+    tree = app.screen.query_one(NodeTree)
+    for ident, line in tree._lines.items():
+        if ident[0] == "n" and str(line.label).startswith(title):
+            tree.move_cursor(line)
+    await settle(pilot)
+
+
+def test_overview_failures(snap_compare) -> None:
+    """The failures sample: tree with counts, the first node's packets."""
+    assert snap_compare(make_app(ORCAPOD / "failures"), terminal_size=(120, 36), run_before=settle)
+
+
+def test_overview_failures_small(snap_compare) -> None:
+    """The same at 80×24 stays usable."""
+    assert snap_compare(make_app(ORCAPOD / "failures"), terminal_size=(80, 24), run_before=settle)
+
+
+def test_filter_failed(snap_compare) -> None:
+    """The score node filtered to FAILED packets."""
+
+    async def run_before(pilot) -> None:
+        await _select_node(pilot, "score")
+        await pilot.press("f")
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app(ORCAPOD / "failures"), terminal_size=(120, 36), run_before=run_before
+    )
+
+
+def test_failed_details(snap_compare) -> None:
+    """A FAILED packet's details open on its traceback."""
+
+    async def run_before(pilot) -> None:
+        await _select_node(pilot, "score")
+        await pilot.press("f")
+        await settle(pilot)
+        pilot.app.screen.query_one(PacketTable).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app(ORCAPOD / "failures"), terminal_size=(120, 36), run_before=run_before
+    )
+
+
+def test_crashed_run_lost(snap_compare) -> None:
+    """A crashed run: LOST packets with their own colour, marker, reason and header badge."""
+    assert snap_compare(
+        make_app(APP_FIXTURES / "crashed"), terminal_size=(120, 36), run_before=settle
+    )
+
+
+def test_lost_details(snap_compare) -> None:
+    """A LOST packet's details say why it is lost and that it has no log row."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        pilot.app.screen.query_one(PacketTable).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app(APP_FIXTURES / "crashed"), terminal_size=(120, 36), run_before=run_before
+    )
+
+
+def test_run_picker(snap_compare) -> None:
+    """The run picker: all-runs view first, then runs newest first with counts."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app(APP_FIXTURES / "crashed"), terminal_size=(120, 36), run_before=run_before
+    )
+
+
+def test_help(snap_compare) -> None:
+    """The help screen lists every binding."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app(ORCAPOD / "failures"), terminal_size=(120, 36), run_before=run_before
+    )
+
+
+def test_multi_tag(snap_compare) -> None:
+    """Two tag columns, unicode values, a nested pipeline name."""
+
+    async def run_before(pilot) -> None:
+        await _select_node(pilot, "score")
+
+    assert snap_compare(
+        make_app(ORCAPOD / "multi_tag"), terminal_size=(120, 36), run_before=run_before
+    )
+
+
+def test_hostile_overview(snap_compare) -> None:
+    """Markup-like brackets shown literally, escapes stripped, a 1 MB value cut in its cell."""
+    assert snap_compare(
+        make_app(APP_FIXTURES / "hostile"), terminal_size=(120, 36), run_before=settle
+    )
+
+
+def test_hostile_details(snap_compare) -> None:
+    """Captured stdout: ANSI colour kept, every other escape stripped, no markup."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        pilot.app.screen.query_one(PacketTable).focus()
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app(APP_FIXTURES / "hostile"), terminal_size=(120, 36), run_before=run_before
+    )
+
+
+def test_hostile_huge_value(snap_compare) -> None:
+    """A 1 MB error: one cut cell in the table, shown bounded and scrollable in the details."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        pilot.app.screen.query_one(PacketTable).focus()
+        await pilot.press("down", "down", "enter")
+        await settle(pilot)
+        await pilot.press("1")
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app(APP_FIXTURES / "hostile"), terminal_size=(120, 36), run_before=run_before
+    )
