@@ -13,11 +13,10 @@ from orcatui.app.render import clock_time, state_text
 from orcatui.app.sanitize import DETAIL_LIMIT, bounded, cell, plain_text
 from orcatui.app.text_view import TextView
 from orcatui.model.durations import format_duration
+from orcatui.model.logs import no_log_reason
 from orcatui.model.monitor import PacketDetails
 from orcatui.model.naming import NodeName
 from orcatui.model.views import ROW_COLUMNS
-
-NO_LOG = "no log row: cached or reused result"
 
 #: (tab id, title, LogRow field or None for the error summary)
 SECTIONS = (
@@ -79,7 +78,7 @@ def summary_text(details: PacketDetails, name: NodeName, now: float) -> Text:
             out.append(f"  (+{len(lines) - 3} lines: see the error tab)", style="dim")
     if details.log is None:
         out.append("\nlog       ", style="dim")
-        out.append(NO_LOG, style="italic")
+        out.append(no_log_reason(str(details.row.get("state"))), style="italic")
     return out
 
 
@@ -116,7 +115,8 @@ class DetailsScreen(Screen[None]):
                             self.details.row.get("error"), colour=False, empty=empty, style="red"
                         )
                     elif log is None:
-                        yield Static(Text(NO_LOG, style="dim italic"), classes="details-empty")
+                        reason = no_log_reason(str(self.details.row.get("state")))
+                        yield Static(Text(reason, style="dim italic"), classes="details-empty")
                     else:
                         yield section_view(
                             getattr(log, field),

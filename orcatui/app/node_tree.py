@@ -16,7 +16,7 @@ from textual.widgets.tree import TreeNode
 
 from orcatui.app.render import count_bar, counts_text
 from orcatui.app.sanitize import cell
-from orcatui.model.monitor import NodeKey, PipelineInfo, Snapshot
+from orcatui.model.monitor import NodeInfo, NodeKey, PipelineInfo, Snapshot
 from orcatui.model.states import SHOWN_STATES
 
 
@@ -34,16 +34,30 @@ def _add_counts(total: dict[str, int], counts: dict[str, int]) -> None:
         total[s] = total.get(s, 0) + counts.get(s, 0)
 
 
-def node_label(title: str, detail: str, counts: dict[str, int], *, show_detail: bool) -> Text:
-    """A node's line: title (with its shortened identity when needed), bar, counts."""
+def node_label(
+    title: str, detail: str, counts: dict[str, int], *, show_detail: bool, width: int = 0
+) -> Text:
+    """A node's line: title (with its shortened identity when needed), bar, counts.
+
+    Titles are padded to ``width`` so that the bars of a pipeline's nodes line up.
+    """
     label = Text(cell(title, 40), style="bold")
     if show_detail and detail:
         label.append(" " + cell(detail, 24), style="dim")
+    if label.cell_len < width:
+        label.append(" " * (width - label.cell_len))
     label.append(" ")
     label.append_text(count_bar(counts, 6))
     label.append(" ")
     label.append_text(counts_text(counts, compact=True))
     return label
+
+
+def _title_width(node: NodeInfo, titles: dict[str, int]) -> int:
+    label = Text(cell(node.name.title, 40))
+    if titles[node.name.title] > 1 and node.name.detail:
+        label.append(" " + cell(node.name.detail, 24))
+    return min(label.cell_len, 32)
 
 
 def group_label(name: str, counts: dict[str, int]) -> Text:
@@ -104,10 +118,15 @@ class NodeTree(Tree[TreeRef]):
         titles: dict[str, int] = {}
         for n in p.nodes:
             titles[n.name.title] = titles.get(n.name.title, 0) + 1
+        width = max((_title_width(n, titles) for n in p.nodes), default=0)
         for n in p.nodes:
             ident = ("n", n.key)
             label = node_label(
-                n.name.title, n.name.detail, n.counts, show_detail=titles[n.name.title] > 1
+                n.name.title,
+                n.name.detail,
+                n.counts,
+                show_detail=titles[n.name.title] > 1,
+                width=width,
             )
             self._ensure(parent, ident, label, TreeRef("node", p.name, n.key), leaf=True)
             yield ident

@@ -64,3 +64,14 @@ class NodeLogs:
             traceback=r["traceback"],
             success=r["success"],
         )
+
+
+def no_log_reason(state: str) -> str:
+    """Why a packet in ``state`` may have no log row (orcapod writes none for these cases)."""
+    if state == "CACHED":
+        return "no log row: cached result (the function did not run)"
+    if state in ("RUNNING", "LOST"):
+        return "no log row: the packet never finished, so nothing was written"
+    if state == "SUCCESS":
+        return "no log row: result reused from an identical earlier input"
+    return "no log row was written for this packet"
