@@ -20,16 +20,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pyarrow as pa  # noqa: E402
+import pyarrow as pa
 
-from benchmarks._gen import (  # noqa: E402
+from benchmarks._gen import (
     delta_table_fast,
     node_events,
     parquet_root,
     table_path,
     write_file,
 )
-from orcatui.model.monitor import Monitor  # noqa: E402
+from orcatui.model.monitor import Monitor
 
 
 def ten_events(i: int) -> pa.Table:
@@ -97,13 +97,13 @@ def main() -> None:
         table = table_path(root, 0)
         t = time.perf_counter()
         delta_table_fast(table, args.commits)
-        print(
-            f"(generated a Delta table of {args.commits:,} commits in {time.perf_counter() - t:.0f} s)"
-        )
+        took = time.perf_counter() - t
+        print(f"(generated a Delta table of {args.commits:,} commits in {took:.0f} s)")
         cold, inc, rescan = measure(root, table, delta_append, args.repeat)
         print(
-            f"Delta, {args.commits:,} commits of history (cold load {cold:.2f} s): one new commit of "
-            f"10 events → {inc:.1f} ms (target ≤ 20 ms); with a full rescan {rescan:.1f} ms"
+            f"Delta, {args.commits:,} commits of history (cold load {cold:.2f} s): "
+            f"one new commit of 10 events → {inc:.1f} ms (target ≤ 20 ms); "
+            f"with a full rescan {rescan:.1f} ms"
         )
         theirs = orcapod_reread(root)
         if theirs is None:

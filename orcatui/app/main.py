@@ -68,7 +68,7 @@ class MonitorScreen(Screen[None]):
             for f in FILTERS
         ),
         Binding("slash", "search", "Search"),
-        Binding("c", "copy", "Copy tb", show=False),
+        Binding("c", "copy", "Copy traceback or error", show=False),
         Binding("escape", "clear_search", "Clear search", show=False),
         Binding("t", "toggle_tree", "Toggle tree", show=False),
     ]

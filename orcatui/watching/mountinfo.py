@@ -1,4 +1,4 @@
-"""Which filesystem a path lives on, from ``/proc/self/mountinfo``: inotify is silent on network ones."""
+"""Which filesystem a path is on (``/proc/self/mountinfo``): inotify is silent on network ones."""
 
 from __future__ import annotations
 
@@ -85,9 +85,9 @@ def network_fs_type(path: Path, mountinfo: str | None = None) -> str | None:
     best: tuple[int, str] | None = None
     for point, fstype in _mounts(mountinfo):
         point = os.path.normpath(point)
-        if point == "/" or target == point or target.startswith(point + "/"):
-            if best is None or len(point) >= best[0]:
-                best = (len(point), fstype)
+        inside = point == "/" or target == point or target.startswith(point + "/")
+        if inside and (best is None or len(point) >= best[0]):
+            best = (len(point), fstype)
     if best is None:
         return None
     return best[1] if _is_network(best[1]) else None

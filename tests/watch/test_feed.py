@@ -1,0 +1,255 @@
+"""The change feed on real files with real watchfiles: inotify and forced polling alike."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from watch_helpers import (
+    NODE,
+    PIPELINE,
+    FeedRun,
+    backdate,
+    status_rows,
+    status_table_dir,
+    write_parquet,
+    write_run_record,
+)
+
+from orcatui.store.store import Store
+from orcatui.watch import ChangeFeed, Changes
+
+
+def run(coro: object) -> None:
+    asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_backend_labels(root: Path) -> None:
+    assert ChangeFeed(root).backend == "inotify"
+    assert ChangeFeed(root, poll=2).backend == "polling every 2.0s"
+    assert ChangeFeed(root, static=True).backend == "static"
+    with pytest.raises(ValueError):
+        ChangeFeed(root, poll=0)
+
+
+def test_static_yields_nothing(root: Path) -> None:
+    async def main() -> None:
+        got = [c async for c in ChangeFeed(root, static=True).changes()]
+        assert got == []
+
+    run(main())
+
+
+def test_renamed_parquet_file_reports_its_table(root: Path, feed_kwargs: dict[str, float]) -> None:
+    table = status_table_dir(root)
+
+    async def main() -> None:
+        async with FeedRun(ChangeFeed(root, **feed_kwargs)) as feed:
+            await feed.ready(root)
+            await feed.settle()
+            start = len(feed.got)
+            write_parquet(table)
+            got = await feed.wait_until(lambda c: table in c.tables, start=start)
+            assert got.tables == {table}
+            assert not got.rescan
+
+    run(main())
+
+
+def test_delta_log_commit_reports_its_table(root: Path, feed_kwargs: dict[str, float]) -> None:
+    table = status_table_dir(root, ("other_fn", "h", "v0", "t", "schema:x"))
+    (table / "_delta_log").mkdir(parents=True)
+
+    async def main() -> None:
+        async with FeedRun(ChangeFeed(root, **feed_kwargs)) as feed:
+            await feed.ready(root)
+            start = len(feed.got)
+            (table / "_delta_log" / "00000000000000000001.json").write_text("{}\n")
+            await feed.wait_until(lambda c: table in c.tables, start=start)
+
+    run(main())
+
+
+def test_result_and_record_tables_yield_nothing(root: Path, feed_kwargs: dict[str, float]) -> None:
+    backdate(root)
+
+    async def main() -> None:
+        async with FeedRun(ChangeFeed(root, **feed_kwargs)) as feed:
+            await feed.ready(root)
+            await feed.settle()
+            start = len(feed.got)
+            result = root / PIPELINE / "_result" / "compute_score" / "abc"
+            for i in range(5):
+                write_parquet(result, name=f"r{i}.parquet")
+            # a record table of orcapod's (a Delta table beside _status), existing before
+            record = root / PIPELINE / "compute_score" / "rec"
+            record_log = record / "_delta_log"
+            write_parquet(record, name="part-0.parquet")
+            (record_log / "00000000000000000001.json").write_text("{}\n")
+            await asyncio.sleep(1.5)
+            assert feed.got[start:] == []
+
+    record_log = root / PIPELINE / "compute_score" / "rec" / "_delta_log"
+    record_log.mkdir(parents=True)
+    (record_log / "00000000000000000000.json").write_text("{}\n")
+    backdate(root)
+    run(main())
+
+
+def test_run_record_change_asks_for_rescan(root: Path, feed_kwargs: dict[str, float]) -> None:
+    async def main() -> None:
+        async with FeedRun(ChangeFeed(root, **feed_kwargs)) as feed:
+            await feed.ready(root)
+            await feed.settle()
+            start = len(feed.got)
+            write_run_record(root, "run-2")
+            got = await feed.wait_until(lambda c: c.rescan, start=start)
+            assert got.tables == set()
+
+    run(main())
+
+
+def test_new_table_with_25_files_is_read_whole(root: Path, feed_kwargs: dict[str, float]) -> None:
+    """A table directory that appears with files written at once: no file is missed.
+
+    The consumer does what the app does: ``Store.poll(rediscover=rescan, only=tables)`` for each
+    batch, while a thread creates the table and writes 25 files as fast as it can.
+    """
+    new_node = ("summarize_signal", "semantic_v0.1:9999", "v0", "python.function.v0", "schema:s")
+    table = status_table_dir(root, new_node)
+    store = Store(root)
+    store.poll()
+    done = threading.Event()
+
+    def writer() -> None:
+        for _ in range(25):
+            write_parquet(table, status_rows(1))
+        done.set()
+
+    async def main() -> None:
+        rows = 0
+        async with FeedRun(ChangeFeed(root, **feed_kwargs)) as feed:
+            await feed.ready(root)
+            start = len(feed.got)
+            thread = threading.Thread(target=writer)
+            thread.start()
+            seen = start
+            loop_deadline = asyncio.get_running_loop().time() + 15
+            while rows < 25:
+                assert asyncio.get_running_loop().time() < loop_deadline, f"read {rows} of 25"
+                await asyncio.sleep(0.05)
+                for changes in feed.got[seen:]:
+                    update = store.poll(rediscover=changes.rescan, only=changes.tables)
+                    rows += sum(t.num_rows for ref, t in update.status if ref.path == table)
+                seen = len(feed.got)
+            thread.join()
+            assert done.is_set()
+            got = feed.merged(start)
+            assert got.rescan
+            assert table in got.tables
+
+    run(main())
+    assert rows_of(store, table) == 25
+
+
+def rows_of(store: Store, table: Path) -> int:
+    """The files the store's reader of ``table`` has read (Parquet tables: one row each here)."""
+    _ref, reader = store.readers[table]
+    return len(reader._seen)  # type: ignore[union-attr]
+
+
+def test_new_pipeline_directory_is_reported(root: Path, feed_kwargs: dict[str, float]) -> None:
+    table = root / "lab_a" / "other_pipeline" / "_log" / "fn" / "h" / "execution_logs"
+
+    async def main() -> None:
+        async with FeedRun(ChangeFeed(root, **feed_kwargs)) as feed:
+            await feed.ready(root)
+            start = len(feed.got)
+            write_parquet(table)
+            got = await feed.wait_until(lambda c: c.rescan and table in c.tables, start=start)
+            assert got.rescan
+
+    run(main())
+
+
+def test_root_deleted_and_recreated(root: Path, feed_kwargs: dict[str, float]) -> None:
+    async def main() -> None:
+        async with FeedRun(ChangeFeed(root, **feed_kwargs)) as feed:
+            await feed.ready(root)
+            await feed.settle()
+            shutil.rmtree(root)
+            await asyncio.sleep(1.5)
+            start = len(feed.got)
+            write_parquet(status_table_dir(root))
+            # the rescan names every table: files written before the new watch existed are read
+            await feed.wait_until(
+                lambda c: c.rescan and status_table_dir(root) in c.tables, start=start
+            )
+            # and it keeps watching the new root
+            await feed.settle()
+            start = len(feed.got)
+            write_parquet(status_table_dir(root))
+            await feed.wait_until(lambda c: status_table_dir(root) in c.tables, start=start)
+
+    run(main())
+
+
+def test_missing_root_at_start_then_created(tmp_path: Path, feed_kwargs: dict[str, float]) -> None:
+    root = tmp_path / "later"
+
+    async def main() -> None:
+        async with FeedRun(ChangeFeed(root, **feed_kwargs)) as feed:
+            await asyncio.sleep(0.5)
+            assert feed.got == []
+            write_parquet(status_table_dir(root))
+            await feed.wait_until(lambda c: c.rescan)
+
+    run(main())
+
+
+def test_stop_from_another_thread_ends_the_feed(root: Path) -> None:
+    async def main() -> None:
+        feed = ChangeFeed(root, poll=30)
+        timer = threading.Timer(0.3, feed.stop)
+        timer.start()
+        got = await asyncio.wait_for(_drain(feed), 5)
+        assert got == []
+
+    run(main())
+
+
+async def _drain(feed: ChangeFeed) -> list[Changes]:
+    return [c async for c in feed.changes()]
+
+
+def test_node_constant_is_a_real_orcapod_shape() -> None:
+    assert len(NODE) == 5
+
+
+def test_falls_back_to_polling_when_inotify_keeps_failing(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import orcatui.watch as watch
+
+    def broken_awatch(*args: object, **kwargs: object) -> object:
+        raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr(watch, "awatch", broken_awatch)
+    monkeypatch.setattr(watch, "ROOT_CHECK_MS", 50)
+    monkeypatch.setattr(watch, "DEFAULT_POLL_S", 0.1)
+    table = status_table_dir(root)
+
+    async def main() -> None:
+        feed = ChangeFeed(root)
+        async with FeedRun(feed) as run_:
+            await run_.wait_until(lambda c: c.rescan and table in c.tables)
+            assert feed.backend == "polling (inotify failed) every 0.1s"
+            await run_.settle()
+            start = len(run_.got)
+            write_parquet(table)
+            await run_.wait_until(lambda c: table in c.tables, start=start)
+
+    run(main())
