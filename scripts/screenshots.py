@@ -72,6 +72,7 @@ async def shoot(name: str, root: Path, size: tuple[int, int], before) -> Path:
 
 def main() -> None:
     """Write every screenshot."""
+    os.chdir(REPO)  # roots are shown relative to the repository, as a user would type them
     OUT.mkdir(exist_ok=True)
     for shot in SHOTS:
         print(asyncio.run(shoot(*shot)).relative_to(REPO))

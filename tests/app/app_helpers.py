@@ -15,7 +15,8 @@ time.tzset()
 
 from orcatui.app.main import OrcaApp  # noqa: E402
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures"
 ORCAPOD = FIXTURES / "orcapod"
 APP_FIXTURES = FIXTURES / "app"
 #: 2026-11-28T16:40:00Z: about 50 minutes after the orcapod samples were written.
@@ -39,7 +40,20 @@ def make_app(root: Path, **kw: object) -> OrcaApp:
         "job_files": jobs,
     }
     options.update(kw)
-    return OrcaApp(root, **options)  # type: ignore[arg-type]
+    return OrcaApp(shown_as_typed(root), **options)  # type: ignore[arg-type]
+
+
+def shown_as_typed(root: Path) -> Path:
+    """A fixture root as a user would type it from the repository (``tests/fixtures/…``).
+
+    The header shows the root as given; a path relative to the repository keeps snapshots the
+    same in any checkout. Needs the working directory to be the repository (see conftest).
+    """
+    try:
+        rel = root.resolve().relative_to(REPO)
+    except ValueError:
+        return root
+    return rel if Path.cwd().resolve() == REPO else root
 
 
 async def settle(pilot: object) -> None:

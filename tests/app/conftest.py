@@ -7,7 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from app_helpers import APP_FIXTURES, ORCAPOD
+from app_helpers import APP_FIXTURES, ORCAPOD, REPO
+
+
+@pytest.fixture(autouse=True)
+def _in_repository(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run app tests from the repository root, so fixture roots are shown as relative paths."""
+    monkeypatch.chdir(REPO)
 
 
 @pytest.fixture

@@ -145,3 +145,38 @@ def test_summary_never_imports_textual():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def _run_in_pty(args: list[str], env: dict[str, str]) -> str:
+    """Run the CLI with a pseudo-terminal as stdout; return what it printed."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orcatui", *args],
+        stdout=slave,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **env},
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(master)
+    return b"".join(chunks).decode()
+
+
+def test_colour_on_a_terminal_unless_no_color():
+    args = ["summary", str(SAMPLES / "failures")]
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    coloured = _run_in_pty(args, {**env, "NO_COLOR": ""})
+    assert "\x1b[31;1m" in coloured and "FAILED" in coloured
+    plain = _run_in_pty(args, {"NO_COLOR": "1"})
+    assert "\x1b[" not in plain and "FAILED" in plain
