@@ -25,6 +25,8 @@ import json, resource, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
 from orcatui.model.monitor import Monitor
+from orcatui.store.allocator import use_jemalloc
+use_jemalloc()  # as the orcatui command does
 m = Monitor(Path(sys.argv[1]))
 t1 = time.perf_counter()
 m.refresh()

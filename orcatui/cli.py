@@ -193,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    from orcatui.store.allocator import use_jemalloc
     from orcatui.store.store import RootError
 
+    use_jemalloc()
     handlers = {"summary": cmd_summary, "watch": cmd_watch, "demo": cmd_demo}
     try:
         return handlers[args.command](args)

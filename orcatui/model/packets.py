@@ -62,8 +62,64 @@ def events_to_packet_rows(events: pa.Table) -> pa.Table:
     )
 
 
+def _id_words(ids: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """Event ids as two big-endian uint64 words each (orderable), or None if their lengths vary.
+
+    All-empty ids (rows rebuilt from Delta statistics carry none) compare equal: zeros.
+    """
+    arr = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    n = len(arr)
+    lengths = pc.binary_length(arr)
+    lo, hi = pc.min_max(lengths).values()
+    if lo.as_py() == hi.as_py() == 0:
+        zeros = np.zeros(n, np.uint64)
+        return zeros, zeros
+    if not lo.as_py() == hi.as_py() == 16 or arr.null_count:
+        return None
+    offsets = np.frombuffer(arr.buffers()[1], np.int32, n + 1, arr.offset * 4)
+    data = np.frombuffer(arr.buffers()[2], np.uint8)[offsets[0] : offsets[0] + 16 * n]
+    words = data.view(">u8").reshape(n, 2).astype(np.uint64)
+    return words[:, 0], words[:, 1]
+
+
+def _fast_order(rows: pa.Table) -> tuple[np.ndarray, np.ndarray] | None:
+    """The order of :func:`_last_of_each_key` from one int64 sort key, when it can be built.
+
+    (key code, ts, prio) packed into 63 bits and sorted stably; where two rows tie on all three,
+    the event ids decide, so ties fall back to a lexsort that includes them.
+    """
+    enc = pc.dictionary_encode(rows.column("key")).combine_chunks()
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    ts = rows.column("ts").to_numpy()
+    prio = rows.column("prio").to_numpy().astype(np.int64)
+    span = int(ts.max() - ts.min()) if len(ts) else 0
+    ts_bits = max(span.bit_length(), 1) + 1  # + 1 bit for prio
+    if len(enc.dictionary).bit_length() + ts_bits > 62:
+        return None
+    packed = (codes << ts_bits) | ((ts - ts.min()) << 1) | prio
+    order = np.argsort(packed, kind="stable")
+    ordered = packed[order]
+    if (ordered[1:] == ordered[:-1]).any():
+        words = _id_words(rows.column("id"))
+        if words is None:
+            return None
+        order = np.lexsort((words[1], words[0], packed))
+    grouped = codes[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = grouped[:-1] != grouped[1:]
+    return order, last
+
+
 def _last_of_each_key(rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-    """Sort order by (key, ts, prio, id) and a mask of the last row of each key in that order."""
+    """Sort order by (key, ts, prio, id) and a mask of the last row of each key in that order.
+
+    Keys are grouped by their dictionary code (first appearance), not sorted as strings; within a
+    key, rows sort by time, terminal-wins-tie and event id. A numpy lexsort on integer columns is
+    several times faster than Arrow's sort on the string key.
+    """
+    fast = _fast_order(rows)
+    if fast is not None:
+        return fast
     order = pc.sort_indices(
         rows,
         [("key", "ascending"), ("ts", "ascending"), ("prio", "ascending"), ("id", "ascending")],

@@ -20,7 +20,7 @@ from orcatui.store.schema import RUNS_DIR
 
 Reader = DeltaTableReader | ParquetTableReader
 Consumer = Callable[[TableRef, pa.Table], None]
-_THREADS = 2
+_THREADS = min(4, (os.cpu_count() or 1) + 1)  # one more than cores: reads overlap folds
 
 
 class RootError(Exception):
