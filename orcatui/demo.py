@@ -226,5 +226,16 @@ def run_demo(dir: Path | None, *, sink: str, speed: float, ui: bool) -> int:
         sys.stderr.write(f"orcatui: {runner.error}\n")
         code = code or EXIT_USAGE
     where = shlex.quote(str(root))
-    sys.stdout.write(f"demo data in {root}\nreopen with: orcatui watch {where}\n")
+    sys.stdout.write(f"demo data in {root}\nreopen with: {orcatui_command()} watch {where}\n")
     return code
+
+
+def orcatui_command() -> str:
+    """How the user can run orcatui again: ``orcatui`` if it is on PATH, else its full path."""
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("orcatui")
+    if on_path and (script is None or Path(on_path).resolve() == script.resolve()):
+        return "orcatui"
+    if script is not None and script.name == "orcatui" and script.exists():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m orcatui"
