@@ -76,15 +76,22 @@ def read_files(paths: Sequence[str], kind: TableKind, source: str) -> FileBatch:
     batch = FileBatch(None, failed)
     if not tables:
         return batch
-    # Concatenate files that share a schema before normalising: one compute pass per schema.
-    groups: dict[pa.Schema, list[pa.Table]] = {}
+    # Normalise once for all files: concatenate those that share a schema (usually all of them,
+    # compared by reference to the first before any hashing) and normalise each group.
+    groups: list[tuple[pa.Schema, list[pa.Table]]] = []
     for p in paths:
         t = tables.get(p)
-        if t is not None:
-            groups.setdefault(t.schema, []).append(t)
+        if t is None:
+            continue
+        for schema, group in groups:
+            if t.schema is schema or t.schema.equals(schema):
+                group.append(t)
+                break
+        else:
+            groups.append((t.schema, [t]))
     norm = normaliser(kind)
     parts = []
-    for group in groups.values():
+    for _, group in groups:
         result = norm(pa.concat_tables(group), source)
         parts.append(result.table)
         batch.problems.extend(result.problems)

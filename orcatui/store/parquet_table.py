@@ -49,10 +49,11 @@ class ParquetTableReader:
         new = [n for n in names if n not in self._seen]
         if not new:
             return FileBatch(None)
-        batch = read_files([str(self.path / n) for n in new], self.kind, str(self.path))
+        base = str(self.path)
+        batch = read_files([os.path.join(base, n) for n in new], self.kind, base)
         now = time.monotonic()
         for n in new:
-            full = str(self.path / n)
+            full = os.path.join(base, n)
             if full in batch.failed:
                 first = self._first_failure.setdefault(n, now)
                 if now - first >= BROKEN_AFTER_S or not _recent(full):
@@ -61,7 +62,7 @@ class ParquetTableReader:
                 self._seen.add(n)
                 self._first_failure.pop(n, None)
                 self.broken.pop(n, None)
-        batch.failed = {k: v for k, v in batch.failed.items() if Path(k).name in self.broken}
+        batch.failed = {k: v for k, v in batch.failed.items() if os.path.basename(k) in self.broken}
         return batch
 
 
