@@ -6,6 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI imports the model lazily: `orcatui --help` stays instant
+    from orcatui.model.monitor import Monitor
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOST = 0, 1, 2, 3
 
@@ -122,11 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str) -> int:
-    sys.stderr.write(f"orcatui: {message}\n")
+    from orcatui.summary_text import inert  # paths may hold escape sequences too
+
+    sys.stderr.write(f"orcatui: {inert(message)}\n")
     return EXIT_USAGE
 
 
-def _load_monitor(args: argparse.Namespace):  # -> tuple[Monitor, list[str]]
+def _load_monitor(args: argparse.Namespace) -> tuple[Monitor, list[str]]:
     from orcatui.model.monitor import Monitor
     from orcatui.store.store import check_root
 
@@ -139,7 +145,7 @@ def _load_monitor(args: argparse.Namespace):  # -> tuple[Monitor, list[str]]
 def cmd_summary(args: argparse.Namespace) -> int:
     """``orcatui summary``."""
     from orcatui.model.report import build_report, exit_code
-    from orcatui.summary_text import render
+    from orcatui.summary_text import inert, render
 
     monitor, problems = _load_monitor(args)
     if not monitor.pipelines:
@@ -151,9 +157,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     ):
         return _fail(f"{args.root}: no run {args.run!r}")
     report = build_report(monitor, run_id=args.run, all_runs=args.all_runs, problems=problems)
-    for err in report["errors"]:
-        sys.stderr.write(f"orcatui: warning: {err}\n") if args.json else None
     if args.json:
+        for err in report["errors"]:
+            sys.stderr.write(f"orcatui: warning: {inert(err)}\n")
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(render(report, sys.stdout))

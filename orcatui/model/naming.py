@@ -64,6 +64,10 @@ def labels_from_job(path: Path) -> dict[tuple[str, ...], str]:
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such job file") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read job file ({type(exc).__name__})") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
     nodes = (data.get("pipeline") or {}).get("nodes") if isinstance(data, dict) else None
