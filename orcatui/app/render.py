@@ -7,7 +7,7 @@ import time
 from rich.text import Text
 
 from orcatui.model.durations import format_duration
-from orcatui.model.runs import Liveness, Verdict
+from orcatui.model.runs import Certainty, Liveness, Verdict
 from orcatui.model.states import SHOWN_STATES
 
 #: Marker and style per shown state. LOST has its own colour and marker.
@@ -97,12 +97,42 @@ def started_cell(started_us: int | None, now: float) -> str:
     return time.strftime("%H:%M:%S" if same_day else "%m-%d %H:%M", time.localtime(epoch))
 
 
+def verdict_reason(verdict: Verdict) -> str:
+    """The reason of a verdict as the app shows it, without repeating the liveness word.
+
+    The model's reasons read as sentences (the summary and LOST reasons use them):
+    ``run ended (completed)`` is shown as ``completed`` next to ``● ended``.
+    """
+    reason = verdict.reason
+    if verdict.liveness is Liveness.ENDED:
+        prefix = "run ended"
+        if reason.startswith(prefix + " (") and reason.endswith(")"):
+            return reason[len(prefix) + 2 : -1]
+        if reason == prefix:
+            return ""
+    return reason
+
+
 def verdict_text(verdict: Verdict | None) -> Text:
-    """Liveness word in its colour, then the reason and certainty, dim."""
+    """``● liveness · reason · certainty``: the word in its colour, the rest dim.
+
+    The certainty is left out where it adds nothing: a run that said it ended, a fresh heartbeat.
+    """
     if verdict is None:
         return Text("no run", style="dim")
-    out = Text(f"● {verdict.liveness.value}", style=LIVENESS_STYLE[verdict.liveness])
-    out.append(f" ({verdict.reason}, {verdict.certainty.value})", style="dim")
+    out = Text()  # no base style: only the word takes the liveness colour
+    out.append(f"● {verdict.liveness.value}", style=LIVENESS_STYLE[verdict.liveness])
+    parts = [verdict_reason(verdict)]
+    obvious = verdict.certainty is Certainty.CERTAIN and verdict.liveness in (
+        Liveness.ENDED,
+        Liveness.LIVE,
+    )
+    if not obvious:
+        parts.append(verdict.certainty.value)
+    for part in parts:
+        if part:
+            out.append(" · ", style="dim")
+            out.append(part, style="dim")
     return out
 
 

@@ -132,12 +132,18 @@ def _last_of_each_key(rows: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     return order.to_numpy(), last
 
 
+def _in_key_order(rows: pa.Table, picked: np.ndarray) -> np.ndarray:
+    """``picked`` row indices reordered by key, so packets list by run and tag values."""
+    keys = pc.take(rows.column("key"), pa.array(picked))
+    return picked[pc.sort_indices(keys).to_numpy()]
+
+
 def latest_rows(rows: pa.Table) -> pa.Table:
     """The latest row of each ``key`` by (ts, prio, id), in key order; rows are kept whole."""
     if rows.num_rows <= 1:
         return rows
     order, last = _last_of_each_key(rows)
-    return rows.take(pa.array(order[last]))
+    return rows.take(pa.array(_in_key_order(rows, order[last])))
 
 
 def reduce_packet_rows(rows: pa.Table) -> pa.Table:
@@ -145,12 +151,14 @@ def reduce_packet_rows(rows: pa.Table) -> pa.Table:
     if rows.num_rows <= 1:
         return rows
     order, last = _last_of_each_key(rows)
-    latest = rows.take(pa.array(order[last]))
+    picked = order[last]
+    keyed = pc.sort_indices(pc.take(rows.column("key"), pa.array(picked))).to_numpy()
+    latest = rows.take(pa.array(picked[keyed]))
     if latest.num_rows == rows.num_rows:
         return latest
     running = pc.fill_null(rows.column("running_ts"), _MIN_INT64).to_numpy()[order]
     starts = np.concatenate(([0], np.nonzero(last)[0][:-1] + 1))
-    best = np.maximum.reduceat(running, starts)
+    best = np.maximum.reduceat(running, starts)[keyed]
     col = pa.array(best, pa.int64(), mask=best == _MIN_INT64)
     return latest.set_column(latest.schema.get_field_index("running_ts"), "running_ts", col)
 

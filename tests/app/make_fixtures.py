@@ -4,6 +4,13 @@
   an old heartbeat) — 6 SUCCESS, 1 FAILED, 5 packets left in RUNNING (LOST).
 - ``tests/fixtures/app/hostile``: tag, error, stdout text with markup-like brackets, ANSI colour,
   OSC/cursor/clear escapes, and a 1 MB line.
+- ``tests/fixtures/app/three_runs``: three runs of one pipeline (two nodes, load and score), each
+  with a run record on host ``build-host-7`` (never this host, so no process check): run 1 ended
+  (outcome failed) with 2 FAILED scores, run 2 ended (completed) with cache hits and the two
+  failures recomputed, run 3 open with a heartbeat stopped 35 minutes ago (dead) and 3 scores left
+  in RUNNING (LOST).
+
+``python tests/app/make_fixtures.py [name …]`` rebuilds only the named fixtures.
 """
 
 from __future__ import annotations
@@ -90,6 +97,123 @@ def make_crashed(root: Path) -> None:
     )
 
 
+THREE_PIPELINE = ("nightly_scores",)
+THREE_RUNS = ("0193d1a5e0000001", "0193d1a5e0000002", "0193d1a5e0000003")
+LOAD_IDENTITY = (
+    "load_subject",
+    "semantic_v0.1:" + "ef" * 32,
+    "v1",
+    "python.function.v0",
+    "schema:" + "12" * 32,
+)
+
+
+def _node_records() -> dict[str, dict[str, object]]:
+    return {
+        "/".join(LOAD_IDENTITY): {
+            "label": "load",
+            "node_hash": "ef" * 8,
+            "tag_keys": ["subject_id"],
+        },
+        "/".join(IDENTITY): {"label": "score", "node_hash": "ab" * 8, "tag_keys": ["subject_id"]},
+    }
+
+
+def _three_record(run: str, start: float, beat: float, end: float | None, outcome: str | None):
+    return {
+        "run_id": run,
+        "pipeline_uri": "nightly_scores@fedcba9876543210",
+        "host": "build-host-7",
+        "pid": 4711,
+        "pid_start_time": None,
+        "started_at": iso(start),
+        "heartbeat_at": iso(beat),
+        "heartbeat_interval_s": 5.0,
+        "ended_at": None if end is None else iso(end),
+        "outcome": outcome,
+        "nodes": _node_records(),
+    }
+
+
+def make_three_runs(root: Path) -> None:
+    """Three runs of one pipeline: FAILED, then CACHED, then a dead run with LOST packets.
+
+    Run 1 (3 h ago, ended, outcome failed): 8 loads SUCCESS; scores SUCCESS but sub-03 and
+    sub-06 FAILED. Run 2 (2 h ago, ended, completed): loads and scores CACHED, except sub-03 and
+    sub-06 recomputed (SUCCESS). Run 3 (40 min ago, open, heartbeat stopped 35 min ago): loads
+    CACHED; scores sub-01, sub-02 SUCCESS, sub-03..05 left in RUNNING (LOST), sub-06..08 not
+    reached — so "latest per packet, all runs" mixes runs 2 and 3.
+    """
+    pipeline = THREE_PIPELINE
+    r1, r2, r3 = THREE_RUNS
+    subjects = [f"sub-{i:02d}" for i in range(1, 9)]
+    starts = {r1: CLOCK - 3 * 3600, r2: CLOCK - 2 * 3600, r3: CLOCK - 40 * 60}
+    load: dict[str, list[dict]] = {r: [] for r in THREE_RUNS}
+    score: dict[str, list[dict]] = {r: [] for r in THREE_RUNS}
+    for run, t0 in starts.items():
+        for i, sid in enumerate(subjects):
+            t = t0 + 2 + i * 3
+            state = "SUCCESS" if run == r1 else "CACHED"
+            load[run].append({"run": run, "state": "RUNNING", "ts": t, "subject_id": sid})
+            load[run].append({"run": run, "state": state, "ts": t + 0.5, "subject_id": sid})
+    for i, sid in enumerate(subjects):
+        flaky = sid in ("sub-03", "sub-06")
+        t = starts[r1] + 40 + i * 4
+        score[r1].append({"run": r1, "state": "RUNNING", "ts": t, "subject_id": sid})
+        if flaky:
+            score[r1].append(
+                {
+                    "run": r1,
+                    "state": "FAILED",
+                    "ts": t + 1.25,
+                    "subject_id": sid,
+                    "error": f"ValueError: no signal for {sid}",
+                }
+            )
+        else:
+            score[r1].append({"run": r1, "state": "SUCCESS", "ts": t + 2.5, "subject_id": sid})
+        t = starts[r2] + 40 + i * 4
+        score[r2].append({"run": r2, "state": "RUNNING", "ts": t, "subject_id": sid})
+        state, dt = ("SUCCESS", 3.0) if flaky else ("CACHED", 0.1)
+        score[r2].append({"run": r2, "state": state, "ts": t + dt, "subject_id": sid})
+        if i < 5:
+            t = starts[r3] + 40 + i * 4
+            score[r3].append({"run": r3, "state": "RUNNING", "ts": t, "subject_id": sid})
+            if i < 2:
+                score[r3].append({"run": r3, "state": "SUCCESS", "ts": t + 2.5, "subject_id": sid})
+    for n, run in enumerate(THREE_RUNS):
+        name = f"part-{n:04d}.parquet"
+        write_status(
+            status_dir(root, pipeline, LOAD_IDENTITY), load[run], name=name, seq_start=n * 1000
+        )
+        write_status(
+            status_dir(root, pipeline, IDENTITY), score[run], name=name, seq_start=500 + n * 1000
+        )
+    write_logs(
+        log_dir(root, pipeline, IDENTITY),
+        [
+            {
+                "run": r1,
+                "ts": starts[r1] + 40 + i * 4 + 1.25,
+                "subject_id": sid,
+                "stdout": f"scoring {sid}\n",
+                "traceback": "Traceback (most recent call last):\n"
+                '  File "score.py", line 12, in score\n'
+                f"ValueError: no signal for {sid}\n",
+            }
+            for i, sid in enumerate(subjects)
+            if sid in ("sub-03", "sub-06")
+        ],
+    )
+    write_run_record(
+        root, pipeline, _three_record(r1, starts[r1], starts[r1] + 90, starts[r1] + 90, "failed")
+    )
+    write_run_record(
+        root, pipeline, _three_record(r2, starts[r2], starts[r2] + 80, starts[r2] + 80, "completed")
+    )
+    write_run_record(root, pipeline, _three_record(r3, starts[r3], starts[r3] + 300, None, None))
+
+
 HOSTILE_TAG = "[bold red]not bold[/] \x1b[31mred\x1b[0m \x1b]0;pwned\x07title"
 HOSTILE_ERROR = (
     "[link=http://evil]click[/link] \x1b[2J\x1b[Hcleared? \x1b]52;c;ZXZpbA==\x07 "
@@ -135,9 +259,13 @@ def make_hostile(root: Path) -> None:
     )
 
 
-def main() -> None:
-    """Rebuild every fixture from scratch."""
-    for name, make in (("crashed", make_crashed), ("hostile", make_hostile)):
+MAKERS = {"crashed": make_crashed, "hostile": make_hostile, "three_runs": make_three_runs}
+
+
+def main(names: list[str]) -> None:
+    """Rebuild the named fixtures (every fixture when none is named) from scratch."""
+    for name in names or MAKERS:
+        make = MAKERS[name]
         target = FIXTURES / name
         if target.exists():
             shutil.rmtree(target)
@@ -147,4 +275,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

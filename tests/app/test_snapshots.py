@@ -83,7 +83,8 @@ def test_lost_details(snap_compare) -> None:
 
 
 def test_run_picker(snap_compare) -> None:
-    """The run picker: all-runs view first, then runs newest first with counts."""
+    """The run picker on three runs: all-runs view first, then runs newest first, each with its
+    liveness (dead, ended · completed, ended · failed) and counts; the shown run is marked."""
 
     async def run_before(pilot) -> None:
         await settle(pilot)
@@ -91,7 +92,22 @@ def test_run_picker(snap_compare) -> None:
         await settle(pilot)
 
     assert snap_compare(
-        make_app(APP_FIXTURES / "crashed"), terminal_size=(120, 36), run_before=run_before
+        make_app(APP_FIXTURES / "three_runs"), terminal_size=(120, 36), run_before=run_before
+    )
+
+
+def test_picked_oldest_run(snap_compare) -> None:
+    """The oldest of three runs picked: header says so (ended · failed), table shows its scores."""
+
+    async def run_before(pilot) -> None:
+        await _select_node(pilot, "score")
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press("end", "enter")
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app(APP_FIXTURES / "three_runs"), terminal_size=(120, 36), run_before=run_before
     )
 
 

@@ -38,7 +38,8 @@ def orcatui(*args: str) -> subprocess.CompletedProcess[str]:
 def demo(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     r = orcatui("demo", str(root), "--no-ui", "--speed", "50", *extra)
     assert r.returncode == 0, r.stderr
-    assert f"reopen with: orcatui watch {root}" in r.stdout
+    # Run as ``python -m orcatui``, the reopen line names that same command.
+    assert f"reopen with: {sys.executable} -m orcatui watch {root}" in r.stdout
     return r
 
 
