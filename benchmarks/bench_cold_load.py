@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,8 @@ _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
+from orcatui.store.allocator import prefer_jemalloc
+prefer_jemalloc()  # as the orcatui command does, before pyarrow is imported
 # pyarrow imports pandas (when installed) on its first Python-to-Arrow conversion: ~0.2 s that
 # belongs to start-up, not to reading. Import it before the clock starts, like the other imports.
 try:
@@ -31,8 +34,6 @@ try:
 except ImportError:
     pass
 from orcatui.model.monitor import Monitor
-from orcatui.store.allocator import use_jemalloc
-use_jemalloc()  # as the orcatui command does
 m = Monitor(Path(sys.argv[1]))
 t1 = time.perf_counter()
 m.refresh()
@@ -75,6 +76,7 @@ def main() -> None:
             t = time.perf_counter()
             events = parquet_root(root, 200, packets, files_per_node)
             gen = time.perf_counter() - t
+            os.sync()  # the generator's dirty pages are written back now, not during the timing
             r = measure(root, args.repeat)
             print(
                 f"cold load, {events:,} events, {label}: {r['load_s']:.2f} s "

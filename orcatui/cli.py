@@ -194,15 +194,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``orcatui`` console script."""
+    from orcatui.store.allocator import prefer_jemalloc
+
+    prefer_jemalloc()  # before anything imports pyarrow
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from orcatui.store.allocator import use_jemalloc
     from orcatui.store.store import RootError
 
-    use_jemalloc()
     handlers = {"summary": cmd_summary, "watch": cmd_watch, "demo": cmd_demo}
     try:
         return handlers[args.command](args)
