@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -18,9 +20,10 @@ def run_span(p: PipelineInfo, now: float) -> str:
     if run is None or run.started is None:
         return ""
     end = run.ended or (now if run.verdict.live else run.last_event) or now
-    return (
-        f"started {clock_time(run.started, with_date=True)}, {format_duration(end - run.started)}"
-    )
+    # The date only when the run did not start today: the header must fit 80 columns.
+    today = time.localtime(run.started)[:3] == time.localtime(now)[:3]
+    started = clock_time(run.started, with_date=not today)
+    return f"started {started}, {format_duration(end - run.started)}"
 
 
 def header_text(
