@@ -92,6 +92,8 @@ class ObserverCore:
     _section = ""
     _table_name = ""
     _kind = ""
+    #: The per-node observer class that :meth:`contextualize` returns.
+    _node_class: type[NodeScope]
 
     def __init__(
         self,
@@ -138,6 +140,14 @@ class ObserverCore:
             ref = self._tables[key] = TableRef(path, self._kind)
         return ref
 
+    def contextualize(self, *identity_path: str) -> Any:
+        """The observer for one node; its rows go to ``<section>/<identity path…>/``."""
+        try:
+            return self._node_class(self, identity_of(identity_path))
+        except Exception:
+            self._hook_failed("contextualize")
+            return self._node_class(self, ("unknown",))
+
     def set_run(self, run_id: str, pipeline_uri: str) -> None:
         """Enter a run (called from ``on_run_start``)."""
         self.run = RunContext(str(run_id), str(pipeline_uri or ""), self._fallback)
@@ -183,3 +193,31 @@ class ObserverCore:
 def identity_of(identity_path: tuple[Any, ...]) -> tuple[str, ...]:
     """A node identity path made safe for directory names."""
     return safe_components(identity_path)
+
+
+class NodeScope:
+    """What the per-node observers share: scoping further, following the run's pipeline."""
+
+    _core: ObserverCore
+    _identity: tuple[str, ...]
+    _run_id: str
+    _ref: TableRef
+
+    def __init__(self, core: Any, identity: tuple[str, ...]) -> None:
+        self._core = core
+        self._identity = identity
+        self._run_id = core.run.run_id
+        self._ref = core.table(core.run.parts, identity)
+
+    def contextualize(self, *identity_path: str) -> Any:
+        """Scope further (identity paths are concatenated, as orcapod's ``db.at`` does)."""
+        return type(self)(self._core, self._identity + identity_of(identity_path))
+
+    def _follow_run(self, run_id: str, pipeline_uri: str) -> None:
+        """Adopt ``run_id`` and write to this node's table of the run's pipeline."""
+        self._run_id = str(run_id)
+        parts = pipeline_name_parts(str(pipeline_uri or ""), self._core._fallback)
+        self._ref = self._core.table(parts, self._identity)
+
+    def on_run_end(self, run_id: str, **kwargs: Any) -> None:
+        """Nothing to do for one node."""

@@ -25,7 +25,7 @@ from typing import Any
 
 from observers import capture
 from observers import schema as S
-from observers.base import ObserverCore, identity_of, never_raise
+from observers.base import NodeScope, ObserverCore, never_raise
 from observers.writer import LOG, TableRef, tags_of
 
 __all__ = ["DataLogger", "LoggingObserver"]
@@ -110,30 +110,15 @@ class _LoggingHooks:
     on_packet_crash = on_data_crash
 
 
-class _NodeLoggingObserver(_LoggingHooks):
+class _NodeLoggingObserver(NodeScope, _LoggingHooks):
     """The logging observer of one node (from :meth:`LoggingObserver.contextualize`)."""
-
-    def __init__(self, core: LoggingObserver, identity: tuple[str, ...]):
-        self._core = core
-        self._identity = identity
-        self._run_id = core.run.run_id
-        self._ref = core.table(core.run.parts, identity)
-
-    def contextualize(self, *identity_path: str) -> _NodeLoggingObserver:
-        """Scope further (identity paths are concatenated)."""
-        return _NodeLoggingObserver(self._core, self._identity + identity_of(identity_path))
 
     def on_run_start(self, run_id: str, pipeline_uri: str = "", **kwargs: Any) -> None:
         """Adopt ``run_id`` for this node's rows."""
         try:
-            self._run_id = str(run_id)
-            parts = S.pipeline_name_parts(str(pipeline_uri or ""), self._core._fallback)
-            self._ref = self._core.table(parts, self._identity)
+            self._follow_run(run_id, pipeline_uri)
         except Exception:
             self._core._hook_failed("on_run_start")
-
-    def on_run_end(self, run_id: str, **kwargs: Any) -> None:
-        """Nothing to do for one node."""
 
 
 class LoggingObserver(ObserverCore, _LoggingHooks):
@@ -151,6 +136,7 @@ class LoggingObserver(ObserverCore, _LoggingHooks):
     _section = S.LOG_DIR
     _table_name = S.LOG_TABLE
     _kind = LOG
+    _node_class = _NodeLoggingObserver
 
     def __init__(
         self,
@@ -182,14 +168,6 @@ class LoggingObserver(ObserverCore, _LoggingHooks):
     def _install_capture(self) -> None:
         if self._capture and not self._installed_orcapod:
             self._installed_orcapod = capture.install_orcapod()
-
-    def contextualize(self, *identity_path: str) -> _NodeLoggingObserver:
-        """The observer for one node; its rows go to ``_log/<identity path…>/``."""
-        try:
-            return _NodeLoggingObserver(self, identity_of(identity_path))
-        except Exception:
-            self._hook_failed("contextualize")
-            return _NodeLoggingObserver(self, ("unknown",))
 
     @never_raise
     def on_run_start(self, run_id: str, pipeline_uri: str = "", **kwargs: Any) -> None:

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from observers import schema as S
-from observers.base import ObserverCore, identity_of, never_raise, noop_logger, run_outcome
+from observers.base import NodeScope, ObserverCore, never_raise, noop_logger, run_outcome
 from observers.runrecord import RunRecords
 from observers.writer import STATUS, TableRef, tags_of
 
@@ -104,22 +104,15 @@ class _StatusHooks:
     create_packet_logger = create_data_logger
 
 
-class _NodeStatusObserver(_StatusHooks):
+class _NodeStatusObserver(NodeScope, _StatusHooks):
     """The observer of one node, returned by :meth:`StatusObserver.contextualize`."""
 
     def __init__(self, core: StatusObserver, identity: tuple[str, ...]):
-        self._core = core
-        self._identity = identity
-        self._run_id = core.run.run_id
+        super().__init__(core, identity)
         self._uri = core.run.pipeline_uri
-        self._ref = core.table(core.run.parts, identity)
         self._tag_keys_known = False
         self._label = identity[0] if identity else ""
         self._node_hash = ""
-
-    def contextualize(self, *identity_path: str) -> _NodeStatusObserver:
-        """Scope further (the identity paths are concatenated, as orcapod's db.at does)."""
-        return _NodeStatusObserver(self._core, self._identity + identity_of(identity_path))
 
     def _hook_failed(self, hook: str) -> None:
         self._core._hook_failed(hook)
@@ -127,13 +120,8 @@ class _NodeStatusObserver(_StatusHooks):
     @never_raise
     def on_run_start(self, run_id: str, pipeline_uri: str = "", **kwargs: Any) -> None:
         """Adopt ``run_id`` for this node's events."""
-        self._run_id = str(run_id)
         self._uri = str(pipeline_uri or "")
-        parts = S.pipeline_name_parts(self._uri, self._core._fallback)
-        self._ref = self._core.table(parts, self._identity)
-
-    def on_run_end(self, run_id: str, **kwargs: Any) -> None:
-        """Nothing to do for one node."""
+        self._follow_run(run_id, self._uri)
 
     @never_raise
     def on_node_start(
@@ -172,6 +160,7 @@ class StatusObserver(ObserverCore, _StatusHooks):
     _section = S.STATUS_DIR
     _table_name = S.STATUS_TABLE
     _kind = STATUS
+    _node_class = _NodeStatusObserver
 
     def __init__(
         self,
@@ -203,15 +192,7 @@ class StatusObserver(ObserverCore, _StatusHooks):
         self._run_records = run_records
         self.runs = RunRecords(self.root, heartbeat_interval, self.writer.warn_once)
 
-    # -- orcapod protocol --
-
-    def contextualize(self, *identity_path: str) -> _NodeStatusObserver:
-        """The observer for one node; its events go to ``_status/<identity path…>/``."""
-        try:
-            return _NodeStatusObserver(self, identity_of(identity_path))
-        except Exception:
-            self._hook_failed("contextualize")
-            return _NodeStatusObserver(self, ("unknown",))
+    # -- orcapod protocol (contextualize: ObserverCore) --
 
     @never_raise
     def on_run_start(self, run_id: str, pipeline_uri: str = "", **kwargs: Any) -> None:

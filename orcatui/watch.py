@@ -24,7 +24,14 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from orcatui.watching.changes import Changes
-from orcatui.watching.layout import Place, locate, relative_parts, root_prefixes, tables_below
+from orcatui.watching.layout import (
+    Place,
+    locate,
+    relative_parts,
+    root_identity,
+    root_prefixes,
+    tables_below,
+)
 from orcatui.watching.mountinfo import network_fs_type
 from orcatui.watching.poller import DirPoller
 
@@ -198,19 +205,12 @@ class ChangeFeed:
                 interval = min(interval * BACKOFF, poll * MAX_BACKOFF)
 
     # -- inotify ------------------------------------------------------------------------------
-    def _root_identity(self) -> tuple[int, int] | None:
-        try:
-            st = os.stat(self.root)
-        except OSError:
-            return None
-        return (st.st_dev, st.st_ino) if os.path.isdir(self.root) else None
-
     async def _inotify_changes(self) -> AsyncIterator[Changes]:
-        known = self._root_identity()
+        known = root_identity(self.root)
         announce = False  # the next batch must say "read everything": events may have been lost
         failures = 0
         while not self._stop.is_set():
-            ident = self._root_identity()
+            ident = root_identity(self.root)
             if ident is None:
                 await self._sleep(ROOT_CHECK_MS / 1000)
                 continue
@@ -231,7 +231,7 @@ class ChangeFeed:
                 )
                 async for raw in watcher:
                     failures = 0
-                    now = self._root_identity()
+                    now = root_identity(self.root)
                     if now != known:
                         if known is not None and now is None:
                             yield Changes(rescan=True)  # gone: the caller will say so
@@ -251,7 +251,7 @@ class ChangeFeed:
                 # or the watcher failed: events may be lost, so read everything once it is back
                 failures += 1
                 announce = True
-                if failures >= FALLBACK_AFTER and self._root_identity() is not None:
+                if failures >= FALLBACK_AFTER and root_identity(self.root) is not None:
                     log.warning("inotify failed %d times (%s); polling instead", failures, exc)
                     self._poll = DEFAULT_POLL_S
                     self.backend = f"polling (inotify failed) every {self._poll}s"

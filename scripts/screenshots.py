@@ -55,7 +55,7 @@ SHOTS: list[Shot] = [
     ("overview-80x24", ORCAPOD / "failures", (80, 24), lambda p: select(p, "score")),
     ("details-failed", ORCAPOD / "failures", (120, 36), failed_details),
     ("crashed-run-lost", APP_FIXTURES / "crashed", (120, 36), settle),
-    ("run-picker", APP_FIXTURES / "crashed", (120, 36), lambda p: press(p, "r")),
+    ("run-picker", APP_FIXTURES / "three_runs", (120, 36), lambda p: press(p, "r")),
     ("multi-tag", ORCAPOD / "multi_tag", (120, 36), lambda p: select(p, "score")),
     ("help", ORCAPOD / "failures", (120, 36), lambda p: press(p, "question_mark")),
 ]

@@ -282,23 +282,35 @@ class Monitor:
 
     # -- views -------------------------------------------------------------------------------
     def packet_rows(
-        self, key: NodeKey, view: View | None = None, now: float | None = None
+        self,
+        key: NodeKey,
+        view: View | None = None,
+        now: float | None = None,
+        verdicts: Mapping[str, Verdict] | None = None,
     ) -> pa.Table:
-        """A node's packets in a view, as display rows (see :data:`views.ROW_COLUMNS`)."""
+        """A node's packets in a view, as display rows (see :data:`views.ROW_COLUMNS`).
+
+        ``verdicts`` (from :meth:`verdicts` at the same ``now``) saves judging the runs again
+        when rows of many nodes are wanted at once.
+        """
         now = self.clock() if now is None else now
-        view = view or View()
         pipeline, identity = key
-        node = self.pipelines[pipeline].nodes[identity]
-        verdicts = self.verdicts(pipeline, now)
+        if verdicts is None:
+            verdicts = self.verdicts(pipeline, now)
+        return self._rows(self.pipelines[pipeline].nodes[identity], view or View(), verdicts, now)
+
+    def _rows(
+        self, node: Node, view: View, verdicts: Mapping[str, Verdict], now: float
+    ) -> pa.Table:
         packets = node.packets.table()
         if view.all_runs:
-            cached = self._all_runs_cache.get(key)
+            cached = self._all_runs_cache.get(node.key)
             if cached is None or cached[0] != node.packets.version:
                 cached = (node.packets.version, packets_for_view(packets, None, True))
-                self._all_runs_cache[key] = cached
+                self._all_runs_cache[node.key] = cached
             chosen = cached[1]
         else:
-            chosen = packets_for_view(packets, self._resolve(pipeline, view), False)
+            chosen = packets_for_view(packets, self._resolve(node.pipeline, view), False)
         return display_rows(chosen, verdicts, now)
 
     def node_counts(
@@ -311,7 +323,7 @@ class Monitor:
     ) -> dict[str, int]:
         """Packets per shown state of one node in a view (LOST separate from RUNNING)."""
         if view.all_runs:
-            return count_states(self.packet_rows(node.key, view, now))
+            return count_states(self._rows(node, view, verdicts, now))
         counts = _zero_counts()
         if run_id is None:
             return counts
@@ -324,11 +336,17 @@ class Monitor:
             counts["LOST"], counts["RUNNING"] = counts["RUNNING"], 0
         return counts
 
-    def run_infos(self, pipeline: Pipeline, now: float | None = None) -> list[RunInfo]:
+    def run_infos(
+        self,
+        pipeline: Pipeline,
+        now: float | None = None,
+        verdicts: Mapping[str, Verdict] | None = None,
+    ) -> list[RunInfo]:
         """Every run of a pipeline, newest first, with counts over all its nodes."""
         now = self.clock() if now is None else now
         model = self.pipelines[pipeline]
-        verdicts = self.verdicts(pipeline, now)
+        if verdicts is None:
+            verdicts = self.verdicts(pipeline, now)
         infos = []
         for run_id in self._run_ids(model):
             counts = _zero_counts()
@@ -364,7 +382,7 @@ class Monitor:
             run_id = self._resolve(name, view)
             verdicts = self.verdicts(name, now)
             labels = self.labels(name)
-            runs = self.run_infos(name, now)
+            runs = self.run_infos(name, now, verdicts)
             nodes = []
             total = _zero_counts()
             order = sorted(model.nodes.values(), key=_node_order)

@@ -1,7 +1,8 @@
 """A node's packets: the events of one status table folded into one row per packet.
 
 A packet is (run id, user tag values). Its state is that of its latest event by
-(timestamp, terminal-wins-tie, event id) — :func:`orcatui.model.states.event_order`. Folding is
+(timestamp, terminal-wins-tie, event id): ``prio`` is 0 for RUNNING and 1 for a terminal event,
+and every comparison in this module orders rows by ``(ts, prio, id)``. Folding is
 idempotent (an event seen twice changes nothing) and independent of the order events arrive in.
 
 Folding a large batch is vectorised over Arrow; folding a small batch into a large node is a
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orcatui.model.keys import packet_keys
-from orcatui.model.states import STATE_CODE, State
+from orcatui.model.states import STATE_CODE
 from orcatui.store.schema import TAG_PREFIX
 
 #: Columns of a packet row, before the ``tag:<name>`` columns.
@@ -177,11 +178,7 @@ class NodePackets:
         self._np: dict[str, np.ndarray] = {}
         self.counts: Counter[tuple[str, int]] = Counter()  # (run id, state code) -> packets
         self.version = 0
-        self.events = 0
         self.first_us: int | None = None  # earliest event seen: orders nodes as the run met them
-
-    def __len__(self) -> int:
-        return self._base.num_rows + sum(1 for k in self._overlay if self._position(k) is None)
 
     @property
     def tag_names(self) -> list[str]:
@@ -198,7 +195,6 @@ class NodePackets:
         """Fold normalised status events in (any batch, any order, duplicates allowed)."""
         if events.num_rows == 0:
             return
-        self.events += events.num_rows
         lo = pc.min(events.column("ts")).as_py()
         if lo is not None and (self.first_us is None or lo < self.first_us):
             self.first_us = lo
@@ -330,8 +326,3 @@ def _count(rows: pa.Table) -> Counter[tuple[str, int]]:
     combined += rows.column("state").to_numpy()
     bins = np.bincount(combined)
     return Counter({(runs[int(i) // 8], int(i) % 8): int(bins[i]) for i in np.nonzero(bins)[0]})
-
-
-def state_name(code: int) -> str:
-    """The name of a state code."""
-    return State(code).name

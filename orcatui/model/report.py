@@ -60,8 +60,9 @@ def _tags(row: dict[str, Any], tag_names: tuple[str, ...]) -> dict[str, Any]:
 def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[str, Any]:
     """One pipeline's part of the report."""
     nodes = []
+    verdicts = monitor.verdicts(info.name, now)
     for node in info.nodes:
-        rows = monitor.packet_rows(node.key, info.view, now)
+        rows = monitor.packet_rows(node.key, info.view, now, verdicts)
         median, longest = duration_stats(rows)
         failed = rows.filter(pc.equal(rows.column("state"), "FAILED")).to_pylist()
         lost = rows.filter(pc.equal(rows.column("state"), "LOST")).to_pylist()

@@ -38,18 +38,14 @@ class TableRef:
         """Delta if the table has a ``_delta_log`` directory, else a plain Parquet directory."""
         return TableFormat.DELTA if (self.path / "_delta_log").is_dir() else TableFormat.PARQUET
 
-    @property
-    def node_key(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """(pipeline name parts, node identity path): the key a node is known by."""
-        return (self.pipeline, self.identity)
-
 
 _LEAF = {s.STATUS_DIR: (TableKind.STATUS, s.STATUS_TABLE), s.LOG_DIR: (TableKind.LOG, s.LOG_TABLE)}
 # Directories that never hold status data: skipping them keeps scans of big stores cheap.
 _SKIP = {"_result", "_delta_log", "_runs", "__pycache__", ".git"}
 
 
-def _subdirs(path: str) -> list[os.DirEntry[str]]:
+def subdirs(path: str) -> list[os.DirEntry[str]]:
+    """The subdirectories of ``path`` (symlinks not followed); none if it cannot be listed."""
     try:
         with os.scandir(path) as it:
             return [e for e in it if e.is_dir(follow_symlinks=False)]
@@ -64,7 +60,7 @@ def _tables_below(
     stack: list[tuple[str, tuple[str, ...]]] = [(section, ())]
     while stack:
         path, identity = stack.pop()
-        for entry in _subdirs(path):
+        for entry in subdirs(path):
             if entry.name == leaf:
                 found.append(TableRef(kind, pipeline, identity, Path(entry.path)))
             elif entry.name != "_delta_log":
@@ -82,7 +78,7 @@ def discover_tables(root: Path) -> list[TableRef]:
     stack: list[tuple[str, tuple[str, ...]]] = [(str(root), ())]
     while stack:
         path, parts = stack.pop()
-        children = _subdirs(path)
+        children = subdirs(path)
         names = {e.name for e in children}
         if "_delta_log" in names and parts:
             continue  # some other table (orcapod's record tables): not ours
@@ -94,13 +90,3 @@ def discover_tables(root: Path) -> list[TableRef]:
                 stack.append((entry.path, (*parts, entry.name)))
     found.sort(key=lambda t: (t.kind.value, t.pipeline, t.identity))
     return found
-
-
-def run_record_dirs(root: Path, pipelines: set[tuple[str, ...]]) -> dict[tuple[str, ...], Path]:
-    """The ``_runs`` directory of each known pipeline that has one."""
-    out: dict[tuple[str, ...], Path] = {}
-    for parts in pipelines:
-        d = root.joinpath(*parts, s.RUNS_DIR)
-        if d.is_dir():
-            out[parts] = d
-    return out

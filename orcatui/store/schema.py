@@ -65,9 +65,3 @@ def is_user_tag(column: str) -> bool:
 def tag_column(name: str) -> str:
     """Name of the normalised column that carries user tag ``name``."""
     return TAG_PREFIX + name
-
-
-def tag_names(table: pa.Table | pa.Schema) -> list[str]:
-    """User tag names present in a normalised table, in column order."""
-    names = table.names if isinstance(table, pa.Schema) else table.column_names
-    return [n[len(TAG_PREFIX) :] for n in names if n.startswith(TAG_PREFIX)]

@@ -14,6 +14,7 @@ from enum import Enum
 from pathlib import Path
 
 from orcatui.store import schema as s
+from orcatui.store.discovery import subdirs
 
 SECTIONS = frozenset({s.STATUS_DIR, s.LOG_DIR})
 TABLE_DIRS = frozenset({s.STATUS_TABLE, s.LOG_TABLE})
@@ -120,12 +121,16 @@ def _resolved(root: Path) -> str:
         return os.path.abspath(root)
 
 
-def _subdirs(path: str) -> list[os.DirEntry[str]]:
+def root_identity(root: Path | str) -> tuple[int, int] | None:
+    """(device, inode) of the root directory, or None if it is gone or not a directory.
+
+    A root deleted and created again has a new identity: watchers must start over.
+    """
     try:
-        with os.scandir(path) as it:
-            return [e for e in it if e.is_dir(follow_symlinks=False)]
+        st = os.stat(root)
     except OSError:
-        return []
+        return None
+    return (st.st_dev, st.st_ino) if os.path.isdir(root) else None
 
 
 def tables_below(root: Path, parts: tuple[str, ...]) -> set[Path]:
@@ -142,7 +147,7 @@ def tables_below(root: Path, parts: tuple[str, ...]) -> set[Path]:
     ]
     while stack:
         path, in_section = stack.pop()
-        for e in _subdirs(path):
+        for e in subdirs(path):
             name = e.name
             if name in NEVER or name.startswith(".") or name in (DELTA_LOG, RUNS):
                 continue

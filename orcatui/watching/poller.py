@@ -14,8 +14,9 @@ from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 
+from orcatui.store.discovery import subdirs
 from orcatui.watching.changes import Changes
-from orcatui.watching.layout import DELTA_LOG, NEVER, RUNS, SECTIONS, TABLE_DIRS, _subdirs
+from orcatui.watching.layout import DELTA_LOG, NEVER, RUNS, SECTIONS, TABLE_DIRS, root_identity
 
 # A directory whose mtime is this close to "now" may change again within the same timestamp tick
 # (coarse-grained or 1-second mtimes, NFS) without its mtime moving: report it again next check.
@@ -41,7 +42,7 @@ def walk(root: Path) -> Watched:
     stack: list[tuple[str, bool]] = [(str(root), False)]
     while stack:
         path, in_section = stack.pop()
-        children = _subdirs(path)
+        children = subdirs(path)
         if not in_section and path != str(root) and any(e.name == DELTA_LOG for e in children):
             del watched[path]  # a Delta table outside the sections: orcapod's record tables
             continue
@@ -93,16 +94,9 @@ class DirPoller:
 
     def start(self) -> None:
         """Take the first picture (nothing is reported for what exists now)."""
-        self._root_id = self._root_identity()
+        self._root_id = root_identity(self.root)
         if self._root_id is not None:
             self._rewalk()
-
-    def _root_identity(self) -> tuple[int, int] | None:
-        try:
-            st = os.stat(self.root)
-        except OSError:
-            return None
-        return (st.st_dev, st.st_ino) if os.path.isdir(self.root) else None
 
     def _record(self, path: str, st: os.stat_result, now_ns: int) -> None:
         self._sigs[path] = (st.st_mtime_ns, st.st_ino)
@@ -137,7 +131,7 @@ class DirPoller:
 
     def check(self) -> Changes:
         """What changed since the previous check (possibly nothing)."""
-        root_id = self._root_identity()
+        root_id = root_identity(self.root)
         if root_id is None:
             if self._root_id is None:
                 return Changes()
