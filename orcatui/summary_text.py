@@ -7,21 +7,15 @@ never when ``NO_COLOR`` is set; every value from a pipeline has control characte
 from __future__ import annotations
 
 import os
-import re
 import sys
 from typing import Any, TextIO
 
 from orcatui.model.durations import format_duration
 from orcatui.model.states import SHOWN_STATES
+from orcatui.text import inert
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]|\x1b\[[0-?]*[ -/]*[@-~]")
 _COLOURS = {"FAILED": "31;1", "LOST": "35;1", "RUNNING": "33", "SUCCESS": "32", "CACHED": "36"}
 _ERROR_WIDTH = 100
-
-
-def inert(text: Any) -> str:
-    """A pipeline value made safe to print: escape sequences and control characters removed."""
-    return _CONTROL.sub("", "" if text is None else str(text)).replace("\n", " ")
 
 
 def use_colour(stream: TextIO) -> bool:
