@@ -28,37 +28,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from observers.procinfo import process_start
 from observers.schema import RUNS_DIR, safe_component
 from observers.timestamps import iso_now
 
 log = logging.getLogger("observers")
 
 OUTCOMES = ("completed", "failed", "interrupted")
-
-
-def process_start(pid: int) -> tuple[float | None, int | None]:
-    """``(seconds since the epoch, raw starttime ticks)`` of process ``pid`` from /proc."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read().decode("ascii", "replace")
-        # the command name may hold spaces and parentheses: split after the last ")"
-        fields = stat[stat.rindex(")") + 2 :].split()
-        ticks = int(fields[19])  # field 22 overall; fields[0] is field 3
-    except (OSError, ValueError, IndexError):
-        return None, None
-    try:
-        btime = None
-        with open("/proc/stat") as f:
-            for line in f:
-                if line.startswith("btime "):
-                    btime = int(line.split()[1])
-                    break
-        hz = os.sysconf("SC_CLK_TCK")
-        if btime is None:
-            return None, ticks
-        return btime + ticks / hz, ticks
-    except (OSError, ValueError):
-        return None, ticks
 
 
 def read_run_record(path: str | os.PathLike[str]) -> dict[str, Any] | None:
