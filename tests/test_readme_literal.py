@@ -69,8 +69,6 @@ def test_install_in_a_fresh_venv_then_help_and_summary(tmp_path):
 
 
 def _run_sample(code: str, tmp_path: Path) -> None:
-    code = code.replace("/data/status", str(tmp_path / "status"))
-    code = code.replace("/data/results", str(tmp_path / "results"))
     script = tmp_path / "sample.py"
     script.write_text(code)
     r = subprocess.run(
@@ -99,6 +97,16 @@ def test_plain_python_sample_runs_and_is_summarised(tmp_path):
     assert node["counts"]["SUCCESS"] == 2 and node["counts"]["FAILED"] == 1
     assert node["counts"]["CACHED"] == 1
     assert data["pipelines"][0]["run"]["liveness"] == "ended"
+    # The sample's logging line is captured (the README sets the logger's level for it).
+    import pyarrow.parquet as pq
+
+    logs = [
+        v
+        for f in (tmp_path / "status").rglob("_log/**/*.parquet")
+        for v in pq.read_table(f).column("_log_python_logs").to_pylist()
+        if v
+    ]
+    assert any("working on s1" in v for v in logs), logs
 
 
 def test_orcapod_sample_runs_and_is_summarised(tmp_path):
