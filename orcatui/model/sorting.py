@@ -99,14 +99,13 @@ def sort_indices(
     order = "descending" if descending else "ascending"
     if rows.num_rows == 0:
         return pa.array([], pa.uint64())
+    numbers = None if column == "state" else _numbers(rows.column(column))
     if column == "state":
         keys = [("k", _state_rank(rows, slow))]
+    elif numbers is not None:
+        keys = [("k", numbers)]
     else:
-        numbers = _numbers(rows.column(column))
-        if numbers is not None:
-            keys = [("k", numbers)]
-        else:
-            keys = _natural_keys(rows.column(column))
+        keys = _natural_keys(rows.column(column))
     table = pa.table(dict(keys))
     return pc.sort_indices(table, sort_keys=[(name, order, "at_end") for name, _ in keys])
 
