@@ -212,11 +212,20 @@ class NodeFailures:
 
 
 class ErrorGrouper:
-    """Groups FAILED packets; keeps masks and parsed tracebacks between calls (warm = fast)."""
+    """Groups FAILED packets; keeps masks and parsed tracebacks between calls (warm = fast).
+
+    All nodes are grouped in one vectorised pass: one dictionary encoding of every error
+    message, one lookup of every traceback by its log row id (log rows never change, so a
+    traceback is parsed once per row id), one ``np.unique`` over the signature codes.
+    """
 
     def __init__(self) -> None:
         self._masks: dict[str, str] = {}
-        self._tracebacks: dict[str, TracebackInfo] = {}
+        self._tracebacks: dict[str, int] = {}
+        self._infos: list[TracebackInfo] = [TracebackInfo(None, None)]
+        self._info_code: dict[TracebackInfo, int] = {self._infos[0]: 0}
+        self._known_ids: list[pa.Array] = []
+        self._known_codes: list[np.ndarray] = []
 
     def mask(self, message: str) -> str:
         """:func:`mask_message`, cached."""
@@ -229,135 +238,174 @@ class ErrorGrouper:
 
     def traceback(self, text: str) -> TracebackInfo:
         """:func:`parse_traceback`, cached."""
-        out = self._tracebacks.get(text)
-        if out is None:
+        return self._infos[self._text_code(text)]
+
+    def _text_code(self, text: str) -> int:
+        code = self._tracebacks.get(text)
+        if code is None:
             if len(self._tracebacks) > CACHE_LIMIT:
                 self._tracebacks.clear()
-            out = self._tracebacks[text] = parse_traceback(text)
-        return out
+            info = parse_traceback(text)
+            code = self._info_code.setdefault(info, len(self._infos))
+            if code == len(self._infos):
+                self._infos.append(info)
+            self._tracebacks[text] = code
+        return code
 
     def groups(self, nodes: Iterable[NodeFailures]) -> list[ErrorGroup]:
         """Error groups over some nodes, largest first (then by first seen, then signature)."""
-        merged: dict[tuple[str | None, str | None, str], ErrorGroup] = {}
+        names: list[str] = []
+        tables: list[pa.Table] = []
+        errors, ts, node_of, tb_ids, tb_texts = [], [], [], [], []
         for node in nodes:
-            for group in self._node_groups(node):
-                have = merged.get(group.key)
-                if have is None:
-                    merged[group.key] = group
-                    continue
-                have.count += group.count
-                for name, n in group.nodes.items():
-                    have.nodes[name] = have.nodes.get(name, 0) + n
-                have.first_seen_us = _min(have.first_seen_us, group.first_seen_us)
-                have.last_seen_us = _max(have.last_seen_us, group.last_seen_us)
-                if len(have.examples) < EXAMPLES_PER_GROUP:
-                    have.examples.extend(group.examples[: EXAMPLES_PER_GROUP - len(have.examples)])
-        return sorted(
-            merged.values(),
-            key=lambda g: (-g.count, g.first_seen_us or 0, g.signature),
+            rows = node.rows
+            if rows.num_rows == 0:
+                continue
+            failed = rows.filter(pc.fill_null(pc.equal(rows.column("state"), "FAILED"), False))
+            n = failed.num_rows
+            if n == 0:
+                continue
+            ids, texts = _tracebacks_of(failed, node.logs)
+            if node.name in names:
+                index = names.index(node.name)
+            else:
+                index = len(names)
+                names.append(node.name)
+            tables.append(failed)
+            errors.append(failed.column("error"))
+            ts.append(failed.column("ts_us"))
+            node_of.append(np.full(n, index, np.int64))
+            tb_ids.append(ids)
+            tb_texts.append(texts)
+        if not tables:
+            return []
+        table_of = np.concatenate([np.full(t.num_rows, i, np.int64) for i, t in enumerate(tables)])
+        row_of = np.concatenate([np.arange(t.num_rows) for t in tables])
+        node_idx = np.concatenate(node_of)
+        times = np.concatenate([_floats(c) for c in ts])
+        # Message part: mask each distinct message once, then one code per masked text.
+        all_errors = pa.chunked_array([c for e in errors for c in e.chunks], pa.string())
+        enc = pc.dictionary_encode(pc.fill_null(all_errors, "")).combine_chunks()
+        msg_of_row = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        masked_code: dict[str, int] = {}
+        msg_code = np.fromiter(
+            (
+                masked_code.setdefault(self.mask(m), len(masked_code))
+                for m in enc.dictionary.to_pylist()
+            ),
+            np.int64,
         )
-
-    def _node_groups(self, node: NodeFailures) -> list[ErrorGroup]:
-        rows = node.rows
-        if rows.num_rows == 0:
-            return []
-        failed = rows.filter(pc.equal(rows.column("state"), "FAILED"))
-        n = failed.num_rows
-        if n == 0:
-            return []
-        # Message part: mask each distinct message once.
-        enc = pc.dictionary_encode(pc.fill_null(failed.column("error"), "")).combine_chunks()
-        msg_idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        masked = [self.mask(m) for m in enc.dictionary.to_pylist()]
-        # Traceback part: exception type and user frame, one parse per distinct traceback.
-        tb_info = self._traceback_codes(failed, node.logs)
-        infos: list[TracebackInfo]
-        if tb_info is None:
-            infos, tb_idx = [TracebackInfo(None, None)], np.zeros(n, np.int64)
-        else:
-            infos, tb_idx = tb_info
-        # One code per (masked message, exception, frame).
-        sig_of_msg = {}
-        msg_code = np.empty(len(masked), np.int64)
-        for i, m in enumerate(masked):
-            msg_code[i] = sig_of_msg.setdefault(m, len(sig_of_msg))
-        msg_texts = list(sig_of_msg)
-        info_of = {}
-        info_code = np.empty(len(infos), np.int64)
-        for i, info in enumerate(infos):
-            info_code[i] = info_of.setdefault(info, len(info_of))
-        info_list = list(info_of)
-        combined = msg_code[msg_idx] * len(info_list) + info_code[tb_idx]
+        masked = list(masked_code)
+        info_of_row = self._codes(pa.concat_arrays(tb_ids), pa.concat_arrays(tb_texts))
+        # Dense re-numbering of the traceback codes seen in this call.
+        used, info_dense = np.unique(info_of_row, return_inverse=True)
+        combined = msg_code[msg_of_row] * len(used) + info_dense
         uniq, inverse, counts = np.unique(combined, return_inverse=True, return_counts=True)
-        ts = failed.column("ts_us").to_numpy(zero_copy_only=False)
-        ts = np.where(np.isnan(ts.astype(np.float64)), np.nan, ts).astype(np.float64)
-        first = np.full(len(uniq), np.inf)
-        last = np.full(len(uniq), -np.inf)
-        np.fmin.at(first, inverse, ts)
-        np.fmax.at(last, inverse, ts)
-        # Examples: the earliest packets of each group.
-        order = np.lexsort((np.nan_to_num(ts, nan=np.inf), inverse))
+        order = np.lexsort((np.nan_to_num(times, nan=np.inf), inverse))
         starts = np.searchsorted(inverse[order], np.arange(len(uniq)))
-        tag_cols = [c for c in failed.column_names if c not in ROW_COLUMNS]
+        ends = np.append(starts[1:], len(order))
+        pair, pair_counts = np.unique(inverse * len(names) + node_idx, return_counts=True)
         out = []
         for g, code in enumerate(uniq):
-            info = info_list[int(code) % len(info_list)]
-            message = msg_texts[int(code) // len(info_list)]
-            take = order[starts[g] : starts[g] + min(int(counts[g]), EXAMPLES_PER_GROUP)]
-            sample = failed.take(pa.array(take)).select(["run_id", *tag_cols]).to_pylist()
-            examples = [
-                {
-                    "node": node.name,
-                    "run_id": r["run_id"],
-                    "tags": {c: r[c] for c in tag_cols},
-                }
-                for r in sample
-            ]
+            info = self._infos[int(used[int(code) % len(used)])]
+            span = order[starts[g] : ends[g]]
+            finite = times[span][np.isfinite(times[span])]
+            node_counts = {
+                names[int(p) % len(names)]: int(c)
+                for p, c in zip(pair, pair_counts, strict=True)
+                if int(p) // len(names) == g
+            }
             out.append(
                 ErrorGroup(
                     exception=info.exception,
                     frame=info.frame,
-                    message=message,
+                    message=masked[int(code) // len(used)],
                     count=int(counts[g]),
-                    nodes={node.name: int(counts[g])},
-                    first_seen_us=int(first[g]) if np.isfinite(first[g]) else None,
-                    last_seen_us=int(last[g]) if np.isfinite(last[g]) else None,
-                    examples=examples,
+                    nodes=node_counts,
+                    first_seen_us=int(finite[0]) if len(finite) else None,
+                    last_seen_us=int(finite[-1]) if len(finite) else None,
+                    examples=[
+                        _example(names[node_idx[i]], tables[table_of[i]], int(row_of[i]))
+                        for i in span[:EXAMPLES_PER_GROUP]
+                    ],
                 )
             )
+        return sorted(out, key=lambda g: (-g.count, g.first_seen_us or 0, g.signature))
+
+    def _codes(self, ids: pa.Array, texts: pa.Array) -> np.ndarray:
+        """Per failed row, the code of its parsed traceback (0 = none), by log row id."""
+        n = len(ids)
+        out = np.zeros(n, np.int64)
+        has_text = pc.is_valid(texts).to_numpy(zero_copy_only=False)
+        if not has_text.any():
+            return out
+        by_id = has_text & pc.fill_null(pc.greater(pc.binary_length(ids), 0), False).to_numpy(
+            zero_copy_only=False
+        )
+        if by_id.any():
+            wanted = ids.filter(pa.array(by_id))
+            known = pa.concat_arrays(self._known_ids) if self._known_ids else None
+            codes = np.concatenate(self._known_codes) if self._known_codes else None
+            if known is not None and len(self._known_ids) > 1:
+                self._known_ids, self._known_codes = [known], [codes]  # type: ignore[list-item]
+            hit = (
+                pc.fill_null(pc.index_in(wanted, value_set=known), -1).to_numpy(
+                    zero_copy_only=False
+                )
+                if known is not None
+                else np.full(len(wanted), -1)
+            )
+            got = np.zeros(len(wanted), np.int64)
+            if codes is not None:
+                got[hit >= 0] = codes[hit[hit >= 0]]
+            miss = np.flatnonzero(hit < 0)
+            if len(miss):
+                miss_texts = texts.filter(pa.array(by_id)).take(pa.array(miss)).to_pylist()
+                new = np.fromiter((self._text_code(t) for t in miss_texts), np.int64, len(miss))
+                got[miss] = new
+                self._known_ids.append(wanted.take(pa.array(miss)))
+                self._known_codes.append(new)
+                if sum(len(a) for a in self._known_ids) > CACHE_LIMIT:
+                    self._known_ids, self._known_codes = [], []
+            out[by_id] = got
+        by_text = has_text & ~by_id
+        if by_text.any():
+            rest = texts.filter(pa.array(by_text)).to_pylist()
+            out[by_text] = np.fromiter((self._text_code(t) for t in rest), np.int64, len(rest))
         return out
 
-    def _traceback_codes(
-        self, failed: pa.Table, logs: pa.Table | None
-    ) -> tuple[list[TracebackInfo], np.ndarray] | None:
-        """Per failed row, an index into a list of parsed tracebacks (0 = none)."""
-        if logs is None or logs.num_rows == 0 or "traceback" not in logs.column_names:
-            return None
-        logs = logs.filter(pc.is_valid(logs.column("traceback")))
-        if logs.num_rows == 0:
-            return None
-        if "ts" in logs.column_names:
-            logs = logs.sort_by([("ts", "descending")])  # index_in picks the first = newest
-        where = pc.index_in(failed.column("key"), value_set=logs.column("key").combine_chunks())
-        found = pc.fill_null(where, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        hit = found >= 0
-        if not hit.any():
-            return None
-        texts = pc.take(logs.column("traceback"), pa.array(found[hit]))
-        enc = pc.dictionary_encode(texts).combine_chunks()
-        infos = [TracebackInfo(None, None)]
-        infos += [self.traceback(t) for t in enc.dictionary.to_pylist()]
-        idx = np.zeros(len(found), np.int64)
-        idx[hit] = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64) + 1
-        return infos, idx
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    arr = pc.cast(column, pa.float64())
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return arr.to_numpy(zero_copy_only=False)
 
 
-def _min(a: int | None, b: int | None) -> int | None:
-    return b if a is None else a if b is None else min(a, b)
+def _example(node: str, failed: pa.Table, row: int) -> dict[str, Any]:
+    r = failed.slice(row, 1).to_pylist()[0]
+    tags = {c: r[c] for c in failed.column_names if c not in ROW_COLUMNS}
+    return {"node": node, "run_id": r["run_id"], "tags": tags}
 
 
-def _max(a: int | None, b: int | None) -> int | None:
-    return b if a is None else a if b is None else max(a, b)
+def _tracebacks_of(failed: pa.Table, logs: pa.Table | None) -> tuple[pa.Array, pa.Array]:
+    """Per failed row, the id and text of its newest log row's traceback (nulls: none)."""
+    n = failed.num_rows
+    none = (pa.nulls(n, pa.binary()), pa.nulls(n, pa.string()))
+    if logs is None or logs.num_rows == 0 or "traceback" not in logs.column_names:
+        return none
+    logs = logs.filter(pc.is_valid(logs.column("traceback")))
+    if logs.num_rows == 0:
+        return none
+    if "ts" in logs.column_names:
+        logs = logs.sort_by([("ts", "descending")])  # index_in picks the first = the newest
+    where = pc.index_in(failed.column("key"), value_set=logs.column("key").combine_chunks())
+    ids = (
+        pc.take(logs.column("id"), where) if "id" in logs.column_names else pa.nulls(n, pa.binary())
+    )
+    texts = pc.take(logs.column("traceback"), where)
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    return pc.cast(ids, pa.binary()), pc.cast(texts, pa.string())
 
 
 _DEFAULT = ErrorGrouper()

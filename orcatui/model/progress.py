@@ -62,27 +62,51 @@ class NodeTimes:
 
 def node_times(rows: pa.Table) -> NodeTimes:
     """Extract a node's :class:`NodeTimes` from display rows (once per data change)."""
-    n = rows.num_rows
-    if n == 0:
-        empty_f, empty_i = np.empty(0, np.float64), np.empty(0, np.int64)
-        return NodeTimes(dict.fromkeys(STATES, 0), empty_f, empty_i, empty_i, empty_i)
-    code = pc.fill_null(pc.index_in(rows.column("state"), value_set=_STATE_SET), -1)
-    code = code.to_numpy(zero_copy_only=False)
-    counts = np.bincount(code[code >= 0], minlength=len(STATES))
-    dur = _floats(rows.column("duration_s"))
-    completed = ((code == _SUCCESS) | (code == _FAILED)) & np.isfinite(dur) & (dur >= 0)
-    started = _floats(rows.column("started_us"))
-    ts = _floats(rows.column("ts_us"))
-    done = (code == _SUCCESS) | (code == _FAILED) | (code == _CACHED)
-    done_ts = ts[done & np.isfinite(ts)]
-    running = (code == _RUNNING) & np.isfinite(started)
-    return NodeTimes(
-        counts={s: int(counts[i]) for i, s in enumerate(STATES)},
-        durations=np.sort(dur[completed]),
-        done_ts_us=np.sort(done_ts).astype(np.int64),
-        running_started_us=started[running].astype(np.int64),
-        running_rows=np.flatnonzero(running),
-    )
+    return nodes_times([rows])[0]
+
+
+def nodes_times(tables: Sequence[pa.Table]) -> list[NodeTimes]:
+    """:func:`node_times` of many nodes at once: each column of all nodes is converted to numpy
+    in one Arrow call, then split per node (per-node Arrow calls cost more than the work)."""
+    sizes = np.array([t.num_rows for t in tables], np.int64)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+
+    def column(name: str, kind: pa.DataType) -> pa.ChunkedArray:
+        chunks = [c for t in tables for c in t.column(name).cast(kind).chunks]
+        return pa.chunked_array(chunks, kind)
+
+    if bounds[-1] == 0:
+        code = np.empty(0, np.int64)
+        dur = started = ts = np.empty(0, np.float64)
+    else:
+        code = pc.fill_null(pc.index_in(column("state", pa.string()), value_set=_STATE_SET), -1)
+        code = (
+            code.to_numpy(zero_copy_only=False)
+            if code.num_chunks != 1
+            else (code.chunk(0).to_numpy(zero_copy_only=False))
+        )
+        dur = _floats(column("duration_s", pa.float64()))
+        started = _floats(column("started_us", pa.int64()))
+        ts = _floats(column("ts_us", pa.int64()))
+    completed_all = ((code == _SUCCESS) | (code == _FAILED)) & np.isfinite(dur) & (dur >= 0)
+    done_all = ((code == _SUCCESS) | (code == _FAILED) | (code == _CACHED)) & np.isfinite(ts)
+    running_all = (code == _RUNNING) & np.isfinite(started)
+    out = []
+    for i in range(len(tables)):
+        a, b = bounds[i], bounds[i + 1]
+        c = code[a:b]
+        counts = np.bincount(c[c >= 0], minlength=len(STATES))
+        running = np.flatnonzero(running_all[a:b])
+        out.append(
+            NodeTimes(
+                counts={s: int(counts[j]) for j, s in enumerate(STATES)},
+                durations=np.sort(dur[a:b][completed_all[a:b]]),
+                done_ts_us=np.sort(ts[a:b][done_all[a:b]]).astype(np.int64),
+                running_started_us=started[a:b][running].astype(np.int64),
+                running_rows=running,
+            )
+        )
+    return out
 
 
 def _floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -230,9 +254,10 @@ def node_progress(
 def run_progress(nodes: Sequence[Progress]) -> Progress:
     """A run's progress from its nodes' progress.
 
-    ``expected`` is the sum when every node's is known. The ETA range is [the longest node's
-    low, the sum of the nodes' highs]: nodes may run side by side or one after another. Unknown
-    when any node that still has work has no ETA.
+    ``expected`` is the sum when every node's is known. Nodes that have started are taken to run
+    side by side and nodes that have not to follow them, so the ETA range is [the largest low,
+    the largest high of the started nodes + the highs of the rest]. Unknown when any node's ETA
+    is unknown.
     """
     done = sum(p.done for p in nodes)
     running = sum(p.running for p in nodes)
@@ -247,7 +272,10 @@ def run_progress(nodes: Sequence[Progress]) -> Progress:
     eta = mid = None
     if expected is not None and all(p.eta_s is not None for p in nodes):
         etas = [p.eta_s for p in nodes if p.eta_s is not None]
-        eta = (max((e[0] for e in etas), default=0.0), sum(e[1] for e in etas))
+        started = [p.eta_s[1] for p in nodes if p.eta_s is not None and (p.done or p.running)]
+        later = [p.eta_s[1] for p in nodes if p.eta_s is not None and not (p.done or p.running)]
+        low = max((e[0] for e in etas), default=0.0)
+        eta = (low, max(max(started, default=0.0) + sum(later), low))
         mids = [p.eta_mid_s or 0.0 for p in nodes]
         mid = min(max(max(mids, default=0.0), eta[0]), eta[1])
     return Progress(done, expected, source, rate, eta, mid, running)

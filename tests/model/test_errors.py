@@ -260,3 +260,25 @@ def test_plain_writer_tables_through_monitor(tmp_path):
     groups = error_groups([NodeFailures("clean", rows_, log_rows(node.logs))], ErrorGrouper())
     assert [(g.frame, g.count) for g in groups] == [("etl.py:load", 3), ("etl.py:parse", 1)]
     assert groups[0].examples[0]["tags"] == {"subject": "s0"}
+
+
+def test_warm_grouper_gives_the_same_groups_and_parses_new_log_rows():
+    t = rows(("bad 1", T0), ("bad 2", T0 + 1))
+    logs = logs_for(t, [tb("ValueError", "bad 1"), tb("ValueError", "bad 2")])
+    logs = logs.append_column("id", pa.array([b"\x01" * 16, b"\x02" * 16]))
+    g = ErrorGrouper()
+    first = [x.to_json() for x in g.groups([NodeFailures("n", t, logs)])]
+    assert first == [x.to_json() for x in g.groups([NodeFailures("n", t, logs)])]
+    # A new failure arrives with a traceback from another function: parsed, its own group.
+    t2 = rows(("bad 1", T0), ("bad 2", T0 + 1), ("bad 3", T0 + 2))
+    logs2 = logs_for(
+        t2,
+        [
+            tb("ValueError", "bad 1"),
+            tb("ValueError", "bad 2"),
+            tb("ValueError", "bad 3", func="other"),
+        ],
+    )
+    logs2 = logs2.append_column("id", pa.array([b"\x01" * 16, b"\x02" * 16, b"\x03" * 16]))
+    groups = g.groups([NodeFailures("n", t2, logs2)])
+    assert [(x.frame, x.count) for x in groups] == [("etl.py:load", 2), ("etl.py:other", 1)]

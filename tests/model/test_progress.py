@@ -15,6 +15,7 @@ from orcatui.model.progress import (
     format_progress,
     node_progress,
     node_times,
+    nodes_times,
     previous_run,
     run_progress,
 )
@@ -153,7 +154,9 @@ def test_run_progress_combines_nodes():
     b = Progress(3, 4, PREVIOUS_RUN, 1.0, (5.0, 30.0), 10.0, 1)
     r = run_progress([a, b])
     assert (r.done, r.expected, r.expected_from, r.rate_per_min) == (8, 14, PREVIOUS_RUN, 3.0)
-    assert r.eta_s == (10.0, 50.0) and r.eta_mid_s == 15.0
+    assert r.eta_s == (10.0, 30.0) and r.eta_mid_s == 15.0  # both started: side by side
+    later = Progress(0, 9, DECLARED, 0.0, (5.0, 7.0), 6.0, 0)  # not started: runs after them
+    assert run_progress([a, b, later]).eta_s == (10.0, 37.0)
     c = Progress(1, None, None, 0.0, None, None, 1)
     assert run_progress([a, c]).expected is None and run_progress([a, c]).eta_s is None
 
@@ -162,3 +165,21 @@ def test_format_eta_units():
     assert format_eta(Progress(0, 1, DECLARED, 0, (3 * 3600, 5 * 3600), 4 * 3600)) == "~4h (3–5h)"
     assert format_eta(Progress(0, 1, DECLARED, 0, (20, 50), 30)) == "~30s (20–50s)"
     assert format_eta(None) == "?"
+
+
+def test_nodes_times_in_one_pass_equals_per_node(tmp_path):
+    rows, t = run_rows("r1", T0, [1.0, 2.0, 3.0, 4.0], running=2, failed=1)
+    m = load(tmp_path, rows)
+    table = m.packet_rows(NODE, now=t + 1)
+    empty = table.slice(0, 0)
+    batch = nodes_times([table, empty, table.slice(2)])
+    for got, want in zip(
+        batch, [node_times(table), node_times(empty), node_times(table.slice(2))], strict=True
+    ):
+        assert got.counts == want.counts
+        assert np.array_equal(got.durations, want.durations)
+        assert np.array_equal(got.running_rows, want.running_rows)
+        assert np.array_equal(got.done_ts_us, want.done_ts_us)
+    assert batch[0].counts["FAILED"] == 1 and batch[0].counts["RUNNING"] == 2
+    assert list(batch[0].durations) == [1.0, 2.0, 3.0, 4.0]
+    assert nodes_times([]) == []
