@@ -31,16 +31,16 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orcatui.model.errors import ErrorGrouper, NodeFailures, log_rows  # noqa: E402
-from orcatui.model.monitor import Monitor  # noqa: E402
-from orcatui.model.progress import (  # noqa: E402
+from orcatui.model.errors import ErrorGrouper, NodeFailures, log_rows
+from orcatui.model.monitor import Monitor
+from orcatui.model.progress import (
     format_eta,
     node_progress,
     nodes_times,
     run_progress,
 )
-from orcatui.model.slow import node_bound, slow_mask, slow_packets  # noqa: E402
-from orcatui.model.sorting import running_longest, search_rows, sort_rows  # noqa: E402
+from orcatui.model.slow import node_bound, slow_mask, slow_packets
+from orcatui.model.sorting import running_longest, search_rows, sort_rows
 
 NODES = 200
 A_PACKETS = 2_710
@@ -70,9 +70,10 @@ def _families(rng: np.random.Generator) -> list[tuple[str, list[tuple[str, str]]
             "FileNotFoundError",
             [("io.py", "load_scan")],
             lambda i: (
-                f"[Errno 2] No such file or directory: '/data/raw/sub-{i:05d}/ses-{n(9)}/anat.nii.gz'"
+                "[Errno 2] No such file or directory: "
+                f"'/data/raw/sub-{i:05d}/ses-{n(9)}/anat.nii.gz'"
             ),
-        ),  # noqa: E501
+        ),
         (
             "ValueError",
             [("score.py", "compute_score")],
@@ -104,9 +105,10 @@ def _families(rng: np.random.Generator) -> list[tuple[str, list[tuple[str, str]]
             [("train.py", "fit")],
             lambda i: (
                 f"CUDA out of memory. Tried to allocate {rng.uniform(10, 900):.2f} MiB "
-                f"(GPU {n(8)}; 15.78 GiB total capacity; {rng.uniform(1, 15):.2f} GiB already allocated)"
+                f"(GPU {n(8)}; 15.78 GiB total capacity; "
+                f"{rng.uniform(1, 15):.2f} GiB already allocated)"
             ),
-        ),  # noqa: E501
+        ),
         (
             "AssertionError",
             [("shapes.py", "check")],
@@ -159,7 +161,7 @@ def _families(rng: np.random.Generator) -> list[tuple[str, list[tuple[str, str]]
             lambda i: (
                 f"could not convert string to float: '{rng.choice(['n/a', '', 'NaN?', '1,5'])}'"
             ),
-        ),  # noqa: E501
+        ),
         (
             "subprocess.CalledProcessError",
             [("fsl.py", "run_fslmaths")],
