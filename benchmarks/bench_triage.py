@@ -254,7 +254,12 @@ def build(root: Path) -> tuple[int, int, float]:
         status_dir = root / "neuro" / "_status" / f"step_{node:03d}" / "v0" / "execution_status"
         log_dir = root / "neuro" / "_log" / f"step_{node:03d}" / "v0" / "execution_logs"
         tables, logs = [], []
-        for run, packets, start in ((RUN_A, A_PACKETS, T0), (RUN_B, B_PACKETS, T0 + 200_000)):
+        # Every node's run B reaches "now" together (nodes run side by side); A ended before.
+        span = (B_PACKETS - 1) * typical / concurrency
+        for run, packets, start in (
+            (RUN_A, A_PACKETS, T0),
+            (RUN_B, B_PACKETS, T0 + 400_000 - span),
+        ):
             idx = np.arange(packets)
             dur = rng.lognormal(np.log(typical), 0.25, packets)
             begin = start + idx * typical / concurrency + rng.uniform(0, 0.01, packets)
