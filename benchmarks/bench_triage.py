@@ -277,7 +277,7 @@ def build(root: Path) -> tuple[int, int, float]:
                 has_end[-B_RUNNING:] = False
                 now_b = begin[-1] + 1.0
                 # In flight: started within the last typical duration; two stuck for long.
-                begin[-B_RUNNING:] = now_b - rng.uniform(0, typical, B_RUNNING)
+                begin[-B_RUNNING:] = now_b - rng.uniform(0, 0.8 * typical, B_RUNNING)
                 begin[-2:] = now_b - np.array([40.0, 25.0]) * typical
                 tb_rows = []
                 for j, (i, f) in enumerate(zip(fail_at, fam_of, strict=True)):
@@ -359,7 +359,7 @@ def main() -> None:
             f"root: {events:,} status events, {NODES} nodes, {failed:,} FAILED "
             f"(built in {time.perf_counter() - t:.1f} s)"
         )
-        now = newest + 5.0
+        now = newest
         monitor = Monitor(root, clock=lambda: now, stale_after=3600)
         t = time.perf_counter()
         monitor.refresh()

@@ -287,8 +287,8 @@ class ErrorGrouper:
         all_errors = pa.chunked_array([c for e in errors for c in e.chunks], pa.string())
         # Every digit becomes 0 first (length kept, so masking gives the same result): most of
         # the variation in messages is numbers, so far fewer distinct texts reach Python.
-        zeroed = pc.replace_substring_regex(pc.fill_null(all_errors, ""), r"[0-9]", "0")
-        enc = pc.dictionary_encode(zeroed).combine_chunks()
+        zeroed = _zero_digits(pc.fill_null(all_errors, "").combine_chunks())
+        enc = pc.dictionary_encode(zeroed)
         msg_of_row = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         texts = enc.dictionary.to_pylist()
         cache = self._masks
@@ -375,6 +375,20 @@ class ErrorGrouper:
             rest = texts.filter(pa.array(by_text)).to_pylist()
             out[by_text] = np.fromiter((self._text_code(t) for t in rest), np.int64, len(rest))
         return out
+
+
+def _zero_digits(arr: pa.Array) -> pa.Array:
+    """Every ASCII digit of a string array replaced by ``0``, on the bytes (UTF-8 safe: digit
+    bytes never occur inside a multi-byte character); a regex replace is ~40× slower."""
+    arr = arr.cast(pa.string())
+    validity, offsets, data = arr.buffers()
+    if data is None:
+        return arr
+    raw = np.frombuffer(data, np.uint8).copy()
+    raw[(raw >= 0x30) & (raw <= 0x39)] = 0x30
+    return pa.Array.from_buffers(
+        pa.string(), len(arr), [validity, offsets, pa.py_buffer(raw)], offset=arr.offset
+    )
 
 
 def _floats(column: pa.ChunkedArray) -> np.ndarray:

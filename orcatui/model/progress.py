@@ -45,7 +45,7 @@ class NodeTimes:
 
     counts: dict[str, int]
     durations: np.ndarray  # sorted, seconds, of SUCCESS/FAILED packets with a known start
-    done_ts_us: np.ndarray  # sorted, µs, when each done packet ended
+    done_ts_us: np.ndarray  # µs, when each done packet ended
     running_started_us: np.ndarray  # µs, RUNNING packets with a known start
     running_rows: np.ndarray  # their row indices in the display rows
 
@@ -101,7 +101,7 @@ def nodes_times(tables: Sequence[pa.Table]) -> list[NodeTimes]:
             NodeTimes(
                 counts={s: int(counts[j]) for j, s in enumerate(STATES)},
                 durations=np.sort(dur[a:b][completed_all[a:b]]),
-                done_ts_us=np.sort(ts[a:b][done_all[a:b]]).astype(np.int64),
+                done_ts_us=ts[a:b][done_all[a:b]].astype(np.int64),
                 running_started_us=started[a:b][running].astype(np.int64),
                 running_rows=running,
             )
@@ -231,7 +231,7 @@ def node_progress(
     expected, source = expected_total(declared, previous_count, times.seen)
     done = times.done
     lo_us = (now - RATE_WINDOW_S) * 1e6
-    recent = len(times.done_ts_us) - int(np.searchsorted(times.done_ts_us, lo_us, side="right"))
+    recent = int(np.count_nonzero(times.done_ts_us > lo_us))
     rate = recent * 60.0 / RATE_WINDOW_S
     running = times.counts["RUNNING"]
     eta = mid = None

@@ -121,8 +121,8 @@ def slow_packets(
     mask = slow_mask(times, rows.num_rows, now, bound)
     if bound is None or not mask.any():
         return []
-    flagged = rows.filter(pa.array(mask))
     tag_cols = [c for c in rows.column_names if c not in ROW_COLUMNS]
+    flagged = rows.select(["key", "run_id", "started_us", *tag_cols]).take(np.flatnonzero(mask))
     out = [
         SlowPacket(
             key=r["key"],
