@@ -67,9 +67,7 @@ class PipelineInputs:
 def lost_reasons(verdicts: Mapping[str, Any]) -> dict[str, str]:
     """Runs that are not live → the reason their RUNNING packets are LOST (as the table says)."""
     return {
-        run_id: f"{v.reason} ({v.certainty.value})"
-        for run_id, v in verdicts.items()
-        if not v.live
+        run_id: f"{v.reason} ({v.certainty.value})" for run_id, v in verdicts.items() if not v.live
     }
 
 
@@ -194,9 +192,9 @@ def count_by_run(packets: pa.Table) -> tuple[list[str], np.ndarray]:
     idx = pc.fill_null(enc.indices, len(runs)).to_numpy(zero_copy_only=False).astype(np.int64)
     state = packets.column("state").to_numpy().astype(np.int64)
     ok = (state >= 0) & (state < _NCODES)
-    flat = np.bincount(
-        idx[ok] * _NCODES + state[ok], minlength=(len(runs) + 1) * _NCODES
-    ).reshape(len(runs) + 1, _NCODES)
+    flat = np.bincount(idx[ok] * _NCODES + state[ok], minlength=(len(runs) + 1) * _NCODES).reshape(
+        len(runs) + 1, _NCODES
+    )
     return [r if r is not None else "" for r in runs], flat[: len(runs)]
 
 
@@ -319,5 +317,5 @@ def _count_one_run(packets: pa.Table, run_id: str) -> np.ndarray:
     mask = pc.fill_null(pc.equal(packets.column("run_id"), run_id), False)
     state = pc.filter(packets.column("state"), mask).to_numpy().astype(np.int64)
     state = state[(state >= 0) & (state < _NCODES)]
-    out[: _NCODES] = np.bincount(state, minlength=_NCODES)[:_NCODES]
+    out[:_NCODES] = np.bincount(state, minlength=_NCODES)[:_NCODES]
     return out
