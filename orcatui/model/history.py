@@ -179,7 +179,9 @@ def flaky_keys(node: NodeInput, runs: Sequence[str], window: int = FLAKY_WINDOW)
     if keep.sum() < 2:
         return pa.array([], pa.string())
     keys = _KEYS.get(node).filter(pa.array(keep))
-    enc = pc.dictionary_encode(keys).combine_chunks()
+    enc = pc.dictionary_encode(keys)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
     codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     where = pc.fill_null(pos, 0).to_numpy(zero_copy_only=False)[keep]
     order = np.lexsort((where, codes))

@@ -34,7 +34,10 @@ def root_with_three_runs(root):
         root,
         "etl",
         PLOT,
-        [*pk("r3", T0 + 200, 1, "SUCCESS", subject="a"), *pk("r3", T0 + 201, None, "", subject="b")],
+        [
+            *pk("r3", T0 + 200, 1, "SUCCESS", subject="a"),
+            *pk("r3", T0 + 201, None, "", subject="b"),
+        ],
     )
     return root
 
@@ -51,7 +54,11 @@ def test_cells_of_runs_that_reached_different_nodes(tmp_path):
     assert grid.runs == ("r3", "r2", "r1")  # newest first
     assert grid.nodes == (CLEAN, SCORE, PLOT)  # tree order: as the pipeline reached them
     assert grid.names == ("clean", "score", "plot")
-    cell = {(n[0], r): grid.cell(i, j) for i, n in enumerate(grid.nodes) for j, r in enumerate(grid.runs)}
+    cell = {
+        (n[0], r): grid.cell(i, j)
+        for i, n in enumerate(grid.nodes)
+        for j, r in enumerate(grid.runs)
+    }
     # did not run: no worst state, all counts zero
     for key in [("clean", "r3"), ("score", "r3"), ("score", "r2"), ("plot", "r2"), ("plot", "r1")]:
         assert not cell[key].ran and cell[key].worst is None and cell[key].total == 0

@@ -67,6 +67,11 @@ def test_empty_query_and_no_runs():
 
 def test_shortest_unique_prefixes():
     p = shortest_unique_prefixes(["abcdefghij1", "abcdefghij2", "zz", "zz9"], min_len=4)
-    assert p == {"abcdefghij1": "abcdefghij1", "abcdefghij2": "abcdefghij2", "zz": "zz", "zz9": "zz9"}
+    assert p == {
+        "abcdefghij1": "abcdefghij1",
+        "abcdefghij2": "abcdefghij2",
+        "zz": "zz",
+        "zz9": "zz9",
+    }
     p = shortest_unique_prefixes(["abcdef", "abzzzz"], min_len=1)
     assert p == {"abcdef": "abc", "abzzzz": "abz"}
