@@ -16,6 +16,7 @@ S F S is flaky; F S (a fix) and S F (a regression) are not; S S F F S is flaky (
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -115,7 +116,7 @@ def sparkline(values: Sequence[float | None]) -> str:
 def flips(states: Sequence[str | None]) -> int:
     """Changes between SUCCESS and FAILED in a sequence of states, others skipped."""
     seq = [s for s in states if s in ("SUCCESS", "FAILED")]
-    return sum(1 for x, y in zip(seq, seq[1:], strict=False) if x != y)
+    return sum(1 for x, y in itertools.pairwise(seq) if x != y)
 
 
 def packet_history(

@@ -49,7 +49,7 @@ def loaded(root, now=T0 + 210):
 
 
 def test_cells_of_runs_that_reached_different_nodes(tmp_path):
-    m, inputs = loaded(root_with_three_runs(tmp_path))
+    _m, inputs = loaded(root_with_three_runs(tmp_path))
     grid = GridBuilder().build(inputs)
     assert grid.runs == ("r3", "r2", "r1")  # newest first
     assert grid.nodes == (CLEAN, SCORE, PLOT)  # tree order: as the pipeline reached them
@@ -75,7 +75,7 @@ def test_cells_of_runs_that_reached_different_nodes(tmp_path):
 
 
 def test_grid_counts_agree_with_the_monitor_per_run(tmp_path):
-    m, inputs = loaded(root_with_three_runs(tmp_path))
+    _m, inputs = loaded(root_with_three_runs(tmp_path))
     grid = GridBuilder().build(inputs)
     for info in inputs.infos:
         col = grid.column_counts(grid.column(info.run_id))
@@ -83,7 +83,7 @@ def test_grid_counts_agree_with_the_monitor_per_run(tmp_path):
 
 
 def test_slow_is_a_flag_within_running_and_ranks_above_it(tmp_path):
-    m, inputs = loaded(root_with_three_runs(tmp_path))
+    _m, inputs = loaded(root_with_three_runs(tmp_path))
     grid = GridBuilder().build(inputs, slow={(PLOT, "r3"): 1, (CLEAN, "r2"): 1})
     c = grid.cell(grid.nodes.index(PLOT), grid.column("r3"))
     assert c.worst == "slow" and c.counts["slow"] == 1 and c.counts["RUNNING"] == 1
@@ -94,7 +94,7 @@ def test_slow_is_a_flag_within_running_and_ranks_above_it(tmp_path):
 
 def test_update_newest_matches_a_full_build(tmp_path):
     root = root_with_three_runs(tmp_path)
-    m, inputs = loaded(root)
+    _m, inputs = loaded(root)
     builder = GridBuilder()
     grid = builder.build(inputs)
     # events arrive for the live run r3, in a node it had not reached yet and in one it had
@@ -112,7 +112,7 @@ def test_update_newest_matches_a_full_build(tmp_path):
 
 def test_update_newest_adds_a_column_for_a_new_run_and_rejudges_lost(tmp_path):
     root = root_with_three_runs(tmp_path)
-    m, inputs = loaded(root)
+    _m, inputs = loaded(root)
     builder = GridBuilder()
     grid = builder.build(inputs)
     assert grid.cell(2, 0).worst == "RUNNING"
@@ -127,7 +127,7 @@ def test_update_newest_adds_a_column_for_a_new_run_and_rejudges_lost(tmp_path):
 
 
 def test_node_counts_are_cached_by_version(tmp_path):
-    m, inputs = loaded(root_with_three_runs(tmp_path))
+    _m, inputs = loaded(root_with_three_runs(tmp_path))
     builder = GridBuilder()
     first = builder.node_counts(inputs.nodes[0])
     assert builder.node_counts(inputs.nodes[0])[1] is first[1]

@@ -54,7 +54,7 @@ def test_history_newest_first_with_last_success_and_sparkline(tmp_path):
                 run, start, dur, state, "E: bad" if state == "FAILED" else None, subject="s1"
             )
     write_status(tmp_path, "etl", CLEAN, rows)
-    m, inputs = load(tmp_path, T0 + 5 * 3600)
+    _m, inputs = load(tmp_path, T0 + 5 * 3600)
     h = packet_history(inputs.nodes[0], {"subject": "s1"}, inputs.runs, inputs.lost)
     assert [e.run_id for e in h.entries] == ["r6", "r5", "r4", "r3", "r2", "r1"]
     assert [e.state for e in h.entries] == ["LOST", "FAILED", None, "CACHED", "FAILED", "SUCCESS"]
@@ -83,7 +83,7 @@ def test_flaky_alternating_and_not(tmp_path):
         for name, states in seqs.items():
             rows += pk(f"r{i}", T0 + 100 * i, 1, states[i], "e", subject=name)
     write_status(tmp_path, "etl", CLEAN, rows)
-    m, inputs = load(tmp_path, T0 + 5 * 3600)
+    _m, inputs = load(tmp_path, T0 + 5 * 3600)
     node = inputs.nodes[0]
     got = {
         name: packet_history(node, {"subject": name}, inputs.runs, inputs.lost).flaky
@@ -125,7 +125,7 @@ def test_flaky_keys_agree_with_the_per_packet_rule(tmp_path):
                 f"run{i:02d}", T0 + 100 * i, dur, state if dur else "", "e", subject=f"p{p}", k="x"
             )
     write_status(tmp_path, "etl", CLEAN, rows)
-    m, inputs = load(tmp_path, T0 + 5 * 3600)
+    _m, inputs = load(tmp_path, T0 + 5 * 3600)
     node = inputs.nodes[0]
     assert len(inputs.runs) == runs > FLAKY_WINDOW
     expected = set()
