@@ -94,7 +94,7 @@ def test_slow_is_a_flag_within_running_and_ranks_above_it(tmp_path):
 
 def test_update_newest_matches_a_full_build(tmp_path):
     root = root_with_three_runs(tmp_path)
-    _m, inputs = loaded(root)
+    m, inputs = loaded(root)
     builder = GridBuilder()
     grid = builder.build(inputs)
     # events arrive for the live run r3, in a node it had not reached yet and in one it had
@@ -112,7 +112,7 @@ def test_update_newest_matches_a_full_build(tmp_path):
 
 def test_update_newest_adds_a_column_for_a_new_run_and_rejudges_lost(tmp_path):
     root = root_with_three_runs(tmp_path)
-    _m, inputs = loaded(root)
+    m, inputs = loaded(root)
     builder = GridBuilder()
     grid = builder.build(inputs)
     assert grid.cell(2, 0).worst == "RUNNING"

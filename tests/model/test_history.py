@@ -83,7 +83,7 @@ def test_flaky_alternating_and_not(tmp_path):
         for name, states in seqs.items():
             rows += pk(f"r{i}", T0 + 100 * i, 1, states[i], "e", subject=name)
     write_status(tmp_path, "etl", CLEAN, rows)
-    _m, inputs = load(tmp_path, T0 + 5 * 3600)
+    m, inputs = load(tmp_path, T0 + 5 * 3600)
     node = inputs.nodes[0]
     got = {
         name: packet_history(node, {"subject": name}, inputs.runs, inputs.lost).flaky
