@@ -237,36 +237,56 @@ def diff_node(
     lost: Mapping[str, str],
 ) -> NodeDiff:
     """One node's changes from ``from_run`` to ``to_run`` (``lost``: runs not live → reason)."""
-    a, b = _one_run(node.packets, from_run), _one_run(node.packets, to_run)
+    return _diff_rows(
+        node,
+        _one_run(node.packets, from_run),
+        _one_run(node.packets, to_run),
+        from_run,
+        to_run,
+        lost,
+    )
+
+
+def _is(states: np.ndarray, codes: tuple[int, int]) -> np.ndarray:
+    return (states == codes[0]) | (states == codes[1])
+
+
+def _diff_rows(
+    node: NodeInput,
+    a: pa.Table,
+    b: pa.Table,
+    from_run: str,
+    to_run: str,
+    lost: Mapping[str, str],
+) -> NodeDiff:
     ka = packet_keys(a, with_run=False)
     kb = packet_keys(b, with_run=False)
     in_b = pc.index_in(ka, value_set=kb)  # each FROM packet's row in TO, or null
-    in_a = pc.index_in(kb, value_set=ka)
-    missing = _sorted(np.flatnonzero(~in_b.is_valid().to_numpy(zero_copy_only=False)), ka)
-    new = _sorted(np.flatnonzero(~in_a.is_valid().to_numpy(zero_copy_only=False)), kb)
-    ai = np.flatnonzero(in_b.is_valid().to_numpy(zero_copy_only=False))
+    found = in_b.is_valid().to_numpy(zero_copy_only=False)
+    ai = np.flatnonzero(found)
     bi = pc.drop_null(in_b).to_numpy().astype(np.int64)
+    matched_b = np.zeros(b.num_rows, dtype=bool)
+    matched_b[bi] = True
+    missing = _sorted(np.flatnonzero(~found), ka)
+    new = _sorted(np.flatnonzero(~matched_b), kb)
     lost_a, lost_b = lost.get(from_run), lost.get(to_run)
     sa_all, sb_all = _states(a, lost_a is not None), _states(b, lost_b is not None)
     sa, sb = sa_all[ai], sb_all[bi]
-    regressed = np.isin(sa, _SUCCESS) & np.isin(sb, _FAILURE)
-    fixed = np.isin(sa, _FAILURE) & np.isin(sb, _SUCCESS)
+    regressed = _is(sa, _SUCCESS) & _is(sb, _FAILURE)
+    fixed = _is(sa, _FAILURE) & _is(sb, _SUCCESS)
     da_all, db_all = _durations(a), _durations(b)
     da, db = da_all[ai], db_all[bi]
     with np.errstate(invalid="ignore"):
         slower = (
-            (sa == sb)
-            & np.isin(sa, _COMPUTED)
-            & (db >= SLOWER_RATIO * da)
-            & (db - da >= SLOWER_MIN_S)
+            (sa == sb) & _is(sa, _COMPUTED) & (db >= SLOWER_RATIO * da) & (db - da >= SLOWER_MIN_S)
         )
 
-    def pairs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        order = _sorted(np.flatnonzero(mask), ka.take(pa.array(ai, pa.int64())))
-        return ai[order], bi[order]
-
     def changes(mask: np.ndarray, with_times: bool = False) -> tuple[PacketChange, ...]:
-        ia, ib = pairs(mask)
+        picked = np.flatnonzero(mask)
+        if not len(picked):
+            return ()
+        order = _sorted(picked, ka.take(pa.array(ai, pa.int64())))
+        ia, ib = ai[order], bi[order]
         tags = _tags(b, ib)
         ea, eb = _texts(a, ia, "error"), _texts(b, ib, "error")
         out = []
@@ -285,14 +305,18 @@ def diff_node(
             )
         return tuple(out)
 
-    def alone(rows: pa.Table, idx: np.ndarray, states: np.ndarray, reason: str | None, side: str):
+    def alone(
+        rows: pa.Table, idx: np.ndarray, states: np.ndarray, reason: str | None, older: bool
+    ) -> tuple[PacketChange, ...]:
+        if not len(idx):
+            return ()
         tags = _tags(rows, idx)
         errors = _texts(rows, idx, "error")
         out = []
         for k, i in enumerate(idx):
             s = int(states[i])
             err = _error(s, errors[k], reason)
-            if side == "from":
+            if older:
                 out.append(PacketChange(tags[k], _NAMES[s], None, from_error=err))
             else:
                 out.append(PacketChange(tags[k], None, _NAMES[s], to_error=err))
@@ -303,8 +327,8 @@ def diff_node(
         node.name,
         regressed=changes(regressed),
         fixed=changes(fixed),
-        new=alone(b, new, sb_all, lost_b, "to"),
-        missing=alone(a, missing, sa_all, lost_a, "from"),
+        new=alone(b, new, sb_all, lost_b, older=False),
+        missing=alone(a, missing, sa_all, lost_a, older=True),
         slower=changes(slower, with_times=True),
     )
 
@@ -313,9 +337,9 @@ def diff_runs(inputs: PipelineInputs, from_run: str, to_run: str) -> RunDiff:
     """The diff of two runs of a pipeline: every node with packets in either run, in tree order."""
     nodes = []
     for node in inputs.nodes:
-        runs = runs_of_node(node.packets)
-        if from_run in runs or to_run in runs:
-            nodes.append(diff_node(node, from_run, to_run, inputs.lost))
+        a, b = _one_run(node.packets, from_run), _one_run(node.packets, to_run)
+        if a.num_rows or b.num_rows:
+            nodes.append(_diff_rows(node, a, b, from_run, to_run, inputs.lost))
     return RunDiff(inputs.pipeline, from_run, to_run, tuple(nodes))
 
 
