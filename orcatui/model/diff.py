@@ -39,6 +39,12 @@ SLOWER_RATIO = 2.0
 SLOWER_MIN_S = 1.0
 
 _NAMES = [s.name for s in sorted(State)]
+
+
+def _name(code: int) -> str:
+    return _NAMES[code] if 0 <= code < len(_NAMES) else "UNKNOWN"
+
+
 _SUCCESS = (int(State.SUCCESS), int(State.CACHED))
 _FAILURE = (int(State.FAILED), int(State.LOST))
 _COMPUTED = (int(State.SUCCESS), int(State.FAILED))
@@ -48,7 +54,7 @@ _COMPUTED = (int(State.SUCCESS), int(State.FAILED))
 class PacketChange:
     """One packet that differs between the two runs (fields not relevant to its kind are None)."""
 
-    tags: dict[str, str]
+    tags: dict[str, str | None]  # every tag column of the node, null ones as None (as summary)
     from_state: str | None  # None: not in FROM (new)
     to_state: str | None  # None: not in TO (missing)
     from_error: str | None = None  # FAILED: its error; LOST: why its run is not live
@@ -186,7 +192,8 @@ def _one_run(packets: pa.Table, run_id: str) -> pa.Table:
 
 
 def _states(rows: pa.Table, lost: bool) -> np.ndarray:
-    state = rows.column("state").to_numpy().astype(np.int64)
+    state = pc.fill_null(rows.column("state"), -1).to_numpy().astype(np.int64)
+    state[(state < 0) | (state >= len(_NAMES))] = -1  # never produced by normalisation
     if lost:
         state = np.where(state == int(State.RUNNING), int(State.LOST), state)
     return state
@@ -196,7 +203,7 @@ def _durations(rows: pa.Table) -> np.ndarray:
     """Seconds from RUNNING to the final event of finished packets; NaN when unknown."""
     ts = rows.column("ts").to_numpy().astype(np.float64)
     running = pc.fill_null(rows.column("running_ts").cast(pa.float64()), np.nan).to_numpy()
-    state = rows.column("state").to_numpy()
+    state = pc.fill_null(rows.column("state"), -1).to_numpy()
     d = (ts - running) / 1e6
     d[(state == int(State.RUNNING)) | (d < 0)] = np.nan
     return d
@@ -207,7 +214,7 @@ def _tags(rows: pa.Table, idx: np.ndarray) -> list[dict[str, str]]:
     if not len(idx):
         return []
     picked = rows.select(cols).take(pa.array(idx, pa.int64())).to_pylist()
-    return [{c[len(TAG_PREFIX) :]: v for c, v in r.items() if v is not None} for r in picked]
+    return [{c[len(TAG_PREFIX) :]: v for c, v in r.items()} for r in picked]
 
 
 def _texts(rows: pa.Table, idx: np.ndarray, column: str) -> list[str | None]:
@@ -295,8 +302,8 @@ def _diff_rows(
             out.append(
                 PacketChange(
                     tags[k],
-                    _NAMES[fa],
-                    _NAMES[fb],
+                    _name(fa),
+                    _name(fb),
                     _error(fa, ea[k], lost_a),
                     _error(fb, eb[k], lost_b),
                     float(da_all[ia[k]]) if with_times else None,
@@ -317,9 +324,9 @@ def _diff_rows(
             s = int(states[i])
             err = _error(s, errors[k], reason)
             if older:
-                out.append(PacketChange(tags[k], _NAMES[s], None, from_error=err))
+                out.append(PacketChange(tags[k], _name(s), None, from_error=err))
             else:
-                out.append(PacketChange(tags[k], None, _NAMES[s], to_error=err))
+                out.append(PacketChange(tags[k], None, _name(s), to_error=err))
         return tuple(out)
 
     return NodeDiff(

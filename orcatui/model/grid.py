@@ -190,7 +190,7 @@ def count_by_run(packets: pa.Table) -> tuple[list[str], np.ndarray]:
     enc = pc.dictionary_encode(packets.column("run_id")).combine_chunks()
     runs = enc.dictionary.to_pylist()
     idx = pc.fill_null(enc.indices, len(runs)).to_numpy(zero_copy_only=False).astype(np.int64)
-    state = packets.column("state").to_numpy().astype(np.int64)
+    state = pc.fill_null(packets.column("state"), -1).to_numpy().astype(np.int64)
     ok = (state >= 0) & (state < _NCODES)
     flat = np.bincount(idx[ok] * _NCODES + state[ok], minlength=(len(runs) + 1) * _NCODES).reshape(
         len(runs) + 1, _NCODES
@@ -315,7 +315,7 @@ def _count_one_run(packets: pa.Table, run_id: str) -> np.ndarray:
     if packets.num_rows == 0:
         return out
     mask = pc.fill_null(pc.equal(packets.column("run_id"), run_id), False)
-    state = pc.filter(packets.column("state"), mask).to_numpy().astype(np.int64)
+    state = pc.fill_null(pc.filter(packets.column("state"), mask), -1).to_numpy().astype(np.int64)
     state = state[(state >= 0) & (state < _NCODES)]
     out[:_NCODES] = np.bincount(state, minlength=_NCODES)[:_NCODES]
     return out

@@ -143,7 +143,7 @@ def packet_history(
             entries.append(HistoryEntry(run_id, None, None, None))
             continue
         code = r["state"]
-        state = _NAMES[code] if 0 <= code < len(_NAMES) else None
+        state = _NAMES[code] if code is not None and 0 <= code < len(_NAMES) else None
         duration = None
         if state == "RUNNING" and run_id in lost:
             state = "LOST"
@@ -174,7 +174,7 @@ def flaky_keys(node: NodeInput, runs: Sequence[str], window: int = FLAKY_WINDOW)
     if packets.num_rows == 0 or len(recent) == 0:
         return pa.array([], pa.string())
     pos = pc.index_in(packets.column("run_id"), value_set=recent)
-    state = packets.column("state").to_numpy().astype(np.int64)
+    state = pc.fill_null(packets.column("state"), -1).to_numpy().astype(np.int64)
     computed = (state == int(State.SUCCESS)) | (state == int(State.FAILED))
     keep = computed & pos.is_valid().to_numpy(zero_copy_only=False)
     if keep.sum() < 2:

@@ -183,3 +183,14 @@ def test_choose_pair_with_prefixes(tmp_path):
         choose_pair(inputs, "0193ab-3")
     with pytest.raises(DiffError):
         choose_pair(inputs, None, "0193ab-3")
+
+
+def test_tags_of_a_packet_include_null_tags_like_the_summary(tmp_path):
+    root = tmp_path
+    rows = [
+        *packet("r1", T0, T0 + 1, "SUCCESS", subject="1", session=None),
+        *packet("r2", T0 + 100, T0 + 101, "FAILED", "e", subject="1", session=None),
+    ]
+    write_status(root, "etl", CLEAN, rows)
+    (clean,) = diff_runs(load(root), "r1", "r2").nodes
+    assert [c.tags for c in clean.regressed] == [{"subject": "1", "session": None}]

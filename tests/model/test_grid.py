@@ -138,8 +138,8 @@ def test_count_by_run_ignores_unknown_state_codes():
 
     t = pa.table(
         {
-            "run_id": pa.array(["r1", "r1", None, "r2"]),
-            "state": pa.array([1, 9, 1, 2], pa.int8()),
+            "run_id": pa.array(["r1", "r1", None, "r2", "r2"]),
+            "state": pa.array([1, 9, 1, 2, None], pa.int8()),
         }
     )
     runs, counts = count_by_run(t)
