@@ -32,6 +32,7 @@ from orcatui.model.keys import packet_keys
 from orcatui.model.runids import RunIdError, resolve_run_id
 from orcatui.model.states import State
 from orcatui.store.schema import TAG_PREFIX
+from orcatui.text import cell
 
 #: "Slower" needs the newer duration to be at least this many times the older one …
 SLOWER_RATIO = 2.0
@@ -360,7 +361,57 @@ __all__ = [
     "RunIdError",
     "choose_pair",
     "default_pair",
+    "diff_lines",
     "diff_node",
     "diff_runs",
     "runs_of_node",
 ]
+
+
+# -- plain text (``summary --diff``) --------------------------------------------------------------
+#: At most this many packets of one kind are listed per node in the text form.
+TEXT_LIMIT = 20
+
+
+def _tag_text(tags: Mapping[str, str | None]) -> str:
+    return " ".join(f"{k}={cell(v, 40)}" for k, v in tags.items() if v is not None) or "(no tags)"
+
+
+def diff_lines(d: RunDiff, limit: int = TEXT_LIMIT) -> list[str]:
+    """``d`` as plain text lines (untrusted text made inert, each kind cut at ``limit``)."""
+    t = d.totals()
+    lines = [
+        f"diff {cell(d.from_run, 60)} → {cell(d.to_run, 60)}: "
+        + ", ".join(f"{n} {kind}" for kind, n in t.items())
+    ]
+    for node in d.nodes:
+        if not node.changed:
+            continue
+        lines.append(f"  {cell(node.name, 80)}")
+        kinds: list[tuple[str, tuple[PacketChange, ...]]] = [
+            ("regressed", node.regressed),
+            ("fixed", node.fixed),
+            ("new", node.new),
+            ("missing", node.missing),
+            ("slower", node.slower),
+        ]
+        for kind, items in kinds:
+            if not items:
+                continue
+            lines.append(f"    {kind} ({len(items)})")
+            for c in items[:limit]:
+                tags = _tag_text(c.tags)
+                if kind == "regressed":
+                    error = f"  {cell(c.to_error, 120)}" if c.to_error else ""
+                    lines.append(f"      {tags}  {c.from_state} → {c.to_state}{error}")
+                elif kind == "fixed":
+                    lines.append(f"      {tags}  {c.from_state} → {c.to_state}")
+                elif kind == "new":
+                    lines.append(f"      {tags}  {c.to_state}")
+                elif kind == "missing":
+                    lines.append(f"      {tags}  {c.from_state}")
+                else:
+                    lines.append(f"      {tags}  {c.from_s:.1f} s → {c.to_s:.1f} s")
+            if len(items) > limit:
+                lines.append(f"      … and {len(items) - limit} more")
+    return lines

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from orcatui.model.diff import DiffError, choose_pair, default_pair, diff_runs
+from orcatui.model.diff import DiffError, choose_pair, default_pair, diff_lines, diff_runs
 from orcatui.model.grid import pipeline_inputs
 from orcatui.model.monitor import Monitor
 from orcatui.model.runids import RunIdError
@@ -194,3 +194,24 @@ def test_tags_of_a_packet_include_null_tags_like_the_summary(tmp_path):
     write_status(root, "etl", CLEAN, rows)
     (clean,) = diff_runs(load(root), "r1", "r2").nodes
     assert [c.tags for c in clean.regressed] == [{"subject": "1", "session": None}]
+
+
+def test_text_form_lists_changes_and_keeps_untrusted_text_inert(tmp_path):
+    root = tmp_path
+    rows = [
+        *packet("r1", T0, T0 + 1, "SUCCESS", subject="\x1b[31mred"),
+        *packet(
+            "r2", T0 + 100, T0 + 101, "FAILED", "Boom\x1b]0;x\x07\nTraceback", subject="\x1b[31mred"
+        ),
+    ]
+    rows += [
+        r
+        for i in range(25)
+        for r in packet("r2", T0 + 100, T0 + 101, "SUCCESS", subject=f"n{i:02d}")
+    ]
+    write_status(root, "etl", CLEAN, rows)
+    text = "\n".join(diff_lines(diff_runs(load(root), "r1", "r2"), limit=20))
+    assert "\x1b" not in text and "\x07" not in text
+    assert text.splitlines()[0] == "diff r1 → r2: 1 regressed, 0 fixed, 25 new, 0 missing, 0 slower"
+    assert "subject=red  SUCCESS → FAILED  Boom…" in text
+    assert "new (25)" in text and "… and 5 more" in text and "n19" in text and "n20" not in text
