@@ -17,7 +17,9 @@ Each figure is the median of a few repeats, quoted as a ratio of its budget (the
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -273,6 +275,45 @@ def bench_diff(root: Path, nodes: int, packets: int) -> None:
     show("diff reversed (fixed ↔ regressed)", t_all, 0.3)
 
 
+_CHILD = """
+import json, sys
+from pathlib import Path
+from orcatui.store.allocator import prefer_jemalloc
+prefer_jemalloc()
+from orcatui.model.monitor import Monitor
+from orcatui.model.diff import choose_pair, diff_runs
+from orcatui.model.grid import pipeline_inputs
+m = Monitor(Path(sys.argv[1]))
+m.refresh()
+out = []
+for p in sorted(m.pipelines):
+    inputs = pipeline_inputs(m, p)
+    pair = choose_pair(inputs)
+    out.append({"name": list(p), "diff": diff_runs(inputs, *pair).to_json() if pair else None})
+sys.stdout.write(json.dumps({"pipelines": out}))
+"""
+
+
+def bench_process(root: Path) -> None:
+    """What ``summary --diff --json`` will cost as a whole process (load, default pair, JSON)."""
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(root)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        )
+        times.append(time.perf_counter() - t0)
+        if out.returncode:
+            raise SystemExit(out.stderr)
+    size = len(out.stdout)
+    show(
+        f"whole process: load + default diff + JSON ({size:,} bytes)", statistics.median(times), 2.0
+    )
+
+
 def main() -> None:
     """Generate the roots in a temporary directory and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -281,6 +322,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_runs_") as tmp:
         bench_grid(Path(tmp) / "grid", 40 if args.quick else 200, 100, 100)
         bench_diff(Path(tmp) / "diff", 10, 10_000)
+        bench_process(Path(tmp) / "diff")
 
 
 if __name__ == "__main__":

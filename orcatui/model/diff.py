@@ -343,11 +343,18 @@ def _diff_rows(
 
 def diff_runs(inputs: PipelineInputs, from_run: str, to_run: str) -> RunDiff:
     """The diff of two runs of a pipeline: every node with packets in either run, in tree order."""
+    pair = pa.array([from_run, to_run], pa.string())
     nodes = []
     for node in inputs.nodes:
-        a, b = _one_run(node.packets, from_run), _one_run(node.packets, to_run)
-        if a.num_rows or b.num_rows:
-            nodes.append(_diff_rows(node, a, b, from_run, to_run, inputs.lost))
+        if node.packets.num_rows == 0:
+            continue
+        which = pc.index_in(node.packets.column("run_id"), value_set=pair)
+        side = pc.fill_null(which, -1).to_numpy(zero_copy_only=False)
+        in_a, in_b = side == 0, side == 1
+        if not (in_a.any() or in_b.any()):
+            continue
+        a, b = node.packets.filter(pa.array(in_a)), node.packets.filter(pa.array(in_b))
+        nodes.append(_diff_rows(node, a, b, from_run, to_run, inputs.lost))
     return RunDiff(inputs.pipeline, from_run, to_run, tuple(nodes))
 
 
