@@ -293,8 +293,10 @@ def _diff_rows(
         picked = np.flatnonzero(mask)
         if not len(picked):
             return ()
-        order = _sorted(picked, ka.take(pa.array(ai, pa.int64())))
-        ia, ib = ai[order], bi[order]
+        ia, ib = ai[picked], bi[picked]
+        if len(picked) > 1:
+            order = pc.sort_indices(ka.take(pa.array(ia, pa.int64()))).to_numpy()
+            ia, ib = ia[order], ib[order]
         tags = _tags(b, ib)
         ea, eb = _texts(a, ia, "error"), _texts(b, ib, "error")
         out = []
