@@ -45,8 +45,10 @@ def crashed_run(root):
     write_parquet(table_dir(root, "etl", ("clean",)), rows)
     write_parquet(
         table_dir(root, "etl", ("clean",), "log"),
-        [log_row("r1", T0 + 10, stdout="a done", subject="a")]
-        + [log_row("r1", T0 + 30, stderr="c failed", ok=False, subject="c")],
+        [
+            log_row("r1", T0 + 10, stdout="a done", subject="a"),
+            log_row("r1", T0 + 30, stderr="c failed", ok=False, subject="c"),
+        ],
     )
     record(root, "r1", heartbeat_at=iso(T0 + 40))
     return root
@@ -210,7 +212,8 @@ def _random_store(root, rnd: random.Random) -> list[float]:
                     tags["session"] = str(k % 2)
                 rows.append(event("RUNNING", start, run, **tags))
                 if state:
-                    rows.append(event(state, end, run, "boom" if state == "FAILED" else None, **tags))
+                    error = "boom" if state == "FAILED" else None
+                    rows.append(event(state, end, run, error, **tags))
                 times += [start, end]
         rnd.shuffle(rows)
         rows.append(dict(rows[0]))  # a duplicate event
