@@ -110,7 +110,14 @@ def test_round_trip_counts_equal_the_summary(monitor, fmt, scope):
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 def test_columns_fixed_then_union_of_tags_with_clash_suffix(monitor, fmt):
     rows, _ = run_export(monitor, fmt)
-    assert list(rows[0]) == [*FIXED_COLUMNS, "subject", "duration_s (tag)", "model", "node (tag)", "item"]
+    assert list(rows[0]) == [
+        *FIXED_COLUMNS,
+        "subject",
+        "duration_s (tag)",
+        "model",
+        "node (tag)",
+        "item",
+    ]
     clean = [r for r in rows if r["node"] == "Cleaning"]
     fit = [r for r in rows if r["node"] == "fit"]
     assert {r["duration_s (tag)"] for r in clean if r["subject"] == "a"} == {"x"}
@@ -140,7 +147,7 @@ def test_lost_rows_carry_the_reason(monitor):
 
 
 def test_csv_guards_formulas_but_keeps_text(monitor):
-    rows, data = run_export(monitor, "csv", run_id="r2")
+    rows, _ = run_export(monitor, "csv", run_id="r2")
     cached = next(r for r in rows if r["state"] == "CACHED")
     assert cached["subject"] == "'" + HOSTILE
     buf = io.BytesIO()
