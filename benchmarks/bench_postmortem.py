@@ -1,0 +1,209 @@
+"""Post-mortem figures (issue 13): as-of load, time-cursor steps, timeline, Parquet export.
+
+Run: ``.venv/bin/python benchmarks/bench_postmortem.py`` (``--quick``: 10× fewer packets).
+Data: 200 nodes × 5,000 packets × 2 events = 2 M events (fractional ISO timestamps, 16-byte
+ids, realistic tags), one Parquet file per node, as ``bench_cold_load`` generates them.
+Each figure is measured in a fresh process (wall time of the part named, plus its peak RSS).
+Targets: ``summary --at`` whole process ≤ 1.5 s; cursor step ≤ 100 ms; timeline of a
+100,000-packet run ≤ 300 ms; export of 2 M events to Parquet ≤ 3 s and ≤ 600 MB RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._gen import T0_US, parquet_root
+
+_PRELUDE = """
+import json, resource, sys, time
+t_start = time.perf_counter()
+from pathlib import Path
+from orcatui.store.allocator import prefer_jemalloc
+prefer_jemalloc()
+try:
+    import pandas  # pyarrow imports it on first conversion: start-up cost, as in bench_cold_load
+except ImportError:
+    pass
+def rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+root = Path(sys.argv[1]); at = float(sys.argv[2])
+"""
+
+_ASOF = (
+    _PRELUDE
+    + """
+from orcatui.model.asof import load_as_of
+from orcatui.model.report import build_report, exit_code
+t0 = time.perf_counter()
+m, problems = load_as_of(root, at)
+report = build_report(m, problems=problems)
+code = exit_code(report)
+t1 = time.perf_counter()
+counts = report["pipelines"][0]["counts"]
+print(json.dumps({"load_s": t1 - t0, "process_s": t1 - t_start, "rss_mb": rss(),
+                  "counts": counts}))
+"""
+)
+
+_CURSOR = (
+    _PRELUDE
+    + """
+from orcatui.model.asof import TimeCursor
+t0 = time.perf_counter()
+cursor = TimeCursor.load(root)
+t1 = time.perf_counter()
+steps = []
+moment = at
+for i in range(20):
+    moment = cursor.step_event(moment, +1) if i % 2 else cursor.step(moment, -60.0)
+    s = time.perf_counter()
+    m = cursor.monitor_at(moment)
+    snap = m.snapshot()
+    node = snap.pipelines[0].nodes[0]
+    rows = m.packet_rows(node.key)  # the table the app shows for the selected node
+    steps.append(time.perf_counter() - s)
+steps.sort()
+print(json.dumps({"build_s": t1 - t0, "step_median_s": steps[len(steps) // 2],
+                  "step_max_s": steps[-1], "rss_mb": rss()}))
+"""
+)
+
+_TIMELINE = (
+    _PRELUDE
+    + """
+from orcatui.model.monitor import Monitor
+from orcatui.model.timeline import build_timeline, layout, render_text
+m = Monitor(root)
+m.refresh()
+pipeline = next(iter(m.pipelines))
+times = []
+for _ in range(5):
+    t0 = time.perf_counter()
+    tl = build_timeline(m, pipeline)
+    lay = layout(tl, 200)
+    times.append(time.perf_counter() - t0)
+t0 = time.perf_counter()
+zoomed = layout(tl, 200, tl and __import__("orcatui.model.timeline", fromlist=["x"])
+                .full_window(tl).zoom(8))
+zoom_s = time.perf_counter() - t0
+times.sort()
+print(json.dumps({"timeline_s": times[len(times) // 2], "zoom_layout_s": zoom_s,
+                  "packets": tl.packets, "modes": sorted({l.mode for l in lay.lanes})}))
+"""
+)
+
+_EXPORT = (
+    _PRELUDE
+    + """
+from orcatui.model.monitor import Monitor
+from orcatui.model.export import export
+m = Monitor(root)
+m.refresh()
+t0 = time.perf_counter()
+rows = export(m, "parquet", Path(sys.argv[3]), all_runs=True)
+t1 = time.perf_counter()
+print(json.dumps({"export_s": t1 - t0, "process_s": t1 - t_start, "rss_mb": rss(),
+                  "rows": rows}))
+"""
+)
+
+
+def child(code: str, *args: str) -> dict:
+    """Run ``code`` in a fresh interpreter with this worktree first on the path."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env
+    )
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    return json.loads(out.stdout)
+
+
+def timeline_root(root: Path, nodes: int, packets: int) -> None:
+    """One run of ``nodes × packets`` packets that overlap (8 in flight per node)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from benchmarks._gen import _ids, _iso, table_path, write_file
+
+    for node in range(nodes):
+        idx = np.arange(packets)
+        start = T0_US + node * 1_000 + (idx // 8) * 40_000 + (idx % 8) * 3_000
+        end = start + 30_000 + (idx % 5) * 2_000
+        state = np.where(idx % 97 == 5, "FAILED", "SUCCESS")
+        n = 2 * packets
+        table = pa.table(
+            {
+                "_status_id": _ids(n, node + 1000),
+                "_status_run_id": pa.array(["run1"] * n),
+                "_status_pipeline_uri": pa.array(["tl@0123456789abcdef"] * n),
+                "_status_state": pa.array(np.concatenate([np.full(packets, "RUNNING"), state])),
+                "_status_timestamp": _iso(np.concatenate([start, end])),
+                "_status_error_summary": pa.array([None] * n, pa.string()),
+                "subject_id": pa.array(np.tile(np.char.add("subject-", idx.astype(str)), 2)),
+            }
+        )
+        write_file(table_path(root, node), table)
+
+
+def main() -> None:
+    """Generate the roots, measure each figure in fresh processes, print them."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="10× fewer packets")
+    args = ap.parse_args()
+    packets = 500 if args.quick else 5000
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp, "two_million")
+        events = parquet_root(root, 200, packets)
+        tl_root = Path(tmp, "timeline")
+        timeline_root(tl_root, 10, packets * 2)
+        os.sync()
+        # The middle of the run: half the packets have started.
+        at = (T0_US + packets * 10_000 // 2) / 1e6
+        print(f"root: {events:,} events in 200 Parquet files (one run); moment: mid-run")
+
+        asof = min((child(_ASOF, str(root), str(at)) for _ in range(3)), key=lambda r: r["load_s"])
+        print(
+            f"summary --at (load_as_of + build_report): {asof['load_s']:.2f} s load, "
+            f"{asof['process_s']:.2f} s whole process (target 1.5 s: "
+            f"{asof['process_s'] / 1.5:.2f}×), peak RSS {asof['rss_mb']:.0f} MB; "
+            f"counts {asof['counts']}"
+        )
+        cur = child(_CURSOR, str(root), str(at))
+        print(
+            f"time cursor: built in {cur['build_s']:.2f} s (once, on entering history); step "
+            f"(monitor_at + snapshot + rows of one node) median {cur['step_median_s'] * 1e3:.0f}"
+            f" ms, max {cur['step_max_s'] * 1e3:.0f} ms (target 100 ms: "
+            f"{cur['step_max_s'] / 0.1:.2f}×), peak RSS {cur['rss_mb']:.0f} MB"
+        )
+        tl = child(_TIMELINE, str(tl_root), "0")
+        print(
+            f"timeline of a {tl['packets']:,}-packet run (build + layout at 200 columns): "
+            f"{tl['timeline_s'] * 1e3:.0f} ms (target 300 ms: {tl['timeline_s'] / 0.3:.2f}×); "
+            f"zoomed relayout {tl['zoom_layout_s'] * 1e3:.0f} ms; lane modes {tl['modes']}"
+        )
+        out = Path(tmp, "export.parquet")
+        ex = min(
+            (child(_EXPORT, str(root), "0", str(out)) for _ in range(3)),
+            key=lambda r: r["export_s"],
+        )
+        print(
+            f"export to Parquet: {ex['rows']:,} rows in {ex['export_s']:.2f} s after the load, "
+            f"{ex['process_s']:.2f} s whole process (target 3 s: {ex['process_s'] / 3:.2f}×), "
+            f"peak RSS {ex['rss_mb']:.0f} MB (target 600 MB: {ex['rss_mb'] / 600:.2f}×), "
+            f"file {out.stat().st_size / 1e6:.1f} MB"
+        )
+    _ = time
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,471 @@
+"""Error groups: FAILED packets grouped by a signature (issue 10, item 2).
+
+A signature is the exception type and the last frame in user code (file name and function, no
+line number) when the packet's log row has a traceback, plus the error message with its variable
+parts masked (numbers, hex, UUIDs, paths, quoted strings, host names, URLs). orcapod's status rows
+carry only ``str(error)``, so without a traceback the exception is unknown (``None``) and the
+masked message alone decides.
+
+"User code" is any frame outside the standard library, site-packages / dist-packages, orcapod and
+our observers. The file is named by its base name, so the same code run from two checkouts or
+hosts groups together.
+
+Messages are passed through :func:`orcatui.text.strip_escapes` before masking, so a signature is
+inert text and an escape sequence cannot split (or merge) groups. Masks and parsed tracebacks are
+cached per distinct text: a root has far fewer distinct messages than failed packets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from orcatui.model.views import ROW_COLUMNS
+from orcatui.text import strip_escapes
+
+#: Example packets kept per group.
+EXAMPLES_PER_GROUP = 3
+#: Only this many characters of a message or traceback are read to build a signature.
+SIGNATURE_TEXT_LIMIT = 4096
+#: A cache is emptied when it holds more entries than this (bounded memory on long watches).
+CACHE_LIMIT = 200_000
+
+_HOST_TLDS = (
+    "com|net|org|io|edu|gov|dev|ai|cloud|local|localdomain|internal|lan|intra|corp|arpa|"
+    "svc|cluster|home|example|test|invalid|localhost"
+)
+# Order matters: wider patterns first, so a UUID inside a path is masked as part of the path.
+_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Quoted strings (single, double, backtick); a quote never spans lines.
+    (re.compile(r"'[^'\n]{0,2000}'|\"[^\"\n]{0,2000}\"|`[^`\n]{0,2000}`"), "<str>"),
+    (re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s'\"<>]{1,2000}"), "<url>"),
+    (
+        re.compile(
+            r"\b[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+            r"[0-9a-fA-F]{12}\b"
+        ),
+        "<uuid>",
+    ),
+    # POSIX paths (/a/b, ~/a, ./a, ../a, a/b/c.ext) and Windows paths (C:\a\b).
+    (
+        re.compile(
+            r"(?:(?<![\w/])(?:~|\.{1,2})?/[\w.@%+=:,~-]{0,255}(?:/[\w.@%+=:,~-]{0,255}){0,64}"
+            r"|\b[\w.-]{1,255}(?:/[\w.@%+=:,~-]{1,255}){1,64}"
+            r"|\b[A-Za-z]:\\[^\s'\"]{0,2000})"
+        ),
+        "<path>",
+    ),
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b"), "<host>"),
+    (
+        re.compile(
+            rf"\b[a-zA-Z0-9](?:[a-zA-Z0-9-]{{0,62}}\.){{1,10}}(?:{_HOST_TLDS})(?::\d{{1,5}})?\b"
+        ),
+        "<host>",
+    ),
+    (re.compile(r"\b[a-zA-Z0-9][a-zA-Z0-9.-]{0,253}:\d{2,5}\b"), "<host>"),
+    (re.compile(r"\b0[xX][0-9a-fA-F]+\b"), "<hex>"),
+    (re.compile(r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{6,}\b"), "<hex>"),
+    (re.compile(r"\d+(?:[.,]\d+)*(?:[eE][-+]?\d+)?"), "<num>"),
+)
+_SPACES = re.compile(r"[ \t]+")
+
+_FRAME = re.compile(r'^\s*File "([^"\n]{1,4096})", line \d+(?:, in (.{1,512}))?$')
+_EXC_LINE = re.compile(r"^([A-Za-z_][\w.]{0,200})(?::(?: (.*))?)?$")
+_NOT_USER = re.compile(
+    r"(?:^<frozen |^<string>$|[/\\](?:site|dist)-packages[/\\]|[/\\]lib[/\\]python\d[\d.]*[/\\]"
+    r"|[/\\]Lib[/\\]|(?:^|[/\\])orcapod[/\\]|(?:^|[/\\])observers[/\\])"
+)
+
+
+def mask_message(text: str) -> str:
+    """The message with its variable parts replaced by ``<str>``, ``<path>``, ``<num>``, ….
+
+    Escapes and control characters are removed first (the result is inert); runs of spaces
+    become one space and blank lines are dropped, so only the wording decides.
+    """
+    text = strip_escapes(text[:SIGNATURE_TEXT_LIMIT])
+    for pattern, token in _MASKS:
+        text = pattern.sub(token, text)
+    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def is_user_frame(filename: str) -> bool:
+    """Whether a traceback frame's file is user code (not stdlib, site-packages, orcapod…)."""
+    return not _NOT_USER.search(filename)
+
+
+@dataclass(frozen=True)
+class TracebackInfo:
+    """What a traceback tells about an error: the exception type and the last user frame."""
+
+    exception: str | None
+    frame: str | None  # "file.py:function" of the last frame in user code
+
+
+def parse_traceback(text: str) -> TracebackInfo:
+    """The exception type and the last user frame of a ``traceback.format_exc()`` text.
+
+    With chained exceptions the last traceback (the one that was raised) counts. Text that is
+    not a traceback gives ``TracebackInfo(None, None)``.
+    """
+    if len(text) > 4 * SIGNATURE_TEXT_LIMIT:
+        # Keep the end, where the raised exception and its frames are.
+        text = text[-4 * SIGNATURE_TEXT_LIMIT :]
+    lines = strip_escapes(text).splitlines()
+    start = 0
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last):"):
+            start = i + 1
+    frame: str | None = None
+    last_frame_at = -1
+    for i in range(start, len(lines)):
+        m = _FRAME.match(lines[i])
+        if m is None:
+            continue
+        last_frame_at = i
+        path, func = m.group(1), m.group(2)
+        if is_user_frame(path):
+            base = re.split(r"[/\\]", path)[-1]
+            frame = f"{base}:{(func or '?').strip()}"
+    if last_frame_at < 0:
+        return TracebackInfo(None, None)
+    exception = None
+    for line in lines[last_frame_at + 1 :]:
+        if not line or line[0].isspace():
+            continue  # source lines and carets of the last frame are indented
+        m = _EXC_LINE.match(line)
+        if m:
+            exception = m.group(1)
+        break
+    return TracebackInfo(exception, frame)
+
+
+def _iso(us: int | None) -> str | None:
+    if us is None:
+        return None
+    return datetime.fromtimestamp(us / 1e6, UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class ErrorGroup:
+    """FAILED packets sharing one signature, with where and when they happened."""
+
+    exception: str | None
+    frame: str | None
+    message: str  # masked
+    count: int = 0
+    nodes: dict[str, int] = field(default_factory=dict)
+    first_seen_us: int | None = None
+    last_seen_us: int | None = None
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str | None, str | None, str]:
+        """What makes two errors the same."""
+        return (self.exception, self.frame, self.message)
+
+    @property
+    def signature(self) -> str:
+        """One readable line: ``ValueError: value <num> out of range  (in fit.py:fit)``."""
+        first = self.message.split("\n", 1)
+        text = first[0] + (" …" if len(first) > 1 else "")
+        if self.exception:
+            text = f"{self.exception}: {text}" if text else self.exception
+        if self.frame:
+            text += f"  (in {self.frame})"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        """The group as ``summary --json`` shows it."""
+        return {
+            "signature": self.signature,
+            "exception": self.exception,
+            "frame": self.frame,
+            "message": self.message,
+            "count": self.count,
+            "nodes": dict(self.nodes),
+            "first_seen": _iso(self.first_seen_us),
+            "last_seen": _iso(self.last_seen_us),
+            "examples": self.examples,
+        }
+
+
+@dataclass(frozen=True)
+class NodeFailures:
+    """One node's input to grouping: its name, display rows and (optional) log rows.
+
+    ``logs`` needs the columns ``key`` (as in the display rows) and ``traceback``; a ``ts``
+    column, when present, picks the newest log row of a packet written twice.
+    """
+
+    name: str
+    rows: pa.Table
+    logs: pa.Table | None = None
+
+
+class ErrorGrouper:
+    """Groups FAILED packets; keeps masks and parsed tracebacks between calls (warm = fast).
+
+    All nodes are grouped in one vectorised pass: one dictionary encoding of every error
+    message, one lookup of every traceback by its log row id (log rows never change, so a
+    traceback is parsed once per row id), one ``np.unique`` over the signature codes.
+    """
+
+    def __init__(self) -> None:
+        self._masks: dict[str, str] = {}
+        self._tracebacks: dict[str, int] = {}
+        self._infos: list[TracebackInfo] = [TracebackInfo(None, None)]
+        self._info_code: dict[TracebackInfo, int] = {self._infos[0]: 0}
+        self._known_ids: list[pa.Array] = []
+        self._known_codes: list[np.ndarray] = []
+
+    def mask(self, message: str) -> str:
+        """:func:`mask_message`, cached."""
+        out = self._masks.get(message)
+        if out is None:
+            if len(self._masks) > CACHE_LIMIT:
+                self._masks.clear()
+            out = self._masks[message] = mask_message(message)
+        return out
+
+    def traceback(self, text: str) -> TracebackInfo:
+        """:func:`parse_traceback`, cached."""
+        return self._infos[self._text_code(text)]
+
+    def _text_code(self, text: str) -> int:
+        code = self._tracebacks.get(text)
+        if code is None:
+            if len(self._tracebacks) > CACHE_LIMIT:
+                self._tracebacks.clear()
+            info = parse_traceback(text)
+            code = self._info_code.setdefault(info, len(self._infos))
+            if code == len(self._infos):
+                self._infos.append(info)
+            self._tracebacks[text] = code
+        return code
+
+    def groups(self, nodes: Iterable[NodeFailures]) -> list[ErrorGroup]:
+        """Error groups over some nodes, largest first (then by first seen, then signature)."""
+        names: list[str] = []
+        tables: list[pa.Table] = []
+        errors, ts, node_of, tb_ids, tb_texts = [], [], [], [], []
+        for node in nodes:
+            rows = node.rows
+            if rows.num_rows == 0:
+                continue
+            failed = rows.filter(pc.fill_null(pc.equal(rows.column("state"), "FAILED"), False))
+            n = failed.num_rows
+            if n == 0:
+                continue
+            ids, texts = _tracebacks_of(failed, node.logs)
+            if node.name in names:
+                index = names.index(node.name)
+            else:
+                index = len(names)
+                names.append(node.name)
+            tables.append(failed)
+            errors.append(failed.column("error"))
+            ts.append(failed.column("ts_us"))
+            node_of.append(np.full(n, index, np.int64))
+            tb_ids.append(ids)
+            tb_texts.append(texts)
+        if not tables:
+            return []
+        table_of = np.concatenate([np.full(t.num_rows, i, np.int64) for i, t in enumerate(tables)])
+        row_of = np.concatenate([np.arange(t.num_rows) for t in tables])
+        node_idx = np.concatenate(node_of)
+        times = np.concatenate([_floats(c) for c in ts])
+        # Message part: mask each distinct message once, then one code per masked text.
+        all_errors = pa.chunked_array([c for e in errors for c in e.chunks], pa.string())
+        # Every digit becomes 0 first (length kept, so masking gives the same result): most of
+        # the variation in messages is numbers, so far fewer distinct texts reach Python.
+        zeroed = _zero_digits(pc.fill_null(all_errors, "").combine_chunks())
+        enc = pc.dictionary_encode(zeroed)
+        msg_of_row = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        texts = enc.dictionary.to_pylist()
+        cache = self._masks
+        masked_texts = [cache.get(m) for m in texts]
+        for k, v in enumerate(masked_texts):
+            if v is None:
+                masked_texts[k] = self.mask(texts[k])
+        menc = pc.dictionary_encode(pa.array(masked_texts, pa.string()))
+        msg_code = menc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        masked = menc.dictionary.to_pylist()
+        info_of_row = self._codes(pa.concat_arrays(tb_ids), pa.concat_arrays(tb_texts))
+        # Dense re-numbering of the traceback codes seen in this call.
+        used, info_dense = np.unique(info_of_row, return_inverse=True)
+        combined = msg_code[msg_of_row] * len(used) + info_dense
+        uniq, inverse, counts = np.unique(combined, return_inverse=True, return_counts=True)
+        order = np.lexsort((np.nan_to_num(times, nan=np.inf), inverse))
+        starts = np.searchsorted(inverse[order], np.arange(len(uniq)))
+        ends = np.append(starts[1:], len(order))
+        pair, pair_counts = np.unique(inverse * len(names) + node_idx, return_counts=True)
+        nodes_of: dict[int, dict[str, int]] = {}
+        for p, c in zip(pair.tolist(), pair_counts.tolist(), strict=True):
+            nodes_of.setdefault(p // len(names), {})[names[p % len(names)]] = c
+        out = []
+        for g, code in enumerate(uniq):
+            info = self._infos[int(used[int(code) % len(used)])]
+            span = order[starts[g] : ends[g]]
+            finite = times[span][np.isfinite(times[span])]
+            node_counts = nodes_of.get(g, {})
+            out.append(
+                ErrorGroup(
+                    exception=info.exception,
+                    frame=info.frame,
+                    message=masked[int(code) // len(used)],
+                    count=int(counts[g]),
+                    nodes=node_counts,
+                    first_seen_us=int(finite[0]) if len(finite) else None,
+                    last_seen_us=int(finite[-1]) if len(finite) else None,
+                    examples=[
+                        _example(names[node_idx[i]], tables[table_of[i]], int(row_of[i]))
+                        for i in span[:EXAMPLES_PER_GROUP]
+                    ],
+                )
+            )
+        return sorted(out, key=lambda g: (-g.count, g.first_seen_us or 0, g.signature))
+
+    def _codes(self, ids: pa.Array, texts: pa.Array) -> np.ndarray:
+        """Per failed row, the code of its parsed traceback (0 = none), by log row id."""
+        n = len(ids)
+        out = np.zeros(n, np.int64)
+        has_text = pc.is_valid(texts).to_numpy(zero_copy_only=False)
+        if not has_text.any():
+            return out
+        by_id = has_text & pc.fill_null(pc.greater(pc.binary_length(ids), 0), False).to_numpy(
+            zero_copy_only=False
+        )
+        if by_id.any():
+            wanted = ids.filter(pa.array(by_id))
+            known = pa.concat_arrays(self._known_ids) if self._known_ids else None
+            codes = np.concatenate(self._known_codes) if self._known_codes else None
+            if known is not None and len(self._known_ids) > 1:
+                self._known_ids, self._known_codes = [known], [codes]  # type: ignore[list-item]
+            hit = (
+                pc.fill_null(pc.index_in(wanted, value_set=known), -1).to_numpy(
+                    zero_copy_only=False
+                )
+                if known is not None
+                else np.full(len(wanted), -1)
+            )
+            got = np.zeros(len(wanted), np.int64)
+            if codes is not None:
+                got[hit >= 0] = codes[hit[hit >= 0]]
+            miss = np.flatnonzero(hit < 0)
+            if len(miss):
+                miss_texts = texts.filter(pa.array(by_id)).take(pa.array(miss)).to_pylist()
+                new = np.fromiter((self._text_code(t) for t in miss_texts), np.int64, len(miss))
+                got[miss] = new
+                self._known_ids.append(wanted.take(pa.array(miss)))
+                self._known_codes.append(new)
+                if sum(len(a) for a in self._known_ids) > CACHE_LIMIT:
+                    self._known_ids, self._known_codes = [], []
+            out[by_id] = got
+        by_text = has_text & ~by_id
+        if by_text.any():
+            rest = texts.filter(pa.array(by_text)).to_pylist()
+            out[by_text] = np.fromiter((self._text_code(t) for t in rest), np.int64, len(rest))
+        return out
+
+
+def _zero_digits(arr: pa.Array) -> pa.Array:
+    """Every ASCII digit of a string array replaced by ``0``, on the bytes (UTF-8 safe: digit
+    bytes never occur inside a multi-byte character); a regex replace is ~40× slower."""
+    arr = arr.cast(pa.string())
+    validity, offsets, data = arr.buffers()
+    if data is None:
+        return arr
+    raw = np.frombuffer(data, np.uint8).copy()
+    raw[(raw >= 0x30) & (raw <= 0x39)] = 0x30
+    return pa.Array.from_buffers(
+        pa.string(), len(arr), [validity, offsets, pa.py_buffer(raw)], offset=arr.offset
+    )
+
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    arr = pc.cast(column, pa.float64())
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return arr.to_numpy(zero_copy_only=False)
+
+
+def _example(node: str, failed: pa.Table, row: int) -> dict[str, Any]:
+    r = failed.slice(row, 1).to_pylist()[0]
+    tags = {c: r[c] for c in failed.column_names if c not in ROW_COLUMNS}
+    return {"node": node, "run_id": r["run_id"], "tags": tags}
+
+
+def _tracebacks_of(failed: pa.Table, logs: pa.Table | None) -> tuple[pa.Array, pa.Array]:
+    """Per failed row, the id and text of its newest log row's traceback (nulls: none)."""
+    n = failed.num_rows
+    none = (pa.nulls(n, pa.binary()), pa.nulls(n, pa.string()))
+    if logs is None or logs.num_rows == 0 or "traceback" not in logs.column_names:
+        return none
+    logs = logs.filter(pc.is_valid(logs.column("traceback")))
+    if logs.num_rows == 0:
+        return none
+    if "ts" in logs.column_names:
+        logs = logs.sort_by([("ts", "descending")])  # index_in picks the first = the newest
+    where = pc.index_in(failed.column("key"), value_set=logs.column("key").combine_chunks())
+    ids = (
+        pc.take(logs.column("id"), where) if "id" in logs.column_names else pa.nulls(n, pa.binary())
+    )
+    texts = pc.take(logs.column("traceback"), where)
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    return pc.cast(ids, pa.binary()), pc.cast(texts, pa.string())
+
+
+_DEFAULT = ErrorGrouper()
+
+
+def error_groups(
+    nodes: Iterable[NodeFailures], grouper: ErrorGrouper | None = None
+) -> list[ErrorGroup]:
+    """Error groups of the FAILED packets of some nodes (a shared cache unless one is given)."""
+    return (grouper or _DEFAULT).groups(nodes)
+
+
+def group_of(
+    message: str | None, traceback: str | None = None, grouper: ErrorGrouper | None = None
+) -> tuple[str | None, str | None, str]:
+    """The signature key of one error (for the details screen / problems view lookups)."""
+    g = grouper or _DEFAULT
+    info = g.traceback(traceback) if traceback else TracebackInfo(None, None)
+    return (info.exception, info.frame, g.mask(message or ""))
+
+
+def log_rows(logs: object) -> pa.Table | None:
+    """The log rows of a :class:`~orcatui.model.logs.NodeLogs` as one table (or None)."""
+    table = getattr(logs, "table", None)
+    if callable(table):
+        return table()
+    return logs._all()  # type: ignore[attr-defined]  # until NodeLogs has a public table()
+
+
+def groups_json(groups: Iterable[ErrorGroup]) -> list[dict[str, Any]]:
+    """``"error_groups"`` for ``summary --json``."""
+    return [g.to_json() for g in groups]
+
+
+__all__ = [
+    "ErrorGroup",
+    "ErrorGrouper",
+    "NodeFailures",
+    "TracebackInfo",
+    "error_groups",
+    "group_of",
+    "groups_json",
+    "is_user_frame",
+    "log_rows",
+    "mask_message",
+    "parse_traceback",
+]
