@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ import pyarrow.compute as pc
 
 from orcatui.model.keys import packet_keys
 from orcatui.model.packets import latest_rows
-from orcatui.model.runs import Verdict
+from orcatui.model.runs import Verdict, lost_reasons
 from orcatui.model.states import State
 from orcatui.store.schema import TAG_PREFIX
 
@@ -60,10 +61,21 @@ def packets_for_view(packets: pa.Table, run_id: str | None, all_runs: bool) -> p
     return packets.filter(pc.equal(packets.column("run_id"), run_id))
 
 
+#: A duration beyond this (ten years) is not believed: it is shown as unknown.
+MAX_DURATION_S = 10 * 365.25 * 86400
+
+
+def _seconds(us: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """µs → seconds as float64, for any int64 (no "not in range" cast errors)."""
+    return pc.divide(pc.cast(us, pa.float64(), safe=False), 1e6)
+
+
 def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float) -> pa.Table:
     """Packet rows as shown: state names with LOST derived, times, duration, first-line errors.
 
-    A RUNNING packet whose run is not live is LOST, with the run's reason.
+    A RUNNING packet whose run is not live is LOST, with the run's reason
+    (:func:`runs.lost_reasons`). Durations are never negative (clocks of two writers may
+    disagree a little); one longer than :data:`MAX_DURATION_S` is unknown (null).
     """
     n = packets.num_rows
     names = pa.array([s.name for s in State], pa.string())
@@ -73,7 +85,7 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
         else pa.array([], pa.string())
     )
     lost_reason = pa.nulls(n, pa.string())
-    dead = {r: f"{v.reason} ({v.certainty.value})" for r, v in verdicts.items() if not v.live}
+    dead = lost_reasons(verdicts)
     if dead and n:
         dead_runs = pa.array(list(dead), pa.string())
         which = pc.index_in(packets.column("run_id"), value_set=dead_runs)
@@ -85,9 +97,13 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
     ts = packets.column("ts")
     running = packets.column("running_ts")
     terminal = pc.not_equal(packets.column("state"), int(State.RUNNING))
-    finished = pc.divide(pc.cast(pc.subtract(ts, running), pa.float64()), 1e6)
-    age = pc.subtract(pa.scalar(now, pa.float64()), pc.divide(pc.cast(running, pa.float64()), 1e6))
+    finished = pc.subtract(_seconds(ts), _seconds(running))
+    age = pc.subtract(pa.scalar(float(now), pa.float64()), _seconds(running))
     duration = pc.if_else(terminal, finished, age) if n else pa.array([], pa.float64())
+    if n:
+        duration = pc.max_element_wise(duration, pa.scalar(0.0))
+        too_long = pc.fill_null(pc.greater(duration, MAX_DURATION_S), False)
+        duration = pc.if_else(too_long, pa.scalar(None, pa.float64()), duration)
     error = packets.column("error")
     tag_cols = [c for c in packets.column_names if c.startswith(TAG_PREFIX)]
     return pa.table(
@@ -126,3 +142,58 @@ def duration_stats(rows: pa.Table) -> tuple[float | None, float | None]:
         return None, None
     arr = d.to_numpy()
     return float(np.median(arr)), float(arr.max())
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key for natural order: runs of digits compare as numbers (``s2`` < ``s10``)."""
+    return tuple(
+        (0, int(part), part) if part.isdigit() else (1, part) for part in _DIGITS.split(text) if part
+    )
+
+
+def _ranks(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Each row's rank in THE tag order: numbers if every value is a number, else natural order.
+
+    Nulls rank last. Computed over distinct values (tag values repeat).
+    """
+    enc = pc.dictionary_encode(col)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    values = enc.dictionary
+    if len(values) == 0:
+        return np.zeros(len(enc), np.int64)
+    if not pa.types.is_string(values.type):
+        values = pc.cast(values, pa.string())
+    try:
+        numbers = pc.cast(pc.utf8_trim_whitespace(values), pa.float64())
+        order = np.argsort(numbers.to_numpy(zero_copy_only=False), kind="stable")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if pc.any(pc.match_substring_regex(values, r"\d")).as_py():
+            keys = [natural_key(v) for v in values.to_pylist()]
+            order = np.array(sorted(range(len(keys)), key=keys.__getitem__), np.int64)
+        else:
+            order = pc.sort_indices(values).to_numpy()
+    rank = np.empty(len(values), np.int64)
+    rank[order] = np.arange(len(values))
+    idx = pc.fill_null(enc.indices, len(values)).to_numpy(zero_copy_only=False).astype(np.int64)
+    rank = np.append(rank, len(values))
+    return rank[idx]
+
+
+def order_rows(packets: pa.Table) -> pa.Table:
+    """Packet rows in THE order they are listed: by tag values (in column order), then run id.
+
+    Each tag sorts numerically when all its values are numbers, else naturally (``s2`` <
+    ``s10``) — the same order however the rows were loaded.
+    """
+    if packets.num_rows <= 1:
+        return packets
+    cols = [c for c in packets.column_names if c.startswith(TAG_PREFIX)]
+    keys = [_ranks(packets.column(c)) for c in [*cols, "run_id"]]
+    order = np.lexsort(keys[::-1])
+    if (order == np.arange(len(order))).all():
+        return packets
+    return packets.take(pa.array(order))
