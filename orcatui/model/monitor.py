@@ -340,29 +340,47 @@ class Monitor:
         view: View | None = None,
         now: float | None = None,
         verdicts: Mapping[str, Verdict] | None = None,
+        states: Iterable[str] | None = None,
+        ordered: bool = True,
     ) -> pa.Table:
-        """A node's packets in a view, as display rows (see :data:`views.ROW_COLUMNS`).
+        """A node's packets in a view, as display rows (see :data:`views.ROW_COLUMNS`), in
+        THE packet order (:func:`views.order_rows`) unless ``ordered`` is False.
 
-        ``verdicts`` (from :meth:`verdicts` at the same ``now``) saves judging the runs again
-        when rows of many nodes are wanted at once.
+        ``verdicts`` (from :meth:`verdicts` or ``PipelineInfo.verdicts`` at the same ``now``)
+        saves judging the runs again when rows of many nodes are wanted at once. ``states``
+        keeps only rows in those shown states (cheaper than filtering afterwards: only the
+        rows kept are ordered).
         """
         now = self.clock() if now is None else now
         pipeline, identity = key
         if verdicts is None:
             verdicts = self.verdicts(pipeline, now)
-        return self._rows(self.pipelines[pipeline].nodes[identity], view or View(), verdicts, now)
+        node = self.pipelines[pipeline].nodes[identity]
+        return self._rows(node, view or View(), verdicts, now, states, ordered)
 
     def _rows(
-        self, node: Node, view: View, verdicts: Mapping[str, Verdict], now: float
+        self,
+        node: Node,
+        view: View,
+        verdicts: Mapping[str, Verdict],
+        now: float,
+        states: Iterable[str] | None = None,
+        ordered: bool = True,
     ) -> pa.Table:
         run_id = self._resolve(node.pipeline, view)
         stamp = (node.packets.version, view.all_runs, run_id)
         cached = self._rows_cache.get(node.key)
-        if cached is None or cached[0] != stamp:
-            chosen = packets_for_view(node.packets.table(), run_id, view.all_runs)
-            cached = (stamp, order_rows(chosen))
-            self._rows_cache[node.key] = cached
-        return display_rows(cached[1], verdicts, now)
+        if cached is not None and cached[0] == stamp:
+            rows = display_rows(cached[1], verdicts, now)
+            return rows if states is None else filter_rows(rows, states)
+        chosen = packets_for_view(node.packets.table(), run_id, view.all_runs)
+        if states is not None or not ordered:
+            rows = display_rows(chosen, verdicts, now)
+            rows = rows if states is None else filter_rows(rows, states)
+            return order_rows(rows) if ordered else rows
+        ordered = order_rows(chosen)
+        self._rows_cache[node.key] = (stamp, ordered)
+        return display_rows(ordered, verdicts, now)
 
     def node_counts(
         self,

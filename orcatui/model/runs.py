@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from observers import procinfo
 from orcatui.model.durations import format_age
 
 #: A run of orcapod data (no run record) is presumed over after this long without an event.
@@ -324,6 +323,8 @@ def process_gone_reason(
     epoch ``pid_start_time``; a small ``pid_start_time`` is taken as raw ticks, as old
     writers wrote it).
     """
+    from observers import procinfo  # lazily: the observers package imports pyarrow
+
     if not _int_in(pid, 1, MAX_PID):
         return None
     try:

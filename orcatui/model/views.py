@@ -144,13 +144,47 @@ def duration_stats(rows: pa.Table) -> tuple[float | None, float | None]:
     return float(np.median(arr)), float(arr.max())
 
 
-_DIGITS = re.compile(r"(\d+)")
+_DIGITS = re.compile(r"([0-9]+)")  # ASCII digits only, as RE2's \d in the Arrow path
 
 
 def natural_key(text: str) -> tuple:
-    """Sort key for natural order: runs of digits compare as numbers (``s2`` < ``s10``)."""
+    """Sort key for natural order: runs of digits compare as numbers (``s2`` < ``s10``).
+
+    Values equal by this key (``s02``, ``s2``) are ordered by their text.
+    """
     return tuple(
-        (0, int(part), part) if part.isdigit() else (1, part) for part in _DIGITS.split(text) if part
+        (0, int(part)) if _DIGITS.fullmatch(part) else (1, part)
+        for part in _DIGITS.split(text)
+        if part
+    )
+
+
+def _dense_rank(values: pa.Array) -> np.ndarray:
+    return pc.rank(values, sort_keys="ascending", tiebreaker="dense").to_numpy().astype(np.int64)
+
+
+def _natural_order(values: pa.Array) -> np.ndarray:
+    """Indices of distinct string ``values`` in natural order (as :func:`natural_key`, then
+    the text itself). Vectorised for values with at most one run of digits (``subject-12``,
+    ``s2``); else sorted in Python."""
+    m = pc.extract_regex(values, r"^(?P<p>\D*)(?P<n>\d{1,18})(?P<r>\D*)$")
+    matched = pc.is_valid(m)
+    unmatched = pc.filter(values, pc.invert(matched))
+    if len(unmatched) and pc.any(pc.match_substring_regex(unmatched, r"\d")).as_py():
+        keys = [(natural_key(v), v) for v in values.to_pylist()]
+        return np.array(sorted(range(len(keys)), key=keys.__getitem__), np.int64)
+    m = pc.fill_null(m, {"p": "", "n": "", "r": ""})  # struct fields of unmatched rows
+    prefix = pc.if_else(matched, pc.struct_field(m, "p"), values)
+    digits = pc.struct_field(m, "n")
+    number = pc.if_else(matched, pc.cast(pc.if_else(matched, digits, "0"), pa.int64()), -1)
+    rest = pc.if_else(matched, pc.struct_field(m, "r"), "")
+    return np.lexsort(
+        (
+            _dense_rank(values),
+            _dense_rank(rest),
+            number.to_numpy(zero_copy_only=False),
+            _dense_rank(prefix),
+        )
     )
 
 
@@ -169,31 +203,64 @@ def _ranks(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
         values = pc.cast(values, pa.string())
     try:
         numbers = pc.cast(pc.utf8_trim_whitespace(values), pa.float64())
-        order = np.argsort(numbers.to_numpy(zero_copy_only=False), kind="stable")
+        order = np.lexsort((_dense_rank(values), numbers.to_numpy(zero_copy_only=False)))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        if pc.any(pc.match_substring_regex(values, r"\d")).as_py():
-            keys = [natural_key(v) for v in values.to_pylist()]
-            order = np.array(sorted(range(len(keys)), key=keys.__getitem__), np.int64)
-        else:
-            order = pc.sort_indices(values).to_numpy()
-    rank = np.empty(len(values), np.int64)
+        order = _natural_order(values)
+    rank = np.empty(len(values) + 1, np.int64)
     rank[order] = np.arange(len(values))
+    rank[len(values)] = len(values)  # nulls last
     idx = pc.fill_null(enc.indices, len(values)).to_numpy(zero_copy_only=False).astype(np.int64)
-    rank = np.append(rank, len(values))
     return rank[idx]
+
+
+#: Up to this many rows are ordered in Python (Arrow's per-call overhead dominates).
+_SMALL = 2000
+
+
+def _py_keys(values: list) -> list[tuple]:
+    """Per value, a key of THE tag order (see :func:`_ranks`), nulls last."""
+    present = [str(v) for v in values if v is not None]
+    try:
+        # As Arrow's cast (the path for large tables): ASCII, no digit separators.
+        numeric = all(t.isascii() and "_" not in t and float(t.strip()) == float(t.strip()) or
+                      t.strip().lower() in ("nan", "+nan", "-nan") for t in present)
+    except (ValueError, OverflowError):
+        numeric = False
+    out = []
+    for v in values:
+        if v is None:
+            out.append((2,))
+        elif numeric:
+            f = float(str(v).strip())
+            out.append((0, (1, 0.0) if f != f else (0, f), str(v)))
+        else:
+            out.append((1, natural_key(str(v)), str(v)))
+    return out
 
 
 def order_rows(packets: pa.Table) -> pa.Table:
     """Packet rows in THE order they are listed: by tag values (in column order), then run id.
 
     Each tag sorts numerically when all its values are numbers, else naturally (``s2`` <
-    ``s10``) — the same order however the rows were loaded.
+    ``s10``) — the same order however the rows were loaded. Takes packet rows (``tag:<name>``
+    columns) or display rows (tag columns after :data:`ROW_COLUMNS`).
     """
     if packets.num_rows <= 1:
         return packets
-    cols = [c for c in packets.column_names if c.startswith(TAG_PREFIX)]
-    keys = [_ranks(packets.column(c)) for c in [*cols, "run_id"]]
-    order = np.lexsort(keys[::-1])
+    names = packets.column_names
+    if names[: len(ROW_COLUMNS)] == list(ROW_COLUMNS):
+        cols = names[len(ROW_COLUMNS) :]
+    else:
+        cols = [c for c in names if c.startswith(TAG_PREFIX)]
+    if packets.num_rows <= _SMALL:
+        columns = [packets.column(c).to_pylist() for c in [*cols, "run_id"]]
+        keyed = [_py_keys(values) for values in columns]
+        order = np.array(
+            sorted(range(packets.num_rows), key=lambda i: tuple(k[i] for k in keyed)), np.int64
+        )
+    else:
+        keys = [_ranks(packets.column(c)) for c in [*cols, "run_id"]]
+        order = np.lexsort(keys[::-1])
     if (order == np.arange(len(order))).all():
         return packets
     return packets.take(pa.array(order))
