@@ -151,8 +151,40 @@ def _load_monitor(args: argparse.Namespace) -> tuple[Monitor, list[str]]:
     return monitor, result.problems
 
 
+class _NoPandas:
+    """An import finder that reports pandas as not installed (see :func:`_arrow_without_pandas`)."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+def _arrow_without_pandas() -> None:
+    """Tell pyarrow, once, that pandas is absent: ``summary`` never uses pandas.
+
+    pyarrow imports pandas (0.2 s, most of ``summary``'s start-up) the first time almost any
+    array is built, only to ask whether the object is a pandas one. It asks once per process;
+    answering "no pandas" while it asks keeps pandas out. ``import pandas`` still works for
+    any other code afterwards. Skipped when pandas is imported already.
+    """
+    if "pandas" in sys.modules:
+        return
+    import pyarrow
+
+    finder = _NoPandas()
+    sys.meta_path.insert(0, finder)
+    try:
+        pyarrow.lib._pandas_api.have_pandas  # noqa: B018 - the Python shim's one-time attempt
+        pyarrow.array(["x"])  # the C++ converter's one-time attempt
+    except Exception:  # noqa: BLE001 - an optimisation only; pyarrow internals may change
+        pass
+    finally:
+        sys.meta_path.remove(finder)
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     """``orcatui summary``."""
+    _arrow_without_pandas()
     from orcatui.model.report import build_report, exit_code
     from orcatui.summary_text import render
     from orcatui.text import inert
