@@ -80,10 +80,10 @@ def main() -> None:
             other = median_time(summary, args.repeat, env_for(args.compare.resolve()))
             print(f"  same, from {args.compare}  {other:6.3f} s  (this tree: {ours / other:.2f}x)")
         code = (
-            "import sys; from orcatui.cli import main; main(['summary', %r]); "
+            f"import sys; from orcatui.cli import main; main(['summary', {str(root)!r}]); "
             "print('HEAVY:', *[m for m in ('pandas', 'textual', 'rich', 'deltalake') "
             "if m in sys.modules])"
-        ) % str(root)
+        )
         out = subprocess.run([py, "-c", code], capture_output=True, text=True, env=env)
         heavy = [ln for ln in out.stdout.splitlines() if ln.startswith("HEAVY:")]
         names = heavy[-1].split()[1:] if heavy else ["?"]

@@ -91,8 +91,15 @@ def make_root(root: Path, nodes: int, packets: int, strings: bool) -> int:
     total = 0
     for node in range(nodes):
         d = (
-            root / "bench" / "_status" / f"fn_{node:04d}" / "semantic_v0.1:ab12" / "v0"
-            / "python.function.v0" / f"schema:semantic_v0.1:{node:064x}" / "execution_status"
+            root
+            / "bench"
+            / "_status"
+            / f"fn_{node:04d}"
+            / "semantic_v0.1:ab12"
+            / "v0"
+            / "python.function.v0"
+            / f"schema:semantic_v0.1:{node:064x}"
+            / "execution_status"
         )
         d.mkdir(parents=True)
         t = node_events(node, packets, strings)
@@ -153,31 +160,40 @@ def main() -> None:
     packets = args.events // args.nodes // 2
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     cli = [sys.executable, "-m", "orcatui", "summary"]
-    print(f"orcatui summary --json, {args.nodes} nodes, ~{args.events:,} events, "
-          f"median of {args.repeat} whole-process runs")
+    print(
+        f"orcatui summary --json, {args.nodes} nodes, ~{args.events:,} events, "
+        f"median of {args.repeat} whole-process runs"
+    )
     for strings in (False, True):
         kind = "36-char string ids" if strings else "16-byte binary ids"
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             n = make_root(root, args.nodes, packets, strings)
-            report = json.loads(subprocess.run(
-                [*cli, str(root), "--json"], capture_output=True, env=env, check=False
-            ).stdout)
+            report = json.loads(
+                subprocess.run(
+                    [*cli, str(root), "--json"], capture_output=True, env=env, check=False
+                ).stdout
+            )
             duck_code = (
-                "import sys; sys.path.insert(0, %r); from benchmarks.bench_summary import "
-                "duckdb_counts; duckdb_counts(__import__('pathlib').Path(%r))"
-            ) % (str(REPO), str(root))
+                f"import sys; sys.path.insert(0, {str(REPO)!r}); "
+                "from benchmarks.bench_summary import duckdb_counts; "
+                f"duckdb_counts(__import__('pathlib').Path({str(root)!r}))"
+            )
             check_same_counts(report, duckdb_counts(root))
             ours = time_process([*cli, str(root), "--json"], args.repeat, env)
             pretty = time_process([*cli, str(root), "--json", "--pretty"], args.repeat, env)
             duck = time_process([sys.executable, "-c", duck_code], args.repeat)
             print(f"  {kind}: {n:,} events")
-            print(f"    orcatui summary --json      {ours:6.2f} s  "
-                  f"({ours / args.baseline:.2f}x the {args.baseline:.1f} s baseline; "
-                  f"target <= 1.5 s: {'met' if ours <= 1.5 else 'NOT met'})")
+            print(
+                f"    orcatui summary --json      {ours:6.2f} s  "
+                f"({ours / args.baseline:.2f}x the {args.baseline:.1f} s baseline; "
+                f"target <= 1.5 s: {'met' if ours <= 1.5 else 'NOT met'})"
+            )
             print(f"    orcatui summary --json --pretty {pretty:6.2f} s")
-            print(f"    duckdb (same counts)        {duck:6.2f} s  "
-                  f"(orcatui / duckdb = {ours / duck:.2f}x)")
+            print(
+                f"    duckdb (same counts)        {duck:6.2f} s  "
+                f"(orcatui / duckdb = {ours / duck:.2f}x)"
+            )
 
 
 if __name__ == "__main__":

@@ -176,7 +176,7 @@ def _arrow_without_pandas() -> None:
     try:
         pyarrow.lib._pandas_api.have_pandas  # noqa: B018 - the Python shim's one-time attempt
         pyarrow.array(["x"])  # the C++ converter's one-time attempt
-    except Exception:  # noqa: BLE001 - an optimisation only; pyarrow internals may change
+    except Exception:
         pass
     finally:
         sys.meta_path.remove(finder)

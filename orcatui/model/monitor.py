@@ -316,8 +316,9 @@ class Monitor:
     def pipeline_uri(self, pipeline: Pipeline) -> str:
         """The pipeline URI its newest run wrote (events or run record), "" if none."""
         model = self.pipelines[pipeline]
-        for run_id in sorted(self._run_ids(model), key=lambda r: self._started(model, r) or 0.0,
-                             reverse=True):
+        for run_id in sorted(
+            self._run_ids(model), key=lambda r: self._started(model, r) or 0.0, reverse=True
+        ):
             stats, rec = model.runs.get(run_id), model.records.get(run_id)
             uri = (stats.pipeline_uri if stats else "") or (rec.pipeline_uri if rec else "")
             if uri:

@@ -460,8 +460,9 @@ def judge_writers(
     best = min(verdicts, key=lambda v: _RANK[v.liveness])
     if len(records) > 1 and best.liveness is Liveness.LIVE:
         live = sum(v.live for v in verdicts)
-        return Verdict(best.liveness, f"{best.reason} ({live} of {len(records)} writers live)",
-                       best.certainty)
+        return Verdict(
+            best.liveness, f"{best.reason} ({live} of {len(records)} writers live)", best.certainty
+        )
     if best.liveness is Liveness.ENDED and len(records) > 1:
         worst = max((r.outcome for r in records), key=_outcome_rank) or "ended"
         return Verdict(Liveness.ENDED, f"run ended ({worst})", Certainty.CERTAIN)

@@ -152,11 +152,13 @@ def natural_key(text: str) -> tuple:
 
     Values equal by this key (``s02``, ``s2``) are ordered by their text.
     """
-    return tuple(
-        (0, int(part)) if _DIGITS.fullmatch(part) else (1, part)
-        for part in _DIGITS.split(text)
-        if part
-    )
+    parts = _DIGITS.split(text)  # text, digits, text, digits, …, text
+    key = [(1, parts[0])] if parts[0] else []
+    for i in range(1, len(parts), 2):
+        key.append((0, int(parts[i])))
+        if parts[i + 1]:
+            key.append((1, parts[i + 1]))
+    return tuple(key)
 
 
 def _dense_rank(values: pa.Array) -> np.ndarray:
@@ -222,8 +224,11 @@ def _py_keys(values: list) -> list[tuple]:
     present = [str(v) for v in values if v is not None]
     try:
         # As Arrow's cast (the path for large tables): ASCII, no digit separators.
-        numeric = all(t.isascii() and "_" not in t and float(t.strip()) == float(t.strip()) or
-                      t.strip().lower() in ("nan", "+nan", "-nan") for t in present)
+        numeric = all(
+            (t.isascii() and "_" not in t and float(t.strip()) == float(t.strip()))
+            or t.strip().lower() in ("nan", "+nan", "-nan")
+            for t in present
+        )
     except (ValueError, OverflowError):
         numeric = False
     out = []
@@ -254,10 +259,8 @@ def order_rows(packets: pa.Table) -> pa.Table:
         cols = [c for c in names if c.startswith(TAG_PREFIX)]
     if packets.num_rows <= _SMALL:
         columns = [packets.column(c).to_pylist() for c in [*cols, "run_id"]]
-        keyed = [_py_keys(values) for values in columns]
-        order = np.array(
-            sorted(range(packets.num_rows), key=lambda i: tuple(k[i] for k in keyed)), np.int64
-        )
+        keys = list(zip(*[_py_keys(values) for values in columns], strict=True))
+        order = np.array(sorted(range(packets.num_rows), key=keys.__getitem__), np.int64)
     else:
         keys = [_ranks(packets.column(c)) for c in [*cols, "run_id"]]
         order = np.lexsort(keys[::-1])

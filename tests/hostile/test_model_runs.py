@@ -104,7 +104,9 @@ def test_shared_run_dead_writer_reason_and_worst_outcome(tmp_path):
     assert p.run.verdict.reason.startswith("heartbeat stopped")
     assert p.counts["LOST"] == 1
     write_record(root, "r1", "b", ended_at=iso(T0 + 30), outcome="failed")
-    write_record(root, "r1", "c", started_at=iso(T0 - 5), ended_at=iso(T0 + 3), outcome="interrupted")
+    write_record(
+        root, "r1", "c", started_at=iso(T0 - 5), ended_at=iso(T0 + 3), outcome="interrupted"
+    )
     m = load(root)
     (p,) = m.snapshot(now=T0 + 600).pipelines
     assert p.run.verdict.liveness is Liveness.ENDED
@@ -151,7 +153,9 @@ def test_per_writer_records_found_by_the_store_on_a_real_root(tmp_path):
 
 
 def test_older_run_still_writing_after_a_newer_run_started_is_not_over(tmp_path):
-    rows = packet("old", T0, None, "", subject="x") + packet("old", T0 + 1, T0 + 9, "SUCCESS", subject="y")
+    rows = packet("old", T0, None, "", subject="x") + packet(
+        "old", T0 + 1, T0 + 9, "SUCCESS", subject="y"
+    )
     rows += packet("new", T0 + 5, T0 + 6, "SUCCESS", subject="x")
     write_status(tmp_path, "etl", ("clean",), rows)
     m = Monitor(tmp_path, stale_after=600)
@@ -163,7 +167,9 @@ def test_older_run_still_writing_after_a_newer_run_started_is_not_over(tmp_path)
 
 
 def test_older_run_silent_since_the_newer_run_started_is_over(tmp_path):
-    rows = packet("old", T0, None, "", subject="x") + packet("new", T0 + 5, T0 + 6, "SUCCESS", subject="x")
+    rows = packet("old", T0, None, "", subject="x") + packet(
+        "new", T0 + 5, T0 + 6, "SUCCESS", subject="x"
+    )
     write_status(tmp_path, "etl", ("clean",), rows)
     m = Monitor(tmp_path, stale_after=600)
     m.refresh()
@@ -306,4 +312,9 @@ def test_any_record_values_never_crash_or_overflow(fields):
         assert t is None or math.isfinite(t)
     assert rec.pid is None or 1 <= rec.pid <= 4_194_304
     assert rec.heartbeat_interval_s > 0 and math.isfinite(rec.heartbeat_interval_s)
-    assert isinstance(rec.nodes, dict) and rec.outcome in (None, "completed", "interrupted", "failed")
+    assert isinstance(rec.nodes, dict) and rec.outcome in (
+        None,
+        "completed",
+        "interrupted",
+        "failed",
+    )

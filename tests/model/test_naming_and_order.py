@@ -66,9 +66,7 @@ def test_job_labels_one_function_used_twice_and_across_job_files(tmp_path):
     jobs = [tmp_path / "twice.job.json", tmp_path / "other.job.json"]
     m = Monitor(tmp_path / "store", job_files=jobs)
     m.refresh()
-    titles = {
-        p.display_name: sorted(n.name.title for n in p.nodes) for p in m.snapshot().pipelines
-    }
+    titles = {p.display_name: sorted(n.name.title for n in p.nodes) for p in m.snapshot().pipelines}
     # before: node_uri keys made both "twice" nodes "twice-second", then "other-first"
     assert titles == {"other": ["other-first"], "twice": ["twice-first", "twice-second"]}
 
@@ -82,7 +80,10 @@ def test_job_labels_keyed_by_pipeline_hash_and_pipeline_name():
 
 def test_pipeline_name_parts():
     assert pipeline_name_parts(("lab", "p"), "x@1", "/r") == ("lab", "p")
-    assert pipeline_name_parts((), "lab_a/multi@0123456789abcdef", "/data/root") == ("lab_a", "multi")
+    assert pipeline_name_parts((), "lab_a/multi@0123456789abcdef", "/data/root") == (
+        "lab_a",
+        "multi",
+    )
     assert pipeline_name_parts((), "", "/data/root/") == ("root",)
     assert pipeline_name_parts((), None, "/") == ("/",)
     assert pipeline_display_name((), "@abc", "/data/db") == "db"
