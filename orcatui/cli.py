@@ -8,17 +8,19 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from orcatui import exitcodes
+
 if TYPE_CHECKING:  # the CLI imports the model lazily: `orcatui --help` stays instant
     from orcatui.model.monitor import Monitor
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOST = 0, 1, 2, 3
-
 _EPILOG = """\
-exit codes (summary):
-  0  all good
+exit codes (summary), when several apply the first listed wins:
+  3  LOST packets present (packets left in RUNNING by a run that is not live)
+  4  some data could not be read (an unreadable table, file or run record, a bad value
+     skipped); each is named in a warning
   1  FAILED packets present
-  3  LOST packets present (packets left in RUNNING by a run that is not live; wins over 1)
-  2  usage or input error (root missing/unreadable, no status tables, bad option)
+  0  all good
+  2  usage error, or the root cannot be read at all (missing, unreadable, no status tables)
 """
 
 
@@ -27,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         sys.stderr.write(f"orcatui: {message} (see orcatui --help)\n")
-        raise SystemExit(EXIT_USAGE)
+        raise SystemExit(exitcodes.USAGE)
 
 
 def _duration(text: str) -> float:
@@ -50,13 +52,17 @@ def _positive(text: str) -> float:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    from orcatui.model.durations import format_age
+    from orcatui.model.runs import DEFAULT_STALE_AFTER_S
+
     p.add_argument("root", type=Path, help="directory holding the status tables (Parquet or Delta)")
     p.add_argument(
         "--stale-after",
         type=_duration,
-        default=600.0,
+        default=DEFAULT_STALE_AFTER_S,
         metavar="DURATION",
-        help="a run without a run record is over after this long without events (default 10m)",
+        help="a run without a run record is over after this long without events "
+        f"(default {format_age(DEFAULT_STALE_AFTER_S)})",
     )
     p.add_argument(
         "--job",
@@ -111,7 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--all-runs", action="store_true", help="latest state per packet across all runs"
     )
-    summary.add_argument("--json", action="store_true", help="print JSON (shape in the README)")
+    summary.add_argument(
+        "--json", action="store_true", help="print JSON, compact (shape in the README)"
+    )
+    summary.add_argument("--pretty", action="store_true", help="with --json: indent the JSON")
 
     demo = sub.add_parser(
         "demo",
@@ -126,10 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str) -> int:
-    from orcatui.summary_text import inert  # paths may hold escape sequences too
+    from orcatui.text import inert  # paths may hold escape sequences too
 
     sys.stderr.write(f"orcatui: {inert(message)}\n")
-    return EXIT_USAGE
+    return exitcodes.USAGE
 
 
 def _load_monitor(args: argparse.Namespace) -> tuple[Monitor, list[str]]:
@@ -142,10 +151,46 @@ def _load_monitor(args: argparse.Namespace) -> tuple[Monitor, list[str]]:
     return monitor, result.problems
 
 
+class _NoPandas:
+    """An import finder that reports pandas as not installed (see :func:`_arrow_without_pandas`)."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+def _arrow_without_pandas() -> None:
+    """Tell pyarrow, once, that pandas is absent: ``summary`` never uses pandas.
+
+    pyarrow imports pandas (0.2 s, most of ``summary``'s start-up) the first time almost any
+    array is built, only to ask whether the object is a pandas one. It asks once per process;
+    answering "no pandas" while it asks keeps pandas out. ``import pandas`` still works for
+    any other code afterwards. Skipped when pandas is imported already.
+    """
+    if "pandas" in sys.modules:
+        return
+    import pyarrow
+
+    finder = _NoPandas()
+    sys.meta_path.insert(0, finder)
+    try:
+        pyarrow.lib._pandas_api.have_pandas  # noqa: B018 - the Python shim's one-time attempt
+        pyarrow.array(["x"])  # the C++ converter's one-time attempt
+    except Exception:
+        pass
+    finally:
+        sys.meta_path.remove(finder)
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     """``orcatui summary``."""
+    _arrow_without_pandas()
     from orcatui.model.report import build_report, exit_code
-    from orcatui.summary_text import inert, render
+    from orcatui.summary_text import render
+    from orcatui.text import inert
+
+    if args.pretty and not args.json:
+        return _fail("--pretty needs --json")
 
     monitor, problems = _load_monitor(args)
     if not monitor.pipelines:
@@ -160,7 +205,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if args.json:
         for err in report["errors"]:
             sys.stderr.write(f"orcatui: warning: {inert(err)}\n")
-        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        # The C encoder (no indent) is several times faster than the indenting pure-Python one.
+        indent = 2 if args.pretty else None
+        separators = None if args.pretty else (",", ":")
+        text = json.dumps(report, indent=indent, separators=separators, ensure_ascii=False)
+        sys.stdout.write(text + "\n")
     else:
         sys.stdout.write(render(report, sys.stdout))
     return exit_code(report)
@@ -201,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return EXIT_USAGE
+        return exitcodes.USAGE
     from orcatui.store.store import RootError
 
     handlers = {"summary": cmd_summary, "watch": cmd_watch, "demo": cmd_demo}
@@ -212,4 +261,4 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except KeyboardInterrupt:
-        return 130
+        return exitcodes.INTERRUPTED

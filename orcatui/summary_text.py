@@ -48,7 +48,7 @@ def render(report: dict[str, Any], stream: TextIO | None = None) -> str:
     out: list[str] = []
     for p in report["pipelines"]:
         run = p["run"]
-        name = "/".join(inert(x) for x in p["name"])
+        name = "/".join(inert(x) for x in p["name"]) or "(unnamed)"
         out.append(f"pipeline {name}")
         if run:
             when = f"started {run['started'] or '?'}"
@@ -58,7 +58,7 @@ def render(report: dict[str, Any], stream: TextIO | None = None) -> str:
                 f"  run {inert(run['run_id'])}: {run['liveness']} ({inert(run['reason'])}), {when}"
             )
         else:
-            out.append(f"  view: {p['view']}")
+            out.append(f"  view: {inert(p['view'])}")
         rows = [["node", *SHOWN_STATES, "median", "max"]]
         for n in p["nodes"]:
             title = inert(n["name"])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_CAP_S = 9999 * 86400.0  # beyond this an age or duration is shown as ">9999d"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|)\s*$")
 
 
@@ -17,8 +19,12 @@ def parse_duration(text: str) -> float:
 
 
 def format_age(seconds: float) -> str:
-    """A coarse age: ``42s``, ``4m``, ``2h``, ``3d``."""
+    """A coarse age: ``42s``, ``4m``, ``2h``, ``3d`` (``?`` if not finite, at most ``>9999d``)."""
+    if not math.isfinite(seconds):
+        return "?"
     s = max(0.0, seconds)
+    if s >= _CAP_S:
+        return ">9999d"
     if s < 60:
         return f"{int(s)}s"
     if s < 3600:
@@ -32,7 +38,11 @@ def format_duration(seconds: float | None) -> str:
     """A precise-enough duration for a table cell: ``0.42s``, ``12.3s``, ``4m05s``, ``2h03m``."""
     if seconds is None:
         return ""
+    if not math.isfinite(seconds):
+        return "?"
     s = max(0.0, seconds)
+    if s >= _CAP_S:
+        return ">9999d"
     if s < 10:
         return f"{s:.2f}s"
     if s < 60:

@@ -1,9 +1,21 @@
-"""How a packet is identified: its run id and user tag values (DESIGN §4)."""
+"""How a packet is identified: its run id and user tag values (DESIGN §4).
+
+A key is an injective encoding of (run id, {tag name: value} for the non-null tags):
+
+    esc(run id) + for each non-null tag, by name: "\\x1f" + esc(name, "=" too) + "=" + esc(value)
+
+where ``esc`` escapes ``\\`` as ``\\\\`` and ``\\x1f`` as ``\\s`` (and, in names, ``=`` as
+``\\e``). The run part and every escaped text hold no ``\\x1f``, and escaped names hold no ``=``,
+so a key splits back into exactly one (run id, tags): no text a pipeline writes (separators,
+``=``, backslashes, empty strings) can make two packets share a key. A null tag and a missing tag
+column are the same thing (schema drift): both are left out.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -12,30 +24,71 @@ from orcatui.store.schema import TAG_PREFIX
 SEP = "\x1f"
 
 
-def packet_keys(table: pa.Table, *, with_run: bool = True) -> pa.Array:
-    """One key string per row: run id, then ``name=value`` for each non-null tag, by tag name.
+def escape(text: str, *, name: bool = False) -> str:
+    """``text`` with ``\\`` and the separator escaped (and ``=`` too for a tag name)."""
+    out = text.replace("\\", "\\\\").replace(SEP, "\\s")
+    return out.replace("=", "\\e") if name else out
 
-    Null tags are left out, so a row written before a tag column existed keys like one where the
-    tag is null: keys stay stable under schema drift.
+
+def _escaped(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Arrow twin of :func:`escape` for values; costs two scans when there is nothing to escape."""
+    if not pa.types.is_string(col.type):
+        col = pc.cast(col, pa.string())
+    if _holds(col, b"\\"):
+        col = pc.replace_substring(col, "\\", "\\\\")
+    if _holds(col, SEP.encode()):
+        col = pc.replace_substring(col, SEP, "\\s")
+    return col
+
+
+def _holds(col: pa.ChunkedArray | pa.Array, byte: bytes) -> bool:
+    """Whether any value holds ``byte`` (an ASCII byte): a scan of the raw UTF-8 data buffers."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    code = byte[0]
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], np.int32, len(chunk) + 1, chunk.offset * 4)
+        data = chunk.buffers()[2]
+        if data is None:
+            continue
+        raw = np.frombuffer(data, np.uint8)[offsets[0] : offsets[-1]]
+        if raw.size and (raw == code).any():
+            return True
+    return False
+
+
+def packet_keys(table: pa.Table, *, with_run: bool = True) -> pa.Array:
+    """One key string per row (see the module docstring); equal to :func:`key_of` of its row.
+
+    Every step is element-wise over all rows (no ``null_handling="skip"``, which returned fewer
+    rows than given on some pyarrow versions): a null tag gives an empty piece.
     """
     n = table.num_rows
-    parts: list[pa.Array | str] = []
+    parts: list[pa.ChunkedArray | pa.Array] = []
     if with_run:
-        parts.append(pc.fill_null(table.column("run_id"), ""))
+        parts.append(pc.fill_null(_escaped(table.column("run_id")), ""))
     for name in sorted(c for c in table.column_names if c.startswith(TAG_PREFIX)):
-        label = name[len(TAG_PREFIX) :] + "="
-        parts.append(pc.binary_join_element_wise(label, table.column(name), ""))
+        label = SEP + escape(name[len(TAG_PREFIX) :], name=True) + "="
+        piece = pc.binary_join_element_wise(label, _escaped(table.column(name)), "")
+        parts.append(pc.fill_null(piece, "") if piece.null_count else piece)
     if not parts:
-        return pa.repeat("", n).cast(pa.string())
-    if len(parts) == 1 and not with_run:
-        return pc.fill_null(parts[0], "").combine_chunks()
-    parts.append(SEP)
-    joined = pc.binary_join_element_wise(*parts, null_handling="skip")
-    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+        return pa.array([""] * n, pa.string())
+    joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
+    out = joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+    if len(out) != n:  # a guard on Arrow itself: one key per row, always
+        raise AssertionError(f"packet_keys: {len(out)} keys for {n} rows")
+    return out
 
 
 def key_of(run_id: str | None, tags: Mapping[str, str | None], *, with_run: bool = True) -> str:
-    """The key of one packet, equal to what :func:`packet_keys` gives for its rows."""
-    parts = [run_id or ""] if with_run else []
-    parts += [f"{k}={v}" for k, v in sorted(tags.items()) if v is not None]
-    return SEP.join(parts)
+    """The key of one packet, equal to what :func:`packet_keys` gives for its row.
+
+    ``tags`` maps plain tag names (without the ``tag:`` prefix) to values; None values are
+    left out, like missing columns.
+    """
+    parts = [escape(run_id or "")] if with_run else []
+    parts += [
+        f"{SEP}{escape(k, name=True)}={escape(v)}" for k, v in sorted(tags.items()) if v is not None
+    ]
+    return "".join(parts)

@@ -18,7 +18,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orcatui.model.logs import LogRow, NodeLogs
-from orcatui.model.naming import NodeName, labels_from_job, labels_from_run_records, node_name
+from orcatui.model.naming import (
+    JobLabels,
+    NodeName,
+    labels_from_job,
+    labels_from_run_records,
+    node_name,
+    pipeline_name_parts,
+)
 from orcatui.model.packets import NodePackets
 from orcatui.model.runs import (
     DEFAULT_STALE_AFTER_S,
@@ -26,7 +33,9 @@ from orcatui.model.runs import (
     RunRecord,
     RunStats,
     Verdict,
-    judge_run,
+    judge_writers,
+    lost_reasons,
+    merge_records,
 )
 from orcatui.model.states import SHOWN_STATES, State
 from orcatui.model.views import (
@@ -35,6 +44,7 @@ from orcatui.model.views import (
     count_states,
     display_rows,
     display_tag_name,
+    order_rows,
     packets_for_view,
 )
 from orcatui.store.discovery import TableKind, TableRef
@@ -67,7 +77,10 @@ class PipelineModel:
     name: Pipeline
     nodes: dict[Identity, Node] = field(default_factory=dict)
     runs: dict[str, RunStats] = field(default_factory=dict)
+    #: run id → the run's writers' records merged (see :func:`runs.merge_records`).
     records: dict[str, RunRecord] = field(default_factory=dict)
+    #: run id → writer key (the record file) → that writer's record.
+    writers: dict[str, dict[str, RunRecord]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,15 @@ class PipelineInfo:
     runs: tuple[RunInfo, ...]
     nodes: tuple[NodeInfo, ...]
     counts: dict[str, int]
+    #: Every run's liveness, judged once for this snapshot (the summary uses the same).
+    verdicts: Mapping[str, Verdict] = field(default_factory=dict)
+    #: The pipeline's name parts as shown (never empty: see ``naming.pipeline_name_parts``).
+    title: tuple[str, ...] = ()
+
+    @property
+    def display_name(self) -> str:
+        """The pipeline's name as shown (``title`` joined by ``/``)."""
+        return "/".join(self.title or self.name)
 
 
 @dataclass(frozen=True)
@@ -115,6 +137,8 @@ class Snapshot:
     pipelines: tuple[PipelineInfo, ...]
     broken: dict[str, str]
     version: int
+    #: Problems with values read (bad run-record fields, …), one line each, newest state.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,12 +183,14 @@ class Monitor:
         self.this_host = this_host
         self.check_process = check_process
         self.pipelines: dict[Pipeline, PipelineModel] = {}
-        self.job_labels: dict[tuple[str, ...], str] = {}
+        self.jobs = JobLabels()
         for job in job_files:
-            self.job_labels.update(labels_from_job(job))
+            self.jobs.add(labels_from_job(job))
+        self.warnings: dict[str, list[str]] = {}  # record path → its problems
         self.version = 0
         self._lock = threading.Lock()
-        self._all_runs_cache: dict[NodeKey, tuple[int, pa.Table]] = {}
+        # node → ((packets version, all runs, run id), its packets in that view, ordered)
+        self._rows_cache: dict[NodeKey, tuple[tuple, pa.Table]] = {}
 
     # -- reading ------------------------------------------------------------------------------
     def refresh(self, *, only: set[Path] | None = None, rediscover: bool = True) -> RefreshResult:
@@ -197,12 +223,25 @@ class Monitor:
             self._node(ref.pipeline, ref.identity).logs.add(rows)
         for pipeline, records in update.run_records.items():
             model = self._pipeline(pipeline)
+            touched = set()
             for data in records:
+                where = data.get("_record_path") if isinstance(data, dict) else None
                 try:
                     rec = RunRecord.from_json(data)
-                except (ValueError, TypeError):
+                except (ValueError, TypeError) as exc:
+                    msg = f"{where or 'run record'}: {exc}; ignored"
+                    self.warnings[str(where)] = [msg]
+                    update.problems.append(msg)
                     continue
-                model.records[rec.run_id] = rec
+                key = rec.writer_key
+                self.warnings.pop(key, None)
+                if rec.problems:
+                    self.warnings[key or rec.run_id] = list(rec.problems)
+                    update.problems.extend(rec.problems)
+                model.writers.setdefault(rec.run_id, {})[key] = rec
+                touched.add(rec.run_id)
+            for run_id in touched:
+                model.records[run_id] = merge_records(list(model.writers[run_id].values()))
         if not update.empty:
             self.version += 1
 
@@ -234,17 +273,16 @@ class Monitor:
         now = self.clock() if now is None else now
         model = self.pipelines[pipeline]
         starts = {r: self._started(model, r) for r in self._run_ids(model)}
-        newest_start = max(starts.values(), default=None)
+        newest_start = max((s for s in starts.values() if s is not None), default=None)
         out = {}
         for run_id, start in starts.items():
-            out[run_id] = judge_run(
+            newer = newest_start is not None and start is not None and start < newest_start
+            out[run_id] = judge_writers(
                 model.runs.get(run_id),
-                model.records.get(run_id),
+                list(model.writers.get(run_id, {}).values()),
                 now=now,
                 stale_after=self.stale_after,
-                newer_run_started=newest_start is not None
-                and start is not None
-                and start < newest_start,
+                newer_run_start=newest_start if newer else None,
                 this_host=self.this_host,
                 check_process=self.check_process,
             )
@@ -272,8 +310,24 @@ class Monitor:
         """Node labels known for a pipeline: run records first, then ``--job`` files."""
         model = self.pipelines[pipeline]
         labels = labels_from_run_records(r.nodes for r in model.records.values())
-        labels.update(self.job_labels)
+        labels.update(self.jobs.for_pipeline(self.pipeline_title(pipeline)))
         return labels
+
+    def pipeline_uri(self, pipeline: Pipeline) -> str:
+        """The pipeline URI its newest run wrote (events or run record), "" if none."""
+        model = self.pipelines[pipeline]
+        for run_id in sorted(
+            self._run_ids(model), key=lambda r: self._started(model, r) or 0.0, reverse=True
+        ):
+            stats, rec = model.runs.get(run_id), model.records.get(run_id)
+            uri = (stats.pipeline_uri if stats else "") or (rec.pipeline_uri if rec else "")
+            if uri:
+                return uri
+        return ""
+
+    def pipeline_title(self, pipeline: Pipeline) -> tuple[str, ...]:
+        """The pipeline's name parts as shown (see :func:`naming.pipeline_name_parts`)."""
+        return pipeline_name_parts(pipeline, self.pipeline_uri(pipeline), self.root)
 
     def _resolve(self, pipeline: Pipeline, view: View) -> str | None:
         if view.all_runs:
@@ -287,31 +341,47 @@ class Monitor:
         view: View | None = None,
         now: float | None = None,
         verdicts: Mapping[str, Verdict] | None = None,
+        states: Iterable[str] | None = None,
+        ordered: bool = True,
     ) -> pa.Table:
-        """A node's packets in a view, as display rows (see :data:`views.ROW_COLUMNS`).
+        """A node's packets in a view, as display rows (see :data:`views.ROW_COLUMNS`), in
+        THE packet order (:func:`views.order_rows`) unless ``ordered`` is False.
 
-        ``verdicts`` (from :meth:`verdicts` at the same ``now``) saves judging the runs again
-        when rows of many nodes are wanted at once.
+        ``verdicts`` (from :meth:`verdicts` or ``PipelineInfo.verdicts`` at the same ``now``)
+        saves judging the runs again when rows of many nodes are wanted at once. ``states``
+        keeps only rows in those shown states (cheaper than filtering afterwards: only the
+        rows kept are ordered).
         """
         now = self.clock() if now is None else now
         pipeline, identity = key
         if verdicts is None:
             verdicts = self.verdicts(pipeline, now)
-        return self._rows(self.pipelines[pipeline].nodes[identity], view or View(), verdicts, now)
+        node = self.pipelines[pipeline].nodes[identity]
+        return self._rows(node, view or View(), verdicts, now, states, ordered)
 
     def _rows(
-        self, node: Node, view: View, verdicts: Mapping[str, Verdict], now: float
+        self,
+        node: Node,
+        view: View,
+        verdicts: Mapping[str, Verdict],
+        now: float,
+        states: Iterable[str] | None = None,
+        ordered: bool = True,
     ) -> pa.Table:
-        packets = node.packets.table()
-        if view.all_runs:
-            cached = self._all_runs_cache.get(node.key)
-            if cached is None or cached[0] != node.packets.version:
-                cached = (node.packets.version, packets_for_view(packets, None, True))
-                self._all_runs_cache[node.key] = cached
-            chosen = cached[1]
-        else:
-            chosen = packets_for_view(packets, self._resolve(node.pipeline, view), False)
-        return display_rows(chosen, verdicts, now)
+        run_id = self._resolve(node.pipeline, view)
+        stamp = (node.packets.version, view.all_runs, run_id)
+        cached = self._rows_cache.get(node.key)
+        if cached is not None and cached[0] == stamp:
+            rows = display_rows(cached[1], verdicts, now)
+            return rows if states is None else filter_rows(rows, states)
+        chosen = packets_for_view(node.packets.table(), run_id, view.all_runs)
+        if states is not None or not ordered:
+            rows = display_rows(chosen, verdicts, now)
+            rows = rows if states is None else filter_rows(rows, states)
+            return order_rows(rows) if ordered else rows
+        ordered = order_rows(chosen)
+        self._rows_cache[node.key] = (stamp, ordered)
+        return display_rows(ordered, verdicts, now)
 
     def node_counts(
         self,
@@ -331,8 +401,7 @@ class Monitor:
             if state is State.LOST:
                 continue
             counts[state.name] = node.packets.counts.get((run_id, int(state)), 0)
-        verdict = verdicts.get(run_id)
-        if verdict is not None and not verdict.live:
+        if run_id in lost_reasons({run_id: verdicts[run_id]} if run_id in verdicts else {}):
             counts["LOST"], counts["RUNNING"] = counts["RUNNING"], 0
         return counts
 
@@ -394,8 +463,22 @@ class Monitor:
                 tags = tuple(display_tag_name(t) for t in node.packets.tag_names)
                 nodes.append(NodeInfo(node.key, node_name(identity, labels), counts, tags))
             run = next((r for r in runs if r.run_id == run_id), None)
-            pipelines.append(PipelineInfo(name, view, run, tuple(runs), tuple(nodes), total))
-        return Snapshot(self.root, now, tuple(pipelines), dict(self.store.broken), self.version)
+            pipelines.append(
+                PipelineInfo(
+                    name,
+                    view,
+                    run,
+                    tuple(runs),
+                    tuple(nodes),
+                    total,
+                    verdicts=verdicts,
+                    title=self.pipeline_title(name),
+                )
+            )
+        warnings = tuple(w for ws in self.warnings.values() for w in ws)
+        return Snapshot(
+            self.root, now, tuple(pipelines), dict(self.store.broken), self.version, warnings
+        )
 
     def details(self, key: NodeKey, row: Mapping) -> PacketDetails:
         """A packet's display row with its log row (None when it has none)."""

@@ -6,23 +6,25 @@ README. It is built from :class:`~orcatui.model.monitor.Monitor` views only, lik
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow.compute as pc
 
+from orcatui import exitcodes
 from orcatui.model.monitor import Monitor, PipelineInfo, RunInfo
-from orcatui.model.views import View, duration_stats
-
-#: Exit codes of ``orcatui summary``.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOST = 0, 1, 2, 3
+from orcatui.model.views import View, duration_stats, order_rows
 
 
 def iso(epoch: float | None) -> str | None:
-    """Epoch seconds as ISO-8601 UTC (seconds precision), or None."""
-    if epoch is None:
+    """Epoch seconds as ISO-8601 UTC (seconds precision); None if unknown or unrepresentable."""
+    if epoch is None or not math.isfinite(epoch):
         return None
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def first_line(text: str | None) -> str | None:
@@ -60,12 +62,11 @@ def _tags(row: dict[str, Any], tag_names: tuple[str, ...]) -> dict[str, Any]:
 def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[str, Any]:
     """One pipeline's part of the report."""
     nodes = []
-    verdicts = monitor.verdicts(info.name, now)
     for node in info.nodes:
-        rows = monitor.packet_rows(node.key, info.view, now, verdicts)
+        rows = monitor.packet_rows(node.key, info.view, now, info.verdicts, ordered=False)
         median, longest = duration_stats(rows)
-        failed = rows.filter(pc.equal(rows.column("state"), "FAILED")).to_pylist()
-        lost = rows.filter(pc.equal(rows.column("state"), "LOST")).to_pylist()
+        failed = order_rows(rows.filter(pc.equal(rows.column("state"), "FAILED"))).to_pylist()
+        lost = order_rows(rows.filter(pc.equal(rows.column("state"), "LOST"))).to_pylist()
         nodes.append(
             {
                 "name": node.name.title,
@@ -90,14 +91,16 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
                         "run_id": r["run_id"],
                         "tags": _tags(r, node.tags),
                         "reason": r["lost_reason"],
-                        "running_since": iso(r["started_us"] / 1e6 if r["started_us"] else None),
+                        "running_since": iso(
+                            r["started_us"] / 1e6 if r["started_us"] is not None else None
+                        ),
                     }
                     for r in lost
                 ],
             }
         )
     return {
-        "name": list(info.name),
+        "name": list(info.title or info.name),
         "view": info.view.label,
         "run": run_dict(info.run),
         "runs": [run_dict(r) for r in info.runs],
@@ -132,16 +135,19 @@ def build_report(
         "generated_at": iso(now),
         "stale_after_s": monitor.stale_after,
         "pipelines": pipelines,
-        "errors": sorted({*snap.broken.values(), *(problems or [])}),
+        "errors": sorted({*snap.broken.values(), *snap.warnings, *(problems or [])}),
     }
 
 
 def exit_code(report: dict[str, Any]) -> int:
-    """0 all good, 1 FAILED packets present, 3 LOST packets present (wins over 1)."""
+    """The exit code a report calls for (:func:`orcatui.exitcodes.worst`).
+
+    3 LOST packets present > 4 some data could not be read (any entry in ``errors``: an
+    unreadable table or file, a bad run record or field, skipped values) > 1 FAILED packets
+    present > 0.
+    """
     lost = failed = 0
     for p in report["pipelines"]:
         lost += p["counts"]["LOST"]
         failed += p["counts"]["FAILED"]
-    if lost:
-        return EXIT_LOST
-    return EXIT_FAILED if failed else EXIT_OK
+    return exitcodes.worst(lost=bool(lost), unreadable=bool(report["errors"]), failed=bool(failed))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ import pyarrow.compute as pc
 
 from orcatui.model.keys import packet_keys
 from orcatui.model.packets import latest_rows
-from orcatui.model.runs import Verdict
+from orcatui.model.runs import Verdict, lost_reasons
 from orcatui.model.states import State
 from orcatui.store.schema import TAG_PREFIX
 
@@ -60,10 +61,21 @@ def packets_for_view(packets: pa.Table, run_id: str | None, all_runs: bool) -> p
     return packets.filter(pc.equal(packets.column("run_id"), run_id))
 
 
+#: A duration beyond this (ten years) is not believed: it is shown as unknown.
+MAX_DURATION_S = 10 * 365.25 * 86400
+
+
+def _seconds(us: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """µs → seconds as float64, for any int64 (no "not in range" cast errors)."""
+    return pc.divide(pc.cast(us, pa.float64(), safe=False), 1e6)
+
+
 def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float) -> pa.Table:
     """Packet rows as shown: state names with LOST derived, times, duration, first-line errors.
 
-    A RUNNING packet whose run is not live is LOST, with the run's reason.
+    A RUNNING packet whose run is not live is LOST, with the run's reason
+    (:func:`runs.lost_reasons`). Durations are never negative (clocks of two writers may
+    disagree a little); one longer than :data:`MAX_DURATION_S` is unknown (null).
     """
     n = packets.num_rows
     names = pa.array([s.name for s in State], pa.string())
@@ -73,7 +85,7 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
         else pa.array([], pa.string())
     )
     lost_reason = pa.nulls(n, pa.string())
-    dead = {r: f"{v.reason} ({v.certainty.value})" for r, v in verdicts.items() if not v.live}
+    dead = lost_reasons(verdicts)
     if dead and n:
         dead_runs = pa.array(list(dead), pa.string())
         which = pc.index_in(packets.column("run_id"), value_set=dead_runs)
@@ -85,9 +97,13 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
     ts = packets.column("ts")
     running = packets.column("running_ts")
     terminal = pc.not_equal(packets.column("state"), int(State.RUNNING))
-    finished = pc.divide(pc.cast(pc.subtract(ts, running), pa.float64()), 1e6)
-    age = pc.subtract(pa.scalar(now, pa.float64()), pc.divide(pc.cast(running, pa.float64()), 1e6))
+    finished = pc.subtract(_seconds(ts), _seconds(running))
+    age = pc.subtract(pa.scalar(float(now), pa.float64()), _seconds(running))
     duration = pc.if_else(terminal, finished, age) if n else pa.array([], pa.float64())
+    if n:
+        duration = pc.max_element_wise(duration, pa.scalar(0.0))
+        too_long = pc.fill_null(pc.greater(duration, MAX_DURATION_S), False)
+        duration = pc.if_else(too_long, pa.scalar(None, pa.float64()), duration)
     error = packets.column("error")
     tag_cols = [c for c in packets.column_names if c.startswith(TAG_PREFIX)]
     return pa.table(
@@ -126,3 +142,128 @@ def duration_stats(rows: pa.Table) -> tuple[float | None, float | None]:
         return None, None
     arr = d.to_numpy()
     return float(np.median(arr)), float(arr.max())
+
+
+_DIGITS = re.compile(r"([0-9]+)")  # ASCII digits only, as RE2's \d in the Arrow path
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key for natural order: runs of digits compare as numbers (``s2`` < ``s10``).
+
+    Values equal by this key (``s02``, ``s2``) are ordered by their text.
+    """
+    parts = _DIGITS.split(text)  # text, digits, text, digits, …, text
+    key = [(1, parts[0])] if parts[0] else []
+    for i in range(1, len(parts), 2):
+        key.append((0, int(parts[i])))
+        if parts[i + 1]:
+            key.append((1, parts[i + 1]))
+    return tuple(key)
+
+
+def _dense_rank(values: pa.Array) -> np.ndarray:
+    return pc.rank(values, sort_keys="ascending", tiebreaker="dense").to_numpy().astype(np.int64)
+
+
+def _natural_order(values: pa.Array) -> np.ndarray:
+    """Indices of distinct string ``values`` in natural order (as :func:`natural_key`, then
+    the text itself). Vectorised for values with at most one run of digits (``subject-12``,
+    ``s2``); else sorted in Python."""
+    m = pc.extract_regex(values, r"^(?P<p>\D*)(?P<n>\d{1,18})(?P<r>\D*)$")
+    matched = pc.is_valid(m)
+    unmatched = pc.filter(values, pc.invert(matched))
+    if len(unmatched) and pc.any(pc.match_substring_regex(unmatched, r"\d")).as_py():
+        keys = [(natural_key(v), v) for v in values.to_pylist()]
+        return np.array(sorted(range(len(keys)), key=keys.__getitem__), np.int64)
+    m = pc.fill_null(m, {"p": "", "n": "", "r": ""})  # struct fields of unmatched rows
+    prefix = pc.if_else(matched, pc.struct_field(m, "p"), values)
+    digits = pc.struct_field(m, "n")
+    number = pc.if_else(matched, pc.cast(pc.if_else(matched, digits, "0"), pa.int64()), -1)
+    rest = pc.if_else(matched, pc.struct_field(m, "r"), "")
+    return np.lexsort(
+        (
+            _dense_rank(values),
+            _dense_rank(rest),
+            number.to_numpy(zero_copy_only=False),
+            _dense_rank(prefix),
+        )
+    )
+
+
+def _ranks(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Each row's rank in THE tag order: numbers if every value is a number, else natural order.
+
+    Nulls rank last. Computed over distinct values (tag values repeat).
+    """
+    enc = pc.dictionary_encode(col)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    values = enc.dictionary
+    if len(values) == 0:
+        return np.zeros(len(enc), np.int64)
+    if not pa.types.is_string(values.type):
+        values = pc.cast(values, pa.string())
+    try:
+        numbers = pc.cast(pc.utf8_trim_whitespace(values), pa.float64())
+        order = np.lexsort((_dense_rank(values), numbers.to_numpy(zero_copy_only=False)))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        order = _natural_order(values)
+    rank = np.empty(len(values) + 1, np.int64)
+    rank[order] = np.arange(len(values))
+    rank[len(values)] = len(values)  # nulls last
+    idx = pc.fill_null(enc.indices, len(values)).to_numpy(zero_copy_only=False).astype(np.int64)
+    return rank[idx]
+
+
+#: Up to this many rows are ordered in Python (Arrow's per-call overhead dominates).
+_SMALL = 2000
+
+
+def _py_keys(values: list) -> list[tuple]:
+    """Per value, a key of THE tag order (see :func:`_ranks`), nulls last."""
+    present = [str(v) for v in values if v is not None]
+    try:
+        # As Arrow's cast (the path for large tables): ASCII, no digit separators.
+        numeric = all(
+            (t.isascii() and "_" not in t and float(t.strip()) == float(t.strip()))
+            or t.strip().lower() in ("nan", "+nan", "-nan")
+            for t in present
+        )
+    except (ValueError, OverflowError):
+        numeric = False
+    out = []
+    for v in values:
+        if v is None:
+            out.append((2,))
+        elif numeric:
+            f = float(str(v).strip())
+            out.append((0, (1, 0.0) if f != f else (0, f), str(v)))
+        else:
+            out.append((1, natural_key(str(v)), str(v)))
+    return out
+
+
+def order_rows(packets: pa.Table) -> pa.Table:
+    """Packet rows in THE order they are listed: by tag values (in column order), then run id.
+
+    Each tag sorts numerically when all its values are numbers, else naturally (``s2`` <
+    ``s10``) — the same order however the rows were loaded. Takes packet rows (``tag:<name>``
+    columns) or display rows (tag columns after :data:`ROW_COLUMNS`).
+    """
+    if packets.num_rows <= 1:
+        return packets
+    names = packets.column_names
+    if names[: len(ROW_COLUMNS)] == list(ROW_COLUMNS):
+        cols = names[len(ROW_COLUMNS) :]
+    else:
+        cols = [c for c in names if c.startswith(TAG_PREFIX)]
+    if packets.num_rows <= _SMALL:
+        columns = [packets.column(c).to_pylist() for c in [*cols, "run_id"]]
+        keys = list(zip(*[_py_keys(values) for values in columns], strict=True))
+        order = np.array(sorted(range(packets.num_rows), key=keys.__getitem__), np.int64)
+    else:
+        keys = [_ranks(packets.column(c)) for c in [*cols, "run_id"]]
+        order = np.lexsort(keys[::-1])
+    if (order == np.arange(len(order))).all():
+        return packets
+    return packets.take(pa.array(order))
