@@ -300,3 +300,34 @@ def walk_layout(
         w._dir(path, DirKind.NODE)
         w.section(path, pipeline, kind, ())
     return w.out
+
+
+def run_record_files(runs_dir: str) -> list[str]:
+    """The run records in a ``_runs`` directory: ``<run>.json`` and ``<run>/<writer>.json``.
+
+    Names starting with ``.`` are writers' temporary files (records are replaced atomically).
+    """
+    out: list[str] = []
+    try:
+        with os.scandir(runs_dir) as it:
+            entries = list(it)
+    except OSError:
+        return out
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        if e.name.endswith(".json"):
+            if _is_file(e):
+                out.append(e.path)
+        elif _is_real_dir(e):
+            try:
+                with os.scandir(e.path) as it:
+                    out.extend(
+                        w.path
+                        for w in it
+                        if w.name.endswith(".json") and not w.name.startswith(".") and _is_file(w)
+                    )
+            except OSError:
+                continue
+    out.sort()
+    return out
