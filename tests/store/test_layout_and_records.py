@@ -16,7 +16,6 @@ from orcatui.watching.poller import Kind, walk
 from tests.support.events import T0, delta_append, event, table_dir, write_parquet, write_status
 
 
-
 def test_root_that_is_one_pipeline_folder(tmp_path, orcapod_sample):
     """``watch ok/ok_pipeline``: ``_status`` sits directly under the root, pipeline ``()``."""
     shutil.copytree(orcapod_sample("ok"), tmp_path / "ok")
