@@ -1,4 +1,4 @@
-"""Delta tables under hostile conditions: incomplete commit files, OPTIMIZE + VACUUM between polls."""
+"""Delta tables under hostile conditions: incomplete commits, OPTIMIZE + VACUUM between polls."""
 
 from __future__ import annotations
 
