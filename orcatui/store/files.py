@@ -44,12 +44,26 @@ def _read_one(path: str) -> pa.Table:
     ``ParquetFile``'s Python set-up cost more than the decoding itself, so both are skipped —
     this halves the time per file (measured 0.33 → 0.17 ms for a 100-row file).
     """
+    source: str | pa.BufferReader = path
+    if not _utf8(path):
+        # Arrow takes UTF-8 paths only: a name that is not UTF-8 is opened by Python and read
+        # from memory (status files are small).
+        with open(path, "rb") as fh:
+            source = pa.BufferReader(fh.read())
     if _LowLevelReader is None:
-        pf = pq.ParquetFile(path, pre_buffer=False)
+        pf = pq.ParquetFile(source, pre_buffer=False)
         return pf.read(columns=[pf.schema_arrow.names[i] for i in _wanted(pf.schema_arrow.names)])
     reader = _LowLevelReader()
-    reader.open(path, pre_buffer=False)
+    reader.open(source, pre_buffer=False)
     return reader.read_all(column_indices=_wanted(reader.schema_arrow.names), use_threads=False)
+
+
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def one_line(exc: BaseException) -> str:

@@ -163,7 +163,7 @@ class Store:
                 self._mark_broken(update, path, one_line(batch))
                 continue
             assert isinstance(batch, FileBatch)
-            update.problems.extend(batch.problems)
+            update.problems.extend(shown(p) for p in batch.problems)
             if reader.broken:
                 name, err = next(iter(reader.broken.items()))
                 self._mark_broken(update, path, f"{name}: {err}")
@@ -189,7 +189,7 @@ class Store:
             self.broken.pop(path, None)
 
     def _mark_broken(self, update: StoreUpdate, path: Path, err: str) -> None:
-        msg = f"{path}: {err}"
+        msg = f"{shown(path)}: {shown(err)}"
         if self.broken.get(str(path)) != msg:
             update.problems.append(msg)
         self.broken[str(path)] = msg
