@@ -1,9 +1,10 @@
 """Cold load: a generated root → the complete model (issue 2).
 
 Run: ``.venv/bin/python benchmarks/bench_cold_load.py`` (add ``--quick`` for a smaller root).
-Prints wall time and peak RSS of a fresh process per case. Targets (2 cores): 200 nodes ×
-5,000 packets × 2 events (2 M events) in one file per node: ≤ 1 s and ≤ 600 MB peak RSS; the same
-events in 20,000 files of 100 events: ≤ 3 s.
+Prints wall time and peak RSS of a fresh process per case, for both id generations orcapod has
+written (16-byte binary UUIDv7 and 36-char UUID strings), with fractional ISO timestamps.
+Targets (2 cores): 200 nodes × 5,000 packets × 2 events (2 M events) in one file per node: ≤ 1 s
+(either id kind) and ≤ 600 MB peak RSS; the same events in 20,000 files of 100 events: ≤ 3 s.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._gen import parquet_root
+from benchmarks._gen import ID_KINDS, parquet_root
 
 _CHILD = """
 import json, resource, sys, time
@@ -65,16 +66,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="10× fewer packets")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--ids", choices=ID_KINDS, action="append", help="only these id kinds")
+    ap.add_argument("--files", choices=("few", "many"), action="append", help="only these cases")
     args = ap.parse_args()
     packets = 500 if args.quick else 5000
+    shapes = [
+        ("few", "200 files (1 per node)", 1, 1.0),
+        ("many", "20,000 files of 100 events", 100, 3.0),
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         cases = [
-            ("200 files (1 per node)", Path(tmp, "a"), 1, 1.0),
-            ("20,000 files of 100 events", Path(tmp, "b"), 100, 3.0),
+            (f"{label}, {ids} ids", Path(tmp, f"{key}-{ids}"), per_node, target, ids)
+            for key, label, per_node, target in shapes
+            if not args.files or key in args.files
+            for ids in ID_KINDS
+            if not args.ids or ids in args.ids
         ]
-        for label, root, files_per_node, target in cases:
+        for label, root, files_per_node, target, ids in cases:
             t = time.perf_counter()
-            events = parquet_root(root, 200, packets, files_per_node)
+            events = parquet_root(root, 200, packets, files_per_node, ids=ids)
             gen = time.perf_counter() - t
             os.sync()  # the generator's dirty pages are written back now, not during the timing
             r = measure(root, args.repeat)
