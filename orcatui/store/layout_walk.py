@@ -278,8 +278,6 @@ def walk_layout(
             return w.out
         if DELTA_LOG in start:
             return w.out
-        if not start:
-            w.out.dirs.clear()
         w.tree(path, start)
         return w.out
     pipeline, kind, below = start[:sec], SECTIONS[start[sec]], start[sec + 1 :]

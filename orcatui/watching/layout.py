@@ -1,9 +1,10 @@
 """Where a changed path sits in a root's layout (DESIGN §2), and which table it belongs to.
 
-Pure path rules, shared by the inotify filter and the polling walk: status data lives in table
-directories (``execution_status``/``execution_logs``) below a ``_status``/``_log`` section; run
-records in ``_runs``; everything else (orcapod's ``_result`` trees and record tables, temporary
-files) is noise.
+Pure path rules for the inotify filter, matching the one layout walk
+(:mod:`orcatui.store.layout_walk`): status data lives in tables below a ``_status``/``_log`` section
+(``execution_status``/``execution_logs`` directories, or any directory holding ``_delta_log`` or
+``*.parquet`` files); run records in ``_runs`` (``<run>.json`` or ``<run>/<writer>.json``);
+everything else (orcapod's ``_result`` trees and record tables, temporary files) is noise.
 """
 
 from __future__ import annotations
