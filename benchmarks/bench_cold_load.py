@@ -36,13 +36,18 @@ except ImportError:
     pass
 from orcatui.model.monitor import Monitor
 m = Monitor(Path(sys.argv[1]))
+r1 = resource.getrusage(resource.RUSAGE_SELF)
 t1 = time.perf_counter()
 m.refresh()
 snap = m.snapshot()
 t2 = time.perf_counter()
+r2 = resource.getrusage(resource.RUSAGE_SELF)
+# CPU seconds of all threads: on a shared machine the wall time also counts waiting for a core
+cpu = r2.ru_utime + r2.ru_stime - r1.ru_utime - r1.ru_stime
 packets = sum(sum(n.counts.values()) for p in snap.pipelines for n in p.nodes)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "rss_mb": rss, "packets": packets}))
+out = {"import_s": t1 - t0, "load_s": t2 - t1, "cpu_s": cpu, "rss_mb": rss, "packets": packets}
+print(json.dumps(out))
 """
 
 
@@ -74,6 +79,10 @@ def main() -> None:
         ("few", "200 files (1 per node)", 1, 1.0),
         ("many", "20,000 files of 100 events", 100, 3.0),
     ]
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(wall times are comparable only on an idle machine; CPU times less affected)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         cases = [
             (f"{label}, {ids} ids", Path(tmp, f"{key}-{ids}"), per_node, target, ids)
@@ -90,7 +99,7 @@ def main() -> None:
             r = measure(root, args.repeat)
             print(
                 f"cold load, {events:,} events, {label}: {r['load_s']:.2f} s "
-                f"(target ≤ {target:.0f} s), peak RSS {r['rss_mb']:.0f} MB"
+                f"(target ≤ {target:.0f} s; CPU {r['cpu_s']:.2f} s), peak RSS {r['rss_mb']:.0f} MB"
                 f"{' (target ≤ 600 MB)' if files_per_node == 1 else ''}; "
                 f"{r['packets']:,} packets; import {r['import_s']:.2f} s; generated in {gen:.0f} s"
             )
