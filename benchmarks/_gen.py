@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-T0_US = 1_795_880_000_000_000
+# History starts three days before now: event times are believed only up to a day ahead of the
+# reader's clock (later ones are skipped as implausible), so fixed dates would rot.
+T0_US = (int(time.time()) - 3 * 86_400) * 1_000_000
 
 
 ID_KINDS = ("binary", "string")  # orcapod 0.1.4: 16-byte UUIDv7; earlier releases: 36-char text
