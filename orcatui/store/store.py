@@ -23,6 +23,7 @@ from orcatui.store.schema import RUNS_DIR
 
 Reader = DeltaTableReader | ParquetTableReader
 Consumer = Callable[[TableRef, pa.Table], None]
+SKIPPED_SUFFIX = "#skipped"  # key suffix in ``Store.broken`` for tables with skipped events
 MAX_RECORD_BYTES = 4 << 20  # a run record is a few kB; a huge one is not parsed
 _THREADS = min(4, (os.cpu_count() or 1) + 1)  # one more than cores: reads overlap folds
 
@@ -164,6 +165,10 @@ class Store:
                 continue
             assert isinstance(batch, FileBatch)
             update.problems.extend(shown(p) for p in batch.problems)
+            if batch.problems and ref.kind is TableKind.STATUS:
+                # Events skipped for bad values are never read again: the table stays marked, so
+                # a report over it cannot claim all is well (a skipped event may be a FAILED one).
+                self.broken[str(path) + SKIPPED_SUFFIX] = shown(batch.problems[-1])
             if reader.broken:
                 name, err = next(iter(reader.broken.items()))
                 self._mark_broken(update, path, f"{name}: {err}")

@@ -23,11 +23,17 @@ def test_year_1_and_9999_events_are_skipped_and_named(tmp_path):
         {**event("SUCCESS", T0, subject="d"), "_status_timestamp": "1999-12-31T23:59:59Z"},
     ]
     write_status(tmp_path, "p", ("n",), rows)
-    update = Store(tmp_path).poll()
+    store = Store(tmp_path)
+    update = store.poll()
     ((ref, events),) = update.status
     assert events.column("tag:subject").to_pylist() == ["a"]
     (note,) = [p for p in update.problems if "2000-01-01" in p]
     assert str(ref.path) in note and "skipped 3 row(s)" in note
+    # the table stays marked (a report over it must not claim all is well), also after a poll
+    # that reads it again
+    write_status(tmp_path, "p", ("n",), [event("SUCCESS", T0 + 1, subject="e")])
+    assert not store.poll().problems
+    assert store.broken == {str(ref.path) + "#skipped": note}
 
 
 def test_more_than_a_day_ahead_is_skipped_a_few_hours_is_kept(tmp_path):
