@@ -82,16 +82,13 @@ def read_files(paths: Sequence[str], kind: TableKind, source: str) -> FileBatch:
     tables: dict[str, pa.Table] = {}
     failed: dict[str, str] = {}
 
-    def attempt(path: str) -> None:
-        try:
-            tables[path] = _read_one(path)
-        except Exception as exc:  # any unreadable file is skipped and reported, never fatal
-            failed[path] = one_line(exc)
-
     # Serial on purpose: the store already reads tables in parallel threads, and nested pools
     # only add contention for the GIL.
     for p in paths:
-        attempt(p)
+        try:
+            tables[p] = _read_one(p)
+        except Exception as exc:  # any unreadable file is skipped and reported, never fatal
+            failed[p] = one_line(exc)
     batch = FileBatch(None, failed)
     if not tables:
         return batch

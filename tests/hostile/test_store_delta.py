@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from deltalake import DeltaTable
 
 from orcatui.model.monitor import Monitor
 from orcatui.store.delta_table import DeltaTableReader
 from orcatui.store.discovery import TableKind
+from orcatui.store.store import Store
 from tests.support.events import T0, delta_append, event, table_dir
 
 NODE = ("score", "v0")
@@ -144,3 +147,19 @@ def test_broken_file_that_was_compacted_away_no_longer_sticks(tmp_path):
     optimize_and_vacuum(d)
     reader.read_new()
     assert not reader.broken
+
+
+def test_broken_parquet_file_removed_is_no_longer_named(tmp_path):
+    """A corrupt Parquet file that is then deleted (or compacted away) must not stay reported."""
+    from tests.support.events import write_status
+
+    write_status(tmp_path, "p", ("n",), [event("RUNNING", T0, subject="a")])
+    bad = table_dir(tmp_path, "p", ("n",)) / "part-bad.parquet"
+    bad.write_bytes(b"PAR1 not really")
+    os.utime(bad, (T0, T0))  # old: broken, not being written
+    store = Store(tmp_path)
+    store.poll()
+    assert any("part-bad.parquet" in v for v in store.broken.values())
+    bad.unlink()
+    store.poll()
+    assert store.broken == {}
