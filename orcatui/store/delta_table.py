@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -68,6 +68,7 @@ class DeltaTableReader:
         self._incomplete_since: dict[int, float] = {}  # commit version -> first seen incomplete
         self._skipped: dict[int, str] = {}  # incomplete commits given up on (read past them)
         self._removed_since_skip: set[str] = set()
+        self._retry: dict[str, dict] = {}  # data files that failed to read: tried again each call
 
     # -- first load -------------------------------------------------------------------------
     def _load_snapshot(self) -> FileBatch:
@@ -94,7 +95,9 @@ class DeltaTableReader:
             actions.take(pa.array(new_idx, pa.int64())), [paths[i] for i in new_idx]
         )
         self._forget_broken_files(set(paths))
-        self._files = set(paths)
+        unread = self._unread(batch)
+        self._files = set(paths) - unread
+        self._retry = {p: {"path": quote(p)} for p in unread}  # read from the file next time
         self.version = version
         return batch
 
@@ -130,6 +133,11 @@ class DeltaTableReader:
         self._incomplete_since.pop(version, None)
         self._skipped.pop(version, None)
         self.broken.pop(f"_delta_log/{version:020d}.json", None)
+
+    def _unread(self, batch: FileBatch) -> set[str]:
+        """Table-relative paths of the data files that failed to read in ``batch``."""
+        base = str(self.path) + os.sep
+        return {f[len(base) :] for f in batch.failed if f.startswith(base)}
 
     def _forget_broken_files(self, current: set[str]) -> None:
         """A data file that failed but is no longer part of the table (compacted away) is no
@@ -175,7 +183,10 @@ class DeltaTableReader:
         """
         commits = [(v, p) for v, p in sorted(self._skipped.items())] + self._pending_commits()
         if not commits:
-            return None if self._log_moved_on() else FileBatch(None)
+            if self._log_moved_on():
+                return None
+            if not self._retry:
+                return FileBatch(None)
         read_before = set(self._files)
         pending: dict[str, dict] = {}  # path -> add action, in commit order
         last = self.version
@@ -208,6 +219,7 @@ class DeltaTableReader:
                     removed.add(p)
                     pending.pop(p, None)
                     self._files.discard(p)
+                    self._retry.pop(p, None)
                     if self._skipped:
                         self._removed_since_skip.add(p)
                 elif "protocol" in action and action["protocol"].get("minReaderVersion", 1) > 3:
@@ -222,11 +234,15 @@ class DeltaTableReader:
                 last = version
         if not self._skipped:
             self._removed_since_skip.clear()
+        for p, a in self._retry.items():
+            pending.setdefault(p, a)
         fresh = [a for p, a in pending.items() if p not in self._files]
         batch = self._rows_for(_adds_table(fresh), [unquote(a["path"]) for a in fresh])
-        self._files.update(unquote(a["path"]) for a in fresh)
+        unread = self._unread(batch)
+        self._retry = {unquote(a["path"]): a for a in fresh if unquote(a["path"]) in unread}
+        self._files.update(p for p in (unquote(a["path"]) for a in fresh) if p not in unread)
         self.version = max(self.version, last)
-        self._forget_broken_files(self._files)
+        self._forget_broken_files(self._files | self._retry.keys())
         return batch
 
     def read_new(self) -> FileBatch:
@@ -270,8 +286,11 @@ class DeltaTableReader:
                 parts.append(got.table)
             problems.extend(got.problems)
             failed = got.failed
-            for f, err in failed.items():
-                self.broken[Path(f).name] = err
+            for f in files:
+                if f in failed:
+                    self.broken[Path(f).name] = failed[f]
+                else:
+                    self.broken.pop(Path(f).name, None)
         return FileBatch(concat_normalised(parts), failed, problems)
 
 

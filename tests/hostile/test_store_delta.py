@@ -163,3 +163,33 @@ def test_broken_parquet_file_removed_is_no_longer_named(tmp_path):
     bad.unlink()
     store.poll()
     assert store.broken == {}
+
+
+def test_data_file_that_failed_is_read_again_once_readable(tmp_path):
+    """A committed data file that cannot be read (an NFS hiccup, a half-synced copy) is named,
+    retried on each poll, and its rows are read once it can be; the warning then clears."""
+    d = table_dir(tmp_path, "p", NODE)
+    delta_append(d, [event("RUNNING", T0, subject="a")])
+    reader = DeltaTableReader(d, TableKind.STATUS)
+    reader.read_new()
+    read = {f.rsplit("/", 1)[-1] for f in reader._files}
+    delta_append(d, [event("FAILED", T0 + 1, error="e" * 200, subject="a")])  # read from file
+    (victim,) = [p for p in d.glob("*.parquet") if p.name not in read]
+    good = victim.read_bytes()
+    victim.write_bytes(b"garbage")
+    assert states(reader.read_new()) == [] and victim.name in reader.broken
+    victim.write_bytes(good)
+    assert states(reader.read_new()) == ["FAILED"] and not reader.broken
+    assert states(reader.read_new()) == []  # read once only
+
+
+def test_data_file_failing_at_cold_load_is_retried(tmp_path):
+    d = table_dir(tmp_path, "p", NODE)
+    delta_append(d, [event("FAILED", T0, error="e" * 200, subject="a")])
+    (victim,) = d.glob("*.parquet")
+    good = victim.read_bytes()
+    victim.write_bytes(b"garbage")
+    reader = DeltaTableReader(d, TableKind.STATUS)
+    assert states(reader.read_new()) == [] and reader.broken
+    victim.write_bytes(good)
+    assert states(reader.read_new()) == ["FAILED"] and not reader.broken
