@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -10,37 +11,85 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-T0_US = 1_795_880_000_000_000
+# History starts three days before now: event times are believed only up to a day ahead of the
+# reader's clock (later ones are skipped as implausible), so fixed dates would rot.
+T0_US = (int(time.time()) - 3 * 86_400) * 1_000_000
 
 
-def _ids(n: int, seed: int) -> pa.Array:
+ID_KINDS = ("binary", "string")  # orcapod 0.1.4: 16-byte UUIDv7; earlier releases: 36-char text
+
+
+def _ids(n: int, seed: int, kind: str = "binary", ts_us: np.ndarray | None = None) -> pa.Array:
+    """``n`` event ids: 16-byte UUIDv7 (time-ordered by ``ts_us``) or 36-char UUID strings."""
     rng = np.random.default_rng(seed)
-    raw = rng.integers(0, 2**63, size=(n, 2), dtype=np.int64).tobytes()
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(raw)]).cast(
-        pa.binary()
+    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
+    if ts_us is not None:  # UUIDv7: 48-bit ms timestamp, version 7, variant 10
+        ms = (ts_us // 1000).astype(">u8").view(np.uint8).reshape(n, 8)[:, 2:]
+        raw[:, :6] = ms
+    raw[:, 6] = (raw[:, 6] & 0x0F) | (0x70 if ts_us is not None else 0x40)
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
+    fixed = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), n, [None, pa.py_buffer(raw.tobytes())]
     )
+    if kind == "binary":
+        return fixed.cast(pa.binary())
+    hexed = raw.tobytes().hex()
+    text = [
+        f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+        for h in (hexed[i : i + 32] for i in range(0, 32 * n, 32))
+    ]
+    return pa.array(text, pa.string())
 
 
 def _iso(us: np.ndarray) -> pa.Array:
-    ts = pa.array(us, pa.timestamp("us", tz="UTC"))
-    return pa.compute.strftime(ts, format="%Y-%m-%dT%H:%M:%S+00:00")
+    """ISO-8601 as orcapod writes it: ``2026-11-28T15:13:37.610238+00:00`` (no fraction at 0)."""
+    seconds = pa.array(us // 1_000_000, pa.timestamp("s", tz="UTC"))
+    whole = pa.compute.strftime(seconds, "%Y-%m-%dT%H:%M:%S")
+    frac = us % 1_000_000
+    with_frac = np.char.add(np.char.add(".", np.char.zfill(frac.astype(str), 6)), "+00:00")
+    tail = np.where(frac == 0, "+00:00", with_frac)
+    return pa.compute.binary_join_element_wise(whole, pa.array(tail), "")
 
 
-def node_events(node: int, packets: int, run: str = "run1", offset_us: int = 0) -> pa.Table:
-    """RUNNING then SUCCESS (every 50th FAILED) for ``packets`` packets: 2 events each."""
+def _error(i: int) -> str:
+    """A realistic ``str(exception)``: message only, sometimes several lines."""
+    if i % 3 == 0:
+        return (
+            f"score out of range for subject-{i}: expected 0 <= score <= 1, got {1 + i / 997:.4f}"
+        )
+    if i % 3 == 1:
+        return (
+            f"could not normalise signal of subject-{i}\n"
+            f"  channel 3 has {i % 17} NaN samples after resampling to 250 Hz\n"
+            "  hint: check the electrode impedance log"
+        )
+    return f"[Errno 2] No such file or directory: '/data/raw/subject-{i}/session-{i % 7}.edf'"
+
+
+def node_events(
+    node: int, packets: int, run: str = "run1", offset_us: int = 0, ids: str = "binary"
+) -> pa.Table:
+    """RUNNING then SUCCESS (every 50th FAILED) for ``packets`` packets: 2 events each.
+
+    Shaped like orcapod's output: fractional ISO timestamps, ids of the given generation
+    (``binary`` 16-byte UUIDv7 or ``string`` 36-char UUIDs) and multi-line error messages.
+    """
     idx = np.arange(packets)
-    start = T0_US + offset_us + node * 1_000 + idx * 10_000
+    rng = np.random.default_rng(node + 1)
+    start = T0_US + offset_us + node * 1_000 + idx * 10_000 + rng.integers(0, 999, packets)
+    end = start + 5_000 + rng.integers(0, 999_999, packets)
     state = np.where(idx % 50 == 7, "FAILED", "SUCCESS")
     n = 2 * packets
+    times = np.concatenate([start, end])
     return pa.table(
         {
-            "_status_id": _ids(n, node),
+            "_status_id": _ids(n, node, ids, times),
             "_status_run_id": pa.array([run] * n),
             "_status_pipeline_uri": pa.array(["bench@0123456789abcdef"] * n),
             "_status_state": pa.array(np.concatenate([np.full(packets, "RUNNING"), state])),
-            "_status_timestamp": _iso(np.concatenate([start, start + 5_000])),
+            "_status_timestamp": _iso(times),
             "_status_error_summary": pa.array(
-                [None] * packets + [("boom " + str(i)) if i % 50 == 7 else None for i in idx]
+                [None] * packets + [_error(i) if i % 50 == 7 else None for i in idx]
             ),
             "subject_id": pa.array(np.tile(np.char.add("subject-", idx.astype(str)), 2)),
             "session": pa.array(np.tile((idx % 7).astype(str), 2)),
@@ -65,11 +114,13 @@ def write_file(directory: Path, table: pa.Table) -> Path:
     return directory / name
 
 
-def parquet_root(root: Path, nodes: int, packets: int, files_per_node: int = 1) -> int:
+def parquet_root(
+    root: Path, nodes: int, packets: int, files_per_node: int = 1, ids: str = "binary"
+) -> int:
     """A root of ``nodes`` Parquet tables; returns the number of events written."""
     total = 0
     for node in range(nodes):
-        t = node_events(node, packets)
+        t = node_events(node, packets, ids=ids)
         step = -(-t.num_rows // files_per_node)
         for i in range(0, t.num_rows, step):
             write_file(table_path(root, node), t.slice(i, step))

@@ -1,9 +1,10 @@
 """Cold load: a generated root → the complete model (issue 2).
 
 Run: ``.venv/bin/python benchmarks/bench_cold_load.py`` (add ``--quick`` for a smaller root).
-Prints wall time and peak RSS of a fresh process per case. Targets (2 cores): 200 nodes ×
-5,000 packets × 2 events (2 M events) in one file per node: ≤ 1 s and ≤ 600 MB peak RSS; the same
-events in 20,000 files of 100 events: ≤ 3 s.
+Prints wall time and peak RSS of a fresh process per case, for both id generations orcapod has
+written (16-byte binary UUIDv7 and 36-char UUID strings), with fractional ISO timestamps.
+Targets (2 cores): 200 nodes × 5,000 packets × 2 events (2 M events) in one file per node: ≤ 1 s
+(either id kind) and ≤ 600 MB peak RSS; the same events in 20,000 files of 100 events: ≤ 3 s.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._gen import parquet_root
+from benchmarks._gen import ID_KINDS, parquet_root
 
 _CHILD = """
 import json, resource, sys, time
@@ -35,13 +36,18 @@ except ImportError:
     pass
 from orcatui.model.monitor import Monitor
 m = Monitor(Path(sys.argv[1]))
+r1 = resource.getrusage(resource.RUSAGE_SELF)
 t1 = time.perf_counter()
 m.refresh()
 snap = m.snapshot()
 t2 = time.perf_counter()
+r2 = resource.getrusage(resource.RUSAGE_SELF)
+# CPU seconds of all threads: on a shared machine the wall time also counts waiting for a core
+cpu = r2.ru_utime + r2.ru_stime - r1.ru_utime - r1.ru_stime
 packets = sum(sum(n.counts.values()) for p in snap.pipelines for n in p.nodes)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "rss_mb": rss, "packets": packets}))
+out = {"import_s": t1 - t0, "load_s": t2 - t1, "cpu_s": cpu, "rss_mb": rss, "packets": packets}
+print(json.dumps(out))
 """
 
 
@@ -65,22 +71,35 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="10× fewer packets")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--ids", choices=ID_KINDS, action="append", help="only these id kinds")
+    ap.add_argument("--files", choices=("few", "many"), action="append", help="only these cases")
     args = ap.parse_args()
     packets = 500 if args.quick else 5000
+    shapes = [
+        ("few", "200 files (1 per node)", 1, 1.0),
+        ("many", "20,000 files of 100 events", 100, 3.0),
+    ]
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(wall times are comparable only on an idle machine; CPU times less affected)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         cases = [
-            ("200 files (1 per node)", Path(tmp, "a"), 1, 1.0),
-            ("20,000 files of 100 events", Path(tmp, "b"), 100, 3.0),
+            (f"{label}, {ids} ids", Path(tmp, f"{key}-{ids}"), per_node, target, ids)
+            for key, label, per_node, target in shapes
+            if not args.files or key in args.files
+            for ids in ID_KINDS
+            if not args.ids or ids in args.ids
         ]
-        for label, root, files_per_node, target in cases:
+        for label, root, files_per_node, target, ids in cases:
             t = time.perf_counter()
-            events = parquet_root(root, 200, packets, files_per_node)
+            events = parquet_root(root, 200, packets, files_per_node, ids=ids)
             gen = time.perf_counter() - t
             os.sync()  # the generator's dirty pages are written back now, not during the timing
             r = measure(root, args.repeat)
             print(
                 f"cold load, {events:,} events, {label}: {r['load_s']:.2f} s "
-                f"(target ≤ {target:.0f} s), peak RSS {r['rss_mb']:.0f} MB"
+                f"(target ≤ {target:.0f} s; CPU {r['cpu_s']:.2f} s), peak RSS {r['rss_mb']:.0f} MB"
                 f"{' (target ≤ 600 MB)' if files_per_node == 1 else ''}; "
                 f"{r['packets']:,} packets; import {r['import_s']:.2f} s; generated in {gen:.0f} s"
             )

@@ -34,7 +34,8 @@ from orcatui.model.monitor import Monitor
 
 def ten_events(i: int) -> pa.Table:
     """10 new events (5 packets × RUNNING/SUCCESS) in a fresh run, so each is a state change."""
-    return node_events(0, 5, run=f"inc{i}", offset_us=10**12 + i * 10**9)
+    # two days after the history (a day before now), one second apart
+    return node_events(0, 5, run=f"inc{i}", offset_us=2 * 86_400 * 10**6 + i * 10**6)
 
 
 def measure(root: Path, table: Path, append, repeat: int) -> tuple[float, float, float]:

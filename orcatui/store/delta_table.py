@@ -13,8 +13,11 @@ without opening them; other files are read.
 from __future__ import annotations
 
 import json
+import os
+import time
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,6 +25,7 @@ import pyarrow.compute as pc
 from orcatui.store import schema as s
 from orcatui.store.discovery import TableKind
 from orcatui.store.files import FileBatch, concat_normalised, normaliser, one_line, read_files
+from orcatui.store.parquet_table import BROKEN_AFTER_S
 
 # delta-rs cuts string statistics to 64 bytes (min a prefix, max a prefix bumped up); a value
 # shorter than that with min == max is exact.
@@ -38,20 +42,50 @@ _OPTIONAL = {
 
 
 class DeltaTableReader:
-    """Reads the rows of a Delta table once each; new commits are folded in on each call."""
+    """Reads the rows of a Delta table once each; new commits are folded in on each call.
 
-    def __init__(self, path: Path, kind: TableKind) -> None:
+    A commit file that is empty or not complete JSON (a writer still writing it, or a crash on a
+    filesystem without atomic renames) is not read yet: the commits before it are, and it is
+    retried on each call. If it stays incomplete for ``grace_s`` it is named in ``broken`` and
+    the commits after it are read; should it be completed later, its rows are read then.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        kind: TableKind,
+        *,
+        grace_s: float = BROKEN_AFTER_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = path
         self.kind = kind
         self.version = -1
         self._files: set[str] = set()
         self.broken: dict[str, str] = {}
+        self.grace_s = grace_s
+        self._clock = clock
+        self._incomplete_since: dict[int, float] = {}  # commit version -> first seen incomplete
+        self._skipped: dict[int, str] = {}  # incomplete commits given up on (read past them)
+        self._removed_since_skip: set[str] = set()
+        self._retry: dict[str, dict] = {}  # data files that failed to read: tried again each call
 
     # -- first load -------------------------------------------------------------------------
     def _load_snapshot(self) -> FileBatch:
-        from deltalake import DeltaTable
+        from deltalake import DeltaTable  # imported only when a Delta table is opened
 
-        dt = DeltaTable(str(self.path))
+        newest = self._newest_commit()
+        usable = newest
+        while usable >= 0 and _read_commit(self._commit_path(usable)) is None:
+            usable -= 1  # the newest commit(s) are not complete yet: load the version before
+        for v in range(usable + 1, newest + 1):
+            self._incomplete(v)
+        if newest >= 0 and usable < 0:
+            return FileBatch(None)
+        if usable < newest:
+            dt = DeltaTable(str(self.path), version=usable)
+        else:
+            dt = DeltaTable(str(self.path))
         version = dt.version()
         # Through the Arrow C stream: pa.table() on a foreign object would import pandas (0.2 s).
         actions = pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
@@ -60,9 +94,57 @@ class DeltaTableReader:
         batch = self._rows_for(
             actions.take(pa.array(new_idx, pa.int64())), [paths[i] for i in new_idx]
         )
-        self._files = set(paths)
+        self._forget_broken_files(set(paths))
+        unread = self._unread(batch)
+        self._files = set(paths) - unread
+        self._retry = {p: {"path": quote(p)} for p in unread}  # read from the file next time
         self.version = version
         return batch
+
+    def _newest_commit(self) -> int:
+        """The highest commit version in the log's listing (-1 if none)."""
+        newest = -1
+        try:
+            with os.scandir(self.path / "_delta_log") as it:
+                for e in it:
+                    n = e.name
+                    if len(n) == 25 and n.endswith(".json") and n[:20].isdigit():
+                        newest = max(newest, int(n[:20]))
+        except OSError:
+            return -1
+        return newest
+
+    def _commit_path(self, version: int) -> str:
+        return str(self.path / "_delta_log" / f"{version:020d}.json")
+
+    def _incomplete(self, version: int) -> bool:
+        """Note an incomplete commit; True once it has been so for longer than the grace."""
+        now = self._clock()
+        first = self._incomplete_since.setdefault(version, now)
+        if now - first < self.grace_s and _written_within(self._commit_path(version), self.grace_s):
+            return False
+        self.broken[f"_delta_log/{version:020d}.json"] = (
+            f"commit {version} is empty or incomplete since {now - first:.0f}s: "
+            "its rows are not shown"
+        )
+        return True
+
+    def _complete(self, version: int) -> None:
+        self._incomplete_since.pop(version, None)
+        self._skipped.pop(version, None)
+        self.broken.pop(f"_delta_log/{version:020d}.json", None)
+
+    def _unread(self, batch: FileBatch) -> set[str]:
+        """Table-relative paths of the data files that failed to read in ``batch``."""
+        base = str(self.path) + os.sep
+        return {f[len(base) :] for f in batch.failed if f.startswith(base)}
+
+    def _forget_broken_files(self, current: set[str]) -> None:
+        """A data file that failed but is no longer part of the table (compacted away) is no
+        longer a problem."""
+        for name in [n for n in self.broken if "/" not in n and n != "_delta_log"]:
+            if not any(p == name or p.endswith("/" + name) for p in current):
+                del self.broken[name]
 
     # -- tailing the log ----------------------------------------------------------------------
     def _pending_commits(self) -> list[tuple[int, str]]:
@@ -71,14 +153,13 @@ class DeltaTableReader:
         Commits are numbered without gaps, so probing the next names costs O(new commits),
         not a listing of a ``_delta_log`` that grows by one file per event.
         """
-        log = self.path / "_delta_log"
         out = []
         version = self.version + 1
         while True:
-            path = log / f"{version:020d}.json"
-            if not path.exists():
+            path = self._commit_path(version)
+            if not os.path.exists(path):
                 break
-            out.append((version, str(path)))
+            out.append((version, path))
             version += 1
         return out
 
@@ -89,31 +170,79 @@ class DeltaTableReader:
         try:
             data = json.loads(last.read_text(encoding="utf-8"))
             return int(data.get("version", -1)) > self.version
-        except (OSError, ValueError):
+        except (OSError, ValueError, TypeError, AttributeError):
             return False
 
     def _tail(self) -> FileBatch | None:
-        """Fold commits after ``self.version``; None if the log cannot be tailed (gap, protocol)."""
-        commits = self._pending_commits()
+        """Fold commits after ``self.version``; None if the log cannot be tailed (gap, protocol).
+
+        The adds and removes of all new commits are applied together before any file is read:
+        a file added and then removed by a later commit of the batch (OPTIMIZE + VACUUM since the
+        last call) is never read, and a compacted file whose rows were all read already is not
+        read again.
+        """
+        commits = [(v, p) for v, p in sorted(self._skipped.items())] + self._pending_commits()
         if not commits:
-            return None if self._log_moved_on() else FileBatch(None)
-        adds: list[dict] = []
-        for _, path in commits:
-            with open(path, encoding="utf-8") as fh:
-                for line in fh:
-                    if not line.strip():
-                        continue
-                    action = json.loads(line)
-                    if "add" in action:
-                        adds.append(action["add"])
-                    elif "remove" in action:
-                        self._files.discard(unquote(action["remove"]["path"]))
-                    elif "protocol" in action and action["protocol"].get("minReaderVersion", 1) > 3:
-                        return None
-        fresh = [a for a in adds if unquote(a["path"]) not in self._files]
+            if self._log_moved_on():
+                return None
+            if not self._retry:
+                return FileBatch(None)
+        read_before = set(self._files)
+        pending: dict[str, dict] = {}  # path -> add action, in commit order
+        last = self.version
+        for version, path in commits:
+            actions = _read_commit(path)
+            recovered = version in self._skipped
+            if actions is None:
+                if recovered:
+                    continue  # still incomplete: it stays named in ``broken``
+                if self._incomplete(version):
+                    self._skipped[version] = path  # given up waiting: read past it
+                    last = version
+                    continue
+                break  # not complete yet: read up to the commit before it, retry it next call
+            self._complete(version)
+            removed: set[str] = set()
+            compacted: list[dict] = []
+            for action in actions:
+                if "add" in action:
+                    add = action["add"]
+                    p = unquote(add["path"])
+                    if recovered and p in self._removed_since_skip:
+                        continue  # removed by a later commit already folded
+                    if add.get("dataChange") is False:
+                        compacted.append(add)
+                    else:
+                        pending[p] = add
+                elif "remove" in action:
+                    p = unquote(action["remove"]["path"])
+                    removed.add(p)
+                    pending.pop(p, None)
+                    self._files.discard(p)
+                    self._retry.pop(p, None)
+                    if self._skipped:
+                        self._removed_since_skip.add(p)
+                elif "protocol" in action and action["protocol"].get("minReaderVersion", 1) > 3:
+                    return None
+            # Rows of a rewrite (OPTIMIZE) are already known if every file it replaced was read.
+            if compacted and removed and removed <= read_before:
+                self._files.update(unquote(a["path"]) for a in compacted)
+            else:
+                for a in compacted:
+                    pending[unquote(a["path"])] = a
+            if not recovered:
+                last = version
+        if not self._skipped:
+            self._removed_since_skip.clear()
+        for p, a in self._retry.items():
+            pending.setdefault(p, a)
+        fresh = [a for p, a in pending.items() if p not in self._files]
         batch = self._rows_for(_adds_table(fresh), [unquote(a["path"]) for a in fresh])
-        self._files.update(unquote(a["path"]) for a in fresh)
-        self.version = commits[-1][0]
+        unread = self._unread(batch)
+        self._retry = {unquote(a["path"]): a for a in fresh if unquote(a["path"]) in unread}
+        self._files.update(p for p in (unquote(a["path"]) for a in fresh) if p not in unread)
+        self.version = max(self.version, last)
+        self._forget_broken_files(self._files | self._retry.keys())
         return batch
 
     def read_new(self) -> FileBatch:
@@ -123,18 +252,19 @@ class DeltaTableReader:
         if self.version >= 0:
             try:
                 batch = self._tail()
-            except (OSError, ValueError, KeyError) as exc:
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
                 batch = None
                 self.broken["_delta_log"] = one_line(exc)
             if batch is not None:
+                self.broken.pop("_delta_log", None)
                 return batch
         try:
             batch = self._load_snapshot()
             self.broken.pop("_delta_log", None)
             return batch
         except Exception as exc:  # a broken log is reported for this table, never fatal
-            self.broken["_delta_log"] = one_line(exc)
-            return FileBatch(None, {str(self.path / "_delta_log"): one_line(exc)})
+            self.broken["_delta_log"] = _delta_error(exc, self.path)
+            return FileBatch(None, {str(self.path / "_delta_log"): self.broken["_delta_log"]})
 
     # -- rows from statistics or files --------------------------------------------------------
     def _rows_for(self, actions: pa.Table, paths: list[str]) -> FileBatch:
@@ -156,9 +286,50 @@ class DeltaTableReader:
                 parts.append(got.table)
             problems.extend(got.problems)
             failed = got.failed
-            for f, err in failed.items():
-                self.broken[Path(f).name] = err
+            for f in files:
+                if f in failed:
+                    self.broken[Path(f).name] = failed[f]
+                else:
+                    self.broken.pop(Path(f).name, None)
         return FileBatch(concat_normalised(parts), failed, problems)
+
+
+def _read_commit(path: str) -> list[dict] | None:
+    """The actions of a commit file; None if it is empty or not complete JSON lines."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        return None
+    actions = []
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        try:
+            action = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(action, dict):
+            return None
+        actions.append(action)
+    return actions or None
+
+
+def _written_within(path: str, seconds: float) -> bool:
+    """Whether a file was modified in the last ``seconds`` (a writer may still be at it)."""
+    try:
+        return time.time() - os.stat(path).st_mtime < seconds
+    except OSError:
+        return True
+
+
+def _delta_error(exc: BaseException, path: Path) -> str:
+    """delta-rs' error as one line; a path it cannot take (not UTF-8) said in words."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return "cannot open: the table's path is not valid UTF-8, which delta-rs requires"
+    return one_line(exc)
 
 
 def _adds_table(adds: list[dict]) -> pa.Table:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from orcatui.store import schema as s
+from orcatui.store.layout_walk import Layout, walk_layout
 
 
 class TableKind(Enum):
@@ -39,13 +39,12 @@ class TableRef:
         return TableFormat.DELTA if (self.path / "_delta_log").is_dir() else TableFormat.PARQUET
 
 
-_LEAF = {s.STATUS_DIR: (TableKind.STATUS, s.STATUS_TABLE), s.LOG_DIR: (TableKind.LOG, s.LOG_TABLE)}
-# Directories that never hold status data: skipping them keeps scans of big stores cheap.
-_SKIP = {"_result", "_delta_log", "_runs", "__pycache__", ".git"}
-
-
 def subdirs(path: str) -> list[os.DirEntry[str]]:
-    """The subdirectories of ``path`` (symlinks not followed); none if it cannot be listed."""
+    """The subdirectories of ``path`` (symlinks not followed); none if it cannot be listed.
+
+    Kept for callers that only want a listing; walks of a root's layout use
+    :func:`orcatui.store.layout_walk.walk_layout`, which reports what it cannot list.
+    """
     try:
         with os.scandir(path) as it:
             return [e for e in it if e.is_dir(follow_symlinks=False)]
@@ -53,40 +52,39 @@ def subdirs(path: str) -> list[os.DirEntry[str]]:
         return []
 
 
-def _tables_below(
-    section: str, kind: TableKind, leaf: str, pipeline: tuple[str, ...]
-) -> list[TableRef]:
-    found: list[TableRef] = []
-    stack: list[tuple[str, tuple[str, ...]]] = [(section, ())]
-    while stack:
-        path, identity = stack.pop()
-        for entry in subdirs(path):
-            if entry.name == leaf:
-                found.append(TableRef(kind, pipeline, identity, Path(entry.path)))
-            elif entry.name != "_delta_log":
-                stack.append((entry.path, (*identity, entry.name)))
+@dataclass
+class Discovery:
+    """Tables found under a root, and the directories that could not be read (path -> why)."""
+
+    tables: list[TableRef]
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+def _refs(layout: Layout) -> list[TableRef]:
+    found = [
+        TableRef(
+            TableKind.STATUS if t.kind == "status" else TableKind.LOG,
+            t.pipeline,
+            t.identity,
+            t.path,
+        )
+        for t in layout.tables
+    ]
+    found.sort(key=lambda t: (t.kind.value, t.pipeline, t.identity))
     return found
+
+
+def discover(root: Path) -> Discovery:
+    """Every status and log table below ``root``, and what could not be read on the way.
+
+    A pipeline's name is the path from the root to the directory holding ``_status``/``_log``
+    (several levels for a multi-part name; none when the root is one pipeline's folder).
+    orcapod's result and record tables are not entered. See :mod:`orcatui.store.layout_walk`.
+    """
+    layout = walk_layout(root)
+    return Discovery(_refs(layout), layout.problems)
 
 
 def discover_tables(root: Path) -> list[TableRef]:
-    """Every status and log table below ``root``, found by the ``_status``/``_log`` components.
-
-    A pipeline's name is the path from the root to the directory holding ``_status``/``_log``
-    (several levels for a multi-part name). orcapod's result and record tables are not entered.
-    """
-    found: list[TableRef] = []
-    stack: list[tuple[str, tuple[str, ...]]] = [(str(root), ())]
-    while stack:
-        path, parts = stack.pop()
-        children = subdirs(path)
-        names = {e.name for e in children}
-        if "_delta_log" in names and parts:
-            continue  # some other table (orcapod's record tables): not ours
-        for entry in children:
-            if entry.name in _LEAF:
-                kind, leaf = _LEAF[entry.name]
-                found.extend(_tables_below(entry.path, kind, leaf, parts))
-            elif entry.name not in _SKIP and not entry.name.startswith("."):
-                stack.append((entry.path, (*parts, entry.name)))
-    found.sort(key=lambda t: (t.kind.value, t.pipeline, t.identity))
-    return found
+    """Every status and log table below ``root`` (see :func:`discover`)."""
+    return discover(root).tables

@@ -46,14 +46,20 @@ class ParquetTableReader:
         names = self._listing()
         present = set(names)
         self._seen &= present  # a vanished file (compacted away) is simply forgotten
+        for n in [n for n in self._first_failure if n not in present]:
+            del self._first_failure[n]  # a broken file removed is no longer a problem
+            self.broken.pop(n, None)
         new = [n for n in names if n not in self._seen]
         if not new:
             return FileBatch(None)
-        base = str(self.path)
-        batch = read_files([os.path.join(base, n) for n in new], self.kind, base)
+        base = str(self.path) + os.sep
+        batch = read_files([base + n for n in new], self.kind, str(self.path))
+        if not batch.failed and not self._first_failure:
+            self._seen.update(new)  # the usual case: every new file read, none failing before
+            return batch
         now = time.monotonic()
         for n in new:
-            full = os.path.join(base, n)
+            full = base + n
             if full in batch.failed:
                 first = self._first_failure.setdefault(n, now)
                 if now - first >= BROKEN_AFTER_S or not _recent(full):

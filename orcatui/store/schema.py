@@ -4,32 +4,61 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-STATUS_DIR = "_status"
-LOG_DIR = "_log"
-RUNS_DIR = "_runs"
-STATUS_TABLE = "execution_status"
-LOG_TABLE = "execution_logs"
+# The writers' contract is the one source of the on-disk names (issue 9 item 5).
+from observers.schema import (
+    L_ID,
+    L_PYLOGS,
+    L_RUN,
+    L_STDERR,
+    L_STDOUT,
+    L_SUCCESS,
+    L_TRACEBACK,
+    L_TS,
+    LOG_COLUMNS,
+    LOG_DIR,
+    LOG_TABLE,
+    RUNS_DIR,
+    S_ERROR,
+    S_ID,
+    S_RUN,
+    S_STATE,
+    S_TS,
+    S_URI,
+    STATUS_COLUMNS,
+    STATUS_DIR,
+    STATUS_TABLE,
+    SYSTEM_PREFIXES,
+)
 
-S_ID = "_status_id"
-S_RUN = "_status_run_id"
-S_URI = "_status_pipeline_uri"
-S_STATE = "_status_state"
-S_TS = "_status_timestamp"
-S_ERROR = "_status_error_summary"
-
-L_ID = "_log_id"
-L_RUN = "_log_run_id"
-L_TS = "_log_timestamp"
-L_STDOUT = "_log_stdout_log"
-L_STDERR = "_log_stderr_log"
-L_PYLOGS = "_log_python_logs"
-L_TRACEBACK = "_log_traceback"
-L_SUCCESS = "_log_success"
-
-SYSTEM_PREFIXES = ("__", "_status_", "_log_", "_tag_", "_tag::")
-
-STATUS_COLUMNS = (S_ID, S_RUN, S_URI, S_STATE, S_TS, S_ERROR)
-LOG_COLUMNS = (L_ID, L_RUN, L_TS, L_STDOUT, L_STDERR, L_PYLOGS, L_TRACEBACK, L_SUCCESS)
+__all__ = [
+    "EVENT_SCHEMA",
+    "LOG_COLUMNS",
+    "LOG_DIR",
+    "LOG_SCHEMA",
+    "LOG_TABLE",
+    "L_ID",
+    "L_PYLOGS",
+    "L_RUN",
+    "L_STDERR",
+    "L_STDOUT",
+    "L_SUCCESS",
+    "L_TRACEBACK",
+    "L_TS",
+    "RUNS_DIR",
+    "STATUS_COLUMNS",
+    "STATUS_DIR",
+    "STATUS_TABLE",
+    "SYSTEM_PREFIXES",
+    "S_ERROR",
+    "S_ID",
+    "S_RUN",
+    "S_STATE",
+    "S_TS",
+    "S_URI",
+    "TAG_PREFIX",
+    "is_user_tag",
+    "tag_column",
+]
 
 # Normalised event columns produced by the store (tag columns follow, as "tag:<name>").
 EVENT_SCHEMA = pa.schema(

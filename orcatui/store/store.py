@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -13,13 +15,16 @@ from typing import Any
 import pyarrow as pa
 
 from orcatui.store.delta_table import DeltaTableReader
-from orcatui.store.discovery import TableFormat, TableKind, TableRef, discover_tables
+from orcatui.store.discovery import TableFormat, TableKind, TableRef, discover
 from orcatui.store.files import FileBatch, one_line
+from orcatui.store.layout_walk import describe_os_error, run_record_files, shown
 from orcatui.store.parquet_table import ParquetTableReader
 from orcatui.store.schema import RUNS_DIR
 
 Reader = DeltaTableReader | ParquetTableReader
 Consumer = Callable[[TableRef, pa.Table], None]
+SKIPPED_SUFFIX = "#skipped"  # key suffix in ``Store.broken`` for tables with skipped events
+MAX_RECORD_BYTES = 4 << 20  # a run record is a few kB; a huge one is not parsed
 _THREADS = min(4, (os.cpu_count() or 1) + 1)  # one more than cores: reads overlap folds
 
 
@@ -52,13 +57,31 @@ class StoreUpdate:
 
 
 def check_root(root: Path) -> None:
-    """Raise :class:`RootError` with a one-line message if ``root`` cannot be watched."""
-    if not root.exists():
-        raise RootError(f"{root}: no such directory")
-    if not root.is_dir():
-        raise RootError(f"{root}: not a directory")
-    if not os.access(root, os.R_OK | os.X_OK):
-        raise RootError(f"{root}: permission denied")
+    """Raise :class:`RootError` with a one-line message, in words, if ``root`` cannot be read.
+
+    The root is listed for real (``os.access`` says yes to root for anything, and says nothing
+    about a hung mount or a link loop); the message names what failed and why, never
+    ``[Errno n]``.
+    """
+    where = shown(root)
+    try:
+        st = os.stat(root)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise RootError(f"{where}: no such directory") from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise RootError(
+                f"{where}: cannot be reached: a directory on the way to it may not be entered "
+                "by this user (permission denied)"
+            ) from None
+        raise RootError(f"{where}: cannot be reached: {describe_os_error(exc)}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise RootError(f"{where}: not a directory")
+    try:
+        with os.scandir(root) as it:
+            next(it, None)
+    except OSError as exc:
+        raise RootError(f"{where}: cannot list the directory: {describe_os_error(exc)}") from None
 
 
 class Store:
@@ -69,6 +92,8 @@ class Store:
         self.readers: dict[Path, tuple[TableRef, Reader]] = {}
         self._records_seen: dict[str, tuple[float, int]] = {}
         self.broken: dict[str, str] = {}  # table path -> last error (kept until it reads again)
+        self._unlisted: set[str] = set()  # directories the last walk could not list
+        self._new_problems: list[str] = []  # found by discover(), reported by the next poll
 
     @property
     def tables(self) -> list[TableRef]:
@@ -78,8 +103,10 @@ class Store:
     def discover(self) -> list[TableRef]:
         """Find tables not known yet; returns them."""
         check_root(self.root)
+        found = discover(self.root)
+        self._note_unlisted(found.problems)
         new = []
-        for ref in discover_tables(self.root):
+        for ref in found.tables:
             if ref.path not in self.readers:
                 reader_cls = (
                     DeltaTableReader if ref.format is TableFormat.DELTA else ParquetTableReader
@@ -106,6 +133,8 @@ class Store:
             update.new_tables = self.discover()
         else:
             check_root(self.root)
+        update.problems.extend(self._new_problems)
+        self._new_problems = []
         todo = [
             (path, ref, reader)
             for path, (ref, reader) in list(self.readers.items())
@@ -135,7 +164,11 @@ class Store:
                 self._mark_broken(update, path, one_line(batch))
                 continue
             assert isinstance(batch, FileBatch)
-            update.problems.extend(batch.problems)
+            update.problems.extend(shown(p) for p in batch.problems)
+            if batch.problems and ref.kind is TableKind.STATUS:
+                # Events skipped for bad values are never read again: the table stays marked, so
+                # a report over it cannot claim all is well (a skipped event may be a FAILED one).
+                self.broken[str(path) + SKIPPED_SUFFIX] = shown(batch.problems[-1])
             if reader.broken:
                 name, err = next(iter(reader.broken.items()))
                 self._mark_broken(update, path, f"{name}: {err}")
@@ -148,37 +181,55 @@ class Store:
         self._poll_run_records(update)
         return update
 
+    def _note_unlisted(self, problems: dict[str, str]) -> None:
+        """Directories the walk could not list are broken until a walk lists them again."""
+        for path, why in problems.items():
+            self._unlisted.add(path)
+            msg = f"{shown(path)}: {why}"
+            if self.broken.get(path) != msg:
+                self._new_problems.append(msg)
+            self.broken[path] = msg
+        for path in self._unlisted - problems.keys():
+            self._unlisted.discard(path)
+            self.broken.pop(path, None)
+
     def _mark_broken(self, update: StoreUpdate, path: Path, err: str) -> None:
-        msg = f"{path}: {err}"
+        msg = f"{shown(path)}: {shown(err)}"
         if self.broken.get(str(path)) != msg:
             update.problems.append(msg)
         self.broken[str(path)] = msg
 
     def _poll_run_records(self, update: StoreUpdate) -> None:
+        """Re-read the run records that changed (mtime or size) since the last poll.
+
+        Both layouts are read: ``_runs/<run_id>.json`` (one record per run, older writers) and
+        ``_runs/<run_id>/<writer_id>.json`` (one per writer process). Each record is handed on as
+        a dict with ``"_record_path"``, its path relative to the root, so the model can tell the
+        writers of one run apart. A record that cannot be parsed is named and skipped.
+        """
         pipelines = {ref.pipeline for ref, _ in self.readers.values()}
-        for parts in pipelines:
+        for parts in sorted(pipelines):
             runs = self.root.joinpath(*parts, RUNS_DIR)
-            try:
-                entries = [
-                    e
-                    for e in os.scandir(runs)
-                    if e.name.endswith(".json") and not e.name.startswith(".")
-                ]
-            except OSError:
-                continue
-            for e in entries:
+            for path in run_record_files(str(runs)):
                 try:
-                    st = e.stat()
+                    st = os.stat(path)
                 except OSError:
                     continue
                 sig = (st.st_mtime, st.st_size)
-                if self._records_seen.get(e.path) == sig:
+                if self._records_seen.get(path) == sig:
                     continue
+                self._records_seen[path] = sig
                 try:
-                    data = json.loads(Path(e.path).read_text(encoding="utf-8"))
+                    with open(path, "rb") as fh:
+                        data = json.loads(fh.read(MAX_RECORD_BYTES + 1).decode("utf-8"))
+                    if st.st_size > MAX_RECORD_BYTES:
+                        raise ValueError(f"larger than {MAX_RECORD_BYTES} bytes")
+                    if not isinstance(data, dict):
+                        raise ValueError(f"a JSON {type(data).__name__}, not an object")
                 except (OSError, ValueError) as exc:
-                    update.problems.append(f"{e.path}: unreadable run record ({one_line(exc)})")
-                    self._records_seen[e.path] = sig
+                    update.problems.append(
+                        f"{shown(path)}: unreadable run record ({one_line(exc)})"
+                    )
                     continue
-                self._records_seen[e.path] = sig
+                data["_record_path"] = os.path.relpath(path, self.root)
                 update.run_records.setdefault(parts, []).append(data)

@@ -1,9 +1,10 @@
 """Where a changed path sits in a root's layout (DESIGN §2), and which table it belongs to.
 
-Pure path rules, shared by the inotify filter and the polling walk: status data lives in table
-directories (``execution_status``/``execution_logs``) below a ``_status``/``_log`` section; run
-records in ``_runs``; everything else (orcapod's ``_result`` trees and record tables, temporary
-files) is noise.
+Pure path rules for the inotify filter, matching the one layout walk
+(:mod:`orcatui.store.layout_walk`): status data lives in tables below a ``_status``/``_log`` section
+(``execution_status``/``execution_logs`` directories, or any directory holding ``_delta_log`` or
+``*.parquet`` files); run records in ``_runs`` (``<run>.json`` or ``<run>/<writer>.json``);
+everything else (orcapod's ``_result`` trees and record tables, temporary files) is noise.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from orcatui.store import schema as s
-from orcatui.store.discovery import subdirs
+from orcatui.store import layout_walk as lw
 
-SECTIONS = frozenset({s.STATUS_DIR, s.LOG_DIR})
-TABLE_DIRS = frozenset({s.STATUS_TABLE, s.LOG_TABLE})
-RUNS = s.RUNS_DIR
-DELTA_LOG = "_delta_log"
-NEVER = frozenset({"_result", "__pycache__", ".git"})
+SECTIONS = frozenset(lw.SECTIONS)
+TABLE_DIRS = frozenset(lw.TABLE_DIRS)
+RUNS = lw.RUNS
+DELTA_LOG = lw.DELTA_LOG
+NEVER = lw.NEVER
 # Names that are files, never the directories we care about outside the tables.
 _FILE_SUFFIXES = (".parquet", ".json", ".crc", ".tmp", ".py", ".txt", ".log")
 
@@ -54,11 +54,28 @@ def locate(parts: tuple[str, ...]) -> Located | None:
         return None
     table = next((k for k in range(section + 1, len(parts)) if parts[k] in TABLE_DIRS), None)
     if table is None:
-        if any(p == DELTA_LOG or p.startswith(".") for p in parts[section + 1 :]):
-            return None
-        return Located(Place.NODE_DIR)
-    table_parts = parts[: table + 1]
-    rest = parts[table + 1 :]
+        return _locate_unnamed(parts, section)
+    return _in_table(parts[: table + 1], parts[table + 1 :])
+
+
+def _locate_unnamed(parts: tuple[str, ...], section: int) -> Located | None:
+    """A path in a section with no ``execution_*`` folder: a table is known by its content."""
+    below = parts[section + 1 :]
+    if DELTA_LOG in below:
+        k = section + 1 + below.index(DELTA_LOG)
+        if k == section + 1:
+            return None  # the section itself is not a table
+        return _in_table(parts[:k], parts[k:])
+    if any(p.startswith(".") for p in below):
+        return None
+    if len(below) >= 2 and parts[-1].endswith(".parquet") and not parts[-1].startswith("_"):
+        return Located(Place.TABLE_FILE, parts[:-1])
+    if parts[-1].endswith(_FILE_SUFFIXES):
+        return None
+    return Located(Place.NODE_DIR)
+
+
+def _in_table(table_parts: tuple[str, ...], rest: tuple[str, ...]) -> Located | None:
     if not rest:
         return Located(Place.TABLE_DIR, table_parts)
     if rest[0] == DELTA_LOG:
@@ -84,8 +101,10 @@ def _locate_outside(parts: tuple[str, ...]) -> Located | None:
         rest = parts[j + 1 :]
         if not rest:
             return Located(Place.RUNS)
-        if len(rest) == 1 and rest[0].endswith(".json") and not rest[0].startswith("."):
-            return Located(Place.RUNS)
+        if any(p.startswith(".") for p in rest) or len(rest) > 2:
+            return None  # writers' temporary records; nothing deeper is a record
+        if rest[-1].endswith(".json") or (len(rest) == 1 and "." not in rest[0]):
+            return Located(Place.RUNS)  # a record, or a run's directory of per-writer records
         return None
     if DELTA_LOG in parts or any(p.startswith(".") for p in parts):
         return None  # orcapod's record tables (Delta tables outside the sections), hidden dirs
@@ -136,23 +155,6 @@ def root_identity(root: Path | str) -> tuple[int, int] | None:
 def tables_below(root: Path, parts: tuple[str, ...]) -> set[Path]:
     """Table directories at or below ``root/parts`` (a directory that just appeared).
 
-    Only tables below a section count, as in :func:`orcatui.store.discovery.discover_tables`.
+    The same walk as :func:`orcatui.store.discovery.discover_tables`, started at ``parts``.
     """
-    loc = locate(parts)
-    if loc is not None and loc.table is not None:
-        return {root.joinpath(*loc.table)}
-    found: set[Path] = set()
-    stack: list[tuple[str, bool]] = [
-        (str(root.joinpath(*parts)), any(p in SECTIONS for p in parts))
-    ]
-    while stack:
-        path, in_section = stack.pop()
-        for e in subdirs(path):
-            name = e.name
-            if name in NEVER or name.startswith(".") or name in (DELTA_LOG, RUNS):
-                continue
-            if in_section and name in TABLE_DIRS:
-                found.add(Path(e.path))
-            else:
-                stack.append((e.path, in_section or name in SECTIONS))
-    return found
+    return {t.path for t in lw.walk_layout(root, parts).tables}

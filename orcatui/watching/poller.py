@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from enum import Enum
 from pathlib import Path
 
-from orcatui.store.discovery import subdirs
+from orcatui.store.layout_walk import DirKind, walk_layout
 from orcatui.watching.changes import Changes
-from orcatui.watching.layout import DELTA_LOG, NEVER, RUNS, SECTIONS, TABLE_DIRS, root_identity
+from orcatui.watching.layout import root_identity
 
 # A directory whose mtime is this close to "now" may change again within the same timestamp tick
 # (coarse-grained or 1-second mtimes, NFS) without its mtime moving: report it again next check.
@@ -24,44 +23,18 @@ RACY_S = 2.0
 REWALK_S = 30.0
 
 
-class Kind(Enum):
-    """Why a directory is watched."""
-
-    TREE = "tree"  # root or a pipeline name dir: a change may mean a new pipeline
-    NODE = "node"  # a section or a dir below it, above the tables: a change may mean a new node
-    TABLE = "table"  # a table dir or its _delta_log: a change means new content
-    RUNS = "runs"  # a _runs dir: run records changed
-
+Kind = DirKind  # why a directory is watched (TREE, NODE, TABLE, RUNS)
 
 Watched = dict[str, tuple[Kind, Path | None]]
 
 
 def walk(root: Path) -> Watched:
-    """The directories to watch under ``root`` (an unreadable root gives just the root)."""
+    """The directories to watch under ``root`` (an unreadable root gives just the root).
+
+    The layout walk shared with the store's discovery, so both always see the same tables.
+    """
     watched: Watched = {str(root): (Kind.TREE, None)}
-    stack: list[tuple[str, bool]] = [(str(root), False)]
-    while stack:
-        path, in_section = stack.pop()
-        children = subdirs(path)
-        if not in_section and path != str(root) and any(e.name == DELTA_LOG for e in children):
-            del watched[path]  # a Delta table outside the sections: orcapod's record tables
-            continue
-        for e in children:
-            name = e.name
-            if name in NEVER or name.startswith(".") or name == DELTA_LOG:
-                continue
-            if in_section and name in TABLE_DIRS:
-                table = Path(e.path)
-                watched[e.path] = (Kind.TABLE, table)
-                log = os.path.join(e.path, DELTA_LOG)
-                if os.path.isdir(log):
-                    watched[log] = (Kind.TABLE, table)
-            elif not in_section and name == RUNS:
-                watched[e.path] = (Kind.RUNS, None)
-            else:
-                section = in_section or name in SECTIONS
-                watched[e.path] = (Kind.NODE if section else Kind.TREE, None)
-                stack.append((e.path, section))
+    watched.update(walk_layout(root, dirs=True).dirs)
     return watched
 
 

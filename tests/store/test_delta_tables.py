@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from deltalake import DeltaTable
 
 from orcatui.model.monitor import Monitor
@@ -67,7 +69,9 @@ def test_checkpoint_and_optimize_never_double_count(tmp_path):
 def test_broken_delta_log_is_named_and_other_tables_still_read(tmp_path):
     bad = table_dir(tmp_path, "etl", ("bad",))
     (bad / "_delta_log").mkdir(parents=True)
-    (bad / "_delta_log" / "00000000000000000000.json").write_text("{not json")
+    commit = bad / "_delta_log" / "00000000000000000000.json"
+    commit.write_text("{not json")
+    os.utime(commit, (T0, T0))  # corrupt for a while, not a commit being written right now
     write_status(tmp_path, "etl", ("good",), [event("RUNNING", T0, subject="a")])
     m = Monitor(tmp_path, clock=lambda: T0)
     result = m.refresh()

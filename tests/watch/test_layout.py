@@ -27,6 +27,17 @@ T = ("p", "_status", "fn", "h", "execution_status")
         (("p", "_log"), Place.NODE_DIR, None),
         (("p", "_runs"), Place.RUNS, None),
         (("p", "_runs", "abc.json"), Place.RUNS, None),
+        (("p", "_runs", "r1"), Place.RUNS, None),  # a run's dir of per-writer records
+        (("p", "_runs", "r1", "host-1-0a1b2c3d.json"), Place.RUNS, None),
+        (("_status", "fn", "execution_status", "a.parquet"), Place.TABLE_FILE, None),
+        # tables known by their content, below the section (orcapod's reader-test layout)
+        (
+            ("p", "_status", "score", "_delta_log", "00000000000000000003.json"),
+            Place.TABLE_FILE,
+            ("p", "_status", "score"),
+        ),
+        (("p", "_status", "score", "_delta_log"), Place.TABLE_DIR, ("p", "_status", "score")),
+        (("p", "_log", "f", "h", "part-0.parquet"), Place.TABLE_FILE, ("p", "_log", "f", "h")),
         (("lab", "p"), Place.TREE, None),
         (("p", "x", "_log", "fn", "execution_logs", "a.parquet"), Place.TABLE_FILE, None),
     ],
@@ -54,6 +65,9 @@ def test_locate_relevant(
         ("p", "fn", "rec", "part-0.parquet"),
         ("README.txt",),
         ("p", "_runs", ".abc.json.tmp"),
+        ("p", "_runs", "r1", ".host-1.json.tmp"),
+        ("p", "_status", "_delta_log", "00000000000000000000.json"),  # the section is no table
+        ("p", "_status", "score", ".part-0.parquet.tmp"),
         (".hidden", "_status", "fn", "execution_status", "a.parquet"),
     ],
 )
@@ -114,6 +128,15 @@ def test_map_through_symlinked_root(tmp_path: Path) -> None:
     link.symlink_to(real)
     got = map_changes({(Change.added, str(table / "f.parquet"))}, link)
     assert got.tables == {status_table_dir(link)}
+
+
+def test_tables_below_finds_tables_by_content_and_at_the_root(tmp_path: Path) -> None:
+    write_parquet(tmp_path / "_status" / "score" / "h1")
+    (tmp_path / "_log" / "score" / "_delta_log").mkdir(parents=True)
+    expected = {tmp_path / "_status" / "score" / "h1", tmp_path / "_log" / "score"}
+    assert tables_below(tmp_path, ()) == expected
+    assert tables_below(tmp_path, ("_status",)) == {tmp_path / "_status" / "score" / "h1"}
+    assert tables_below(tmp_path, ("_log", "score", "_delta_log")) == {tmp_path / "_log" / "score"}
 
 
 def test_tables_below_only_counts_tables_in_sections(tmp_path: Path) -> None:

@@ -82,6 +82,32 @@ def test_runs_change_asks_for_rescan(root: Path) -> None:
     assert got.rescan and not got.tables
 
 
+def test_per_writer_run_record_asks_for_rescan(root: Path) -> None:
+    """``_runs/<run_id>/<writer_id>.json``: a writer replacing its record changes only the run's
+    directory, which must be watched too."""
+    run_dir = root / PIPELINE / "_runs" / "run-7"
+    run_dir.mkdir(parents=True)
+    (run_dir / "host-1-aaaaaaaa.json").write_text("{}")
+    backdate(root)
+    p = poller(root)
+    assert p._watched[str(run_dir)] == (Kind.RUNS, None)
+    tmp = run_dir / ".host-1-aaaaaaaa.json.tmp"
+    tmp.write_text('{"heartbeat_at": 1}')
+    os.replace(tmp, run_dir / "host-1-aaaaaaaa.json")
+    got = p.check()
+    assert got.rescan and not got.tables
+
+
+def test_table_without_execution_folder_is_watched(root: Path) -> None:
+    backdate(root)
+    p = poller(root)
+    table = root / PIPELINE / "_status" / "score"
+    write_parquet(table)
+    got = p.check()
+    assert got.rescan and got.tables == {table}
+    assert p._watched[str(table)] == (Kind.TABLE, table)
+
+
 def test_new_table_missed_by_mtimes_is_found_by_the_timed_walk(root: Path) -> None:
     shutil.rmtree(log_table_dir(root))
     backdate(root)
