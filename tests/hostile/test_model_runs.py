@@ -137,7 +137,6 @@ def test_node_labels_merged_and_largest_total_wins(tmp_path):
     assert p.nodes[0].name.title == "Cleaning"
 
 
-@pytest.mark.xfail(reason="needs the store helper's per-writer record scan (_runs/<run>/*.json)")
 def test_per_writer_records_found_by_the_store_on_a_real_root(tmp_path):
     root = shared_run_root(tmp_path)
     write_record(root, "r1", "a", ended_at=iso(T0 + 2), outcome="completed")
