@@ -59,15 +59,20 @@ def stored_tag_name(key: object) -> str:
     """
     try:
         return _renamed[key]  # type: ignore[index]
-    except (KeyError, TypeError):
+    except Exception:  # missing, unhashable, or a key whose __eq__/__hash__ raises
         pass
-    name = key if isinstance(key, str) else str(key)
+    if isinstance(key, str):
+        name = str.__str__(key)
+    else:
+        from observers.textconv import tag_text
+
+        name = tag_text(key) or ""
     if not name or name.startswith(SYSTEM_PREFIXES):
         name = RENAMED_TAG_PREFIX + name
     try:
         if len(_renamed) < 10_000:
             _renamed[key] = name  # type: ignore[index]
-    except TypeError:
+    except Exception:
         pass
     return name
 

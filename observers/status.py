@@ -16,18 +16,15 @@ from typing import Any
 from observers import schema as S
 from observers.base import NodeScope, ObserverCore, never_raise, noop_logger, run_outcome
 from observers.runrecord import RunRecords
+from observers.textconv import tag_text
 from observers.writer import STATUS, TableRef, tags_of
 
 __all__ = ["StatusObserver"]
 
 
 def _error_summary(error: object) -> str | None:
-    if error is None:
-        return None
-    try:
-        return str(error)
-    except Exception:
-        return repr(error)
+    """``str(error)``; ``repr`` or ``<unprintable TypeName>`` when that raises."""
+    return tag_text(error)
 
 
 def _tag_keys(tag_schema: Any) -> list[str]:
@@ -37,7 +34,8 @@ def _tag_keys(tag_schema: Any) -> list[str]:
         keys = list(tag_schema.keys()) if hasattr(tag_schema, "keys") else list(tag_schema)
     except Exception:
         return []
-    return [str(k) for k in keys if S.is_user_tag(str(k))]
+    names = [tag_text(k) or "" for k in keys]
+    return [k for k in names if S.is_user_tag(k)]
 
 
 class _StatusHooks:
