@@ -14,11 +14,17 @@ in its log row) and the exception **propagates** (pass ``suppress=True`` to
 ``node.packet`` to swallow it instead). The run's outcome is ``completed``, ``failed``
 (an exception left the ``with run`` block) or ``interrupted`` (KeyboardInterrupt).
 A node's identity path is ``(name,)`` or ``(name, version…)``.
+
+``run.node("clean", total=200)`` declares how many packets the node will have (stored
+in the run record as ``nodes["clean"]["total"]``, so the monitor shows progress and an
+ETA); ``node.set_total(n)`` declares or corrects it later. A declaration that is not a
+non-negative integer is ignored with a warning (it never raises into the pipeline).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from types import TracebackType
 from typing import Any
@@ -28,7 +34,10 @@ from observers.base import run_outcome
 from observers.composite import CompositeObserver
 from observers.ids import new_run_id
 from observers.logging_observer import LoggingObserver
+from observers.runrecord import valid_total
 from observers.status import StatusObserver
+
+log = logging.getLogger("observers")
 
 __all__ = ["Node", "Packet", "Run", "run"]
 
@@ -77,16 +86,50 @@ class Packet:
 class Node:
     """One node of a run; use as a context manager (``on_node_start``/``on_node_end``)."""
 
-    def __init__(self, run: Run, name: str, version: tuple[str, ...], label: str | None):
+    def __init__(
+        self,
+        run: Run,
+        name: str,
+        version: tuple[str, ...],
+        label: str | None,
+        total: int | None = None,
+    ):
         self.run = run
         self.label = label or name
         self.identity = (name, *version)
         self._obs = run.observer.contextualize(*self.identity)
         self.node_hash = hashlib.sha256("/".join(self.identity).encode()).hexdigest()[:16]
+        self.total = self._checked_total(total)
+        self._entered = False
+
+    def _checked_total(self, total: object) -> int | None:
+        if total is None:
+            return None
+        checked = valid_total(total)
+        if checked is None:
+            log.warning(
+                "observers: node %r: total=%r is not a non-negative integer; ignored",
+                self.label,
+                total,
+            )
+        return checked
+
+    def set_total(self, total: int) -> None:
+        """Declare (or correct) how many packets this node has; written to the run record."""
+        checked = self._checked_total(total)
+        if checked is None:
+            return
+        self.total = checked
+        if self._entered:
+            self._obs.on_node_start(self.label, self.node_hash, None, total=checked)
 
     def __enter__(self) -> Node:
         self._obs.on_run_start(self.run.run_id, pipeline_uri=self.run.pipeline_uri)
-        self._obs.on_node_start(self.label, self.node_hash, None)
+        if self.total is None:
+            self._obs.on_node_start(self.label, self.node_hash, None)
+        else:
+            self._obs.on_node_start(self.label, self.node_hash, None, total=self.total)
+        self._entered = True
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -135,11 +178,19 @@ class Run:
             cap.install()
 
     def node(
-        self, name: str, *, version: str | tuple[str, ...] = (), label: str | None = None
+        self,
+        name: str,
+        *,
+        version: str | tuple[str, ...] = (),
+        label: str | None = None,
+        total: int | None = None,
     ) -> Node:
-        """The node ``name`` (identity path ``(name, *version)``)."""
+        """The node ``name`` (identity path ``(name, *version)``).
+
+        ``total``: how many packets the node will have, when known (progress and ETA).
+        """
         ver = (version,) if isinstance(version, str) else tuple(version)
-        return Node(self, name, ver, label)
+        return Node(self, name, ver, label, total)
 
     @property
     def stats(self) -> dict[str, int]:

@@ -10,6 +10,10 @@ from collections.abc import Iterable
 STATUS_DIR = "_status"
 LOG_DIR = "_log"
 RUNS_DIR = "_runs"
+#: Suffix of run record files: ``_runs/<run_id>/<writer_id>.json`` (legacy ``_runs/<run_id>.json``).
+RUN_RECORD_SUFFIX = ".json"
+#: Key of a node entry in a run record holding the packet count the writer declared.
+NODE_TOTAL = "total"
 STATUS_TABLE = "execution_status"
 LOG_TABLE = "execution_logs"
 DEFAULT_PIPELINE_NAME = "pipeline"

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from obs_helpers import read_tables, state_counts
+from obs_helpers import read_tables, reader_has_writer_records, state_counts
 
 orcapod = pytest.importorskip("orcapod")
 pytestmark = pytest.mark.orcapod
@@ -113,12 +113,13 @@ def test_counts_match_orcapods_own_observers(tmp_path: Path, sink: str) -> None:
     assert monitor.refresh().problems == []
     (pipeline,) = monitor.snapshot().pipelines
     assert pipeline.name == ("lab", "compat")
-    assert pipeline.run is not None and pipeline.run.verdict.liveness.value == "ended"
     read_back = {
         n.name.function: Counter({s: c for s, c in n.counts.items() if c}) for n in pipeline.nodes
     }
     assert read_back == their_counts
-    assert {n.name.title for n in pipeline.nodes} == {"normalize", "score", "classify"}
+    if reader_has_writer_records():  # liveness and labels come from the run record
+        assert pipeline.run is not None and pipeline.run.verdict.liveness.value == "ended"
+        assert {n.name.title for n in pipeline.nodes} == {"normalize", "score", "classify"}
     assert our_counts["compute_score"] == Counter({"SUCCESS": 7, "FAILED": 3})
     assert our_counts["classify_score"] == Counter({"SUCCESS": 7})
 
@@ -136,7 +137,7 @@ def test_counts_match_orcapods_own_observers(tmp_path: Path, sink: str) -> None:
     norm_logs = [r for p, t in logs.items() if "normalize_signal" in p for r in t.to_pylist()]
     assert all(r["_log_stdout_log"].startswith("normalizing") for r in norm_logs)
 
-    records = list(root.rglob("_runs/*.json"))
+    records = list(root.rglob("_runs/*/*.json"))
     assert len(records) == 1
     rec = observers.read_run_record(records[0])
     assert rec is not None and rec["outcome"] == "completed"
