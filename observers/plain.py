@@ -51,6 +51,7 @@ class Packet:
         self.suppress = suppress
         self._cached = False
         self._capture: cap.PacketCapture | None = None
+        self._logger: Any = None
 
     def cached(self) -> None:
         """Mark the packet as a cache hit: it ends ``CACHED`` instead of ``SUCCESS``."""
@@ -60,7 +61,16 @@ class Packet:
         self.node._obs.on_data_start(self.node.label, self.tags, None)
         if self.node.run._capture:
             self._capture = cap.PacketCapture().__enter__()
+            log_node = self.node._log_node
+            if log_node is not None:  # output so far reaches disk while the packet runs
+                self._logger = log_node.live_logger(self.tags, self._capture)
         return self
+
+    def _record(self) -> None:
+        if self._capture is None:
+            return
+        logger = self._logger or self.node._obs.create_data_logger(self.tags, None)
+        logger.record(**self._capture.fields())
 
     def __exit__(
         self,
@@ -74,11 +84,13 @@ class Packet:
             self._capture.__exit__(exc_type, exc, tb)
         if exc is None:
             if self._capture is not None and not self._cached:
-                obs.create_data_logger(self.tags, None).record(**self._capture.fields())
+                self._record()
+            elif self._logger is not None and self._logger.stop_partials():
+                self._record()  # a cache hit that already has partial rows: supersede them
             obs.on_data_end(label, self.tags, None, None, self._cached)
             return False
         if self._capture is not None:
-            obs.create_data_logger(self.tags, None).record(**self._capture.fields())
+            self._record()
         obs.on_data_crash(label, self.tags, None, exc)
         return self.suppress and isinstance(exc, Exception)
 
@@ -98,6 +110,9 @@ class Node:
         self.label = label or name
         self.identity = (name, *version)
         self._obs = run.observer.contextualize(*self.identity)
+        self._log_node = next(
+            (o for o in getattr(self._obs, "observers", ()) if hasattr(o, "live_logger")), None
+        )
         self.node_hash = hashlib.sha256("/".join(self.identity).encode()).hexdigest()[:16]
         self.total = self._checked_total(total)
         self._entered = False

@@ -193,6 +193,9 @@ class EventWriter:
         self.max_retries = max(0, int(max_retries))
         self.retry_backoff = max(0.0, float(retry_backoff))
         self._queue: deque[tuple[Any, ...]] = deque()
+        #: Called by the flush thread on every tick before flushing (``produce(force)``),
+        #: e.g. to queue partial log rows of running packets; ``force`` at close.
+        self.producers: list[Callable[[bool], None]] = []
         #: The hot path: ``emit(row)`` appends one row tuple (its first item a TableRef).
         self.emit: Callable[[tuple[Any, ...]], None] = self._queue.append
         self._flush_lock = threading.RLock()
@@ -210,11 +213,20 @@ class EventWriter:
     def _loop(self) -> None:
         tick = self.flush_interval / 2
         while not self._stop.wait(tick):
+            if self.producers:
+                self._produce(False)
             if self._queue:
                 try:
                     self.flush()
                 except Exception:  # never let the thread die
                     log.exception("observers: flush failed")
+
+    def _produce(self, force: bool) -> None:
+        for produce in list(self.producers):
+            try:
+                produce(force)
+            except Exception:  # never let the thread die
+                log.debug("observers: producer failed", exc_info=True)
 
     # -- flushing --
 
@@ -341,6 +353,8 @@ class EventWriter:
             return
         self._closed = True
         self._stop.set()
+        if self.producers:
+            self._produce(True)  # what running packets captured so far (exit, SIGTERM)
         self.flush(compact=True)
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=5)

@@ -4,7 +4,9 @@ File names: ``<table>/<writer_id>-<seq:08d>.parquet``. A file is written first a
 ``.<writer_id>-<seq>.parquet.tmp`` (readers ignore names starting with ``.``) and then
 ``os.replace``-d, so a reader never sees a partial file. Compaction writes the merged file
 the same way, renames it into place and only *then* deletes the originals: a reader may
-briefly see an event twice (it folds by event id), never miss one.
+briefly see an event twice (it folds by event id), never miss one. Compaction drops
+partial log rows (``_log_success`` null) whose packet has a final row in the merged
+files (see :mod:`observers.logging_observer`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,28 @@ import threading
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from observers import schema as S
 from observers.stats import WriterStats
 
 log = logging.getLogger("observers")
 
 #: Compact a table once this writer has more files than this in it.
 MAX_FILES_PER_TABLE = 200
+
+
+def drop_superseded_partials(table: pa.Table) -> pa.Table:
+    """Drop partial log rows (``_log_success`` null) of packets that have a final row.
+
+    A packet is (run id, user tag values). Tables without partial rows come back as is.
+    """
+    if S.L_SUCCESS not in table.column_names or table.column(S.L_SUCCESS).null_count == 0:
+        return table
+    keys = [S.L_RUN, *(c for c in table.column_names if S.is_user_tag(c))]
+    key_rows = list(zip(*(table.column(c).to_pylist() for c in keys), strict=True))
+    success = table.column(S.L_SUCCESS).to_pylist()
+    final = {k for k, ok in zip(key_rows, success, strict=True) if ok is not None}
+    keep = [ok is not None or k not in final for k, ok in zip(key_rows, success, strict=True)]
+    return table.filter(pa.array(keep, type=pa.bool_()))
 
 
 class ParquetSink:
@@ -85,7 +103,9 @@ class ParquetSink:
                 if len(files) < 2:
                     continue
                 tables = [pq.read_table(f) for f in files]
-                merged = pa.concat_tables(tables, promote_options="default")
+                merged = drop_superseded_partials(
+                    pa.concat_tables(tables, promote_options="default")
+                )
                 new_path = self._write_file(d, merged)
                 self._own[d] = [new_path]
                 for f in files:
