@@ -120,19 +120,17 @@ def test_final_row_supersedes_partial_rows_and_compaction_drops_them(tmp_path: P
     import observers
 
     seen_partial: list[dict] = []
-    with observers.run(tmp_path, pipeline="p", run_id="r", flush_interval=0.02) as run:
-        with run.node("n") as node, node.packet(subject="a"):
-            for i in range(3):
-                print("line", i)
-                deadline = time.monotonic() + 10
-                while not any(
-                    r["_log_stdout_log"].endswith(f"line {i}\n") for r in log_rows(tmp_path)
-                ):
-                    assert time.monotonic() < deadline
-                    time.sleep(0.02)
-            seen_partial = log_rows(tmp_path)
-            assert all(r["_log_success"] is None for r in seen_partial)
-            assert len(seen_partial) >= 3  # one per change, never one per flush without one
+    run = observers.run(tmp_path, pipeline="p", run_id="r", flush_interval=0.02)
+    with run, run.node("n") as node, node.packet(subject="a"):
+        for i in range(3):
+            print("line", i)
+            deadline = time.monotonic() + 10
+            while not any(r["_log_stdout_log"].endswith(f"line {i}\n") for r in log_rows(tmp_path)):
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+        seen_partial = log_rows(tmp_path)
+        assert all(r["_log_success"] is None for r in seen_partial)
+        assert len(seen_partial) >= 3  # one per change, never one per flush without one
     assert {r["_log_stdout_log"] for r in seen_partial} >= {
         "line 0\n",
         "line 0\nline 1\n",
@@ -149,9 +147,9 @@ def test_final_row_supersedes_partial_rows_and_compaction_drops_them(tmp_path: P
 def test_no_partial_row_without_new_output(tmp_path: Path) -> None:
     import observers
 
-    with observers.run(tmp_path, pipeline="p", run_id="r", flush_interval=0.02) as run:
-        with run.node("n") as node, node.packet(subject="quiet"):
-            time.sleep(0.3)  # ~15 flush intervals, nothing printed
-            assert not glob.glob(str(tmp_path / "**" / "execution_logs"), recursive=True)
+    run = observers.run(tmp_path, pipeline="p", run_id="r", flush_interval=0.02)
+    with run, run.node("n") as node, node.packet(subject="quiet"):
+        time.sleep(0.3)  # ~15 flush intervals, nothing printed
+        assert not glob.glob(str(tmp_path / "**" / "execution_logs"), recursive=True)
     (row,) = log_rows(tmp_path)
     assert row["_log_success"] is True
