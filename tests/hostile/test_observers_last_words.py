@@ -56,9 +56,8 @@ def log_rows(root: Path) -> list[dict]:
         for f in glob.glob(os.path.join(table_dir, "*.parquet"))
         if not os.path.basename(f).startswith((".", "_"))
     ]
-    return pa.concat_tables(
-        [pq.read_table(f) for f in files], promote_options="default"
-    ).to_pylist()
+    tables = [pq.read_table(f) for f in files]
+    return pa.concat_tables(tables, promote_options="default").to_pylist() if tables else []
 
 
 def newest_for(rows: list[dict], subject: str) -> dict:
