@@ -1,7 +1,11 @@
 """Parquet sink: one file per flush per table, renamed into place, compacted per writer.
 
-File names: ``<table>/<writer_id>-<seq:08d>.parquet``. A file is written first as
-``.<writer_id>-<seq>.parquet.tmp`` (readers ignore names starting with ``.``) and then
+File names: ``<table>/<ms:013d>-<writer_id>-<seq:08d>.parquet``, where ``ms`` is the
+time the file was written in milliseconds since the epoch, zero-padded to 13 digits (never
+decreasing within a writer), so names sort by time across writers and a lister can resume
+after the last name it has seen; compacted files are named the same way at the time of
+compaction (so they sort after the files they replace). A file is written first as
+``.<name>.tmp`` (readers ignore names starting with ``.`` or ``_``) and then
 ``os.replace``-d, so a reader never sees a partial file. Compaction writes the merged file
 the same way, renames it into place and only *then* deletes the originals: a reader may
 briefly see an event twice (it folds by event id), never miss one. Compaction drops
@@ -15,6 +19,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -53,6 +58,7 @@ class ParquetSink:
         self.stats = stats
         self.max_files = max_files
         self._seq = 0
+        self._last_ms = 0
         self._lock = threading.RLock()
         self._own: dict[str, list[str]] = {}
         self._made_dirs: set[str] = set()
@@ -60,7 +66,8 @@ class ParquetSink:
     def _next_name(self) -> str:
         with self._lock:
             self._seq += 1
-            return f"{self.writer_id}-{self._seq:08d}.parquet"
+            self._last_ms = max(self._last_ms, time.time_ns() // 1_000_000)
+            return f"{self._last_ms:013d}-{self.writer_id}-{self._seq:08d}.parquet"
 
     def _write_file(self, table_dir: str, table: pa.Table) -> str:
         if table_dir not in self._made_dirs:
