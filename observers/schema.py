@@ -1,6 +1,8 @@
 """Column names, directory names and naming rules of the on-disk contract (DESIGN §2-3).
 
-``observers`` does not import ``orcatui``; this module is its own copy of the names.
+This module is **the** schema: the writers use it, and orcatui's reader
+(``orcatui/store/schema.py``) imports its names from here. ``observers`` imports
+neither ``orcatui`` nor Textual.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ RUNNING = "RUNNING"
 SUCCESS = "SUCCESS"
 FAILED = "FAILED"
 CACHED = "CACHED"
+#: Every ``_status_state`` value a writer writes; the last three end a packet.
+STATES = (RUNNING, SUCCESS, FAILED, CACHED)
+TERMINAL_STATES = (SUCCESS, FAILED, CACHED)
 
 #: Column-name prefixes that are never user tags.
 SYSTEM_PREFIXES = ("__", "_status_", "_log_", "_tag_", "_tag::")
