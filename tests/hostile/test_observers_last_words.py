@@ -152,3 +152,29 @@ def test_no_partial_row_without_new_output(tmp_path: Path) -> None:
         assert not glob.glob(str(tmp_path / "**" / "execution_logs"), recursive=True)
     (row,) = log_rows(tmp_path)
     assert row["_log_success"] is True
+
+
+def test_sigterm_mid_packet_writes_the_output_so_far(tmp_path: Path) -> None:
+    """With a flush interval far longer than the run, only the SIGTERM handler can write it."""
+    script = tmp_path / "child.py"
+    script.write_text(CHILD.replace("flush_interval=0.1", "flush_interval=30"))
+    root = tmp_path / "root"
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(root), "parquet"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("about to divide"):
+            break
+    time.sleep(0.2)  # the logging call after the print
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == -signal.SIGTERM
+    last = newest_for(log_rows(root), "s2")
+    assert last["_log_success"] is None
+    assert last["_log_stdout_log"].endswith("about to divide by zero\n")
+    assert last["_log_python_logs"] == "INFO:fit:step 3 of 4"
