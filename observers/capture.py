@@ -120,6 +120,14 @@ def installed() -> bool:
     return _refs > 0
 
 
+def tail(text: str, max_chars: int) -> str:
+    """``text``, or its last ``max_chars`` characters after a line saying how many are left out."""
+    if len(text) <= max_chars:
+        return text
+    cut = len(text) - max_chars
+    return f"[… {cut} earlier characters not in this partial row]\n" + text[cut:]
+
+
 class PacketCapture:
     """Context manager capturing one packet's output in the current context.
 
@@ -155,6 +163,24 @@ class PacketCapture:
         if exc is not None:
             self.success = False
             self.traceback = "".join(traceback.format_exception(exc_type, exc, tb))
+
+    def signature(self) -> tuple[int, int, int]:
+        """Cheap change marker: characters written to stdout and stderr, log lines kept."""
+        return (self._out.tell(), self._err.tell(), len(self._logs))
+
+    def partial_fields(self, max_chars: int) -> dict[str, Any]:
+        """What was captured so far, for a partial log row (``success``/``traceback`` null).
+
+        Each text keeps at most its last ``max_chars`` characters, prefixed with a line
+        saying how many earlier characters this partial row leaves out.
+        """
+        return {
+            "stdout_log": tail(self._out.getvalue(), max_chars),
+            "stderr_log": tail(self._err.getvalue(), max_chars),
+            "python_logs": tail("\n".join(list(self._logs)), max_chars),
+            "traceback": None,
+            "success": None,
+        }
 
     def fields(self) -> dict[str, Any]:
         """The captured output as ``record(**fields)`` keyword arguments."""

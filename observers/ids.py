@@ -35,8 +35,15 @@ def host_name() -> str:
 
 
 def new_writer_id() -> str:
-    """A writer id unique across processes and hosts: ``<host>-<pid>-<6 random hex>``."""
-    return f"{host_name()}-{os.getpid()}-{os.urandom(3).hex()}"
+    """A writer id unique across processes and hosts: ``<host>-<pid>-<8 random hex>``.
+
+    Safe as a file name: only ``[A-Za-z0-9_.-]``, and never starting with ``.`` or ``_``
+    (readers ignore such names), so a host called ``.local`` gives ``h.local-…``.
+    """
+    host = host_name()
+    if host.startswith((".", "_")):
+        host = "h" + host
+    return f"{host}-{os.getpid()}-{os.urandom(4).hex()}"
 
 
 def new_run_id() -> str:

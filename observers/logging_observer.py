@@ -12,6 +12,29 @@ installed when orcapod is loaded (as orcapod's own LoggingObserver does at creat
 restores ``sys.stdout``/``sys.stderr`` and the logging handlers on ``close()``. The
 plain-Python API (:func:`observers.run`) captures with :mod:`observers.capture`.
 
+**Partial log rows ("last words survive a crash").** While a packet captured by
+:mod:`observers.capture` runs (the plain API's packets), the flush thread writes a
+*partial* log row for it — same ``_log_run_id`` and tag values, ``_log_success`` null,
+``_log_traceback`` null, ``_log_stdout_log``/``_log_stderr_log``/``_log_python_logs``
+holding everything captured so far (each cut to its last ``PARTIAL_MAX_CHARS``
+characters, after a line ``[… N earlier characters not in this partial row]``). A partial
+row is written only when
+
+* the packet has run for at least one flush interval,
+* its captured text changed since its previous partial row, and
+* at least ``flush_interval × (1 + captured characters // 65536)`` seconds (at most 5 s)
+  have passed since its previous partial row;
+
+and once more, regardless of these limits, when the observer closes (interpreter exit,
+SIGTERM) while the packet still runs. The packet's final row (``_log_success`` true or
+false) always has a strictly later ``_log_timestamp`` (by at least 1 µs) and a later
+UUIDv7 ``_log_id`` than its partial rows, so the **newest log row of a (run, tags) is
+the packet's final row once there is one**; a reader shows a partial row (success null)
+as "output so far". A packet SIGKILLed mid-run keeps its last partial row on disk.
+Compaction at run end drops partial rows whose packet has a final row in the same
+writer's files. orcapod's ``ObservabilityReader`` reads partial rows as rows whose
+``success`` is null.
+
 Difference from orcapod: a ``None`` tag value is stored as null (orcapod writes the
 string ``"None"`` in log rows but null in status rows); null on both sides keeps the
 status↔log join working.
@@ -20,6 +43,7 @@ status↔log join working.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
@@ -28,22 +52,75 @@ from observers import schema as S
 from observers.base import NodeScope, ObserverCore, never_raise
 from observers.writer import LOG, TableRef, tags_of
 
-__all__ = ["DataLogger", "LoggingObserver"]
+__all__ = ["PARTIAL_MAX_CHARS", "DataLogger", "LoggingObserver"]
+
+#: A partial log row keeps at most this many (last) characters of each captured text.
+PARTIAL_MAX_CHARS = 256 * 1024
+#: Captured characters per extra flush interval between two partial rows of one packet.
+PARTIAL_CHARS_PER_INTERVAL = 65536
+#: The longest gap between two partial rows of a packet whose output keeps changing.
+PARTIAL_MAX_GAP_S = 5.0
+
+
+class _Live:
+    """A running packet whose captured output is written as partial log rows."""
+
+    __slots__ = ("capture", "last_ns", "last_sig", "ref", "run_id", "started_ns", "tags")
+
+    def __init__(
+        self,
+        ref: TableRef,
+        run_id: str,
+        tags: dict[Any, Any],
+        capture: capture.PacketCapture,
+    ):
+        self.ref = ref
+        self.run_id = run_id
+        self.tags = tags
+        self.capture = capture
+        self.started_ns = time.time_ns()
+        self.last_ns = 0
+        self.last_sig = (0, 0, 0)
 
 
 class DataLogger:
     """Writes the log row of one packet: ``record(**fields)``.
 
     Also accepts one positional object with ``as_dict()`` (orcapod's ``CapturedLogs``).
+    A logger made by ``live_logger`` also stops that packet's partial rows and stamps
+    its final row after them.
     """
 
-    __slots__ = ("_core", "_ref", "_run_id", "_tags")
+    __slots__ = ("_core", "_live", "_ref", "_run_id", "_tags")
 
-    def __init__(self, core: LoggingObserver, ref: TableRef, run_id: str, tags: dict[Any, Any]):
+    def __init__(
+        self,
+        core: LoggingObserver,
+        ref: TableRef,
+        run_id: str,
+        tags: dict[Any, Any],
+        live: _Live | None = None,
+    ):
         self._core = core
         self._ref = ref
         self._run_id = run_id
         self._tags = tags
+        self._live = live
+
+    def stop_partials(self) -> bool:
+        """Stop this packet's partial rows without a final row; True if some were written.
+
+        (Then the caller should still write a final row, or a reader keeps showing the
+        partial one as the packet's output so far.)
+        """
+        live, self._live = self._live, None
+        if live is None:
+            return False
+        last = self._core._end_live(live)
+        if last:
+            self._live = live  # record() must still stamp its row after the partial ones
+            live.last_ns = last
+        return bool(last)
 
     def record(self, *captured: Any, **kwargs: Any) -> None:
         """Queue one log row with the given fields (never raises)."""
@@ -55,10 +132,15 @@ class DataLogger:
                 elif isinstance(obj, dict):
                     fields.update(obj)
             fields.update(kwargs)
-            if self._core._closed:
-                self._core.writer.stats.add(events_dropped=1)
+            core = self._core
+            ns = time.time_ns()
+            if self._live is not None:
+                ns = max(ns, core._end_live(self._live) + 1000)
+                self._live = None
+            if core._closed:
+                core.writer.stats.add(events_dropped=1)
                 return
-            self._core.writer.emit((self._ref, time.time_ns(), self._run_id, fields, self._tags))
+            core.writer.emit((self._ref, ns, self._run_id, fields, self._tags))
         except Exception:
             self._core._hook_failed("record")
 
@@ -81,6 +163,21 @@ class _LoggingHooks:
             return noop_logger()
 
     create_packet_logger = create_data_logger
+
+    def live_logger(self, tag: Any, packet_capture: capture.PacketCapture) -> Any:
+        """A :class:`DataLogger` for a packet whose output ``packet_capture`` is capturing.
+
+        Until its ``record()``, the packet's output so far is written as partial log rows
+        (see the module docstring).
+        """
+        try:
+            core = self._core
+            live = _Live(self._ref, self._run_id, tags_of(tag), packet_capture)
+            core._begin_live(live)
+            return DataLogger(core, live.ref, live.run_id, live.tags, live)
+        except Exception:
+            self._core._hook_failed("live_logger")
+            return self.create_data_logger(tag)
 
     def on_node_start(
         self, node_label: str, node_hash: str = "", tag_schema: Any = None, **kwargs: Any
@@ -164,6 +261,48 @@ class LoggingObserver(ObserverCore, _LoggingHooks):
         self._capture = capture
         self._installed_orcapod = False
         self._install_capture()
+        self._live: dict[int, _Live] = {}
+        self._live_lock = threading.Lock()
+        self.writer.producers.append(self._write_partials)
+
+    # -- partial rows of running packets --
+
+    def _begin_live(self, live: _Live) -> None:
+        with self._live_lock:
+            self._live[id(live)] = live
+
+    def _end_live(self, live: _Live) -> int:
+        """Stop ``live``'s partial rows; the time (ns) of its last partial row (0: none)."""
+        with self._live_lock:
+            self._live.pop(id(live), None)
+            return live.last_ns
+
+    def _write_partials(self, force: bool) -> None:
+        """Queue a partial log row for each running packet whose output changed."""
+        if not self._live:
+            return
+        interval_ns = int(self.writer.flush_interval * 1e9)
+        with self._live_lock:
+            now = time.time_ns()
+            for live in self._live.values():
+                sig = live.capture.signature()
+                if sig == live.last_sig:
+                    continue
+                if not force:
+                    if now - live.started_ns < interval_ns:
+                        continue
+                    size = sig[0] + sig[1]
+                    gap = min(
+                        PARTIAL_MAX_GAP_S * 1e9,
+                        interval_ns * (1 + size // PARTIAL_CHARS_PER_INTERVAL),
+                    )
+                    if live.last_ns and now - live.last_ns < gap:
+                        continue
+                fields = live.capture.partial_fields(PARTIAL_MAX_CHARS)
+                ns = max(now, live.last_ns + 1000)
+                self.writer.emit((live.ref, ns, live.run_id, fields, live.tags))
+                live.last_ns = ns
+                live.last_sig = sig
 
     def _install_capture(self) -> None:
         if self._capture and not self._installed_orcapod:

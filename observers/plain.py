@@ -14,11 +14,17 @@ in its log row) and the exception **propagates** (pass ``suppress=True`` to
 ``node.packet`` to swallow it instead). The run's outcome is ``completed``, ``failed``
 (an exception left the ``with run`` block) or ``interrupted`` (KeyboardInterrupt).
 A node's identity path is ``(name,)`` or ``(name, version…)``.
+
+``run.node("clean", total=200)`` declares how many packets the node will have (stored
+in the run record as ``nodes["clean"]["total"]``, so the monitor shows progress and an
+ETA); ``node.set_total(n)`` declares or corrects it later. A declaration that is not a
+non-negative integer is ignored with a warning (it never raises into the pipeline).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from types import TracebackType
 from typing import Any
@@ -28,7 +34,10 @@ from observers.base import run_outcome
 from observers.composite import CompositeObserver
 from observers.ids import new_run_id
 from observers.logging_observer import LoggingObserver
+from observers.runrecord import valid_total
 from observers.status import StatusObserver
+
+log = logging.getLogger("observers")
 
 __all__ = ["Node", "Packet", "Run", "run"]
 
@@ -42,6 +51,7 @@ class Packet:
         self.suppress = suppress
         self._cached = False
         self._capture: cap.PacketCapture | None = None
+        self._logger: Any = None
 
     def cached(self) -> None:
         """Mark the packet as a cache hit: it ends ``CACHED`` instead of ``SUCCESS``."""
@@ -51,7 +61,16 @@ class Packet:
         self.node._obs.on_data_start(self.node.label, self.tags, None)
         if self.node.run._capture:
             self._capture = cap.PacketCapture().__enter__()
+            log_node = self.node._log_node
+            if log_node is not None:  # output so far reaches disk while the packet runs
+                self._logger = log_node.live_logger(self.tags, self._capture)
         return self
+
+    def _record(self) -> None:
+        if self._capture is None:
+            return
+        logger = self._logger or self.node._obs.create_data_logger(self.tags, None)
+        logger.record(**self._capture.fields())
 
     def __exit__(
         self,
@@ -65,11 +84,13 @@ class Packet:
             self._capture.__exit__(exc_type, exc, tb)
         if exc is None:
             if self._capture is not None and not self._cached:
-                obs.create_data_logger(self.tags, None).record(**self._capture.fields())
+                self._record()
+            elif self._logger is not None and self._logger.stop_partials():
+                self._record()  # a cache hit that already has partial rows: supersede them
             obs.on_data_end(label, self.tags, None, None, self._cached)
             return False
         if self._capture is not None:
-            obs.create_data_logger(self.tags, None).record(**self._capture.fields())
+            self._record()
         obs.on_data_crash(label, self.tags, None, exc)
         return self.suppress and isinstance(exc, Exception)
 
@@ -77,16 +98,53 @@ class Packet:
 class Node:
     """One node of a run; use as a context manager (``on_node_start``/``on_node_end``)."""
 
-    def __init__(self, run: Run, name: str, version: tuple[str, ...], label: str | None):
+    def __init__(
+        self,
+        run: Run,
+        name: str,
+        version: tuple[str, ...],
+        label: str | None,
+        total: int | None = None,
+    ):
         self.run = run
         self.label = label or name
         self.identity = (name, *version)
         self._obs = run.observer.contextualize(*self.identity)
+        self._log_node = next(
+            (o for o in getattr(self._obs, "observers", ()) if hasattr(o, "live_logger")), None
+        )
         self.node_hash = hashlib.sha256("/".join(self.identity).encode()).hexdigest()[:16]
+        self.total = self._checked_total(total)
+        self._entered = False
+
+    def _checked_total(self, total: object) -> int | None:
+        if total is None:
+            return None
+        checked = valid_total(total)
+        if checked is None:
+            log.warning(
+                "observers: node %r: total=%r is not a non-negative integer; ignored",
+                self.label,
+                total,
+            )
+        return checked
+
+    def set_total(self, total: int) -> None:
+        """Declare (or correct) how many packets this node has; written to the run record."""
+        checked = self._checked_total(total)
+        if checked is None:
+            return
+        self.total = checked
+        if self._entered:
+            self._obs.on_node_start(self.label, self.node_hash, None, total=checked)
 
     def __enter__(self) -> Node:
         self._obs.on_run_start(self.run.run_id, pipeline_uri=self.run.pipeline_uri)
-        self._obs.on_node_start(self.label, self.node_hash, None)
+        if self.total is None:
+            self._obs.on_node_start(self.label, self.node_hash, None)
+        else:
+            self._obs.on_node_start(self.label, self.node_hash, None, total=self.total)
+        self._entered = True
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -135,11 +193,19 @@ class Run:
             cap.install()
 
     def node(
-        self, name: str, *, version: str | tuple[str, ...] = (), label: str | None = None
+        self,
+        name: str,
+        *,
+        version: str | tuple[str, ...] = (),
+        label: str | None = None,
+        total: int | None = None,
     ) -> Node:
-        """The node ``name`` (identity path ``(name, *version)``)."""
+        """The node ``name`` (identity path ``(name, *version)``).
+
+        ``total``: how many packets the node will have, when known (progress and ETA).
+        """
         ver = (version,) if isinstance(version, str) else tuple(version)
-        return Node(self, name, ver, label)
+        return Node(self, name, ver, label, total)
 
     @property
     def stats(self) -> dict[str, int]:

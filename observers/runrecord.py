@@ -1,20 +1,34 @@
-"""Run records: ``<root>/<pipeline parts…>/_runs/<run_id>.json``, replaced atomically.
+"""Run records, one per writer process: ``<root>/<pipeline…>/_runs/<run_id>/<writer_id>.json``.
 
-Fields: ``run_id, pipeline_uri, host, pid, pid_start_time, pid_start_ticks, started_at,
-heartbeat_at, heartbeat_interval_s, ended_at, outcome, nodes``.
+Several processes may share one run id (the workers of one run); each keeps its **own**
+record, so one ending never marks the others ended: a reader judges the run live while
+any writer's record is live. ``writer_id`` is ``<host>-<pid>-<8 random hex>`` made safe
+as a file name (``[A-Za-z0-9_.-]``, never starting with ``.`` or ``_``); it is also the
+prefix of the writer's Parquet files. Records written by earlier releases as one file
+``_runs/<run_id>.json`` are still read by orcatui (as one writer); this package no
+longer writes them.
+
+Fields: ``run_id, writer_id, pipeline_uri, host, pid, pid_start_time, pid_start_ticks,
+started_at, heartbeat_at, heartbeat_interval_s, ended_at, outcome, nodes``.
 
 * ``pid_start_time``: the process start time in **seconds since the epoch** (float),
   computed from ``/proc/<pid>/stat`` field 22 (``starttime``, clock ticks after boot)
   plus ``btime`` from ``/proc/stat``; precise to about one second (``btime`` is whole
   seconds). ``pid_start_ticks`` is the raw ``starttime`` value, exact, for a reader on
   the same host to compare with ``/proc/<pid>/stat`` directly. Both are null where
-  ``/proc`` is unavailable.
-* times are ISO-8601 UTC strings; ``ended_at``/``outcome`` are null while running;
+  ``/proc`` is unavailable (:mod:`observers.procinfo` is the one parser).
+* times are ISO-8601 UTC strings; ``started_at`` is when *this writer* joined the run;
+  ``heartbeat_at`` is rewritten every ``heartbeat_interval_s`` seconds while the writer
+  runs; ``ended_at``/``outcome`` are null until *this writer* leaves the run;
   ``outcome`` is one of ``completed``, ``failed``, ``interrupted``.
-* ``nodes``: ``{"<identity path joined by '/'>": {"label", "node_hash", "tag_keys"}}``.
+* ``nodes``: ``{"<identity path joined by '/'>": {"label", "node_hash", "tag_keys"}}``,
+  plus ``"total": <int>`` when this writer declared how many packets the node has
+  (``run.node("clean", total=200)``; the writer's latest declaration). A reader merging
+  several writers takes the largest declaration.
 
-A record is written to ``.<run_id>.json.<random>.tmp`` and ``os.replace``-d, so readers
-(which ignore names starting with ``.``) never see a partial record.
+A record is written to ``.<writer_id>.json.<random>.tmp`` in the same directory and
+``os.replace``-d, so readers (which ignore names starting with ``.``) never see a
+partial record.
 """
 
 from __future__ import annotations
@@ -29,12 +43,47 @@ from collections.abc import Callable
 from typing import Any
 
 from observers.procinfo import process_start
-from observers.schema import RUNS_DIR, safe_component
+from observers.schema import NODE_TOTAL, RUNS_DIR, safe_component
 from observers.timestamps import iso_now
 
 log = logging.getLogger("observers")
 
 OUTCOMES = ("completed", "failed", "interrupted")
+
+
+#: The largest packet total a record accepts (beyond it a declaration is ignored).
+MAX_TOTAL = 2**53
+
+
+def valid_total(value: object) -> int | None:
+    """A declared packet total as a non-negative ``int``; ``None`` when it is not one.
+
+    ``bool`` is refused; an integral ``float`` (``200.0``) is accepted.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):
+        if not value.is_integer():
+            return None
+        value = int(value)
+    if not isinstance(value, int):
+        try:
+            import operator
+
+            value = operator.index(value)  # numpy integers and the like
+        except TypeError:
+            return None
+    return int(value) if 0 <= value <= MAX_TOTAL else None
+
+
+def run_dir_name(run_id: str) -> str:
+    """The directory of a run's records: the run id made safe as a path component.
+
+    A leading ``.`` becomes ``%2E`` so the directory is not hidden from readers (which
+    skip names starting with ``.``); readers take the run id from the records' contents.
+    """
+    name = safe_component(run_id)
+    return "%2E" + name[1:] if name.startswith(".") else name
 
 
 def read_run_record(path: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -63,8 +112,9 @@ def write_json_atomic(path: str, data: dict[str, Any]) -> None:
 
 
 class RunRecords:
-    """Keeps the records of the runs one observer has open and their heartbeat thread.
+    """Keeps this writer's records of the runs it has open, and their heartbeat thread.
 
+    ``writer_id`` names this writer's record file in each run's directory.
     ``on_error(message)`` is called when a record cannot be written (never raises).
     """
 
@@ -73,8 +123,14 @@ class RunRecords:
         root: str,
         heartbeat_interval: float,
         on_error: Callable[[str], None],
+        writer_id: str | None = None,
     ):
         self.root = root
+        if writer_id is None:
+            from observers.ids import new_writer_id
+
+            writer_id = new_writer_id()
+        self.writer_id = safe_component(writer_id)
         self.heartbeat_interval = max(0.01, float(heartbeat_interval))
         self._on_error = on_error
         self._lock = threading.RLock()
@@ -84,8 +140,14 @@ class RunRecords:
         self._pid_start = process_start(os.getpid())
 
     def path_for(self, pipeline_parts: tuple[str, ...], run_id: str) -> str:
-        """Where the record of ``run_id`` lives."""
-        return os.path.join(self.root, *pipeline_parts, RUNS_DIR, safe_component(run_id) + ".json")
+        """Where this writer's record of ``run_id`` lives."""
+        return os.path.join(
+            self.root,
+            *pipeline_parts,
+            RUNS_DIR,
+            run_dir_name(run_id),
+            self.writer_id + ".json",
+        )
 
     def _write(self, path: str, record: dict[str, Any]) -> None:
         try:
@@ -99,6 +161,7 @@ class RunRecords:
         pid = os.getpid()
         record: dict[str, Any] = {
             "run_id": run_id,
+            "writer_id": self.writer_id,
             "pipeline_uri": pipeline_uri,
             "host": socket.gethostname(),
             "pid": pid,
@@ -129,18 +192,30 @@ class RunRecords:
         label: str,
         node_hash: str,
         tag_keys: list[str],
+        total: int | None = None,
     ) -> None:
-        """Note a node of an open run (rewrites the record when something changed)."""
+        """Note a node of an open run (rewrites the record when something changed).
+
+        ``total``: the number of packets declared for the node (kept until declared again).
+        """
         with self._lock:
             entry = self._open.get(run_id)
             if entry is None:
                 return
             path, record = entry
             key = "/".join(identity)
-            info = {"label": label, "node_hash": node_hash, "tag_keys": list(tag_keys)}
+            info: dict[str, Any] = {
+                "label": label,
+                "node_hash": node_hash,
+                "tag_keys": list(tag_keys),
+            }
             old = record["nodes"].get(key)
             if old is not None and not info["tag_keys"]:
                 info["tag_keys"] = old["tag_keys"]
+            if total is not None:
+                info[NODE_TOTAL] = total
+            elif old is not None and NODE_TOTAL in old:
+                info[NODE_TOTAL] = old[NODE_TOTAL]
             if old == info:
                 return
             record["nodes"][key] = info

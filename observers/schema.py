@@ -1,6 +1,8 @@
 """Column names, directory names and naming rules of the on-disk contract (DESIGN §2-3).
 
-``observers`` does not import ``orcatui``; this module is its own copy of the names.
+This module is **the** schema: the writers use it, and orcatui's reader
+(``orcatui/store/schema.py``) imports its names from here. ``observers`` imports
+neither ``orcatui`` nor Textual.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ from collections.abc import Iterable
 STATUS_DIR = "_status"
 LOG_DIR = "_log"
 RUNS_DIR = "_runs"
+#: Suffix of run record files: ``_runs/<run_id>/<writer_id>.json`` (legacy ``_runs/<run_id>.json``).
+RUN_RECORD_SUFFIX = ".json"
+#: Key of a node entry in a run record holding the packet count the writer declared.
+NODE_TOTAL = "total"
 STATUS_TABLE = "execution_status"
 LOG_TABLE = "execution_logs"
 DEFAULT_PIPELINE_NAME = "pipeline"
@@ -40,6 +46,9 @@ RUNNING = "RUNNING"
 SUCCESS = "SUCCESS"
 FAILED = "FAILED"
 CACHED = "CACHED"
+#: Every ``_status_state`` value a writer writes; the last three end a packet.
+STATES = (RUNNING, SUCCESS, FAILED, CACHED)
+TERMINAL_STATES = (SUCCESS, FAILED, CACHED)
 
 #: Column-name prefixes that are never user tags.
 SYSTEM_PREFIXES = ("__", "_status_", "_log_", "_tag_", "_tag::")
@@ -59,15 +68,20 @@ def stored_tag_name(key: object) -> str:
     """
     try:
         return _renamed[key]  # type: ignore[index]
-    except (KeyError, TypeError):
+    except Exception:  # missing, unhashable, or a key whose __eq__/__hash__ raises
         pass
-    name = key if isinstance(key, str) else str(key)
+    if isinstance(key, str):
+        name = str.__str__(key)
+    else:
+        from observers.textconv import tag_text
+
+        name = tag_text(key) or ""
     if not name or name.startswith(SYSTEM_PREFIXES):
         name = RENAMED_TAG_PREFIX + name
     try:
         if len(_renamed) < 10_000:
             _renamed[key] = name  # type: ignore[index]
-    except TypeError:
+    except Exception:
         pass
     return name
 

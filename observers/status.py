@@ -4,7 +4,8 @@ Mirrors ``orcapod.pipeline.status_observer.StatusObserver`` (0.1.4): the pipelin
 directory parts come from ``pipeline_uri`` (``"a/b@hash"`` → ``a/b``), and
 ``contextualize(*identity_path)`` returns the observer of one node, which writes to
 ``<root>/<pipeline parts…>/_status/<identity path…>/execution_status/``. Unlike
-orcapod's, this one also keeps a run record (``_runs/<run_id>.json``) with a heartbeat.
+orcapod's, this one also keeps a run record with a heartbeat, one per writer process:
+``<root>/<pipeline parts…>/_runs/<run_id>/<writer_id>.json`` (see :mod:`observers.runrecord`).
 """
 
 from __future__ import annotations
@@ -15,19 +16,16 @@ from typing import Any
 
 from observers import schema as S
 from observers.base import NodeScope, ObserverCore, never_raise, noop_logger, run_outcome
-from observers.runrecord import RunRecords
+from observers.runrecord import RunRecords, valid_total
+from observers.textconv import tag_text
 from observers.writer import STATUS, TableRef, tags_of
 
 __all__ = ["StatusObserver"]
 
 
 def _error_summary(error: object) -> str | None:
-    if error is None:
-        return None
-    try:
-        return str(error)
-    except Exception:
-        return repr(error)
+    """``str(error)``; ``repr`` or ``<unprintable TypeName>`` when that raises."""
+    return tag_text(error)
 
 
 def _tag_keys(tag_schema: Any) -> list[str]:
@@ -37,7 +35,8 @@ def _tag_keys(tag_schema: Any) -> list[str]:
         keys = list(tag_schema.keys()) if hasattr(tag_schema, "keys") else list(tag_schema)
     except Exception:
         return []
-    return [str(k) for k in keys if S.is_user_tag(str(k))]
+    names = [tag_text(k) or "" for k in keys]
+    return [k for k in names if S.is_user_tag(k)]
 
 
 class _StatusHooks:
@@ -113,6 +112,7 @@ class _NodeStatusObserver(NodeScope, _StatusHooks):
         self._tag_keys_known = False
         self._label = identity[0] if identity else ""
         self._node_hash = ""
+        self._total: int | None = None
 
     def _hook_failed(self, hook: str) -> None:
         self._core._hook_failed(hook)
@@ -127,9 +127,16 @@ class _NodeStatusObserver(NodeScope, _StatusHooks):
     def on_node_start(
         self, node_label: str, node_hash: str = "", tag_schema: Any = None, **kwargs: Any
     ) -> None:
-        """Note the node (label, hash, tag keys) in the run record."""
+        """Note the node (label, hash, tag keys) in the run record.
+
+        ``total=<int>`` (a keyword orcapod 0.1.4 never passes; the plain API does) is the
+        number of packets declared for the node, stored as ``nodes[…]["total"]``.
+        """
         self._label = str(node_label)
         self._node_hash = str(node_hash)
+        total = valid_total(kwargs.get("total"))
+        if total is not None:
+            self._total = total
         keys = _tag_keys(tag_schema)
         self._tag_keys_known = bool(keys)
         self._core._note_node(self, keys)
@@ -152,7 +159,8 @@ class StatusObserver(ObserverCore, _StatusHooks):
         pipeline: directory name used when ``pipeline_uri`` is empty (default
             ``"pipeline"``).
         max_retries, retry_backoff: write retry policy (first sleep, doubled each time).
-        run_records: write ``_runs/<run_id>.json`` records (default True).
+        run_records: write this writer's run record
+            ``_runs/<run_id>/<writer_id>.json`` (default True).
 
     Hooks never raise. ``stats`` reports what was written, dropped and retried.
     """
@@ -190,7 +198,9 @@ class StatusObserver(ObserverCore, _StatusHooks):
         self._ref = self.table(self.run.parts, ())
         self._tag_keys_known = True
         self._run_records = run_records
-        self.runs = RunRecords(self.root, heartbeat_interval, self.writer.warn_once)
+        self.runs = RunRecords(
+            self.root, heartbeat_interval, self.writer.warn_once, self.writer.writer_id
+        )
 
     # -- orcapod protocol (contextualize: ObserverCore) --
 
@@ -230,7 +240,9 @@ class StatusObserver(ObserverCore, _StatusHooks):
 
     def _note_node(self, node: _NodeStatusObserver, tag_keys: list[str]) -> None:
         if self._run_records and node._run_id:
-            self.runs.node(node._run_id, node._identity, node._label, node._node_hash, tag_keys)
+            self.runs.node(
+                node._run_id, node._identity, node._label, node._node_hash, tag_keys, node._total
+            )
 
     def _note_tag_keys(self, node: _StatusHooks, tags: dict[Any, Any]) -> None:
         if isinstance(node, _NodeStatusObserver) and self._run_records and node._run_id:

@@ -24,9 +24,12 @@ from observers import schema as S
 from observers.ids import new_writer_id, uuid7_from_ns
 from observers.sinks.base import Sink, make_sink
 from observers.stats import WriterStats
+from observers.textconv import tag_text, unprintable
 from observers.timestamps import iso_from_ns
 
 log = logging.getLogger("observers")
+
+__all__ = ["EventWriter", "TableRef", "tag_text", "tags_of", "unprintable"]
 
 STATUS = "status"
 LOG = "log"
@@ -47,16 +50,6 @@ class TableRef:
         return f"TableRef({self.path!r}, {self.kind!r})"
 
 
-def tag_text(value: object) -> str | None:
-    """How a tag value is stored: ``None`` stays null, strings as they are, else ``str()``."""
-    if value is None or type(value) is str:
-        return value  # type: ignore[return-value]
-    try:
-        return str(value)
-    except Exception:
-        return repr(value)
-
-
 def _clean(value: str | None) -> str | None:
     if value is None:
         return None
@@ -71,7 +64,7 @@ def string_array(values: list[Any]) -> pa.Array:
     """A ``string`` array; values pyarrow cannot encode (lone surrogates) are escaped."""
     try:
         return pa.array(values, type=pa.string())
-    except (pa.ArrowException, UnicodeEncodeError, TypeError):
+    except Exception:
         return pa.array([_clean(tag_text(v)) for v in values], type=pa.string())
 
 
@@ -200,6 +193,9 @@ class EventWriter:
         self.max_retries = max(0, int(max_retries))
         self.retry_backoff = max(0.0, float(retry_backoff))
         self._queue: deque[tuple[Any, ...]] = deque()
+        #: Called by the flush thread on every tick before flushing (``produce(force)``),
+        #: e.g. to queue partial log rows of running packets; ``force`` at close.
+        self.producers: list[Callable[[bool], None]] = []
         #: The hot path: ``emit(row)`` appends one row tuple (its first item a TableRef).
         self.emit: Callable[[tuple[Any, ...]], None] = self._queue.append
         self._flush_lock = threading.RLock()
@@ -217,11 +213,20 @@ class EventWriter:
     def _loop(self) -> None:
         tick = self.flush_interval / 2
         while not self._stop.wait(tick):
+            if self.producers:
+                self._produce(False)
             if self._queue:
                 try:
                     self.flush()
                 except Exception:  # never let the thread die
                     log.exception("observers: flush failed")
+
+    def _produce(self, force: bool) -> None:
+        for produce in list(self.producers):
+            try:
+                produce(force)
+            except Exception:  # never let the thread die
+                log.debug("observers: producer failed", exc_info=True)
 
     # -- flushing --
 
@@ -267,9 +272,10 @@ class EventWriter:
         try:
             table = _BUILDERS[ref.kind](rows)
         except Exception:
-            log.exception("observers: could not build a batch for %s", ref.path)
-            self.stats.add(events_dropped=len(rows), write_errors=1)
-            return
+            built = self._build_rows_one_by_one(ref, rows)
+            if built is None:
+                return
+            table, rows = built
         delay = self.retry_backoff
         attempt = 0
         while True:
@@ -297,6 +303,37 @@ class EventWriter:
             self.stats.add(events_written=len(rows))
             return
 
+    def _build_rows_one_by_one(
+        self, ref: TableRef, rows: list[tuple[Any, ...]]
+    ) -> tuple[pa.Table, list[tuple[Any, ...]]] | None:
+        """Build a batch that failed as a whole row by row, dropping only the rows that fail."""
+        build = _BUILDERS[ref.kind]
+        good: list[tuple[Any, ...]] = []
+        bad = 0
+        for row in rows:
+            try:
+                build([row])
+            except Exception:
+                bad += 1
+                continue
+            good.append(row)
+        if bad:
+            log.warning(
+                "observers: %d event(s) for %s could not be converted and were dropped",
+                bad,
+                ref.path,
+                exc_info=True,
+            )
+            self.stats.add(events_dropped=bad, write_errors=1)
+        if not good:
+            return None
+        try:
+            return build(good), good
+        except Exception:
+            log.exception("observers: could not build a batch for %s", ref.path)
+            self.stats.add(events_dropped=len(good), write_errors=1)
+            return None
+
     def warn_once(self, message: str) -> None:
         """Log a clear warning the first time; later problems go to debug level."""
         if not self._warned:
@@ -316,6 +353,8 @@ class EventWriter:
             return
         self._closed = True
         self._stop.set()
+        if self.producers:
+            self._produce(True)  # what running packets captured so far (exit, SIGTERM)
         self.flush(compact=True)
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=5)

@@ -1,10 +1,16 @@
 """Parquet sink: one file per flush per table, renamed into place, compacted per writer.
 
-File names: ``<table>/<writer_id>-<seq:08d>.parquet``. A file is written first as
-``.<writer_id>-<seq>.parquet.tmp`` (readers ignore names starting with ``.``) and then
+File names: ``<table>/<ms:013d>-<writer_id>-<seq:08d>.parquet``, where ``ms`` is the
+time the file was written in milliseconds since the epoch, zero-padded to 13 digits (never
+decreasing within a writer), so names sort by time across writers and a lister can resume
+after the last name it has seen; compacted files are named the same way at the time of
+compaction (so they sort after the files they replace). A file is written first as
+``.<name>.tmp`` (readers ignore names starting with ``.`` or ``_``) and then
 ``os.replace``-d, so a reader never sees a partial file. Compaction writes the merged file
 the same way, renames it into place and only *then* deletes the originals: a reader may
-briefly see an event twice (it folds by event id), never miss one.
+briefly see an event twice (it folds by event id), never miss one. Compaction drops
+partial log rows (``_log_success`` null) whose packet has a final row in the merged
+files (see :mod:`observers.logging_observer`).
 """
 
 from __future__ import annotations
@@ -13,16 +19,33 @@ import contextlib
 import logging
 import os
 import threading
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from observers import schema as S
 from observers.stats import WriterStats
 
 log = logging.getLogger("observers")
 
 #: Compact a table once this writer has more files than this in it.
 MAX_FILES_PER_TABLE = 200
+
+
+def drop_superseded_partials(table: pa.Table) -> pa.Table:
+    """Drop partial log rows (``_log_success`` null) of packets that have a final row.
+
+    A packet is (run id, user tag values). Tables without partial rows come back as is.
+    """
+    if S.L_SUCCESS not in table.column_names or table.column(S.L_SUCCESS).null_count == 0:
+        return table
+    keys = [S.L_RUN, *(c for c in table.column_names if S.is_user_tag(c))]
+    key_rows = list(zip(*(table.column(c).to_pylist() for c in keys), strict=True))
+    success = table.column(S.L_SUCCESS).to_pylist()
+    final = {k for k, ok in zip(key_rows, success, strict=True) if ok is not None}
+    keep = [ok is not None or k not in final for k, ok in zip(key_rows, success, strict=True)]
+    return table.filter(pa.array(keep, type=pa.bool_()))
 
 
 class ParquetSink:
@@ -35,6 +58,7 @@ class ParquetSink:
         self.stats = stats
         self.max_files = max_files
         self._seq = 0
+        self._last_ms = 0
         self._lock = threading.RLock()
         self._own: dict[str, list[str]] = {}
         self._made_dirs: set[str] = set()
@@ -42,7 +66,8 @@ class ParquetSink:
     def _next_name(self) -> str:
         with self._lock:
             self._seq += 1
-            return f"{self.writer_id}-{self._seq:08d}.parquet"
+            self._last_ms = max(self._last_ms, time.time_ns() // 1_000_000)
+            return f"{self._last_ms:013d}-{self.writer_id}-{self._seq:08d}.parquet"
 
     def _write_file(self, table_dir: str, table: pa.Table) -> str:
         if table_dir not in self._made_dirs:
@@ -85,7 +110,9 @@ class ParquetSink:
                 if len(files) < 2:
                     continue
                 tables = [pq.read_table(f) for f in files]
-                merged = pa.concat_tables(tables, promote_options="default")
+                merged = drop_superseded_partials(
+                    pa.concat_tables(tables, promote_options="default")
+                )
                 new_path = self._write_file(d, merged)
                 self._own[d] = [new_path]
                 for f in files:

@@ -128,7 +128,7 @@ def test_plain_api_writes_status_logs_and_run_record(tmp_path: Path) -> None:
     assert clean_logs["s1"]["_log_stdout_log"] == "to stdout\n"
     assert clean_logs["s1"]["_log_python_logs"] == "WARNING:etl:careful"
     assert "ValueError: bad input" in clean_logs["s2"]["_log_traceback"]
-    (rec_path,) = tmp_path.glob("a/etl/_runs/*.json")
+    (rec_path,) = tmp_path.glob("a/etl/_runs/*/*.json")
     rec = observers.read_run_record(rec_path)
     assert rec is not None and rec["outcome"] == "failed" and rec["ended_at"]
     assert set(rec["nodes"]) == {"clean/v2", "load"}

@@ -45,7 +45,7 @@ def test_four_processes_one_root(
         (f"w{k}", str(i), s) for k in range(4) for i in range(count) for s in ("RUNNING", "SUCCESS")
     }
     assert set(keys) == expected
-    runs = list(root.rglob("_runs/*.json"))
+    runs = list(root.rglob("_runs/*/*.json"))
     assert len(runs) == 4
     if sink == "parquet":
         files = [f for f in (Path(next(iter(tables)))).iterdir() if f.suffix == ".parquet"]

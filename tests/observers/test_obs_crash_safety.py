@@ -94,7 +94,7 @@ def test_sigkill_loses_at_most_one_flush_interval(tmp_path: Path, python: str, c
         missing = must - seqs
         assert not missing, f"trial {trial}: {len(missing)} acknowledged events lost"
         checked += len(must)
-        records = list(root.rglob("_runs/*.json"))
+        records = list(root.rglob("_runs/*/*.json"))
         assert len(records) == 1
         rec = json.loads(records[0].read_text())
         assert rec["ended_at"] is None and rec["outcome"] is None
