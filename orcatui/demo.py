@@ -25,9 +25,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from orcatui import exitcodes
 from orcatui.demo_pipeline import PIPELINE, STATE_DIR
 
-EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 MARKER = "demo.json"
 #: Seconds (at speed 1) between runs, and that run 3 stays hung on screen before the kill.
 GAP_S = 1.5
@@ -200,9 +200,9 @@ def run_demo(dir: Path | None, *, sink: str, speed: float, ui: bool) -> int:
         root = prepare_dir(dir)
     except DemoError as exc:
         sys.stderr.write(f"orcatui: {exc}\n")
-        return EXIT_USAGE
+        return exitcodes.USAGE
     runner = DemoRunner(root, sink=sink, speed=speed, hold=HOLD_S / speed if ui else 0.0)
-    code = EXIT_OK
+    code = exitcodes.OK
     try:
         if not ui:
             try:
@@ -221,10 +221,10 @@ def run_demo(dir: Path | None, *, sink: str, speed: float, ui: bool) -> int:
                 runner.stop()
                 thread.join(TERM_TIMEOUT_S + 5.0)
     except KeyboardInterrupt:
-        code = EXIT_INTERRUPTED
+        code = exitcodes.INTERRUPTED
     if runner.error is not None:
         sys.stderr.write(f"orcatui: {runner.error}\n")
-        code = code or EXIT_USAGE
+        code = code or exitcodes.USAGE
     where = shlex.quote(str(root))
     sys.stdout.write(f"demo data in {root}\nreopen with: {orcatui_command()} watch {where}\n")
     return code

@@ -51,9 +51,9 @@ def test_demo_child_stops_when_the_demo_process_dies(tmp_path: Path) -> None:
     try:
         runs = root / "imaging-study" / "_runs"
         deadline = time.monotonic() + 30.0
-        while time.monotonic() < deadline and not list(runs.glob("*.json")):
+        while time.monotonic() < deadline and not list(runs.glob("*/*.json")):
             time.sleep(0.05)
-        (record,) = runs.glob("*.json")
+        (record,) = runs.glob("*/*.json")
     finally:
         parent.kill()
         parent.wait()
