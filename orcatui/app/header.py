@@ -7,7 +7,7 @@ import time
 from rich.text import Text
 from textual.widgets import Static
 
-from orcatui.app.frame import Frame
+from orcatui.app.refresher import Frame
 from orcatui.app.render import clock_time, verdict_text
 from orcatui.app.sanitize import cell
 from orcatui.model.durations import format_age, format_duration
@@ -27,9 +27,17 @@ def run_span(p: PipelineInfo, now: float) -> str:
 
 
 def header_text(
-    frame: Frame | None, root: str, pipeline: tuple[str, ...] | None, backend: str
+    frame: Frame | None,
+    root: str,
+    pipeline: tuple[str, ...] | None,
+    backend: str,
+    now: float | None = None,
 ) -> Text:
-    """The two header lines as one ``Text`` (all pipeline strings plain)."""
+    """The two header lines as one ``Text`` (all pipeline strings plain).
+
+    ``now`` (default: the frame's) re-ages the times between frames.
+    """
+    now = frame.now if now is None and frame is not None else now
     out = Text()
     out.append(" orcatui ", style="bold reverse")
     out.append(" ")
@@ -57,7 +65,7 @@ def header_text(
             out.append(" ")
     if p is not None and p.run is not None and not p.view.all_runs:
         out.append_text(verdict_text(p.run.verdict))
-        span = run_span(p, frame.now) if frame else ""
+        span = run_span(p, now) if now is not None else ""
         if span:
             out.append(f"  {span}")
         out.append("  │  ", style="dim")
@@ -66,15 +74,25 @@ def header_text(
     if frame is None or frame.read_at is None:
         out.append("reading…", style="italic")
     else:
-        out.append(f"updated {format_age(frame.now - frame.read_at)} ago")
+        out.append(f"updated {format_age((now or frame.now) - frame.read_at)} ago")
     return out
 
 
 class StatusHeader(Static):
     """Two lines at the top of the screen."""
 
+    _shown: Text | None = None
+
     def show(
-        self, frame: Frame | None, root: str, pipeline: tuple[str, ...] | None, backend: str
+        self,
+        frame: Frame | None,
+        root: str,
+        pipeline: tuple[str, ...] | None,
+        backend: str,
+        now: float | None = None,
     ) -> None:
-        """Re-render from the latest frame."""
-        self.update(header_text(frame, root, pipeline, backend))
+        """Re-render from the latest frame (only when the text changed)."""
+        text = header_text(frame, root, pipeline, backend, now)
+        if text != self._shown:
+            self._shown = text
+            self.update(text)

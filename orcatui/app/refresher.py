@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,23 +25,21 @@ from typing import Any, Generic, Protocol, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orcatui.model.monitor import Monitor, NodeKey, PipelineInfo, Snapshot, filter_rows
+from orcatui.app.filters import BY_NAME
+from orcatui.model.monitor import (
+    Monitor,
+    NodeKey,
+    PacketDetails,
+    PipelineInfo,
+    Snapshot,
+    filter_rows,
+)
 from orcatui.model.views import View
 from orcatui.store.store import RootError
 
 Pipeline = tuple[str, ...]
 T = TypeVar("T")
 F = TypeVar("F")
-
-#: State filters: name → states shown (None = all).
-STATE_FILTERS: dict[str, tuple[str, ...] | None] = {
-    "all": None,
-    "failed": ("FAILED",),
-    "lost": ("LOST",),
-    "running": ("RUNNING",),
-    "success": ("SUCCESS",),
-    "cached": ("CACHED",),
-}
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ class ViewState:
     pipeline: Pipeline | None = None  # the pipeline the cursor is in
     node: NodeKey | None = None  # the node whose packets are shown
     views: tuple[tuple[Pipeline, View], ...] = ()  # the run shown per pipeline (default newest)
-    filter: str = "all"  # a key of STATE_FILTERS
+    filter: str = "all"  # a state filter's name (orcatui.app.filters)
     search: str = ""
     sort: tuple[str, bool] | None = None  # (display-row column, descending); None = model order
 
@@ -272,7 +270,7 @@ class MonitorSource:
         self.root = self.monitor.root
         self.read_at: float | None = None
         self.root_error: str | None = None
-        self._pin = _RootPin(self.root)
+        self._pin: _RootPin | None = None  # opened by the first read, on the model thread
         self._reset = False
         self._problems: tuple[str, ...] = ()
 
@@ -284,12 +282,14 @@ class MonitorSource:
             if not os.path.isdir(self.root):
                 self.root.stat()  # raises the reason it cannot be read
                 raise RootError(f"{self.root}: not a directory")
-            if self._reset or not self._pin.same():
-                self.monitor = self.factory()
-                self._pin.close()
+            if self._pin is None or self._reset or not self._pin.same():
+                if self._pin is not None or self._reset:  # replaced or back: start afresh
+                    self.monitor = self.factory()
+                    if self._pin is not None:
+                        self._pin.close()
+                    request = ReadRequest(rediscover=True)
                 self._pin = _RootPin(self.root)
                 self._reset = False
-                request = ReadRequest(rediscover=True)
             result = self.monitor.refresh(
                 only=None if request.rediscover or request.only is None else set(request.only),
                 rediscover=request.rediscover,
@@ -301,6 +301,11 @@ class MonitorSource:
         self._problems = tuple(result.problems)
         self.read_at = now
         self.root_error = None
+
+    def close(self) -> None:
+        """Release the root (call once the model thread has stopped)."""
+        if self._pin is not None:
+            self._pin.close()
 
     def frame(self, seq: int, view: ViewState) -> Frame:
         """A frame for ``view`` at the clock's now."""
@@ -317,10 +322,30 @@ class MonitorSource:
         problems, self._problems = self._problems, ()
         return Frame(seq, view, snapshot, now, self.read_at, rows, total, self.root_error, problems)
 
+    def details(
+        self, key: NodeKey, view: View, packet: str, row: Mapping[str, Any]
+    ) -> PacketDetails:
+        """A packet's current display row (found by packet key) and its log row.
+
+        ``row`` is the display row the packet was last seen with, used when it is not shown in
+        ``view`` any more (or its node is gone).
+        """
+        monitor = self.monitor
+        pipeline, identity = key
+        model = monitor.pipelines.get(pipeline)
+        if model is None or identity not in model.nodes:
+            return PacketDetails(key, dict(row), None)
+        rows = monitor.packet_rows(key, view, self.clock())
+        index = pc.index(rows.column("key"), packet).as_py() if rows.num_rows else -1
+        if index is not None and index >= 0:
+            row = rows.slice(index, 1).to_pylist()[0]
+        return monitor.details(key, row)
+
 
 def shown_rows(rows: pa.Table, view: ViewState) -> pa.Table:
     """Display rows after the view's state filter, search and sort."""
-    states = STATE_FILTERS.get(view.filter)
+    chosen = BY_NAME.get(view.filter)
+    states = chosen.states if chosen is not None else None
     if states is not None or view.search:
         rows = filter_rows(rows, states, view.search)
     if view.sort is not None and view.sort[0] in rows.column_names and rows.num_rows:
