@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from orcatui.app.refresher import Frame
-from orcatui.app.render import clock_time, verdict_text
+from orcatui.app.render import clock_time, pipeline_label, verdict_text
 from orcatui.app.sanitize import cell
 from orcatui.model.durations import format_age, format_duration
 from orcatui.model.monitor import PipelineInfo
@@ -45,7 +45,7 @@ def header_text(
     p = frame.pipeline(pipeline) if frame else None
     if p is not None:
         out.append("  ›  ", style="dim")
-        out.append(cell("/".join(p.name), 80), style="bold")
+        out.append(cell(pipeline_label(p.name, frame.snapshot.root), 80), style="bold")
         out.append("  ›  ", style="dim")
         if p.view.all_runs:
             out.append("latest per packet, all runs", style="bold")

@@ -21,6 +21,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, Tree
@@ -146,10 +147,13 @@ class MonitorScreen(Screen[None]):
 
     def tick(self, now: float) -> None:
         """Re-age what shows an age (header, running packets); no model work."""
-        if self.frame is None:
+        if self.frame is None or not self.is_mounted:
             return
-        self._render_header(now)
-        self.query_one(PacketTable).set_clock(now)
+        try:
+            self._render_header(now)
+            self.query_one(PacketTable).set_clock(now)
+        except NoMatches:  # the app is closing and the screen's widgets are gone
+            return
 
     # -- rendering ---------------------------------------------------------------------------
     def _show_frame(self, frame: Frame) -> None:
@@ -299,7 +303,7 @@ class MonitorScreen(Screen[None]):
             if view is not None:
                 self.set_state(self.state.with_view(p.name, view))
 
-        self.app.push_screen(RunPicker(p, self.frame.now), picked)
+        self.app.push_screen(RunPicker(p, self.frame.now, self.orca.root), picked)
 
     def _cursor_packet(self) -> tuple[NodeKey, View, dict] | None:
         row = self.query_one(PacketTable).cursor_row()

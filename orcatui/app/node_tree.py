@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from orcatui.app.render import count_bar, counts_text
+from orcatui.app.render import count_bar, counts_text, pipeline_label
 from orcatui.app.sanitize import cell
 from orcatui.model.monitor import NodeInfo, NodeKey, PipelineInfo, Snapshot
 from orcatui.model.states import SHOWN_STATES
@@ -104,8 +104,9 @@ class NodeTree(Tree[TreeRef]):
                 )
             ident = ("p", p.name)
             seen.add(ident)
+            title = p.name[-1] if p.name else pipeline_label(p.name, snapshot.root)
             pline = self._ensure(
-                parent, ident, group_label(p.name[-1], p.counts), TreeRef("pipeline", p.name)
+                parent, ident, group_label(title, p.counts), TreeRef("pipeline", p.name)
             )
             seen.update(self._update_nodes(pline, p))
         for ident in [i for i in self._lines if i not in seen]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from rich.text import Text
 
@@ -32,6 +33,14 @@ LIVENESS_STYLE: dict[Liveness, str] = {
     Liveness.OVER: "dim",
 }
 BAR_ORDER = ("SUCCESS", "CACHED", "RUNNING", "LOST", "FAILED")
+
+
+def pipeline_label(name: tuple[str, ...], root: Path) -> str:
+    """A pipeline's name as shown: its folder path, or the root's folder name for a store whose
+    ``_status`` sits directly under the root (no pipeline folder)."""
+    if name:
+        return "/".join(name)
+    return root.absolute().name or str(root)
 
 
 def state_text(state: str) -> Text:

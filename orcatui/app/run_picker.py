@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,7 +12,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from orcatui.app.render import STATE_MARK, STATE_STYLE, clock_time, verdict_text
+from orcatui.app.render import (
+    STATE_MARK,
+    STATE_STYLE,
+    clock_time,
+    pipeline_label,
+    verdict_text,
+)
 from orcatui.app.sanitize import cell
 from orcatui.model.durations import format_duration
 from orcatui.model.monitor import PipelineInfo, RunInfo
@@ -49,16 +57,18 @@ class RunPicker(ModalScreen[View | None]):
         Binding("enter", "pick", "Show this run", show=True),
     ]
 
-    def __init__(self, pipeline: PipelineInfo, now: float) -> None:
+    def __init__(self, pipeline: PipelineInfo, now: float, root: Path) -> None:
         super().__init__()
         self.pipeline = pipeline
         self.now = now
+        self.root = root
 
     def compose(self) -> ComposeResult:
         """A title and the list of runs."""
         p = self.pipeline
         with Vertical(id="run-picker"):
-            yield Label(Text(f"runs of {cell('/'.join(p.name), 80)}", style="bold"))
+            name = pipeline_label(p.name, self.root)
+            yield Label(Text(f"runs of {cell(name, 80)}", style="bold"))
             options = [
                 Option(
                     Text(("• " if p.view.all_runs else "  ") + "latest per packet, all runs"),
