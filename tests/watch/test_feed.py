@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -306,7 +307,7 @@ def test_feed_file_system_calls_run_off_the_event_loop(
             f = f.f_back
         return False
 
-    def slow(name: str, fn):  # noqa: ANN001, ANN202
+    def slow(name: str, fn: Callable[..., object]) -> Callable[..., object]:
         def wrapped(*a: object, **k: object) -> object:
             if a and str(a[0]).startswith(str(root)) and from_feed():
                 if threading.get_ident() == loop_thread:
