@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -9,7 +10,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from orcatui.app.render import clock_time, state_text
+from orcatui.app.render import DEFAULT_PALETTE, Palette, clock_time, palette_of, state_text
 from orcatui.app.sanitize import DETAIL_LIMIT, bounded, cell, plain_text
 from orcatui.app.text_view import TextView
 from orcatui.model.durations import format_duration
@@ -29,7 +30,7 @@ SECTIONS = (
 )
 
 
-def section_view(value: str | None, *, colour: bool, empty: str, style: str = "") -> Widget:
+def section_view(value: str | None, *, colour: bool, empty: str, style: Style | str = "") -> Widget:
     """A detail value, at most :data:`DETAIL_LIMIT` characters (noted when cut), scrollable."""
     if value is None or value == "":
         return Static(Text(empty, style="dim italic"), classes="details-empty")
@@ -38,7 +39,9 @@ def section_view(value: str | None, *, colour: bool, empty: str, style: str = ""
     return TextView(shown, colour=colour, style=style, note=note, classes="details-text")
 
 
-def summary_text(details: PacketDetails, name: NodeName, now: float) -> Text:
+def summary_text(
+    details: PacketDetails, name: NodeName, now: float, palette: Palette = DEFAULT_PALETTE
+) -> Text:
     """The head of the details: node, tags, run, state, times, LOST reason, log note."""
     row = details.row
     out = Text()
@@ -52,7 +55,7 @@ def summary_text(details: PacketDetails, name: NodeName, now: float) -> Text:
     out.append("\nrun       ", style="dim")
     out.append(cell(row.get("run_id"), 80))
     out.append("\nstate     ", style="dim")
-    out.append_text(state_text(str(row.get("state"))))
+    out.append_text(state_text(str(row.get("state")), palette))
     started = row.get("started_us")
     ended = row.get("ts_us")
     out.append("\nstarted   ", style="dim")
@@ -65,7 +68,7 @@ def summary_text(details: PacketDetails, name: NodeName, now: float) -> Text:
     out.append(format_duration(row.get("duration_s")) or "—")
     if row.get("lost_reason"):
         out.append("\nlost      ", style="dim")
-        out.append(cell(f"left in RUNNING: {row['lost_reason']}", 300), style="bold magenta")
+        out.append(cell(f"left in RUNNING: {row['lost_reason']}", 300), style=palette.state("LOST"))
     error = row.get("error")
     if error:
         lines = plain_text(bounded(error, 2000)[0]).split("\n")
@@ -73,7 +76,7 @@ def summary_text(details: PacketDetails, name: NodeName, now: float) -> Text:
         for i, line in enumerate(lines[:3]):
             out.append_text(Text("\n          ") if i else Text())
             line.truncate(300)
-            line.stylize("red")
+            line.stylize(palette.plain("FAILED"))
             out.append_text(line)
         if len(lines) > 3:
             out.append(f"  (+{len(lines) - 3} lines: see the error tab)", style="dim")
@@ -90,7 +93,7 @@ def log_note(state: str) -> str:
     return no_log_reason(state)
 
 
-def _sections(details: PacketDetails) -> dict[str, Widget]:
+def _sections(details: PacketDetails, palette: Palette) -> dict[str, Widget]:
     """One widget per tab for a packet's current details."""
     state = str(details.row.get("state"))
     log = details.log
@@ -99,7 +102,7 @@ def _sections(details: PacketDetails) -> dict[str, Widget]:
         if field is None:
             empty = "no error" if state != "LOST" else "no error (lost)"
             out[tab_id] = section_view(
-                details.row.get("error"), colour=False, empty=empty, style="red"
+                details.row.get("error"), colour=False, empty=empty, style=palette.plain("FAILED")
             )
         elif log is None:
             out[tab_id] = Static(Text(log_note(state), style="dim italic"), classes="details-empty")
@@ -148,8 +151,11 @@ class DetailsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         """Summary on top, one tab per section below."""
-        yield Static(summary_text(self.details, self.node_name, self.now), id="details-summary")
-        widgets = _sections(self.details)
+        palette = palette_of(self.app)
+        yield Static(
+            summary_text(self.details, self.node_name, self.now, palette), id="details-summary"
+        )
+        widgets = _sections(self.details, palette)
         with TabbedContent(initial=self._first_tab(), id="details-tabs"):
             for tab_id, title, _ in SECTIONS:
                 with TabPane(title, id=tab_id):
@@ -162,7 +168,7 @@ class DetailsScreen(Screen[None]):
         self.details = details
         self.now = now
         self.query_one("#details-summary", Static).update(
-            summary_text(details, self.node_name, now)
+            summary_text(details, self.node_name, now, palette_of(self.app))
         )
         widgets: dict[str, Widget] | None = None
         for tab_id, _, field in SECTIONS:
@@ -170,7 +176,7 @@ class DetailsScreen(Screen[None]):
             if key == self._shown.get(tab_id):
                 continue
             self._shown[tab_id] = key
-            widgets = widgets or _sections(details)
+            widgets = widgets or _sections(details, palette_of(self.app))
             pane = self.query_one(f"#{tab_id}", TabPane)
             pane.remove_children()
             pane.mount(widgets[tab_id])

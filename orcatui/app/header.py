@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import time
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
 from orcatui.app.refresher import Frame
-from orcatui.app.render import clock_time, pipeline_label, verdict_text
+from orcatui.app.render import (
+    DEFAULT_PALETTE,
+    Palette,
+    clock_time,
+    palette_of,
+    pipeline_label,
+    verdict_text,
+)
 from orcatui.app.sanitize import cell
 from orcatui.model.durations import format_age, format_duration
 from orcatui.model.monitor import PipelineInfo
@@ -32,6 +40,7 @@ def header_text(
     pipeline: tuple[str, ...] | None,
     backend: str,
     now: float | None = None,
+    palette: Palette = DEFAULT_PALETTE,
 ) -> Text:
     """The two header lines as one ``Text`` (all pipeline strings plain).
 
@@ -56,15 +65,16 @@ def header_text(
     if frame is not None:
         lost = sum(pi.counts.get("LOST", 0) for pi in frame.snapshot.pipelines)
         if lost:
-            out.append(f" ⊘ {lost} LOST ", style="bold white on #6c3fb5")
+            out.append(f" ⊘ {lost} LOST ", style=palette.state("LOST") + Style(reverse=True))
             out.append(" ")
         broken = len(frame.snapshot.broken)
         if broken:
             plural = "s" if broken > 1 else ""
-            out.append(f" {broken} unreadable table{plural} ", style="black on yellow")
+            warn = palette.plain("RUNNING") + Style(reverse=True)  # the theme's warning colour
+            out.append(f" {broken} unreadable table{plural} ", style=warn)
             out.append(" ")
     if p is not None and p.run is not None and not p.view.all_runs:
-        out.append_text(verdict_text(p.run.verdict))
+        out.append_text(verdict_text(p.run.verdict, palette))
         span = run_span(p, now) if now is not None else ""
         if span:
             out.append(f"  {span}")
@@ -92,7 +102,7 @@ class StatusHeader(Static):
         now: float | None = None,
     ) -> None:
         """Re-render from the latest frame (only when the text changed)."""
-        text = header_text(frame, root, pipeline, backend, now)
+        text = header_text(frame, root, pipeline, backend, now, palette_of(self.app))
         if text != self._shown:
             self._shown = text
             self.update(text)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -41,6 +42,7 @@ from orcatui.app.refresher import (
     Refresher,
     ViewState,
 )
+from orcatui.app.render import THEME_DEFAULTS, Palette, palette_from
 from orcatui.app.run_picker import RunPicker
 from orcatui.app.sanitize import cell
 from orcatui.model.monitor import Monitor, NodeKey, PacketDetails
@@ -140,6 +142,12 @@ class MonitorScreen(Screen[None]):
         for screen in self.app.screen_stack:
             if isinstance(screen, DetailsScreen):
                 self.orca.follow(screen)
+
+    def repaint(self) -> None:
+        """Render the last frame again (the theme changed)."""
+        if self.frame is not None:
+            self.query_one(PacketTable).forget_rendered()
+            self._show_frame(self.frame)
 
     def on_refresh_failed(self, message: RefreshFailed) -> None:
         """A refresh failed: say so once per distinct error."""
@@ -394,11 +402,38 @@ class OrcaApp(App[int]):
         self.refresher: Refresher[Frame] = Refresher(
             self.source, self._deliver, self._failed, name="orcatui-model"
         )
+        self._palette: tuple[str, Palette] | None = None
+        self.notices: deque[str] = deque(maxlen=50)  # the latest notifications' texts
         self._loop: asyncio.AbstractEventLoop | None = None
         self._feed: ChangeFeed | None = None
         self._feed_task: asyncio.Task[None] | None = None
         if theme is not None:
             self.theme = theme
+
+    def notify(self, message: str, **kwargs: object) -> None:  # type: ignore[override]
+        """Show a notification and remember its text (the last ones, in :attr:`notices`)."""
+        self.notices.append(str(message))
+        super().notify(message, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def palette(self) -> Palette:
+        """State and liveness colours of the current theme."""
+        if self._palette is None or self._palette[0] != self.theme:
+            variables = self.get_css_variables()
+            self._palette = (self.theme, palette_from(variables, dark=self.current_theme.dark))
+        return self._palette[1]
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The app's own theme variables (``$state-lost``), for dark or light themes."""
+        dark = True
+        with contextlib.suppress(Exception):  # no theme chosen yet while starting
+            dark = self.current_theme.dark
+        return dict(THEME_DEFAULTS[dark])
+
+    def _theme_changed(self, _theme: object) -> None:
+        screen = self.main
+        if screen is not None:
+            screen.repaint()
 
     def _polling_label(self) -> str:
         return f"polling every {self.poll or FALLBACK_POLL_S:g}s"
@@ -418,8 +453,15 @@ class OrcaApp(App[int]):
 
     @property
     def idle(self) -> bool:
-        """True when the refresher has nothing queued or running."""
-        return self.refresher.idle
+        """True when the refresher has nothing queued or running and the main screen shows a
+        frame for its current view state (for tests and benchmarks: the screen has caught up)."""
+        screen = self.main
+        return (
+            self.refresher.idle
+            and screen is not None
+            and screen.frame is not None
+            and screen.frame.view == screen.state
+        )
 
     # -- the refresher (its callbacks run on the model thread) -------------------------------
     def _post(self, message: Message) -> None:
@@ -452,6 +494,7 @@ class OrcaApp(App[int]):
     def on_mount(self) -> None:
         """Show the main screen, read the root, start the feed and timers."""
         self._loop = asyncio.get_running_loop()
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.push_screen(MonitorScreen())
         self.refresher.start()
         self.read()

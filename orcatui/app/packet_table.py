@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from orcatui.app.render import STATE_MARK, STATE_STYLE, duration_cell, started_cell
+from orcatui.app.render import STATE_MARK, duration_cell, palette_of, started_cell
 from orcatui.app.sanitize import cell
 from orcatui.model.views import ROW_COLUMNS
 
@@ -251,7 +251,7 @@ class PacketTable(ScrollView, can_focus=True):
         value = row.get(col.field)
         state = row.get("state") or ""
         if col.kind == "state":
-            return f"{STATE_MARK.get(state, '?')} {state}", Style.parse(STATE_STYLE.get(state, ""))
+            return f"{STATE_MARK.get(state, '?')} {state}", palette_of(self.app).state(state)
         if col.kind == "started":
             return started_cell(value, self.now), Style()
         if col.kind == "duration":
@@ -261,8 +261,8 @@ class PacketTable(ScrollView, can_focus=True):
             return duration_cell(value), Style(dim=ageing)
         if col.kind == "error":
             if state == "LOST" and row.get("lost_reason"):
-                return cell(row["lost_reason"]), Style(color="#b48cff")
-            return cell(value), Style(color="red")
+                return cell(row["lost_reason"]), palette_of(self.app).plain("LOST")
+            return cell(value), palette_of(self.app).plain("FAILED")
         return cell(value, col.width), Style()
 
     # -- cursor ------------------------------------------------------------------------------
@@ -323,6 +323,11 @@ class PacketTable(ScrollView, can_focus=True):
         self.virtual_size = Size(sum(c.width + GAP for c in self.columns), self.row_count + 1)
         self._strips.clear()
         self._keep_cursor_visible()
+
+    def forget_rendered(self) -> None:
+        """Drop the cache of rendered rows: every visible row is drawn afresh next time."""
+        self._strips.clear()
+        self.refresh()
 
     def on_focus(self) -> None:
         """Repaint the cursor in its focused colour."""

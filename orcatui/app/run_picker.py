@@ -14,8 +14,9 @@ from textual.widgets.option_list import Option
 
 from orcatui.app.render import (
     STATE_MARK,
-    STATE_STYLE,
+    Palette,
     clock_time,
+    palette_of,
     pipeline_label,
     verdict_text,
 )
@@ -27,7 +28,7 @@ from orcatui.model.views import View
 ALL_RUNS = "\x00all"
 
 
-def run_prompt(run: RunInfo, now: float, current: bool) -> Text:
+def run_prompt(run: RunInfo, now: float, current: bool, palette: Palette) -> Text:
     """One run as a picker line: id, start, end or liveness, counts."""
     out = Text("• " if current else "  ", style="bold")
     out.append(cell(run.run_id, 36), style="bold")
@@ -39,11 +40,11 @@ def run_prompt(run: RunInfo, now: float, current: bool) -> Text:
         if run.started is not None:
             out.append(f" ({format_duration(run.ended - run.started)})", style="dim")
     out.append("  ")
-    out.append_text(verdict_text(run.verdict))
+    out.append_text(verdict_text(run.verdict, palette))
     out.append("\n    ")
     for state, n in run.counts.items():
         if n:
-            out.append(f"{STATE_MARK[state]} {n} {state.lower()}  ", style=STATE_STYLE[state])
+            out.append(f"{STATE_MARK[state]} {n} {state.lower()}  ", style=palette.state(state))
     if not any(run.counts.values()):
         out.append("no packets", style="dim")
     return out
@@ -75,9 +76,11 @@ class RunPicker(ModalScreen[View | None]):
                     id=ALL_RUNS,
                 ),
             ]
+            palette = palette_of(self.app)
             current = None if p.view.all_runs else (p.run.run_id if p.run else None)
             options += [
-                Option(run_prompt(r, self.now, r.run_id == current), id=r.run_id) for r in p.runs
+                Option(run_prompt(r, self.now, r.run_id == current, palette), id=r.run_id)
+                for r in p.runs
             ]
             ol = OptionList(*options, id="run-list")
             yield ol

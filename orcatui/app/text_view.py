@@ -24,14 +24,14 @@ class TextView(ScrollView, can_focus=True):
         value: str,
         *,
         colour: bool = False,
-        style: str = "",
+        style: Style | str = "",
         note: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
         self.colour = colour
-        self._extra_style = Style.parse(style) if style else Style()
+        self._extra_style = Style.parse(style) if isinstance(style, str) else style
         clean = strip_escapes(value, keep_colour=colour).expandtabs(4)
         self.source = clean.split("\n")
         if self.source and self.source[-1] == "" and len(self.source) > 1:

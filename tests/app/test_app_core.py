@@ -221,7 +221,7 @@ async def test_copy_puts_sanitised_bounded_text_on_the_clipboard(tmp_path: Path)
         await pilot.press("down", "c")
         await settle(pilot)
         assert app.clipboard == "x" * COPY_LIMIT
-        last = str(list(app._notifications)[-1].message)
+        last = app.notices[-1]
         assert "cut to the first 1,000,000 of 1,000,010 characters" in last
 
 

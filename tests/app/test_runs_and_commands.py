@@ -33,8 +33,8 @@ async def _select_score(pilot) -> None:
     app: OrcaApp = pilot.app
     await settle(pilot)
     tree = app.main.query_one(NodeTree)  # type: ignore[union-attr]
-    for ident, line in tree._lines.items():
-        if ident[0] == "n" and str(line.label).startswith("score"):
+    for _key, line in tree.node_lines():
+        if str(line.label).startswith("score"):
             tree.move_cursor(line)
     await settle(pilot)
     assert app.main.state.node is not None and app.main.state.node[1][0] == "compute_score"
