@@ -182,8 +182,12 @@ def main() -> None:
     cases = (
         ("1 table, inotify", one, "none", TARGETS["inotify"]),
         (f"{args.tables} tables, inotify", root, "none", TARGETS["inotify"]),
-        (f"{args.tables} tables, polling every {args.poll:g}s", root, str(args.poll),
-         TARGETS["polling"]),
+        (
+            f"{args.tables} tables, polling every {args.poll:g}s",
+            root,
+            str(args.poll),
+            TARGETS["polling"],
+        ),
     )
     for label, case_root, poll, target in cases:
         r = run_app(case_root, poll, args.duration, args.warmup)
