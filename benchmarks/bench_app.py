@@ -61,7 +61,14 @@ async def bench_open(root: Path) -> None:
     app = OrcaApp(root, static=True, tick=None)
     t = time.perf_counter()
     async with app.run_test(size=(160, 50)) as pilot:
-        await wait_until(pilot, lambda: app.frame is not None and app.frame.snapshot.pipelines)
+        await wait_until(
+            pilot,
+            lambda: (
+                app.main is not None
+                and app.main.frame is not None
+                and app.main.frame.snapshot.pipelines
+            ),
+        )
         print(
             f"start → first frame (reads + folds 200,000 events): {time.perf_counter() - t:.2f} s"
         )
@@ -149,7 +156,7 @@ async def bench_stream(root: Path) -> None:
             # The repaint itself: move the cursor and render every visible line afresh.
             t = time.perf_counter()
             table.action_cursor(1)
-            table._strips.clear()
+            table.forget_rendered()
             for y in range(height):
                 table.render_line(y)
             times.append(time.perf_counter() - t)

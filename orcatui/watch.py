@@ -1,4 +1,6 @@
-"""The change feed: which tables changed under a root, for the store to read (DESIGN §1).
+"""The change feed: which tables changed under a root, for the store to read.
+
+See docs/design.md, "1 Layout" (what is watched) and "7 The app" (how the app uses it).
 
 :class:`ChangeFeed` watches a root with inotify (watchfiles) or, on network filesystems where
 inotify sees nothing written by other hosts, by polling directory mtimes
@@ -8,6 +10,10 @@ read again (``Store.poll(only=…)``) and whether to rediscover tables (``redisc
 A table directory that appears is reported with ``rescan=True`` and its path: inotify misses
 files written into a brand-new directory before its watch exists, so the caller's rediscovery —
 which reads a new table whole, after the watch is in place — is what guarantees none is lost.
+
+Every filesystem call (mount detection, path resolution, ``stat`` of the root, directory walks,
+mapping a batch to tables) runs in a worker thread: a hung network mount never blocks the event
+loop that iterates the feed.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 
 from watchfiles import Change, awatch
 
+from orcatui.text import inert
 from orcatui.watching.changes import Changes
 from orcatui.watching.layout import (
     Place,
@@ -114,8 +121,8 @@ def _topmost(dirs: set[tuple[str, ...]]) -> list[tuple[str, ...]]:
     return sorted(kept)
 
 
-def _watch_filter(root: Path) -> object:
-    prefixes = root_prefixes(root)
+def _watch_filter(prefixes: tuple[str, ...]) -> object:
+    """watchfiles' filter (runs on the event loop: string rules only, no filesystem call)."""
 
     def keep(change: Change, path: str) -> bool:
         parts = relative_parts(path, prefixes)
@@ -137,6 +144,7 @@ class ChangeFeed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._poll: float | None = None
+        self._prepared = static or poll is not None
         if static:
             self.backend = "static"
         elif poll is not None:
@@ -144,16 +152,23 @@ class ChangeFeed:
                 raise ValueError("poll interval must be positive")
             self._poll = float(poll)
             self.backend = f"polling every {self._poll}s"
-        elif (fs := network_fs_type(self.root)) is not None:
-            self._poll = DEFAULT_POLL_S
-            self.backend = f"polling (network fs: {fs}) every {self._poll}s"
         else:
-            self.backend = "inotify" if sys.platform.startswith("linux") else "native events"
+            self.backend = "starting…"  # until prepare() has looked at the mount
 
-    @property
-    def polling(self) -> bool:
-        """True when the root is polled rather than watched with OS events."""
-        return self._poll is not None
+    async def prepare(self) -> str:
+        """Choose inotify or polling (a network mount is polled); returns the backend label.
+
+        Looks at ``/proc/self/mountinfo`` and resolves the root in a worker thread.
+        """
+        if not self._prepared:
+            fs = await asyncio.to_thread(network_fs_type, self.root)
+            self._prepared = True
+            if fs is not None:
+                self._poll = DEFAULT_POLL_S
+                self.backend = f"polling (network fs: {fs}) every {self._poll}s"
+            else:
+                self.backend = "inotify" if sys.platform.startswith("linux") else "native events"
+        return self.backend
 
     def stop(self) -> None:
         """End :meth:`changes` soon (safe from any thread)."""
@@ -176,6 +191,7 @@ class ChangeFeed:
         """
         if self.backend == "static" or self._stop.is_set():
             return
+        await self.prepare()
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         poll = self._poll
@@ -205,22 +221,36 @@ class ChangeFeed:
                 interval = min(interval * BACKOFF, poll * MAX_BACKOFF)
 
     # -- inotify ------------------------------------------------------------------------------
+    async def _identity(self) -> tuple[int, int] | None:
+        return await asyncio.to_thread(root_identity, self.root)
+
+    async def _fall_back(self, reason: str) -> AsyncIterator[Changes]:
+        """Poll from now on; first say "read everything" (events may have been lost)."""
+        log.warning("inotify cannot continue (%s); polling instead", reason)
+        self._poll = DEFAULT_POLL_S
+        self.backend = f"polling ({reason}) every {self._poll}s"
+        yield Changes(await asyncio.to_thread(tables_below, self.root, ()), rescan=True)
+        async for changes in self._poll_changes(self._poll):
+            yield changes
+
     async def _inotify_changes(self) -> AsyncIterator[Changes]:
-        known = root_identity(self.root)
+        known = await self._identity()
         announce = False  # the next batch must say "read everything": events may have been lost
         failures = 0
         while not self._stop.is_set():
-            ident = root_identity(self.root)
+            ident = await self._identity()
             if ident is None:
                 await self._sleep(ROOT_CHECK_MS / 1000)
                 continue
             if ident != known:  # the root (re)appeared or was replaced
                 known, announce = ident, True
+            prefixes = await asyncio.to_thread(root_prefixes, self.root)
             watcher: AsyncGenerator[set[tuple[Change, str]], None] | None = None
+            undecodable = False
             try:
                 watcher = awatch(
                     self.root,
-                    watch_filter=_watch_filter(self.root),  # type: ignore[arg-type]
+                    watch_filter=_watch_filter(prefixes),  # type: ignore[arg-type]
                     debounce=DEBOUNCE_MS,
                     step=STEP_MS,
                     stop_event=_StopFlag(self._stop),  # type: ignore[arg-type]
@@ -231,36 +261,53 @@ class ChangeFeed:
                 )
                 async for raw in watcher:
                     failures = 0
-                    now = root_identity(self.root)
+                    now = await self._identity()
                     if now != known:
                         if known is not None and now is None:
                             yield Changes(rescan=True)  # gone: the caller will say so
                         known = None  # (re)appearance is handled at the top of the loop
                         break
-                    changes = map_changes(raw, self.root)
+                    changes = await asyncio.to_thread(map_changes, raw, self.root)
                     if announce:
                         # the watch is in place now (awatch yields only after setting it up, at
                         # the latest after ROOT_CHECK_MS): all that was written before is read
                         announce = False
-                        changes.tables |= tables_below(self.root, ())
+                        changes.tables |= await asyncio.to_thread(tables_below, self.root, ())
                         changes.rescan = True
                     if not changes.empty:
                         yield changes
-            except (OSError, RuntimeError) as exc:
+            except (OSError, RuntimeError, ExceptionGroup) as exc:
                 # the root vanished while the watcher was being set up, inotify limits reached,
-                # or the watcher failed: events may be lost, so read everything once it is back
+                # a path watchfiles cannot decode (a name that is not UTF-8: it raises inside an
+                # ExceptionGroup), or the watcher failed: events may be lost, so read everything
                 failures += 1
                 announce = True
-                if failures >= FALLBACK_AFTER and root_identity(self.root) is not None:
-                    log.warning("inotify failed %d times (%s); polling instead", failures, exc)
-                    self._poll = DEFAULT_POLL_S
-                    self.backend = f"polling (inotify failed) every {self._poll}s"
-                    yield Changes(tables_below(self.root, ()), rescan=True)
-                    async for changes in self._poll_changes(self._poll):
+                undecodable = _undecodable(exc)
+                exists = await self._identity() is not None
+                if exists and (undecodable or failures >= FALLBACK_AFTER):
+                    reason = "a name is not UTF-8" if undecodable else "inotify failed"
+                    async for changes in self._fall_back(reason):
                         yield changes
                     return
-                log.warning("watcher failed (%s); restarting", exc)
+                log.warning("watcher failed (%s); restarting", _describe(exc))
                 await self._sleep(min(ROOT_CHECK_MS / 1000 * failures, 10.0))
             finally:
                 if watcher is not None:
                     await watcher.aclose()
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside (possibly nested) exception groups."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _undecodable(exc: BaseException) -> bool:
+    """True when watchfiles failed on a path it cannot decode (inotify cannot go on)."""
+    return any("decode path" in str(leaf) for leaf in _leaves(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for the log: the inner errors of a group, made inert."""
+    return "; ".join(inert(leaf) for leaf in _leaves(exc))[:300]

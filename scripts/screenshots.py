@@ -26,8 +26,8 @@ async def select(pilot, title: str) -> None:
     """Move the tree cursor to a node by title."""
     await settle(pilot)
     tree = pilot.app.main.query_one(NodeTree)
-    for ident, line in tree._lines.items():
-        if ident[0] == "n" and str(line.label).startswith(title):
+    for _key, line in tree.node_lines():
+        if str(line.label).startswith(title):
             tree.move_cursor(line)
     await settle(pilot)
 

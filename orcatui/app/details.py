@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -9,14 +10,15 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from orcatui.app.render import clock_time, state_text
+from orcatui.app.render import DEFAULT_PALETTE, Palette, clock_time, palette_of, state_text
 from orcatui.app.sanitize import DETAIL_LIMIT, bounded, cell, plain_text
 from orcatui.app.text_view import TextView
 from orcatui.model.durations import format_duration
 from orcatui.model.logs import no_log_reason
 from orcatui.model.monitor import PacketDetails
 from orcatui.model.naming import NodeName
-from orcatui.model.views import ROW_COLUMNS
+from orcatui.model.views import ROW_COLUMNS, View
+from orcatui.text import for_clipboard
 
 #: (tab id, title, LogRow field or None for the error summary)
 SECTIONS = (
@@ -28,7 +30,7 @@ SECTIONS = (
 )
 
 
-def section_view(value: str | None, *, colour: bool, empty: str, style: str = "") -> Widget:
+def section_view(value: str | None, *, colour: bool, empty: str, style: Style | str = "") -> Widget:
     """A detail value, at most :data:`DETAIL_LIMIT` characters (noted when cut), scrollable."""
     if value is None or value == "":
         return Static(Text(empty, style="dim italic"), classes="details-empty")
@@ -37,7 +39,9 @@ def section_view(value: str | None, *, colour: bool, empty: str, style: str = ""
     return TextView(shown, colour=colour, style=style, note=note, classes="details-text")
 
 
-def summary_text(details: PacketDetails, name: NodeName, now: float) -> Text:
+def summary_text(
+    details: PacketDetails, name: NodeName, now: float, palette: Palette = DEFAULT_PALETTE
+) -> Text:
     """The head of the details: node, tags, run, state, times, LOST reason, log note."""
     row = details.row
     out = Text()
@@ -51,7 +55,7 @@ def summary_text(details: PacketDetails, name: NodeName, now: float) -> Text:
     out.append("\nrun       ", style="dim")
     out.append(cell(row.get("run_id"), 80))
     out.append("\nstate     ", style="dim")
-    out.append_text(state_text(str(row.get("state"))))
+    out.append_text(state_text(str(row.get("state")), palette))
     started = row.get("started_us")
     ended = row.get("ts_us")
     out.append("\nstarted   ", style="dim")
@@ -64,7 +68,7 @@ def summary_text(details: PacketDetails, name: NodeName, now: float) -> Text:
     out.append(format_duration(row.get("duration_s")) or "—")
     if row.get("lost_reason"):
         out.append("\nlost      ", style="dim")
-        out.append(cell(f"left in RUNNING: {row['lost_reason']}", 300), style="bold magenta")
+        out.append(cell(f"left in RUNNING: {row['lost_reason']}", 300), style=palette.state("LOST"))
     error = row.get("error")
     if error:
         lines = plain_text(bounded(error, 2000)[0]).split("\n")
@@ -72,18 +76,58 @@ def summary_text(details: PacketDetails, name: NodeName, now: float) -> Text:
         for i, line in enumerate(lines[:3]):
             out.append_text(Text("\n          ") if i else Text())
             line.truncate(300)
-            line.stylize("red")
+            line.stylize(palette.plain("FAILED"))
             out.append_text(line)
         if len(lines) > 3:
             out.append(f"  (+{len(lines) - 3} lines: see the error tab)", style="dim")
     if details.log is None:
         out.append("\nlog       ", style="dim")
-        out.append(no_log_reason(str(details.row.get("state"))), style="italic")
+        out.append(log_note(str(details.row.get("state"))), style="italic")
     return out
 
 
+def log_note(state: str) -> str:
+    """Why a packet has no log row (yet): a running packet's log is written when it ends."""
+    if state == "RUNNING":
+        return "no log row yet: the packet is still running (its log is written when it ends)"
+    return no_log_reason(state)
+
+
+def _sections(details: PacketDetails, palette: Palette) -> dict[str, Widget]:
+    """One widget per tab for a packet's current details."""
+    state = str(details.row.get("state"))
+    log = details.log
+    out: dict[str, Widget] = {}
+    for tab_id, title, field in SECTIONS:
+        if field is None:
+            empty = "no error" if state != "LOST" else "no error (lost)"
+            out[tab_id] = section_view(
+                details.row.get("error"), colour=False, empty=empty, style=palette.plain("FAILED")
+            )
+        elif log is None:
+            out[tab_id] = Static(Text(log_note(state), style="dim italic"), classes="details-empty")
+        else:
+            out[tab_id] = section_view(
+                getattr(log, field), colour=field in ("stdout", "stderr"), empty=f"no {title}"
+            )
+    return out
+
+
+def _section_key(details: PacketDetails, field: str | None) -> object:
+    """What a tab shows, to tell whether it changed."""
+    if field is None:
+        return ("error", details.row.get("state") == "LOST", details.row.get("error"))
+    if details.log is None:
+        return ("none", log_note(str(details.row.get("state"))))
+    return ("log", getattr(details.log, field))
+
+
 class DetailsScreen(Screen[None]):
-    """Everything about one packet; each section scrolls on its own."""
+    """Everything about one packet; each section scrolls on its own; follows the packet live.
+
+    The app calls :meth:`show` with the packet's current details whenever a new frame is applied;
+    only the sections whose content changed are replaced (the others keep their scroll position).
+    """
 
     BINDINGS = [  # noqa: RUF012
         Binding("escape,backspace", "app.pop_screen", "Back"),
@@ -95,35 +139,50 @@ class DetailsScreen(Screen[None]):
         Binding("5", "tab('logs')", "Python logs", show=False),
     ]
 
-    def __init__(self, details: PacketDetails, name: NodeName, now: float) -> None:
+    def __init__(
+        self, details: PacketDetails, name: NodeName, now: float, view: View | None = None
+    ) -> None:
         super().__init__()
         self.details = details
         self.node_name = name
         self.now = now
+        self.view = view or View()
+        self._shown = {tab: _section_key(details, f) for tab, _, f in SECTIONS}
 
     def compose(self) -> ComposeResult:
         """Summary on top, one tab per section below."""
-        yield Static(summary_text(self.details, self.node_name, self.now), id="details-summary")
-        log = self.details.log
+        palette = palette_of(self.app)
+        yield Static(
+            summary_text(self.details, self.node_name, self.now, palette), id="details-summary"
+        )
+        widgets = _sections(self.details, palette)
         with TabbedContent(initial=self._first_tab(), id="details-tabs"):
-            for tab_id, title, field in SECTIONS:
+            for tab_id, title, _ in SECTIONS:
                 with TabPane(title, id=tab_id):
-                    if field is None:
-                        state = self.details.row.get("state")
-                        empty = "no error" if state != "LOST" else "no error (lost)"
-                        yield section_view(
-                            self.details.row.get("error"), colour=False, empty=empty, style="red"
-                        )
-                    elif log is None:
-                        reason = no_log_reason(str(self.details.row.get("state")))
-                        yield Static(Text(reason, style="dim italic"), classes="details-empty")
-                    else:
-                        yield section_view(
-                            getattr(log, field),
-                            colour=field in ("stdout", "stderr"),
-                            empty=f"no {title}",
-                        )
+                    yield widgets[tab_id]
         yield Footer()
+
+    def show(self, details: PacketDetails, now: float) -> None:
+        """Show the packet's current details (state, times, log once it is written)."""
+        first_before = self._first_tab()
+        self.details = details
+        self.now = now
+        self.query_one("#details-summary", Static).update(
+            summary_text(details, self.node_name, now, palette_of(self.app))
+        )
+        widgets: dict[str, Widget] | None = None
+        for tab_id, _, field in SECTIONS:
+            key = _section_key(details, field)
+            if key == self._shown.get(tab_id):
+                continue
+            self._shown[tab_id] = key
+            widgets = widgets or _sections(details, palette_of(self.app))
+            pane = self.query_one(f"#{tab_id}", TabPane)
+            pane.remove_children()
+            pane.mount(widgets[tab_id])
+        tabs = self.query_one(TabbedContent)
+        if self._first_tab() != first_before and tabs.active == first_before:
+            tabs.active = self._first_tab()  # the traceback arrived: show it, as on opening
 
     def _first_tab(self) -> str:
         log = self.details.log
@@ -135,10 +194,11 @@ class DetailsScreen(Screen[None]):
         """Show one section."""
         self.query_one(TabbedContent).active = tab
 
-    def copy_text(self) -> tuple[str, str] | None:
+    @staticmethod
+    def copy_text(details: PacketDetails) -> tuple[str, str] | None:
         """What ``c`` copies: the traceback, else the error, else the LOST reason."""
-        log = self.details.log
-        row = self.details.row
+        log = details.log
+        row = details.row
         for what, value in (
             ("traceback", log.traceback if log else None),
             ("error", row.get("error")),
@@ -150,14 +210,29 @@ class DetailsScreen(Screen[None]):
 
     def action_copy(self) -> None:
         """Copy the traceback (or error) to the clipboard via OSC 52."""
-        self.copy_to(self.app)
+        self.copy_details(self.details, self.app)
 
-    def copy_to(self, app: App) -> None:
-        """Copy the traceback (or error) with ``app``'s clipboard (OSC 52) and say so."""
-        found = self.copy_text()
+    @classmethod
+    def copy_details(cls, details: PacketDetails, app: App) -> None:
+        """Copy a packet's traceback (or error), sanitised and bounded, and say what was copied.
+
+        The text goes through :func:`orcatui.text.for_clipboard`: no terminal escape reaches
+        whatever it is pasted into, and at most :data:`orcatui.text.COPY_LIMIT` characters go.
+        """
+        found = cls.copy_text(details)
         if found is None:
             app.notify("nothing to copy: no traceback or error", severity="warning")
             return
         what, value = found
-        app.copy_to_clipboard(value)
-        app.notify(f"copied {what} ({len(value.splitlines())} lines)", markup=False)
+        text, cut = for_clipboard(value)
+        app.copy_to_clipboard(text)
+        lines = len(text.splitlines())
+        if cut:
+            app.notify(
+                f"copied {what}, cut to the first {len(text):,} of {len(value):,} characters "
+                f"({lines:,} lines)",
+                severity="warning",
+                markup=False,
+            )
+        else:
+            app.notify(f"copied {what} ({lines:,} lines)", markup=False)

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import time
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from orcatui.app.frame import Frame
-from orcatui.app.render import clock_time, verdict_text
+from orcatui.app.refresher import Frame
+from orcatui.app.render import (
+    DEFAULT_PALETTE,
+    Palette,
+    clock_time,
+    palette_of,
+    pipeline_label,
+    verdict_text,
+)
 from orcatui.app.sanitize import cell
 from orcatui.model.durations import format_age, format_duration
 from orcatui.model.monitor import PipelineInfo
@@ -27,9 +35,18 @@ def run_span(p: PipelineInfo, now: float) -> str:
 
 
 def header_text(
-    frame: Frame | None, root: str, pipeline: tuple[str, ...] | None, backend: str
+    frame: Frame | None,
+    root: str,
+    pipeline: tuple[str, ...] | None,
+    backend: str,
+    now: float | None = None,
+    palette: Palette = DEFAULT_PALETTE,
 ) -> Text:
-    """The two header lines as one ``Text`` (all pipeline strings plain)."""
+    """The two header lines as one ``Text`` (all pipeline strings plain).
+
+    ``now`` (default: the frame's) re-ages the times between frames.
+    """
+    now = frame.now if now is None and frame is not None else now
     out = Text()
     out.append(" orcatui ", style="bold reverse")
     out.append(" ")
@@ -37,7 +54,7 @@ def header_text(
     p = frame.pipeline(pipeline) if frame else None
     if p is not None:
         out.append("  ›  ", style="dim")
-        out.append(cell("/".join(p.name), 80), style="bold")
+        out.append(cell(pipeline_label(p.name, frame.snapshot.root), 80), style="bold")
         out.append("  ›  ", style="dim")
         if p.view.all_runs:
             out.append("latest per packet, all runs", style="bold")
@@ -48,16 +65,17 @@ def header_text(
     if frame is not None:
         lost = sum(pi.counts.get("LOST", 0) for pi in frame.snapshot.pipelines)
         if lost:
-            out.append(f" ⊘ {lost} LOST ", style="bold white on #6c3fb5")
+            out.append(f" ⊘ {lost} LOST ", style=palette.state("LOST") + Style(reverse=True))
             out.append(" ")
         broken = len(frame.snapshot.broken)
         if broken:
             plural = "s" if broken > 1 else ""
-            out.append(f" {broken} unreadable table{plural} ", style="black on yellow")
+            warn = palette.plain("RUNNING") + Style(reverse=True)  # the theme's warning colour
+            out.append(f" {broken} unreadable table{plural} ", style=warn)
             out.append(" ")
     if p is not None and p.run is not None and not p.view.all_runs:
-        out.append_text(verdict_text(p.run.verdict))
-        span = run_span(p, frame.now) if frame else ""
+        out.append_text(verdict_text(p.run.verdict, palette))
+        span = run_span(p, now) if now is not None else ""
         if span:
             out.append(f"  {span}")
         out.append("  │  ", style="dim")
@@ -66,15 +84,25 @@ def header_text(
     if frame is None or frame.read_at is None:
         out.append("reading…", style="italic")
     else:
-        out.append(f"updated {format_age(frame.now - frame.read_at)} ago")
+        out.append(f"updated {format_age((now or frame.now) - frame.read_at)} ago")
     return out
 
 
 class StatusHeader(Static):
     """Two lines at the top of the screen."""
 
+    _shown: Text | None = None
+
     def show(
-        self, frame: Frame | None, root: str, pipeline: tuple[str, ...] | None, backend: str
+        self,
+        frame: Frame | None,
+        root: str,
+        pipeline: tuple[str, ...] | None,
+        backend: str,
+        now: float | None = None,
     ) -> None:
-        """Re-render from the latest frame."""
-        self.update(header_text(frame, root, pipeline, backend))
+        """Re-render from the latest frame (only when the text changed)."""
+        text = header_text(frame, root, pipeline, backend, now, palette_of(self.app))
+        if text != self._shown:
+            self._shown = text
+            self.update(text)

@@ -1,13 +1,20 @@
-"""The monitor app: reads and folds the model in worker threads, renders frames on the UI thread."""
+"""The monitor app (docs/design.md, "7 The app").
+
+:class:`MonitorScreen` owns what it shows as an immutable :class:`ViewState` and renders the
+frames the :class:`~orcatui.app.refresher.Refresher` computes for it on its model thread. Frames
+arrive as :class:`FrameReady` messages, a newer one replacing one still queued, and a frame made
+for a view state the screen has left is dropped. :class:`OrcaApp` owns the refresher, the change
+feed and the timers; nothing on the event loop touches the filesystem.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 from rich.text import Text
@@ -15,51 +22,71 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, Tree
 
 from orcatui.app.commands import orca_commands
 from orcatui.app.details import DetailsScreen
 from orcatui.app.filters import BY_NAME, FILTERS
-from orcatui.app.frame import Frame
 from orcatui.app.header import StatusHeader
 from orcatui.app.help import HelpScreen, Section
 from orcatui.app.node_tree import NodeTree, TreeRef
 from orcatui.app.packet_table import EMPTY_ROWS, PacketTable
+from orcatui.app.refresher import (
+    Frame,
+    FrameGate,
+    MonitorSource,
+    ReadRequest,
+    Refresher,
+    ViewState,
+)
+from orcatui.app.render import THEME_DEFAULTS, Palette, palette_from
 from orcatui.app.run_picker import RunPicker
 from orcatui.app.sanitize import cell
-from orcatui.model.monitor import Monitor, NodeKey, filter_rows
+from orcatui.model.monitor import Monitor, NodeKey, PacketDetails
+from orcatui.model.naming import NodeName
 from orcatui.model.runs import DEFAULT_STALE_AFTER_S
 from orcatui.model.views import View
-from orcatui.store.store import RootError
-
-try:  # the change feed lands separately; without it the app polls by itself
-    from orcatui.watch import ChangeFeed
-except ImportError:  # pragma: no cover - depends on the checkout
-    ChangeFeed = None  # type: ignore[assignment,misc]
+from orcatui.watch import ChangeFeed
 
 MonitorFactory = Callable[[], Monitor]
-#: Re-evaluate ages and liveness this often (no disk read).
+#: Re-age the header and running packets this often (no model work).
 TICK_S = 1.0
-#: With a change feed, read everything this often anyway.
-SAFETY_REFRESH_S = 30.0
+#: While a run may change liveness (a live run, RUNNING packets), judge the runs again this often.
+REJUDGE_S = 5.0
+#: With a change feed, read everything this often anyway (a full pass over a 1,000-table root
+#: costs ~0.4 s of CPU: every 30 s that alone was over 1 % of a core at idle).
+SAFETY_REFRESH_S = 120.0
 #: Without a change feed, poll this often.
 FALLBACK_POLL_S = 2.0
-#: While the root is gone, try again this often.
+#: While the root cannot be read, try again this often; a stopped feed restarts after this.
 RETRY_S = 2.0
 
 
-@dataclass
-class _Request:
-    """Work waiting for the model thread, merged from several requests."""
+class FrameReady(Message):
+    """A frame from the refresher; replaces a frame still waiting in the queue."""
 
-    read: bool = False
-    rediscover: bool = False
-    only: set[Path] | None = None  # None = every table
+    def __init__(self, frame: Frame) -> None:
+        self.frame = frame
+        super().__init__()
+
+    def can_replace(self, message: Message) -> bool:
+        """Only the newest frame is worth rendering."""
+        return isinstance(message, FrameReady)
+
+
+class RefreshFailed(Message):
+    """A read or a frame failed on the model thread (the last frame stays shown)."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+        super().__init__()
 
 
 class MonitorScreen(Screen[None]):
-    """Header, node tree, packet table, footer."""
+    """Header, node tree, packet table, footer; owns the view state."""
 
     BINDINGS = [  # noqa: RUF012
         Binding("r", "pick_run", "Runs"),
@@ -72,6 +99,13 @@ class MonitorScreen(Screen[None]):
         Binding("escape", "clear_search", "Clear search", show=False),
         Binding("t", "toggle_tree", "Toggle tree", show=False),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = ViewState()
+        self.frame: Frame | None = None
+        self._gate = FrameGate()
+        self._notified: set[str] = set()
 
     def compose(self) -> ComposeResult:
         """The main layout."""
@@ -90,13 +124,153 @@ class MonitorScreen(Screen[None]):
         """The app, typed."""
         return self.app  # type: ignore[return-value]
 
-    def action_pick_run(self) -> None:
-        """Open the run picker for the selected pipeline."""
-        self.orca.pick_run()
+    # -- state -------------------------------------------------------------------------------
+    def set_state(self, state: ViewState) -> None:
+        """Show another view state: ask the refresher for its frame, re-render what is known."""
+        if state == self.state:
+            return
+        self.state = state
+        self.orca.want_frame(state)
+        self._render_header()
+
+    def on_frame_ready(self, message: FrameReady) -> None:
+        """Apply a frame if it is for the view shown now and newer than the last applied."""
+        frame = message.frame
+        if not self._gate.accepts(frame.seq, frame.view, self.state):
+            return
+        self.frame = frame
+        self._show_frame(frame)
+        for screen in self.app.screen_stack:
+            if isinstance(screen, DetailsScreen):
+                self.orca.follow(screen)
+
+    def repaint(self) -> None:
+        """Render the last frame again (the theme changed)."""
+        if self.frame is not None:
+            self.query_one(PacketTable).forget_rendered()
+            self._show_frame(self.frame)
+
+    def on_refresh_failed(self, message: RefreshFailed) -> None:
+        """A refresh failed: say so once per distinct error."""
+        self.app.notify(f"refresh failed: {message.error}", severity="error", markup=False)
+
+    def tick(self, now: float) -> None:
+        """Re-age what shows an age (header, running packets); no model work."""
+        if self.frame is None or not self.is_mounted:
+            return
+        try:
+            self._render_header(now)
+            self.query_one(PacketTable).set_clock(now)
+        except NoMatches:  # the app is closing and the screen's widgets are gone
+            return
+
+    # -- rendering ---------------------------------------------------------------------------
+    def _show_frame(self, frame: Frame) -> None:
+        for problem in frame.problems:
+            if problem not in self._notified:
+                self._notified.add(problem)
+                self.app.notify(problem, title="unreadable data", severity="warning", markup=False)
+        tree = self.query_one(NodeTree)
+        tree.update_from(frame.snapshot)
+        if self.state.node is None:
+            first = tree.first_node()
+            if first is not None and first.data is not None:
+                self._select(first.data)
+                self.call_after_refresh(tree.move_cursor, first)
+        self._render_header()
+        self._render_banner(frame)
+        self._render_table(frame)
+
+    def _render_header(self, now: float | None = None) -> None:
+        self.query_one(StatusHeader).show(
+            self.frame, str(self.orca.root), self.state.pipeline, self.orca.feed_backend, now
+        )
+
+    def _render_banner(self, frame: Frame) -> None:
+        banner = self.query_one("#banner", Static)
+        if frame.root_error:
+            banner.update(
+                Text(
+                    f"⚠ cannot read the root: {cell(frame.root_error, 300)} — "
+                    f"showing the last data read; retrying every {RETRY_S:g}s",
+                    style="bold",
+                )
+            )
+            banner.set_classes("error")
+        elif not frame.snapshot.pipelines:
+            root = cell(str(self.orca.root), 300)
+            banner.update(Text(f"waiting for status tables under {root} …"))
+            banner.set_classes("waiting")
+        else:
+            banner.set_classes("")
+
+    def _render_table(self, frame: Frame) -> None:
+        table = self.query_one(PacketTable)
+        bar = self.query_one("#filter-bar", Static)
+        state = frame.view
+        if state.node is None or frame.rows is None:
+            if not frame.snapshot.pipelines:
+                placeholder = f"waiting for status tables under {self.orca.root} …"
+            elif state.node is None:
+                placeholder = "select a node in the tree"
+            else:
+                placeholder = "…"
+            table.set_rows(EMPTY_ROWS, now=frame.now, node=None, placeholder=cell(placeholder, 300))
+            bar.update(Text(""))
+            return
+        view = state.view_of(state.node[0])
+        filt = BY_NAME[state.filter]
+        if frame.total == 0:
+            placeholder = "no packets in this run"
+        else:
+            placeholder = f"no {filt.name} packets" if filt.states else "no packets"
+            if state.search:
+                placeholder += f" matching {state.search!r}"
+        table.set_rows(
+            frame.rows,
+            now=frame.now,
+            node=(state.node, view),
+            show_run=view.all_runs,
+            placeholder=cell(placeholder, 300),
+        )
+        bar.update(self._filter_text(frame, frame.rows.num_rows))
+
+    def _filter_text(self, frame: Frame, shown: int) -> Text:
+        state = frame.view
+        out = Text()
+        out.append(f"{shown:,}", style="bold")
+        out.append(f" of {frame.total:,} packets")
+        if state.filter != "all":
+            out.append("  filter ", style="dim")
+            out.append(f" {state.filter} ", style="bold reverse")
+        if state.search:
+            out.append("  search ", style="dim")
+            out.append(f" {cell(state.search, 60)} ", style="bold reverse")
+        p = frame.pipeline(state.pipeline)
+        for n in p.nodes if p is not None else ():
+            if n.key == state.node:
+                out.append("  │  ", style="dim")
+                out.append(cell(n.name.title, 60), style="bold")
+                out.append(f" {cell(n.name.function, 60)} {cell(n.name.detail, 60)}", style="dim")
+        return out
+
+    # -- selection and actions ---------------------------------------------------------------
+    def _select(self, ref: TreeRef) -> None:
+        if ref.kind == "group":
+            return
+        state = replace(self.state, pipeline=ref.pipeline)
+        if ref.kind == "node":
+            state = replace(state, node=ref.node)
+        self.set_state(state)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[TreeRef]) -> None:
+        """Moving in the tree selects what the table shows."""
+        if event.node.data is not None:
+            self._select(event.node.data)
 
     def action_state(self, name: str) -> None:
         """Show only packets in some states."""
-        self.orca.set_filter(name)
+        self.set_state(replace(self.state, filter=name))
 
     def action_search(self) -> None:
         """Show the search field."""
@@ -110,26 +284,12 @@ class MonitorScreen(Screen[None]):
         if search.value or search.has_class("shown"):
             search.value = ""
             search.remove_class("shown")
-            self.orca.set_search("")
+            self.set_state(replace(self.state, search=""))
             self.query_one(PacketTable).focus()
-
-    def action_copy(self) -> None:
-        """Copy the selected packet's traceback or error."""
-        self.orca.copy_selected()
-
-    def action_details(self) -> None:
-        """Open the selected packet."""
-        row = self.query_one(PacketTable).cursor_row()
-        if row is not None:
-            self.orca.open_details(row)
-
-    def action_toggle_tree(self) -> None:
-        """Hide or show the node tree (more room on small terminals)."""
-        self.query_one(NodeTree).toggle_class("hidden")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """Search as you type."""
-        self.orca.set_search(event.value)
+        self.set_state(replace(self.state, search=event.value))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter in the search field: back to the table."""
@@ -137,15 +297,61 @@ class MonitorScreen(Screen[None]):
             event.input.remove_class("shown")
         self.query_one(PacketTable).focus()
 
-    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[TreeRef]) -> None:
-        """Moving in the tree selects what the table shows."""
-        ref = event.node.data
-        if ref is not None:
-            self.orca.select(ref)
+    def action_toggle_tree(self) -> None:
+        """Hide or show the node tree (more room on small terminals)."""
+        self.query_one(NodeTree).toggle_class("hidden")
+
+    def action_pick_run(self) -> None:
+        """Open the run picker for the selected pipeline."""
+        p = self.frame.pipeline(self.state.pipeline) if self.frame else None
+        if p is None or self.frame is None:
+            self.app.notify("no pipeline yet", severity="warning")
+            return
+
+        def picked(view: View | None) -> None:
+            if view is not None:
+                self.set_state(self.state.with_view(p.name, view))
+
+        self.app.push_screen(RunPicker(p, self.frame.now, self.orca.root), picked)
+
+    def _cursor_packet(self) -> tuple[NodeKey, View, dict] | None:
+        row = self.query_one(PacketTable).cursor_row()
+        node = self.state.node
+        if row is None or node is None:
+            return None
+        return node, self.state.view_of(node[0]), row
+
+    def action_details(self) -> None:
+        """Open the selected packet."""
+        found = self._cursor_packet()
+        if found is not None:
+            self._open(*found)
 
     def on_packet_table_opened(self, event: PacketTable.Opened) -> None:
         """Enter on a packet."""
-        self.orca.open_details(event.row)
+        found = self._cursor_packet()
+        if found is not None:
+            self._open(found[0], found[1], event.row)
+
+    def _open(self, node: NodeKey, view: View, row: dict) -> None:
+        name = self._node_name(node)
+        if name is not None and self.frame is not None:
+            self.orca.open_details(node, view, row, name)
+
+    def _node_name(self, node: NodeKey) -> NodeName | None:
+        p = self.frame.pipeline(node[0]) if self.frame else None
+        for n in p.nodes if p is not None else ():
+            if n.key == node:
+                return n.name
+        return None
+
+    def action_copy(self) -> None:
+        """Copy the selected packet's traceback (or error) to the clipboard."""
+        found = self._cursor_packet()
+        if found is None:
+            self.app.notify("no packet selected", severity="warning")
+            return
+        self.orca.copy_packet(*found)
 
 
 class OrcaApp(App[int]):
@@ -171,6 +377,7 @@ class OrcaApp(App[int]):
         tick: float | None = TICK_S,
         safety_refresh: float = SAFETY_REFRESH_S,
         use_feed: bool = True,
+        theme: str | None = None,
     ) -> None:
         super().__init__()
         if isinstance(source, Path):
@@ -179,186 +386,64 @@ class OrcaApp(App[int]):
             def factory() -> Monitor:
                 return Monitor(root, stale_after=stale_after, job_files=job_files, clock=clock)
 
-            self.monitor_factory: MonitorFactory = factory
+            monitor_factory: MonitorFactory = factory
         else:
-            self.monitor_factory = source
+            monitor_factory = source
         self.clock = clock
-        self.monitor = self.monitor_factory()
-        self.root = self.monitor.root
+        self.source = MonitorSource(monitor_factory, clock)
+        self.root = self.source.root
         self.poll = poll
         self.static = static
         self.tick = tick
         self.safety_refresh = safety_refresh
-        self.use_feed = use_feed and ChangeFeed is not None and not static
-        self.backend = "static" if static else self._fallback_label()
-        self.views: dict[tuple[str, ...], View] = {}
-        self.selected: NodeKey | None = None
-        self.selected_pipeline: tuple[str, ...] | None = None
-        self.state_filter = "all"
-        self.search = ""
-        self.frame: Frame | None = None
-        self._lock = threading.Lock()  # guards the pending request and the busy flag
-        self._model_lock = threading.Lock()  # one thread touches the monitor at a time
-        self._pending: _Request | None = None
-        self._busy = False
-        self._read_at: float | None = None
-        self._root_error: str | None = None
-        self._reset_monitor = False
-        self._feed_task: asyncio.Task[None] | None = None
+        self.use_feed = use_feed and not static
+        self.backend = (
+            "static" if static else "starting…" if self.use_feed else self._polling_label()
+        )
+        self.refresher: Refresher[Frame] = Refresher(
+            self.source, self._deliver, self._failed, name="orcatui-model"
+        )
+        self._palette: tuple[str, Palette] | None = None
+        self.notices: deque[str] = deque(maxlen=50)  # the latest notifications' texts
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._feed: ChangeFeed | None = None
-        self._notified: set[str] = set()
+        self._feed_task: asyncio.Task[None] | None = None
+        if theme is not None:
+            self.theme = theme
 
-    def _fallback_label(self) -> str:
-        if ChangeFeed is None or not self.use_feed:
-            return f"polling every {self.poll or FALLBACK_POLL_S:g}s"
-        return "starting…"
+    def notify(self, message: str, **kwargs: object) -> None:  # type: ignore[override]
+        """Show a notification and remember its text (the last ones, in :attr:`notices`)."""
+        self.notices.append(str(message))
+        super().notify(message, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def palette(self) -> Palette:
+        """State and liveness colours of the current theme."""
+        if self._palette is None or self._palette[0] != self.theme:
+            variables = self.get_css_variables()
+            self._palette = (self.theme, palette_from(variables, dark=self.current_theme.dark))
+        return self._palette[1]
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The app's own theme variables (``$state-lost``), for dark or light themes."""
+        dark = True
+        with contextlib.suppress(Exception):  # no theme chosen yet while starting
+            dark = self.current_theme.dark
+        return dict(THEME_DEFAULTS[dark])
+
+    def _theme_changed(self, _theme: object) -> None:
+        screen = self.main
+        if screen is not None:
+            screen.repaint()
+
+    def _polling_label(self) -> str:
+        return f"polling every {self.poll or FALLBACK_POLL_S:g}s"
 
     @property
     def feed_backend(self) -> str:
         """The change feed's own label, once it runs."""
         return self._feed.backend if self._feed is not None else self.backend
 
-    # -- lifecycle ---------------------------------------------------------------------------
-    def on_mount(self) -> None:
-        """Show the main screen, read the root, start the feed and timers."""
-        self.push_screen(MonitorScreen())
-        self.request(read=True, rediscover=True)
-        if self.tick:
-            self.set_interval(self.tick, self._on_tick)
-        if self.use_feed:
-            self._feed_task = asyncio.create_task(self._consume_feed())
-            self._feed_task.add_done_callback(lambda _t: None)
-            self.set_interval(self.safety_refresh, lambda: self.request(read=True, rediscover=True))
-        elif not self.static:
-            self.set_interval(
-                self.poll or FALLBACK_POLL_S, lambda: self.request(read=True, rediscover=True)
-            )
-        self.set_interval(RETRY_S, self._retry_root)
-
-    def on_unmount(self) -> None:
-        """Stop the feed."""
-        if self._feed is not None:
-            with contextlib.suppress(Exception):
-                self._feed.stop()
-        if self._feed_task is not None:
-            self._feed_task.cancel()
-
-    def _on_tick(self) -> None:
-        self.request()
-
-    def _retry_root(self) -> None:
-        if self._root_error is not None:
-            self.request(read=True, rediscover=True)
-
-    async def _consume_feed(self) -> None:
-        """Turn change-feed batches into targeted reads; restart the feed if it fails."""
-        assert ChangeFeed is not None
-        while True:
-            try:
-                feed = self._feed = ChangeFeed(self.root, poll=self.poll, static=self.static)
-                self.backend = feed.backend
-                async for changes in feed.changes():
-                    self.request(
-                        read=True, only=set(changes.tables) or None, rediscover=changes.rescan
-                    )
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.backend = f"feed stopped ({cell(exc, 60)}); retrying"
-            await asyncio.sleep(RETRY_S)
-
-    @property
-    def idle(self) -> bool:
-        """True when no frame is being computed or waiting to be."""
-        with self._lock:
-            return not self._busy and self._pending is None
-
-    # -- the model thread --------------------------------------------------------------------
-    def request(
-        self, *, read: bool = False, rediscover: bool = False, only: set[Path] | None = None
-    ) -> None:
-        """Ask for a new frame (after reading the disk when ``read``); requests coalesce."""
-        start = False
-        with self._lock:
-            p = self._pending
-            if p is None:
-                p = self._pending = _Request(read, rediscover, None if not read else only)
-            else:
-                if read:
-                    if not p.read:
-                        p.only = only
-                    elif p.only is not None:
-                        p.only = None if only is None else p.only | only
-                p.read |= read
-                p.rediscover |= rediscover
-            if not self._busy:
-                self._busy = True
-                start = True
-        if start:
-            self._model_worker()
-
-    @work(thread=True, group="model", exit_on_error=False)
-    def _model_worker(self) -> None:
-        """Drain pending requests: read, fold, compute a frame, hand it to the UI thread."""
-        while True:
-            with self._lock:
-                p, self._pending = self._pending, None
-                if p is None:
-                    self._busy = False
-                    return
-            try:
-                with self._model_lock:
-                    frame = self._compute(p)
-            except Exception as exc:  # never kill the app for one bad frame
-                with self._lock:
-                    self._busy = self._pending is not None and self._busy
-                self.call_from_thread(
-                    self.notify, f"refresh failed: {cell(exc, 200)}", severity="error", markup=False
-                )
-                if not self._busy:
-                    return
-                continue
-            try:
-                self.call_from_thread(self._apply, frame)
-            except RuntimeError:  # the app is closing
-                with self._lock:
-                    self._busy = False
-                return
-
-    def _compute(self, p: _Request) -> Frame:
-        now = self.clock()
-        problems: list[str] = []
-        if p.read:
-            try:
-                if self._reset_monitor:
-                    self.root.stat()  # still gone? raise before throwing the old model away
-                    self.monitor = self.monitor_factory()
-                    self._reset_monitor = False
-                    p = _Request(True, True, None)
-                result = self.monitor.refresh(
-                    only=None if p.rediscover else p.only, rediscover=p.rediscover
-                )
-                problems = list(result.problems)
-                self._read_at = now
-                self._root_error = None
-            except (RootError, OSError) as exc:
-                self._root_error = str(exc) or f"{self.root}: cannot be read"
-                self._reset_monitor = True
-        monitor = self.monitor
-        snapshot = monitor.snapshot(self.views, now)
-        node = self.selected
-        rows = None
-        total = 0
-        known = {n.key for pi in snapshot.pipelines for n in pi.nodes}
-        if node is not None and node in known:
-            view = self.views.get(node[0], View())
-            raw = monitor.packet_rows(node, view, now)
-            total = raw.num_rows
-            states = BY_NAME[self.state_filter].states
-            rows = filter_rows(raw, states, self.search) if states or self.search else raw
-        return Frame(snapshot, now, self._read_at, node, rows, total, self._root_error, problems)
-
-    # -- the UI thread -----------------------------------------------------------------------
     @property
     def main(self) -> MonitorScreen | None:
         """The main screen (it may be under a details or picker screen)."""
@@ -367,169 +452,138 @@ class OrcaApp(App[int]):
                 return screen
         return None
 
-    def _apply(self, frame: Frame) -> None:
-        """Render a frame: header, banner, tree, table; notify new problems."""
-        self.frame = frame
-        for problem in frame.problems:
-            if problem not in self._notified:
-                self._notified.add(problem)
-                self.notify(problem, title="unreadable data", severity="warning", markup=False)
+    @property
+    def idle(self) -> bool:
+        """True when the refresher has nothing queued or running and the main screen shows a
+        frame for its current view state (for tests and benchmarks: the screen has caught up)."""
         screen = self.main
-        if screen is None:
-            return
-        tree = screen.query_one(NodeTree)
-        tree.update_from(frame.snapshot)
-        if self.selected is None:
-            first = tree.first_node()
-            if first is not None and first.data is not None:
-                self.select(first.data)
-                self.call_after_refresh(tree.move_cursor, first)
-        self._render_header(screen)
-        self._render_banner(screen, frame)
-        self._render_table(screen, frame)
-
-    def _render_header(self, screen: MonitorScreen) -> None:
-        screen.query_one(StatusHeader).show(
-            self.frame, str(self.root), self.selected_pipeline, self.backend
+        return (
+            self.refresher.idle
+            and screen is not None
+            and screen.frame is not None
+            and screen.frame.view == screen.state
         )
 
-    def _render_banner(self, screen: MonitorScreen, frame: Frame) -> None:
-        banner = screen.query_one("#banner", Static)
-        if frame.root_error:
-            banner.update(
-                Text(
-                    f"⚠ cannot read the root: {cell(frame.root_error, 300)} — "
-                    f"showing the last data read; retrying every {RETRY_S:g}s",
-                    style="bold",
-                )
-            )
-            banner.set_classes("error")
-        elif not frame.snapshot.pipelines:
-            banner.update(Text(f"waiting for status tables under {cell(str(self.root), 300)} …"))
-            banner.set_classes("waiting")
-        else:
-            banner.set_classes("")
+    # -- the refresher (its callbacks run on the model thread) -------------------------------
+    def _post(self, message: Message) -> None:
+        """Hand a message from the model thread to the main screen's queue."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                self._loop.call_soon_threadsafe(self._to_main, message)
 
-    def _render_table(self, screen: MonitorScreen, frame: Frame) -> None:
-        table = screen.query_one(PacketTable)
-        bar = screen.query_one("#filter-bar", Static)
-        if frame.node is None or frame.node != self.selected or frame.rows is None:
-            if not frame.snapshot.pipelines:
-                placeholder = f"waiting for status tables under {self.root} …"
-            elif self.selected is None:
-                placeholder = "select a node in the tree"
-            else:
-                placeholder = "…"
-            if self.selected is None or not frame.snapshot.pipelines:
-                table.set_rows(
-                    EMPTY_ROWS, now=frame.now, node=None, placeholder=cell(placeholder, 300)
-                )
-                bar.update(Text(""))
-            return
-        view = self.views.get(frame.node[0], View())
-        shown = frame.rows.num_rows
-        filt = BY_NAME[self.state_filter]
-        if frame.total == 0:
-            placeholder = "no packets in this run"
-        else:
-            placeholder = f"no {filt.name} packets" if filt.states else "no packets"
-            if self.search:
-                placeholder += f" matching {self.search!r}"
-        table.set_rows(
-            frame.rows,
-            now=frame.now,
-            node=(frame.node, view),
-            show_run=view.all_runs,
-            placeholder=cell(placeholder, 300),
-        )
-        bar.update(self._filter_text(frame, shown))
-
-    def _filter_text(self, frame: Frame, shown: int) -> Text:
-        out = Text()
-        out.append(f"{shown:,}", style="bold")
-        out.append(f" of {frame.total:,} packets")
-        if self.state_filter != "all":
-            out.append("  filter ", style="dim")
-            out.append(f" {self.state_filter} ", style="bold reverse")
-        if self.search:
-            out.append("  search ", style="dim")
-            out.append(f" {cell(self.search, 60)} ", style="bold reverse")
-        p = frame.pipeline(self.selected_pipeline)
-        for n in p.nodes if p is not None else ():
-            if n.key == frame.node:
-                out.append("  │  ", style="dim")
-                out.append(cell(n.name.title, 60), style="bold")
-                out.append(f" {cell(n.name.function, 60)} {cell(n.name.detail, 60)}", style="dim")
-        return out
-
-    # -- actions -----------------------------------------------------------------------------
-    def select(self, ref: TreeRef) -> None:
-        """Show a node's packets (or, for a pipeline line, just remember the pipeline)."""
-        if ref.kind == "group":
-            return
-        self.selected_pipeline = ref.pipeline
-        if ref.kind == "node" and ref.node != self.selected:
-            self.selected = ref.node
-            self.request()
-        elif self.main is not None:
-            self._render_header(self.main)
-
-    def set_filter(self, name: str) -> None:
-        """Apply a state filter."""
-        self.state_filter = name
-        self.request()
-
-    def set_search(self, text: str) -> None:
-        """Filter by tag values containing ``text``."""
-        self.search = text
-        self.request()
-
-    def pick_run(self) -> None:
-        """Open the run picker for the selected pipeline."""
-        p = self.frame.pipeline(self.selected_pipeline) if self.frame else None
-        if p is None:
-            self.notify("no pipeline yet", severity="warning")
-            return
-
-        def picked(view: View | None) -> None:
-            if view is not None:
-                self.views[p.name] = view
-                self.request()
-
-        self.push_screen(RunPicker(p, self.frame.now if self.frame else self.clock()), picked)
-
-    def open_details(self, row: dict) -> None:
-        """Fetch a packet's log row in a worker, then show its details."""
-        if self.selected is not None:
-            self._details_worker(self.selected, row, copy=False)
-
-    def copy_selected(self) -> None:
-        """Copy the selected packet's traceback (or error) to the clipboard."""
+    def _to_main(self, message: Message) -> None:
         screen = self.main
-        row = screen.query_one(PacketTable).cursor_row() if screen else None
-        if row is None or self.selected is None:
-            self.notify("no packet selected", severity="warning")
-            return
-        self._details_worker(self.selected, row, copy=True)
+        if screen is not None:
+            screen.post_message(message)
 
-    @work(thread=True, group="details", exit_on_error=False)
-    def _details_worker(self, key: NodeKey, row: dict, copy: bool) -> None:
-        with self._model_lock:
-            details = self.monitor.details(key, row)
-        name = None
-        if self.frame is not None:
-            for p in self.frame.snapshot.pipelines:
-                for n in p.nodes:
-                    if n.key == key:
-                        name = n.name
-        if name is None:
-            return
-        screen = DetailsScreen(details, name, self.frame.now if self.frame else self.clock())
-        if copy:
-            self.call_from_thread(screen.copy_to, self)
-        else:
-            self.call_from_thread(self.push_screen, screen)
+    def _deliver(self, frame: Frame) -> None:
+        self._post(FrameReady(frame))
 
+    def _failed(self, exc: BaseException) -> None:
+        self._post(RefreshFailed(cell(exc, 200)))
+
+    def want_frame(self, state: ViewState) -> None:
+        """A frame for a new view state (no disk read)."""
+        self.refresher.submit(view=state)
+
+    def read(self, *, rediscover: bool = True, only: Iterable[Path] | None = None) -> None:
+        """Read the disk (every table unless ``only``), then a frame."""
+        tables = frozenset(only) if only else None
+        self.refresher.submit(read=ReadRequest(rediscover, tables))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        """Show the main screen, read the root, start the feed and timers."""
+        self._loop = asyncio.get_running_loop()
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.push_screen(MonitorScreen())
+        self.refresher.start()
+        self.read()
+        if self.tick:
+            self.set_interval(self.tick, self._on_tick)
+            self.set_interval(max(REJUDGE_S, self.tick), self._rejudge)
+        if self.use_feed:
+            self._feed_task = asyncio.create_task(self._consume_feed())
+            self.set_interval(self.safety_refresh, self.read)
+        elif not self.static:
+            self.set_interval(self.poll or FALLBACK_POLL_S, self.read)
+        self.set_interval(RETRY_S, self._retry_root)
+
+    def on_unmount(self) -> None:
+        """Stop the feed and the model thread."""
+        if self._feed is not None:
+            self._feed.stop()
+        if self._feed_task is not None:
+            self._feed_task.cancel()
+        self.refresher.stop(timeout=5)
+        self.source.close()
+
+    def _on_tick(self) -> None:
+        screen = self.main
+        if screen is not None:
+            screen.tick(self.clock())
+
+    def _rejudge(self) -> None:
+        """Judge runs again while that can change something (a heartbeat going stale)."""
+        screen = self.main
+        frame = screen.frame if screen is not None else None
+        if frame is None:
+            return
+        changing = any(
+            p.counts.get("RUNNING", 0) or any(r.verdict.live for r in p.runs)
+            for p in frame.snapshot.pipelines
+        )
+        if changing:
+            self.refresher.submit(frame=True)
+
+    def _retry_root(self) -> None:
+        screen = self.main
+        if screen is not None and screen.frame is not None and screen.frame.root_error:
+            self.read()
+
+    async def _consume_feed(self) -> None:
+        """Turn change-feed batches into targeted reads; restart the feed if it fails."""
+        while True:
+            feed = self._feed = ChangeFeed(self.root, poll=self.poll, static=self.static)
+            try:
+                async for changes in feed.changes():
+                    self.read(rediscover=changes.rescan, only=changes.tables)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._feed = None
+                self.backend = f"feed stopped ({cell(exc, 60)}); retrying"
+            await asyncio.sleep(RETRY_S)
+
+    # -- packets -----------------------------------------------------------------------------
+    def follow(self, screen: DetailsScreen) -> None:
+        """Bring a details screen up to date with its packet (it follows the packet live)."""
+        self._fetch_details(screen)
+
+    @work(group="details", exit_on_error=False)
+    async def _fetch_details(self, screen: DetailsScreen) -> None:
+        details = await self._details(screen.details.node, screen.view, screen.details.row)
+        if screen.is_attached:
+            screen.show(details, self.clock())
+
+    async def _details(self, node: NodeKey, view: View, row: dict) -> PacketDetails:
+        """A packet's current details, read on the model thread."""
+        packet = str(row.get("key"))
+        future = self.refresher.ask(lambda: self.source.details(node, view, packet, row))
+        return await asyncio.wrap_future(future)
+
+    @work(group="details", exit_on_error=False)
+    async def open_details(self, node: NodeKey, view: View, row: dict, name: NodeName) -> None:
+        """Read a packet's log row, then show its details (they follow the packet from then)."""
+        details = await self._details(node, view, row)
+        self.push_screen(DetailsScreen(details, name, self.clock(), view))
+
+    @work(group="details", exit_on_error=False)
+    async def copy_packet(self, node: NodeKey, view: View, row: dict) -> None:
+        """Copy a packet's traceback (or error, or LOST reason), sanitised, to the clipboard."""
+        DetailsScreen.copy_details(await self._details(node, view, row), self)
+
+    # -- app actions -------------------------------------------------------------------------
     def action_help(self) -> None:
         """Show every key binding."""
         if not isinstance(self.screen, HelpScreen):
@@ -537,7 +591,7 @@ class OrcaApp(App[int]):
 
     def action_refresh(self) -> None:
         """Read the whole root again now."""
-        self.request(read=True, rediscover=True)
+        self.read()
 
     def help_sections(self) -> list[Section]:
         """Binding groups for the help screen, from the classes that declare them."""

@@ -6,7 +6,7 @@ removed; expansion and the cursor stay where the user left them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -14,7 +14,14 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from orcatui.app.render import count_bar, counts_text
+from orcatui.app.render import (
+    DEFAULT_PALETTE,
+    Palette,
+    count_bar,
+    counts_text,
+    palette_of,
+    pipeline_label,
+)
 from orcatui.app.sanitize import cell
 from orcatui.model.monitor import NodeInfo, NodeKey, PipelineInfo, Snapshot
 from orcatui.model.states import SHOWN_STATES
@@ -35,7 +42,13 @@ def _add_counts(total: dict[str, int], counts: dict[str, int]) -> None:
 
 
 def node_label(
-    title: str, detail: str, counts: dict[str, int], *, show_detail: bool, width: int = 0
+    title: str,
+    detail: str,
+    counts: dict[str, int],
+    *,
+    show_detail: bool,
+    width: int = 0,
+    palette: Palette = DEFAULT_PALETTE,
 ) -> Text:
     """A node's line: title (with its shortened identity when needed), bar, counts.
 
@@ -47,9 +60,9 @@ def node_label(
     if label.cell_len < width:
         label.append(" " * (width - label.cell_len))
     label.append(" ")
-    label.append_text(count_bar(counts, 6))
+    label.append_text(count_bar(counts, 6, palette))
     label.append(" ")
-    label.append_text(counts_text(counts, compact=True))
+    label.append_text(counts_text(counts, compact=True, palette=palette))
     return label
 
 
@@ -60,11 +73,11 @@ def _title_width(node: NodeInfo, titles: dict[str, int]) -> int:
     return min(label.cell_len, 32)
 
 
-def group_label(name: str, counts: dict[str, int]) -> Text:
+def group_label(name: str, counts: dict[str, int], palette: Palette = DEFAULT_PALETTE) -> Text:
     """A pipeline (or a group of pipelines) line: name and aggregate counts."""
     label = Text(cell(name, 60), style="bold underline")
     label.append(" ")
-    label.append_text(counts_text(counts, compact=True))
+    label.append_text(counts_text(counts, compact=True, palette=palette))
     return label
 
 
@@ -85,9 +98,11 @@ class NodeTree(Tree[TreeRef]):
         self.guide_depth = 2
         self._lines: dict[tuple, TreeNode[TreeRef]] = {}
         self._labels: dict[tuple, Text] = {}
+        self._palette = DEFAULT_PALETTE
 
     def update_from(self, snapshot: Snapshot) -> None:
-        """Bring the tree in line with a snapshot, in place."""
+        """Bring the tree in line with a snapshot, in place (colours from the app's theme)."""
+        palette = self._palette = palette_of(self.app)
         seen: set[tuple] = set()
         groups: dict[tuple[str, ...], dict[str, int]] = {}
         for p in snapshot.pipelines:
@@ -100,12 +115,16 @@ class NodeTree(Tree[TreeRef]):
                 ident = ("g", prefix)
                 seen.add(ident)
                 parent = self._ensure(
-                    parent, ident, group_label(prefix[-1], groups[prefix]), TreeRef("group", prefix)
+                    parent,
+                    ident,
+                    group_label(prefix[-1], groups[prefix], palette),
+                    TreeRef("group", prefix),
                 )
             ident = ("p", p.name)
             seen.add(ident)
+            title = p.name[-1] if p.name else pipeline_label(p.name, snapshot.root)
             pline = self._ensure(
-                parent, ident, group_label(p.name[-1], p.counts), TreeRef("pipeline", p.name)
+                parent, ident, group_label(title, p.counts, palette), TreeRef("pipeline", p.name)
             )
             seen.update(self._update_nodes(pline, p))
         for ident in [i for i in self._lines if i not in seen]:
@@ -127,6 +146,7 @@ class NodeTree(Tree[TreeRef]):
                 n.counts,
                 show_detail=titles[n.name.title] > 1,
                 width=width,
+                palette=self._palette,
             )
             self._ensure(parent, ident, label, TreeRef("node", p.name, n.key), leaf=True)
             yield ident
@@ -153,6 +173,12 @@ class NodeTree(Tree[TreeRef]):
     def line_of(self, key: NodeKey) -> TreeNode[TreeRef] | None:
         """The tree line of a node."""
         return self._lines.get(("n", key))
+
+    def node_lines(self) -> Iterator[tuple[NodeKey, TreeNode[TreeRef]]]:
+        """Every node line (not pipelines), in tree order, with its node key."""
+        for ident, line in self._lines.items():
+            if ident[0] == "n":
+                yield ident[1], line
 
     def first_node(self) -> TreeNode[TreeRef] | None:
         """The first node line (not a pipeline), in tree order."""

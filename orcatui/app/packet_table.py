@@ -14,7 +14,6 @@ import pyarrow.compute as pc
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual.binding import Binding
 from textual.events import Click
 from textual.geometry import Size
@@ -22,7 +21,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from orcatui.app.render import STATE_MARK, STATE_STYLE, duration_cell, started_cell
+from orcatui.app.render import STATE_MARK, duration_cell, palette_of, started_cell
 from orcatui.app.sanitize import cell
 from orcatui.model.views import ROW_COLUMNS
 
@@ -66,13 +65,6 @@ class PacketTable(ScrollView, can_focus=True):
         "packet-table--placeholder",
     }
 
-    class CursorMoved(Message):
-        """The cursor is on another packet (``key`` None when the table is empty)."""
-
-        def __init__(self, key: str | None) -> None:
-            self.key = key
-            super().__init__()
-
     class Opened(Message):
         """Enter was pressed on a packet."""
 
@@ -85,7 +77,9 @@ class PacketTable(ScrollView, can_focus=True):
         self.rows: pa.Table = EMPTY_ROWS
         self.columns: list[Column] = []
         self.cursor = 0
-        self.now = 0.0
+        self.now = 0.0  # the time the rows were computed for
+        self.clock = 0.0  # the time shown: running packets' ages grow with it between frames
+        self._ageing = False  # some rows are RUNNING or LOST
         self.placeholder = "no packets"
         self._keys: pa.Array | None = None
         self._window: tuple[int, list[dict]] = (0, [])
@@ -124,7 +118,11 @@ class PacketTable(ScrollView, can_focus=True):
         same_node = node == self._node
         screen_offset = self.cursor - int(self.scroll_y)
         self.rows = rows
-        self.now = now
+        self.now = self.clock = now
+        self._ageing = (
+            rows.num_rows > 0
+            and pc.any(pc.is_in(rows.column("state"), pa.array(["RUNNING", "LOST"]))).as_py()
+        )
         self.placeholder = placeholder
         self._keys = rows.column("key").combine_chunks() if rows.num_rows else None
         self._window = (0, [])
@@ -146,22 +144,21 @@ class PacketTable(ScrollView, can_focus=True):
             self.scroll_to(x=0, animate=False, immediate=True, force=True)
         self._keep_cursor_visible()
         self.refresh()
-        if self.cursor_key != old_key or not same_node:
-            self.post_message(self.CursorMoved(self.cursor_key))
+
+    def set_clock(self, now: float) -> None:
+        """Re-age running packets to ``now`` (repaints only when some row shows an age)."""
+        if now == self.clock:
+            return
+        self.clock = now
+        if self._ageing:
+            self._strips.clear()
+            self.refresh()
 
     def _find(self, key: str | None) -> int | None:
         if key is None or self._keys is None:
             return None
         i = pc.index(self._keys, key).as_py()
         return None if i < 0 else i
-
-    def select_key(self, key: str) -> bool:
-        """Move the cursor to a packet by key; False when it is not shown."""
-        i = self._find(key)
-        if i is None:
-            return False
-        self._move(i)
-        return True
 
     def _compute_columns(self, *, keep: bool) -> None:
         names = self.rows.column_names
@@ -254,15 +251,18 @@ class PacketTable(ScrollView, can_focus=True):
         value = row.get(col.field)
         state = row.get("state") or ""
         if col.kind == "state":
-            return f"{STATE_MARK.get(state, '?')} {state}", Style.parse(STATE_STYLE.get(state, ""))
+            return f"{STATE_MARK.get(state, '?')} {state}", palette_of(self.app).state(state)
         if col.kind == "started":
             return started_cell(value, self.now), Style()
         if col.kind == "duration":
-            return duration_cell(value), Style(dim=state in ("RUNNING", "LOST"))
+            ageing = state in ("RUNNING", "LOST")
+            if ageing and value is not None:
+                value = value + max(self.clock - self.now, 0.0)
+            return duration_cell(value), Style(dim=ageing)
         if col.kind == "error":
             if state == "LOST" and row.get("lost_reason"):
-                return cell(row["lost_reason"]), Style(color="#b48cff")
-            return cell(value), Style(color="red")
+                return cell(row["lost_reason"]), palette_of(self.app).plain("LOST")
+            return cell(value), palette_of(self.app).plain("FAILED")
         return cell(value, col.width), Style()
 
     # -- cursor ------------------------------------------------------------------------------
@@ -279,7 +279,6 @@ class PacketTable(ScrollView, can_focus=True):
             self._strips.pop(k, None)
         self._keep_cursor_visible()
         self.refresh()
-        self.post_message(self.CursorMoved(self.cursor_key))
 
     def _keep_cursor_visible(self) -> None:
         visible = max(self.scrollable_content_region.height - 1, 1)
@@ -325,6 +324,11 @@ class PacketTable(ScrollView, can_focus=True):
         self._strips.clear()
         self._keep_cursor_visible()
 
+    def forget_rendered(self) -> None:
+        """Drop the cache of rendered rows: every visible row is drawn afresh next time."""
+        self._strips.clear()
+        self.refresh()
+
     def on_focus(self) -> None:
         """Repaint the cursor in its focused colour."""
         self._strips.clear()
@@ -334,8 +338,3 @@ class PacketTable(ScrollView, can_focus=True):
         """Repaint the cursor in its unfocused colour."""
         self._strips.clear()
         self.refresh()
-
-    def cell_text(self, col: Column, row: dict) -> Text:
-        """A cell as ``Text`` (for tests and copy)."""
-        text, style = self._cell(col, row)
-        return Text(text, style=style)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,7 +12,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from orcatui.app.render import STATE_MARK, STATE_STYLE, clock_time, verdict_text
+from orcatui.app.render import (
+    STATE_MARK,
+    Palette,
+    clock_time,
+    palette_of,
+    pipeline_label,
+    verdict_text,
+)
 from orcatui.app.sanitize import cell
 from orcatui.model.durations import format_duration
 from orcatui.model.monitor import PipelineInfo, RunInfo
@@ -19,7 +28,7 @@ from orcatui.model.views import View
 ALL_RUNS = "\x00all"
 
 
-def run_prompt(run: RunInfo, now: float, current: bool) -> Text:
+def run_prompt(run: RunInfo, now: float, current: bool, palette: Palette) -> Text:
     """One run as a picker line: id, start, end or liveness, counts."""
     out = Text("• " if current else "  ", style="bold")
     out.append(cell(run.run_id, 36), style="bold")
@@ -31,11 +40,11 @@ def run_prompt(run: RunInfo, now: float, current: bool) -> Text:
         if run.started is not None:
             out.append(f" ({format_duration(run.ended - run.started)})", style="dim")
     out.append("  ")
-    out.append_text(verdict_text(run.verdict))
+    out.append_text(verdict_text(run.verdict, palette))
     out.append("\n    ")
     for state, n in run.counts.items():
         if n:
-            out.append(f"{STATE_MARK[state]} {n} {state.lower()}  ", style=STATE_STYLE[state])
+            out.append(f"{STATE_MARK[state]} {n} {state.lower()}  ", style=palette.state(state))
     if not any(run.counts.values()):
         out.append("no packets", style="dim")
     return out
@@ -49,25 +58,29 @@ class RunPicker(ModalScreen[View | None]):
         Binding("enter", "pick", "Show this run", show=True),
     ]
 
-    def __init__(self, pipeline: PipelineInfo, now: float) -> None:
+    def __init__(self, pipeline: PipelineInfo, now: float, root: Path) -> None:
         super().__init__()
         self.pipeline = pipeline
         self.now = now
+        self.root = root
 
     def compose(self) -> ComposeResult:
         """A title and the list of runs."""
         p = self.pipeline
         with Vertical(id="run-picker"):
-            yield Label(Text(f"runs of {cell('/'.join(p.name), 80)}", style="bold"))
+            name = pipeline_label(p.name, self.root)
+            yield Label(Text(f"runs of {cell(name, 80)}", style="bold"))
             options = [
                 Option(
                     Text(("• " if p.view.all_runs else "  ") + "latest per packet, all runs"),
                     id=ALL_RUNS,
                 ),
             ]
+            palette = palette_of(self.app)
             current = None if p.view.all_runs else (p.run.run_id if p.run else None)
             options += [
-                Option(run_prompt(r, self.now, r.run_id == current), id=r.run_id) for r in p.runs
+                Option(run_prompt(r, self.now, r.run_id == current, palette), id=r.run_id)
+                for r in p.runs
             ]
             ol = OptionList(*options, id="run-list")
             yield ol

@@ -24,14 +24,14 @@ class TextView(ScrollView, can_focus=True):
         value: str,
         *,
         colour: bool = False,
-        style: str = "",
+        style: Style | str = "",
         note: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
         self.colour = colour
-        self._extra_style = Style.parse(style) if style else Style()
+        self._extra_style = Style.parse(style) if isinstance(style, str) else style
         clean = strip_escapes(value, keep_colour=colour).expandtabs(4)
         self.source = clean.split("\n")
         if self.source and self.source[-1] == "" and len(self.source) > 1:
@@ -77,20 +77,29 @@ class TextView(ScrollView, can_focus=True):
         self._wrap = wrap
         self.virtual_size = Size(width, self.line_count)
 
+    def _text_width(self) -> int:
+        """Columns for text: the content region (without a shown scrollbar) less the margin."""
+        return max(self.scrollable_content_region.width - 1, 10)
+
     def on_resize(self) -> None:
         """Wrap again for the new width."""
-        self._rewrap(self.scrollable_content_region.width - 1)
+        self._rewrap(self._text_width())
         self.refresh()
 
     def on_mount(self) -> None:
         """Wrap for the first width."""
-        self._rewrap(max(self.scrollable_content_region.width - 1, 10))
+        self._rewrap(self._text_width())
 
     def render_line(self, y: int) -> Strip:
         """One visible line."""
+        if self._text_width() != self._wrap_width:
+            # the scrollbar came or went without a resize event: wrap again (a new line count)
+            self._rewrap(self._text_width())
         width = self.scrollable_content_region.width
         base = self.rich_style
-        index = int(self.scroll_y) + y
+        # The compositor scrolls by the rounded offset; flooring scroll_y (a smooth scroll ends
+        # on fractions) drew one line too high and never the last line.
+        index = self.scroll_offset.y + y
         if index < len(self._wrap):
             src, start, end = self._wrap[index]
             text = self._decoded(src)[start:end]

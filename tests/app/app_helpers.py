@@ -59,11 +59,16 @@ def shown_as_typed(root: Path) -> Path:
 async def settle(pilot: object) -> None:
     """Wait until every model worker has finished and the screen has caught up."""
     app = pilot.app  # type: ignore[attr-defined]
-    for _ in range(100):
+    calm = 0
+    for _ in range(400):
         await app.workers.wait_for_complete()
         await pilot.pause()  # type: ignore[attr-defined]
-        if app.idle and not any(w.is_running for w in app.workers):
+        # twice in a row: a frame just applied may have moved the selection (a new request)
+        calm = calm + 1 if app.idle and not any(w.is_running for w in app.workers) else 0
+        if calm >= 2:
             break
+        if not calm:
+            await pilot.pause(0.01)  # type: ignore[attr-defined]
     await pilot.pause()  # type: ignore[attr-defined]
 
 

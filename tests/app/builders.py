@@ -1,4 +1,5 @@
-"""Write status/log tables and run records with pyarrow directly, in the layout of DESIGN §2/§3."""
+"""Write status/log tables and run records with pyarrow directly, in the layout of docs/design.md
+("1 Layout", "3 Event schema")."""
 
 from __future__ import annotations
 

@@ -119,7 +119,7 @@ async def test_corrupt_table_is_named_and_the_rest_works(tmp_path: Path) -> None
     app = make_app(root)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-        messages = [n.message for n in app._notifications]
+        messages = list(app.notices)
         assert any("other_fn" in str(m) for m in messages), messages
         assert _table(app).row_count == 3
 

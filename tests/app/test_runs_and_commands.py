@@ -33,11 +33,11 @@ async def _select_score(pilot) -> None:
     app: OrcaApp = pilot.app
     await settle(pilot)
     tree = app.main.query_one(NodeTree)  # type: ignore[union-attr]
-    for ident, line in tree._lines.items():
-        if ident[0] == "n" and str(line.label).startswith("score"):
+    for _key, line in tree.node_lines():
+        if str(line.label).startswith("score"):
             tree.move_cursor(line)
     await settle(pilot)
-    assert app.selected is not None and app.selected[1][0] == "compute_score"
+    assert app.main.state.node is not None and app.main.state.node[1][0] == "compute_score"
 
 
 @sync
@@ -120,7 +120,7 @@ async def test_command_palette_sets_the_filter() -> None:
     app = make_app(THREE)
     async with app.run_test(size=(120, 36)) as pilot:
         await _select_score(pilot)
-        assert app.state_filter == "all"
+        assert app.main.state.filter == "all"
         assert _table(app).row_count == 5
         await pilot.press("ctrl+p")
         assert await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
@@ -136,7 +136,7 @@ async def test_command_palette_sets_the_filter() -> None:
         await pilot.press("down", "enter")
         await settle(pilot)
         assert app.screen is app.main
-        assert app.state_filter == "lost"
+        assert app.main.state.filter == "lost"
         assert {s for _, s in _packets(app).values()} == {"LOST"}
         assert _table(app).row_count == 3
         bar = str(app.main.query_one("#filter-bar").render())

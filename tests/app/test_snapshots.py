@@ -14,8 +14,8 @@ async def _select_node(pilot, title: str) -> None:
     app: OrcaApp = pilot.app
     await settle(pilot)
     tree = app.screen.query_one(NodeTree)
-    for ident, line in tree._lines.items():
-        if ident[0] == "n" and str(line.label).startswith(title):
+    for _key, line in tree.node_lines():
+        if str(line.label).startswith(title):
             tree.move_cursor(line)
     await settle(pilot)
 
@@ -171,4 +171,13 @@ def test_hostile_huge_value(snap_compare) -> None:
 
     assert snap_compare(
         make_app(APP_FIXTURES / "hostile"), terminal_size=(120, 36), run_before=run_before
+    )
+
+
+def test_crashed_run_lost_light(snap_compare) -> None:
+    """The crashed run under a light theme: every state colour legible on a light background."""
+    assert snap_compare(
+        make_app(APP_FIXTURES / "crashed", theme="textual-light"),
+        terminal_size=(120, 36),
+        run_before=settle,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,9 @@ def run(coro: object) -> None:
 
 
 def test_backend_labels(root: Path) -> None:
-    assert ChangeFeed(root).backend == "inotify"
+    feed = ChangeFeed(root)
+    assert feed.backend == "starting…"  # nothing is looked at on the caller's thread
+    assert asyncio.run(feed.prepare()) == "inotify" == feed.backend
     assert ChangeFeed(root, poll=2).backend == "polling every 2.0s"
     assert ChangeFeed(root, static=True).backend == "static"
     with pytest.raises(ValueError):
@@ -253,3 +256,91 @@ def test_falls_back_to_polling_when_inotify_keeps_failing(
             await run_.wait_until(lambda c: table in c.tables, start=start)
 
     run(main())
+
+
+def test_a_name_that_is_not_utf8_falls_back_to_polling_and_the_feed_goes_on(root: Path) -> None:
+    """watchfiles raises (inside an ExceptionGroup) on a path it cannot decode: the feed must not
+    end; inotify cannot go on, so it polls from then, and says so."""
+    import os
+
+    table = status_table_dir(root)
+    odd = os.fsencode(root) + b"/n\xffode"
+
+    async def main() -> None:
+        feed = ChangeFeed(root)
+        async with FeedRun(feed) as run_:
+            await run_.ready(root)
+            await run_.settle()
+            os.mkdir(odd)
+            os.mkdir(odd + b"/_status")
+            await run_.wait_until(lambda c: c.rescan and table in c.tables)
+            assert feed.backend.startswith("polling (a name is not UTF-8)")
+            await run_.settle()
+            start = len(run_.got)
+            write_parquet(table)
+            await run_.wait_until(lambda c: table in c.tables, start=start)
+
+    run(main())
+
+
+def test_feed_file_system_calls_run_off_the_event_loop(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every stat and directory listing hanging, the loop that iterates the feed still runs."""
+    import os
+    import sys
+    import time
+
+    import orcatui.watch as watch
+    import orcatui.watching.layout as layout
+    import orcatui.watching.mountinfo as mountinfo
+
+    loop_thread = threading.get_ident()
+    on_loop: list[str] = []
+    real_stat, real_scandir, real_resolve = os.stat, os.scandir, Path.resolve
+
+    def from_feed() -> bool:
+        f = sys._getframe(2)
+        while f is not None:
+            if f.f_globals.get("__name__", "").startswith("orcatui.watch"):
+                return True
+            f = f.f_back
+        return False
+
+    def slow(name: str, fn: Callable[..., object]) -> Callable[..., object]:
+        def wrapped(*a: object, **k: object) -> object:
+            if a and str(a[0]).startswith(str(root)) and from_feed():
+                if threading.get_ident() == loop_thread:
+                    on_loop.append(name)
+                time.sleep(0.3)
+            return fn(*a, **k)
+
+        return wrapped
+
+    monkeypatch.setattr(os, "stat", slow("stat", real_stat))
+    monkeypatch.setattr(os, "scandir", slow("scandir", real_scandir))
+    monkeypatch.setattr(Path, "resolve", slow("resolve", real_resolve))
+    assert layout.os is os and mountinfo.os is os and watch.os is os
+
+    async def main() -> None:
+        feed = ChangeFeed(root)
+        ticks = 0
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not stop.is_set():
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        t = asyncio.create_task(ticker())
+        async with FeedRun(feed) as run_:
+            await run_.ready(root, timeout=30)
+            write_parquet(status_table_dir(root))
+            await run_.wait_until(lambda c: bool(c.tables), timeout=30)
+        stop.set()
+        await t
+        assert ticks > 50  # the loop kept running while the feed's calls hung
+
+    run(main())
+    assert on_loop == [], on_loop
