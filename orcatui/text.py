@@ -30,6 +30,9 @@ _SGR = re.compile(r"^(?:\x1b\[|\x9b)[0-9;:]*m$")
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 # C0 controls except \t and \n, DEL, C1 controls, and the bidi controls.
 _CONTROLS = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
+# Lone surrogates: what Python makes of bytes in a file name that are not UTF-8. A terminal
+# cannot show them (and encoding them fails), so each becomes U+FFFD.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def strip_escapes(text: str, *, keep_colour: bool = False) -> str:
@@ -48,11 +51,11 @@ def strip_escapes(text: str, *, keep_colour: bool = False) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         # Protect the ESC of kept SGR sequences while removing other controls.
         parts = text.split("\x1b[")
-        cleaned = [_CONTROLS.sub("", p) for p in parts]
+        cleaned = [_SURROGATES.sub("\ufffd", _CONTROLS.sub("", p)) for p in parts]
         return "\x1b[".join(cleaned)
     text = _ESCAPES.sub("", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROLS.sub("", text)
+    return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
 
 
 def bounded(text: str, limit: int = DETAIL_LIMIT) -> tuple[str, bool]:

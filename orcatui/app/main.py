@@ -176,10 +176,14 @@ class MonitorScreen(Screen[None]):
             first = tree.first_node()
             if first is not None and first.data is not None:
                 self._select(first.data)
-                self.call_after_refresh(tree.move_cursor, first)
+                self.call_after_refresh(self._put_tree_cursor_on_node)
         self._render_header()
         self._render_banner(frame)
         self._render_table(frame)
+
+    def _put_tree_cursor_on_node(self) -> None:
+        if self.state.node is not None:
+            self.query_one(NodeTree).put_cursor_on(self.state.node)
 
     def _render_header(self, now: float | None = None) -> None:
         self.query_one(StatusHeader).show(

@@ -174,6 +174,16 @@ class NodeTree(Tree[TreeRef]):
         """The tree line of a node."""
         return self._lines.get(("n", key))
 
+    def put_cursor_on(self, key: NodeKey) -> None:
+        """Move the cursor to a node's line (no-op when the node has no line)."""
+        line = self.line_of(key)
+        if line is None:
+            return
+        # Lines are numbered lazily; asking for one lays them out if a change left them stale.
+        self.get_node_at_line(0)
+        if line.line >= 0 and self.cursor_node is not line:
+            self.move_cursor(line)
+
     def node_lines(self) -> Iterator[tuple[NodeKey, TreeNode[TreeRef]]]:
         """Every node line (not pipelines), in tree order, with its node key."""
         for ident, line in self._lines.items():

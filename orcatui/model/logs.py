@@ -70,7 +70,9 @@ def no_log_reason(state: str) -> str:
     """Why a packet in ``state`` may have no log row (orcapod writes none for these cases)."""
     if state == "CACHED":
         return "no log row: cached result (the function did not run)"
-    if state in ("RUNNING", "LOST"):
+    if state == "RUNNING":
+        return "no log row yet: the packet is still running (output is written when it ends)"
+    if state == "LOST":
         return "no log row: the packet never finished, so nothing was written"
     if state == "SUCCESS":
         return "no log row: result reused from an identical earlier input"
