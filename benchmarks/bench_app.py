@@ -17,9 +17,9 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "app"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from builders import IDENTITY, status_dir, write_status
+from support.builders import IDENTITY, status_dir, write_status
 
 from orcatui.app.main import OrcaApp
 from orcatui.app.node_tree import NodeTree

@@ -25,8 +25,8 @@ OLD_FIGURE = (0.34, 0.45)
 
 def make_store(root: Path) -> None:
     """Four Parquet status tables of 100 packets each (orcapod-shaped rows, fractional times)."""
-    sys.path.insert(0, str(REPO))
-    from tests.support.events import T0, packet, write_status
+    sys.path.insert(0, str(REPO / "tests"))
+    from support.events import T0, packet, write_status
 
     for node in range(4):
         rows = [

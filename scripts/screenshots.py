@@ -12,9 +12,9 @@ from pathlib import Path
 os.environ["TZ"] = "UTC"
 time.tzset()
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "app"))
+sys.path.insert(0, str(REPO / "tests"))
 
-from app_helpers import APP_FIXTURES, ORCAPOD, make_app, settle  # noqa: E402
+from support.app import APP_FIXTURES, ORCAPOD, make_app, settle  # noqa: E402
 
 from orcatui.app.node_tree import NodeTree  # noqa: E402
 from orcatui.app.packet_table import PacketTable  # noqa: E402

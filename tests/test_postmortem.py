@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 from markdown_it import MarkdownIt
+from support.events import T0, iso, log_row, packet, table_dir, write_parquet
 
 from orcatui import exitcodes
 from orcatui.model.monitor import Monitor
@@ -18,7 +19,6 @@ from orcatui.postmortem import (
     render_report,
     report_exit_code,
 )
-from tests.support.events import T0, iso, log_row, packet, table_dir, write_parquet
 
 HOSTILE = "| # * [x](javascript:alert(1)) <script>alert(1)</script> ``tick`` \\* _u_ @user"
 NASTY = HOSTILE + "\n# heading\n\x1b[31mred\u202eevil"

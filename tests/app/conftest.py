@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from app_helpers import APP_FIXTURES, ORCAPOD, REPO
+from support.app import APP_FIXTURES, ORCAPOD, REPO
 
 
 @pytest.fixture(autouse=True)

@@ -19,9 +19,9 @@ import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 
-from builders import (
+from support.builders import (
     IDENTITY,
     iso,
     log_dir,

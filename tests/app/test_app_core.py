@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from app_helpers import CLOCK, make_app, settle, sync, wait_for
-from builders import IDENTITY, log_dir, status_dir, write_logs, write_status
+from support.app import CLOCK, make_app, settle, sync, wait_for
+from support.builders import IDENTITY, log_dir, status_dir, write_logs, write_status
 
 from orcatui.app.details import DetailsScreen
 from orcatui.app.header import StatusHeader

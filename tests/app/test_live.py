@@ -7,8 +7,8 @@ import shutil
 import time
 from pathlib import Path
 
-from app_helpers import CLOCK, make_app, settle, sync, wait_for
-from builders import IDENTITY, log_dir, status_dir, write_logs, write_status
+from support.app import CLOCK, make_app, settle, sync, wait_for
+from support.builders import IDENTITY, log_dir, status_dir, write_logs, write_status
 
 from orcatui.app.main import OrcaApp
 from orcatui.app.packet_table import PacketTable

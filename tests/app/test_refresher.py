@@ -7,8 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from app_helpers import CLOCK
-from builders import IDENTITY, status_dir, write_status
+from support.app import CLOCK
+from support.builders import IDENTITY, status_dir, write_status
 
 from orcatui.app.refresher import (
     Frame,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app_helpers import APP_FIXTURES, make_app, settle, sync, wait_for
+from support.app import APP_FIXTURES, make_app, settle, sync, wait_for
 from textual.command import CommandList, CommandPalette
 from textual.widgets import OptionList
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app_helpers import APP_FIXTURES, ORCAPOD, make_app, settle
+from support.app import APP_FIXTURES, ORCAPOD, make_app, settle
 
 from orcatui.app.main import OrcaApp
 from orcatui.app.node_tree import NodeTree

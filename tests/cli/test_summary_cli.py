@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.support.events import T0, packet, write_status
+from support.events import T0, packet, write_status
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "orcapod"
 

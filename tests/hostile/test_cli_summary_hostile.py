@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 import pyarrow as pa
+from support.events import T0, packet, write_status
 
 from orcatui.model.durations import format_age, format_duration
 from orcatui.model.views import display_rows
 from orcatui.text import inert
-from tests.support.events import T0, packet, write_status
 
 BIDI = "\u202e\u2066\u200f\u061c"
 

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.events import T0, iso, packet, write_status
 
 from orcatui.model.monitor import Monitor
 from orcatui.model.report import build_report, exit_code
 from orcatui.model.runs import Liveness, RunRecord, RunStats, judge_run
 from orcatui.store.store import StoreUpdate
-from tests.support.events import T0, iso, packet, write_status
 
 HOST = socket.gethostname()
 

@@ -18,9 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "observers"))
-from obs_helpers import REPO
+from support.observers import REPO
 
 CHILD = r"""
 import logging, sys, time

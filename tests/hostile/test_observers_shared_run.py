@@ -16,9 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "observers"))
-from obs_helpers import REPO, reader_has_writer_records
+from support.observers import REPO, reader_has_writer_records
 
 RUN_ID = "shared-run-1"
 HEARTBEAT = 0.1

@@ -6,12 +6,12 @@ import os
 
 import pytest
 from deltalake import DeltaTable
+from support.events import T0, delta_append, event, table_dir
 
 from orcatui.model.monitor import Monitor
 from orcatui.store.delta_table import DeltaTableReader
 from orcatui.store.discovery import TableKind
 from orcatui.store.store import Store
-from tests.support.events import T0, delta_append, event, table_dir
 
 NODE = ("score", "v0")
 
@@ -151,7 +151,7 @@ def test_broken_file_that_was_compacted_away_no_longer_sticks(tmp_path):
 
 def test_broken_parquet_file_removed_is_no_longer_named(tmp_path):
     """A corrupt Parquet file that is then deleted (or compacted away) must not stay reported."""
-    from tests.support.events import write_status
+    from support.events import write_status
 
     write_status(tmp_path, "p", ("n",), [event("RUNNING", T0, subject="a")])
     bad = table_dir(tmp_path, "p", ("n",)) / "part-bad.parquet"

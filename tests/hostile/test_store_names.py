@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from support.events import T0, delta_append, event, write_status
 
 from orcatui.store.discovery import discover
 from orcatui.store.store import Store
 from orcatui.watching.layout import tables_below
 from orcatui.watching.poller import Kind, walk
-from tests.support.events import T0, delta_append, event, write_status
 
 
 def write_bytes_named(directory: bytes, name: bytes, rows: list[dict]) -> None:

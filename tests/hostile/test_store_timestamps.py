@@ -9,10 +9,10 @@ import uuid
 import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
+from support.events import T0, event, log_row, table_dir, write_parquet, write_status
 
 from orcatui.store.normalize import normalise_ids, parse_timestamps, uuid_strings_to_bytes
 from orcatui.store.store import Store
-from tests.support.events import T0, event, log_row, table_dir, write_parquet, write_status
 
 
 def test_year_1_and_9999_events_are_skipped_and_named(tmp_path):

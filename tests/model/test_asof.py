@@ -6,12 +6,12 @@ import json
 import random
 
 import pytest
+from support.events import T0, event, iso, log_row, packet, table_dir, write_parquet
 
 from orcatui.model.asof import ALIVE_LATER, AsOfMonitor, TimeCursor, load_as_of, record_as_of
 from orcatui.model.monitor import Monitor
 from orcatui.model.runs import Liveness
 from orcatui.model.views import View
-from tests.support.events import T0, event, iso, log_row, packet, table_dir, write_parquet
 
 ETL = ("etl",)
 

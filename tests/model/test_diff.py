@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.events import T0, packet, write_status
 
 from orcatui.model.diff import DiffError, choose_pair, default_pair, diff_lines, diff_runs
 from orcatui.model.grid import pipeline_inputs
 from orcatui.model.monitor import Monitor
 from orcatui.model.runids import RunIdError
-from tests.support.events import T0, packet, write_status
 
 P = ("etl",)
 CLEAN, SCORE, PLOT = ("clean", "v0"), ("score", "v0"), ("plot", "v0")

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pyarrow as pa
+from support.events import T0, log_row, packet, table_dir, write_parquet, write_status
 
 from orcatui.model.errors import (
     ErrorGrouper,
@@ -19,7 +20,6 @@ from orcatui.model.errors import (
 from orcatui.model.monitor import Monitor
 from orcatui.model.views import ROW_COLUMNS
 from orcatui.text import strip_escapes
-from tests.support.events import T0, log_row, packet, table_dir, write_parquet, write_status
 
 ORCAPOD_SAMPLES = Path("/work/shared/orcapod-samples")
 

@@ -9,11 +9,11 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
+from support.events import T0, iso, packet, table_dir, write_parquet
 
 from orcatui.model.export import FIXED_COLUMNS, export, plan_export
 from orcatui.model.monitor import Monitor
 from orcatui.model.report import build_report
-from tests.support.events import T0, iso, packet, table_dir, write_parquet
 
 NOW = T0 + 3600
 HOSTILE = '=1+2 | # * [x](javascript:alert(1)) <script> `x` "q",\n\u202etail'

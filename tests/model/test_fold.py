@@ -5,10 +5,10 @@ from __future__ import annotations
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.events import T0, event
 
 from orcatui.model.packets import NodePackets
 from orcatui.store.normalize import normalise_status
-from tests.support.events import T0, event
 
 STATES = ["RUNNING", "SUCCESS", "FAILED", "CACHED"]
 

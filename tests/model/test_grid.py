@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from support.events import T0, packet, write_status
 
 from orcatui.model.grid import CELL_STATES, GridBuilder, count_by_run, pipeline_inputs
 from orcatui.model.monitor import Monitor
-from tests.support.events import T0, packet, write_status
 
 P = ("etl",)
 CLEAN, SCORE, PLOT = ("clean", "v0"), ("score", "v0"), ("plot", "v0")

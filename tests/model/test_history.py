@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pyarrow as pa
+from support.events import T0, packet, write_status
 
 from orcatui.model.grid import pipeline_inputs
 from orcatui.model.history import (
@@ -19,7 +20,6 @@ from orcatui.model.history import (
 )
 from orcatui.model.monitor import Monitor
 from orcatui.model.views import View
-from tests.support.events import T0, packet, write_status
 
 P = ("etl",)
 CLEAN = ("clean", "v0")

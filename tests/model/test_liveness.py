@@ -7,9 +7,10 @@ import socket
 import subprocess
 import sys
 
+from support.events import T0, iso, packet, write_status
+
 from orcatui.model.monitor import Monitor
 from orcatui.model.runs import Liveness, RunRecord, RunStats, judge_run
-from tests.support.events import T0, iso, packet, write_status
 
 
 def record(root, run, **fields) -> None:

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.events import T0, packet, write_status
 
 from orcatui.model.monitor import Monitor
 from orcatui.model.naming import labels_from_job, pipeline_display_name, pipeline_name_parts
@@ -20,7 +21,6 @@ from orcatui.store.discovery import TableKind, TableRef
 from orcatui.store.normalize import normalise_status
 from orcatui.store.store import StoreUpdate
 from orcatui.summary_text import render
-from tests.support.events import T0, packet, write_status
 
 _ORCAPOD_JOB = r"""
 import sys

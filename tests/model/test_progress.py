@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from support.events import T0, packet, write_status
 
 from orcatui.model.monitor import Monitor
 from orcatui.model.progress import (
@@ -19,7 +20,6 @@ from orcatui.model.progress import (
     previous_run,
     run_progress,
 )
-from tests.support.events import T0, packet, write_status
 
 NODE = (("etl",), ("clean",))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from support.events import T0, packet, write_status
 
 from orcatui.model.monitor import Monitor
 from orcatui.model.progress import node_times
@@ -17,7 +18,6 @@ from orcatui.model.slow import (
     slow_packets,
 )
 from orcatui.model.views import View
-from tests.support.events import T0, packet, write_status
 
 NODE = (("etl",), ("fit",))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
+from support.events import T0, packet, write_status
 
 from orcatui.model.monitor import Monitor
 from orcatui.model.sorting import (
@@ -14,7 +15,6 @@ from orcatui.model.sorting import (
     search_words,
     sort_rows,
 )
-from tests.support.events import T0, packet, write_status
 
 
 def table(**tags) -> pa.Table:

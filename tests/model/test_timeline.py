@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pyarrow as pa
 import pytest
+from support.events import T0, iso, packet, table_dir, write_parquet
 
 from orcatui.model.monitor import Monitor
 from orcatui.model.runs import Liveness
@@ -23,7 +24,6 @@ from orcatui.model.timeline import (
     packets_in_column,
     render_text,
 )
-from tests.support.events import T0, iso, packet, table_dir, write_parquet
 
 ETL = ("etl",)
 US = 1_000_000

@@ -6,7 +6,7 @@ import os
 import sys
 
 import pytest
-from obs_helpers import REPO
+from support.observers import REPO
 
 
 @pytest.fixture

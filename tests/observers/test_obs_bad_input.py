@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from obs_helpers import read_tables
+from support.observers import read_tables
 
 import observers
 

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from obs_helpers import read_tables
+from support.observers import read_tables
 
 N = 3000
 CHILD = r"""

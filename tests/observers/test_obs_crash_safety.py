@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from obs_helpers import read_tables
+from support.observers import read_tables
 
 FLUSH = 0.1
 HEARTBEAT = 0.1

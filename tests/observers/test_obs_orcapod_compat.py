@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from obs_helpers import read_tables, reader_has_writer_records, state_counts
+from support.observers import read_tables, reader_has_writer_records, state_counts
 
 orcapod = pytest.importorskip("orcapod")
 pytestmark = pytest.mark.orcapod

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from deltalake import DeltaTable
+from support.events import T0, delta_append, event, table_dir
 
 from orcatui.store.delta_table import DeltaTableReader, _split_by_stats
 from orcatui.store.discovery import TableKind
 from orcatui.store.files import read_files
-from tests.support.events import T0, delta_append, event, table_dir
 
 VALUES = [
     "plain",

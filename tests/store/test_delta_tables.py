@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 
 from deltalake import DeltaTable
+from support.events import T0, delta_append, event, table_dir, write_status
 
 from orcatui.model.monitor import Monitor
 from orcatui.store.delta_table import DeltaTableReader
 from orcatui.store.discovery import TableKind
-from tests.support.events import T0, delta_append, event, table_dir, write_status
 
 NODE = ("score", "v0")
 

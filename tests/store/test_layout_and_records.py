@@ -9,11 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support.events import T0, delta_append, event, table_dir, write_parquet, write_status
 
 from orcatui.store.discovery import TableKind, discover, discover_tables
 from orcatui.store.store import RootError, Store, check_root
 from orcatui.watching.poller import Kind, walk
-from tests.support.events import T0, delta_append, event, table_dir, write_parquet, write_status
 
 
 def test_root_that_is_one_pipeline_folder(tmp_path, orcapod_sample):

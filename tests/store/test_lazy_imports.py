@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.events import T0, delta_append, event, write_status
+from support.events import T0, delta_append, event, write_status
 
 CHILD = """
 import sys

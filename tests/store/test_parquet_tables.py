@@ -6,12 +6,12 @@ import uuid
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from support.events import T0, event, packet, table_dir, write_parquet, write_status
 
 from orcatui.model.monitor import Monitor
 from orcatui.store.discovery import TableKind, discover_tables
 from orcatui.store.parquet_table import ParquetTableReader
 from orcatui.store.store import Store
-from tests.support.events import T0, event, packet, table_dir, write_parquet, write_status
 
 NODE = ("clean", "v1")
 

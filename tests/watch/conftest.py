@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from watch_helpers import make_root
+from support.watch import make_root
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from watch_helpers import (
+from support.watch import (
     NODE,
     PIPELINE,
     FeedRun,

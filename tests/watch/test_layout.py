@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from watch_helpers import status_table_dir, write_parquet
+from support.watch import status_table_dir, write_parquet
 from watchfiles import Change
 
 from orcatui.watch import map_changes

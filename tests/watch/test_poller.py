@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from watch_helpers import (
+from support.watch import (
     PIPELINE,
     backdate,
     log_table_dir,
