@@ -246,6 +246,11 @@ def open_bucket(root: RootURL, options: Mapping[str, str] | None = None) -> Any:
     from obstore.store import from_url
 
     config, client = obstore_options(root.scheme, options)
+    _check_endpoint(root, config)
+    # Passing client options replaces the ones the client would read from the environment.
+    env_http = os.environ.get(f"{_CONFIG_PREFIX[root.scheme].upper()}ALLOW_HTTP")
+    if env_http is not None and "allow_http" not in client:
+        client["allow_http"] = _client_value("allow_http", env_http)
     client.setdefault("connect_timeout", "5s")
     client.setdefault("timeout", "60s")
     try:
@@ -283,8 +288,8 @@ class Bucket:
         self._count("PUT")
         try:
             obstore.put(self.store, key, data, mode="create" if create_only else "overwrite")
-        except Exception as exc:
-            raise self.error(exc, key) from None
+        except BaseException as exc:
+            raise self.error(_not_exit(exc), key) from None
 
     def get(self, key: str) -> bytes:
         """The bytes of one object (``ObjectStoreError`` kind ``not-found`` when missing)."""
@@ -293,8 +298,8 @@ class Bucket:
         self._count("GET")
         try:
             return bytes(obstore.get(self.store, key).bytes())
-        except Exception as exc:
-            raise self.error(exc, key) from None
+        except BaseException as exc:
+            raise self.error(_not_exit(exc), key) from None
 
     def delete(self, keys: list[str]) -> None:
         """Delete objects (missing ones are fine)."""
@@ -305,8 +310,8 @@ class Bucket:
         self._count("DELETE", 1 + (len(keys) - 1) // 1000)
         try:
             obstore.delete(self.store, keys)
-        except Exception as exc:
-            err = self.error(exc, keys[0])
+        except BaseException as exc:
+            err = self.error(_not_exit(exc), keys[0])
             if err.kind != "not-found":
                 raise err from None
 
@@ -321,8 +326,10 @@ class Bucket:
             for chunk in stream:
                 self._count("LIST")
                 yield from chunk
-        except Exception as exc:
-            raise self.error(exc, prefix) from None
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            raise self.error(_not_exit(exc), prefix) from None
 
     def list_dirs(self, prefix: str) -> tuple[list[str], list[dict[str, Any]]]:
         """Common prefixes (sub-"directories", no trailing ``/``) and objects directly under
@@ -333,13 +340,35 @@ class Bucket:
         self._count("LIST")
         try:
             result = obstore.list_with_delimiter(self.store, prefix or None)
-        except Exception as exc:
-            raise self.error(exc, prefix) from None
+        except BaseException as exc:
+            raise self.error(_not_exit(exc), prefix) from None
         return [p.rstrip("/") for p in result["common_prefixes"]], list(result["objects"])
 
     def error(self, exc: BaseException, key: str = "") -> ObjectStoreError:
         """``exc`` as an :class:`ObjectStoreError` naming this root."""
         return classify(exc, self.root, key)
+
+
+def _not_exit(exc: BaseException) -> BaseException:
+    """Re-raise interpreter exits; pass anything else on (the Rust binding may *panic*,
+    which Python sees as a ``BaseException``)."""
+    if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+        raise exc
+    return exc
+
+
+def _check_endpoint(root: RootURL, config: Mapping[str, str]) -> None:
+    name = f"{_CONFIG_PREFIX[root.scheme]}endpoint"
+    endpoint = config.get(name)
+    if endpoint is None and root.scheme == "s3":
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint is None:
+        return
+    parts = urlsplit(endpoint)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or " " in endpoint:
+        raise ObjectStoreError(
+            "config", f"endpoint {endpoint!r} for {root.bucket_url} is not an http(s) URL"
+        )
 
 
 def _first_line(exc: BaseException) -> str:
