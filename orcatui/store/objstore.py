@@ -122,9 +122,7 @@ class RemoteRoot:
             if _DELTA_LOG in parts:
                 delta.add("/".join(parts[: parts.index(_DELTA_LOG)]))
                 continue
-            if len(parts) >= 2 and (
-                parts[-2] == _RUNS or (len(parts) >= 3 and parts[-3] == _RUNS)
-            ):
+            if len(parts) >= 2 and (parts[-2] == _RUNS or (len(parts) >= 3 and parts[-3] == _RUNS)):
                 if name.endswith(".json") and not name.startswith("."):
                     out.records.append(obj)
                 continue
@@ -142,6 +140,26 @@ class RemoteRoot:
         """``key`` relative to the root prefix (what the store shows and keys tables by)."""
         prefix = self.root.prefix
         return key[len(prefix) + 1 :] if prefix and key.startswith(prefix + "/") else key
+
+    def load_parquet(self, listing: Listing) -> tuple[dict[str, ParquetTail], dict[str, TailBatch]]:
+        """Cold load: read every Parquet object of ``listing`` with one pool of concurrent
+        GETs; returns a primed tail and the first batch per table prefix."""
+        keys = [o["path"] for objs in listing.parquet.values() for o in objs]
+        tables, missing, broken = read_objects(self.bucket, keys)
+        by_key = dict(tables)
+        tails: dict[str, ParquetTail] = {}
+        batches: dict[str, TailBatch] = {}
+        for prefix, objects in listing.parquet.items():
+            tail = ParquetTail(self.bucket, prefix)
+            tail.adopt(objects)
+            tails[prefix] = tail
+            names = [o["path"] for o in objects]
+            batches[prefix] = TailBatch(
+                tables=[(k, by_key[k]) for k in names if k in by_key],
+                gone=[k for k in names if k in missing],
+                broken={k: broken[k] for k in names if k in broken},
+            )
+        return tails, batches
 
     def parquet_tail(self, table_key: str, seed: list[dict[str, Any]] | None = None) -> ParquetTail:
         """A tail of the Parquet table at ``table_key`` (seeded with a scan's objects)."""
@@ -230,6 +248,17 @@ class ParquetTail:
         self._newest_ms = -1
         self._time_named = True
         self._seed = seed
+
+    def adopt(self, objects: list[dict[str, Any]]) -> None:
+        """Mark ``objects`` (a listing of this prefix) as read (they were read elsewhere)."""
+        for obj in objects:
+            name = obj["path"].rsplit("/", 1)[1]
+            m = _TIME_NAME.match(name)
+            if m is None:
+                self._time_named = False
+            else:
+                self._newest_ms = max(self._newest_ms, int(m.group(1)))
+            self._read.add(obj["path"])
 
     def _start_after(self) -> str | None:
         if not self._time_named or self._newest_ms < 0:

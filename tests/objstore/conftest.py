@@ -50,7 +50,7 @@ class S3Server:
             "AWS_SECRET_ACCESS_KEY": secret,
         }
 
-    def client(self, service: str = "s3"):  # noqa: ANN201 - a boto3 client
+    def client(self, service: str = "s3"):
         """A boto3 client signed with the admin keys."""
         return boto3.client(
             service,

@@ -42,8 +42,14 @@ def test_parse_roots() -> None:
 
 
 def test_storage_options_are_split_for_obstore() -> None:
-    opts = parse_storage_options(["AWS_ENDPOINT_URL=http://h:1", "AWS_ALLOW_HTTP=true",
-                                  "aws_s3_allow_unsafe_rename=true", "region=eu-west-1"])
+    opts = parse_storage_options(
+        [
+            "AWS_ENDPOINT_URL=http://h:1",
+            "AWS_ALLOW_HTTP=true",
+            "aws_s3_allow_unsafe_rename=true",
+            "region=eu-west-1",
+        ]
+    )
     config, client = obstore_options("s3", opts)
     assert config == {"aws_endpoint": "http://h:1", "aws_region": "eu-west-1"}
     assert client == {"allow_http": True}
@@ -104,13 +110,16 @@ def test_scan_classifies_tables_and_records(s3_bucket: str) -> None:
     b.put("db/p/_status/n/execution_status/.tmp.parquet", b"junk")
     b.put("db/p/_runs/r1/w1.json", b"{}")
     b.put("db/p/_runs/old.json", b"{}")
-    deltalake.write_deltalake(f"s3://{s3_bucket}/db/q/_status/m/execution_status",
-                              pa.table({"i": [1, 2]}))
+    deltalake.write_deltalake(
+        f"s3://{s3_bucket}/db/q/_status/m/execution_status", pa.table({"i": [1, 2]})
+    )
     listing = RemoteRoot(f"s3://{s3_bucket}/db").scan()
     assert list(listing.parquet) == ["db/p/_status/n/execution_status"]
     assert listing.delta == ["db/q/_status/m/execution_status"]
-    assert sorted(o["path"] for o in listing.records) == ["db/p/_runs/old.json",
-                                                          "db/p/_runs/r1/w1.json"]
+    assert sorted(o["path"] for o in listing.records) == [
+        "db/p/_runs/old.json",
+        "db/p/_runs/r1/w1.json",
+    ]
     assert listing.requests == 1
 
 
@@ -167,8 +176,9 @@ def test_bad_credentials(s3_server, s3_bucket: str, monkeypatch, which: str) -> 
 def test_access_denied(s3_server, s3_bucket: str, monkeypatch) -> None:
     key_id, secret = s3_server.denied
     with pytest.raises(ObjectStoreError) as info:
-        RemoteRoot(f"s3://{s3_bucket}/x", {"AWS_ACCESS_KEY_ID": key_id,
-                                           "AWS_SECRET_ACCESS_KEY": secret}).check()
+        RemoteRoot(
+            f"s3://{s3_bucket}/x", {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret}
+        ).check()
     assert info.value.kind == "denied"
     assert _one_line(info.value).startswith("access denied to s3://")
 
@@ -204,8 +214,12 @@ def test_heartbeat_liveness_ignores_writer_clock(s3_bucket: str, skew_min: int) 
 
     def beat(n: int) -> None:
         at = (writer_now + timedelta(seconds=n)).isoformat()
-        b.put(key, json.dumps({"run_id": "r1", "heartbeat_at": at, "heartbeat_interval_s": 1.0,
-                               "ended_at": None}).encode())
+        b.put(
+            key,
+            json.dumps(
+                {"run_id": "r1", "heartbeat_at": at, "heartbeat_interval_s": 1.0, "ended_at": None}
+            ).encode(),
+        )
 
     for n in range(5):  # alive: the heartbeat keeps changing while the reader's clock runs
         beat(n)

@@ -44,13 +44,13 @@ def _events(tables: list[pa.Table], id_column: str) -> tuple[Counter, int]:
 
 
 def _write(root: str, sink: str) -> None:
-    with observers.run(root, pipeline="p", run_id="r1", sink=sink, flush_interval=0.05) as run:
-        with run.node("work") as node:
-            for i in range(40):
-                with node.packet(suppress=True, who="a", i=i):
-                    print(f"packet {i}")
-                    if i % 7 == 0:
-                        raise RuntimeError(f"bad {i}")
+    run = observers.run(root, pipeline="p", run_id="r1", sink=sink, flush_interval=0.05)
+    with run, run.node("work") as node:
+        for i in range(40):
+            with node.packet(suppress=True, who="a", i=i):
+                print(f"packet {i}")
+                if i % 7 == 0:
+                    raise RuntimeError(f"bad {i}")
 
 
 @pytest.mark.parametrize("sink", ["parquet", "delta"])
@@ -105,8 +105,9 @@ def test_four_processes_one_s3_store(
     ids = Counter(r["_status_id"] for r in rows)
     keys = Counter((r["who"], r["i"], r["_status_state"]) for r in rows)
     assert max(ids.values()) == 1, "an event was read twice"
-    expected = {(f"w{k}", str(i), s) for k in range(4) for i in range(count)
-                for s in ("RUNNING", "SUCCESS")}
+    expected = {
+        (f"w{k}", str(i), s) for k in range(4) for i in range(count) for s in ("RUNNING", "SUCCESS")
+    }
     assert set(keys) == expected and max(keys.values()) == 1
     assert len(RemoteRoot(url).run_records().poll()) == 4
     if sink == "parquet":  # compacted at run end: one object per writer
@@ -144,8 +145,16 @@ def test_reader_following_compaction_misses_nothing(s3_bucket: str) -> None:
 
 def test_writer_to_missing_bucket_never_raises(s3_bucket: str, caplog) -> None:
     caplog.set_level(logging.WARNING, logger="observers")
-    with observers.run("s3://no-such-bucket-x/db", pipeline="p", sink="parquet",
-                       flush_interval=0.02, logs=False) as run, run.node("n") as node:
+    with (
+        observers.run(
+            "s3://no-such-bucket-x/db",
+            pipeline="p",
+            sink="parquet",
+            flush_interval=0.02,
+            logs=False,
+        ) as run,
+        run.node("n") as node,
+    ):
         node._obs.on_data_start("n", {"i": 1}, None)
         node._obs.on_data_end("n", {"i": 1}, None, None, False)
     stats = run.status.stats
