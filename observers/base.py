@@ -6,10 +6,11 @@ import functools
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from observers import lifecycle
+from observers.objstore import ObjectStoreError, buckets_for, is_url, local_path
 from observers.schema import pipeline_name_parts, safe_components
 from observers.writer import EventWriter, TableRef
 
@@ -104,14 +105,17 @@ class ObserverCore:
         pipeline: str | tuple[str, ...] | None = None,
         max_retries: int = 4,
         retry_backoff: float = 0.05,
+        storage_options: Mapping[str, str] | None = None,
     ):
-        self.root = os.path.abspath(os.fspath(root))
+        self.root = normalize_root(root)
+        self.storage_options = dict(storage_options or {})
         self.writer = EventWriter(
             self.root,
             sink=sink,
             flush_interval=flush_interval,
             max_retries=max_retries,
             retry_backoff=retry_backoff,
+            storage_options=self.storage_options,
         )
         if isinstance(pipeline, tuple):
             self._fallback = "/".join(pipeline)
@@ -124,12 +128,25 @@ class ObserverCore:
         lifecycle.register(self)
 
     def _check_root(self) -> None:
+        if is_url(self.root):
+            self._check_remote_root()
+            return
         try:
             os.makedirs(self.root, exist_ok=True)
             if not os.access(self.root, os.W_OK):
                 raise PermissionError(f"{self.root} is not writable")
         except OSError as exc:
             self.writer.warn_once(f"root {self.root!r} is not writable ({exc})")
+
+    def _check_remote_root(self) -> None:
+        """One LIST request, so bad credentials or a missing bucket are named at once."""
+        try:
+            bucket, key = buckets_for(self.storage_options).locate(self.root)
+            next(iter(bucket.list(key)), None)
+        except ObjectStoreError as exc:
+            self.writer.warn_once(str(exc))
+        except Exception as exc:
+            self.writer.warn_once(f"root {self.root!r} cannot be checked ({exc!r})")
 
     def table(self, parts: tuple[str, ...], identity: tuple[str, ...]) -> TableRef:
         """The (cached) table of node ``identity`` in pipeline ``parts``."""
@@ -188,6 +205,15 @@ class ObserverCore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def normalize_root(root: str | os.PathLike[str]) -> str:
+    """An object-storage URL without its trailing ``/``, or an absolute local path
+    (``file://`` URLs become paths)."""
+    text = os.fspath(root)
+    if is_url(text):
+        return str(text).rstrip("/")
+    return os.path.abspath(local_path(text))
 
 
 def identity_of(identity_path: tuple[Any, ...]) -> tuple[str, ...]:

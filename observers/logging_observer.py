@@ -45,6 +45,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from observers import capture
@@ -245,6 +246,7 @@ class LoggingObserver(ObserverCore, _LoggingHooks):
         capture: bool = True,
         max_retries: int = 4,
         retry_backoff: float = 0.05,
+        storage_options: Mapping[str, str] | None = None,
         **kwargs: Any,
     ):
         super().__init__(
@@ -254,6 +256,7 @@ class LoggingObserver(ObserverCore, _LoggingHooks):
             pipeline=pipeline,
             max_retries=max_retries,
             retry_backoff=retry_backoff,
+            storage_options=storage_options,
         )
         self._core = self
         self._run_id = ""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -174,6 +175,7 @@ class Run:
         flush_interval: float,
         heartbeat_interval: float,
         logs: bool,
+        storage_options: Mapping[str, str] | None = None,
     ):
         self.root = os.fspath(root)
         parts = (pipeline,) if isinstance(pipeline, str) else tuple(pipeline)
@@ -181,12 +183,18 @@ class Run:
         self.run_id = run_id or new_run_id()
         self._capture = capture and logs
         self.status = StatusObserver(
-            root, sink=sink, flush_interval=flush_interval, heartbeat_interval=heartbeat_interval
+            root,
+            sink=sink,
+            flush_interval=flush_interval,
+            heartbeat_interval=heartbeat_interval,
+            storage_options=storage_options,
         )
         children: list[Any] = [self.status]
         self.logging: LoggingObserver | None = None
         if logs:
-            self.logging = LoggingObserver(root, sink=sink, flush_interval=flush_interval)
+            self.logging = LoggingObserver(
+                root, sink=sink, flush_interval=flush_interval, storage_options=storage_options
+            )
             children.insert(0, self.logging)
         self.observer = CompositeObserver(*children)
         if self._capture:
@@ -245,6 +253,7 @@ def run(
     logs: bool = True,
     flush_interval: float = 0.2,
     heartbeat_interval: float = 5.0,
+    storage_options: Mapping[str, str] | None = None,
 ) -> Run:
     """Open a run of ``pipeline`` writing under ``root``; use it as a context manager.
 
@@ -255,6 +264,8 @@ def run(
         sink: ``"parquet"`` or ``"delta"``.
         capture: capture each packet's stdout, stderr, logging and traceback.
         logs: write the log table at all (``False``: status only).
+        storage_options: for an object-storage root (``s3://bucket/prefix``): ``KEY=VALUE``
+            options as delta-rs spells them; each cloud's environment variables are read too.
     """
     return Run(
         root,
@@ -265,4 +276,5 @@ def run(
         flush_interval=flush_interval,
         heartbeat_interval=heartbeat_interval,
         logs=logs,
+        storage_options=storage_options,
     )

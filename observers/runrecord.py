@@ -28,7 +28,9 @@ started_at, heartbeat_at, heartbeat_interval_s, ended_at, outcome, nodes``.
 
 A record is written to ``.<writer_id>.json.<random>.tmp`` in the same directory and
 ``os.replace``-d, so readers (which ignore names starting with ``.``) never see a
-partial record.
+partial record. On object storage (an ``s3://…`` root) a record is one object rewritten
+by a whole-object PUT at each heartbeat (atomic there; readers judge liveness by when
+*they* saw the object change, see ``orcatui.store.objstore``).
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from observers.objstore import buckets_for, is_url
 from observers.procinfo import process_start
 from observers.schema import NODE_TOTAL, RUNS_DIR, safe_component
 from observers.timestamps import iso_now
@@ -96,8 +99,15 @@ def read_run_record(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def write_json_atomic(path: str, data: dict[str, Any]) -> None:
-    """Write ``data`` as JSON to a hidden temporary file beside ``path``, then rename it."""
+def write_json_atomic(
+    path: str, data: dict[str, Any], storage_options: Mapping[str, str] | None = None
+) -> None:
+    """Write ``data`` as JSON to a hidden temporary file beside ``path``, then rename it
+    (on object storage: one PUT of the whole object)."""
+    if is_url(path):
+        bucket, key = buckets_for(storage_options).locate(path)
+        bucket.put(key, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
+        return
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(4).hex()}.tmp")
@@ -124,8 +134,10 @@ class RunRecords:
         heartbeat_interval: float,
         on_error: Callable[[str], None],
         writer_id: str | None = None,
+        storage_options: Mapping[str, str] | None = None,
     ):
         self.root = root
+        self.storage_options = dict(storage_options or {})
         if writer_id is None:
             from observers.ids import new_writer_id
 
@@ -151,7 +163,7 @@ class RunRecords:
 
     def _write(self, path: str, record: dict[str, Any]) -> None:
         try:
-            write_json_atomic(path, record)
+            write_json_atomic(path, record, self.storage_options)
         except Exception as exc:
             self._on_error(f"cannot write run record {path}: {exc!r}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from observers import schema as S
@@ -181,6 +182,7 @@ class StatusObserver(ObserverCore, _StatusHooks):
         max_retries: int = 4,
         retry_backoff: float = 0.05,
         run_records: bool = True,
+        storage_options: Mapping[str, str] | None = None,
         **kwargs: Any,
     ):
         super().__init__(
@@ -190,6 +192,7 @@ class StatusObserver(ObserverCore, _StatusHooks):
             pipeline=pipeline,
             max_retries=max_retries,
             retry_backoff=retry_backoff,
+            storage_options=storage_options,
         )
         self._core = self
         self._identity = ()
@@ -199,7 +202,11 @@ class StatusObserver(ObserverCore, _StatusHooks):
         self._tag_keys_known = True
         self._run_records = run_records
         self.runs = RunRecords(
-            self.root, heartbeat_interval, self.writer.warn_once, self.writer.writer_id
+            self.root,
+            heartbeat_interval,
+            self.writer.warn_once,
+            self.writer.writer_id,
+            storage_options=self.storage_options,
         )
 
     # -- orcapod protocol (contextualize: ObserverCore) --

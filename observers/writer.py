@@ -174,6 +174,7 @@ class EventWriter:
             wakes twice per interval).
         max_retries: attempts after the first failed write of a batch.
         retry_backoff: first back-off sleep in seconds; doubled on each retry.
+        storage_options: for object-storage roots (see :mod:`observers.objstore`).
     """
 
     def __init__(
@@ -183,12 +184,13 @@ class EventWriter:
         flush_interval: float = 0.2,
         max_retries: int = 4,
         retry_backoff: float = 0.05,
+        storage_options: Mapping[str, str] | None = None,
     ):
         warm_up()
         self.root = root
         self.writer_id = new_writer_id()
         self.stats = WriterStats()
-        self.sink: Sink = make_sink(sink, self.writer_id, self.stats)
+        self.sink: Sink = make_sink(sink, self.writer_id, self.stats, storage_options)
         self.flush_interval = max(0.005, float(flush_interval))
         self.max_retries = max(0, int(max_retries))
         self.retry_backoff = max(0.0, float(retry_backoff))

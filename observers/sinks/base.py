@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -29,14 +30,22 @@ class Sink(Protocol):
         ...
 
 
-def make_sink(kind: str, writer_id: str, stats: WriterStats) -> Sink:
-    """Build the sink named ``kind`` (``"parquet"`` or ``"delta"``)."""
+def make_sink(
+    kind: str,
+    writer_id: str,
+    stats: WriterStats,
+    storage_options: Mapping[str, str] | None = None,
+) -> Sink:
+    """Build the sink named ``kind`` (``"parquet"`` or ``"delta"``).
+
+    ``storage_options`` are used for tables on object storage (``s3://…``).
+    """
     if kind == "parquet":
         from observers.sinks.parquet import ParquetSink
 
-        return ParquetSink(writer_id, stats)
+        return ParquetSink(writer_id, stats, storage_options=storage_options)
     if kind == "delta":
         from observers.sinks.delta import DeltaSink
 
-        return DeltaSink(writer_id, stats)
+        return DeltaSink(writer_id, stats, storage_options=storage_options)
     raise ValueError(f"unknown sink {kind!r} (expected 'parquet' or 'delta')")

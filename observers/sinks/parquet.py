@@ -8,7 +8,13 @@ compaction (so they sort after the files they replace). A file is written first 
 ``.<name>.tmp`` (readers ignore names starting with ``.`` or ``_``) and then
 ``os.replace``-d, so a reader never sees a partial file. Compaction writes the merged file
 the same way, renames it into place and only *then* deletes the originals: a reader may
-briefly see an event twice (it folds by event id), never miss one. Compaction drops
+briefly see an event twice (it folds by event id), never miss one.
+
+On object storage (``table_dir`` an ``s3://…`` URL) each file is one PUT of the whole object
+(atomic: readers see all of it or nothing, so no temporary name), and compaction works the
+same way: PUT the merged object (its key sorts after the ones it replaces), then DELETE the
+originals. A reader that lists after the last key it has seen picks the merged object up
+and folds its events by id; one that finds an original gone (404) relists. Compaction drops
 partial log rows (``_log_success`` null) whose packet has a final row in the merged
 files (see :mod:`observers.logging_observer`).
 """
@@ -20,11 +26,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from observers import schema as S
+from observers.objstore import buckets_for, is_url
 from observers.stats import WriterStats
 
 log = logging.getLogger("observers")
@@ -53,8 +61,15 @@ class ParquetSink:
 
     name = "parquet"
 
-    def __init__(self, writer_id: str, stats: WriterStats, max_files: int = MAX_FILES_PER_TABLE):
+    def __init__(
+        self,
+        writer_id: str,
+        stats: WriterStats,
+        max_files: int = MAX_FILES_PER_TABLE,
+        storage_options: Mapping[str, str] | None = None,
+    ):
         self.writer_id = writer_id
+        self.buckets = buckets_for(storage_options)
         self.stats = stats
         self.max_files = max_files
         self._seq = 0
@@ -69,7 +84,34 @@ class ParquetSink:
             self._last_ms = max(self._last_ms, time.time_ns() // 1_000_000)
             return f"{self._last_ms:013d}-{self.writer_id}-{self._seq:08d}.parquet"
 
+    def _write_object(self, table_dir: str, table: pa.Table) -> str:
+        bucket, key = self.buckets.locate(table_dir)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        name = self._next_name()
+        bucket.put(f"{key}/{name}", sink.getvalue().to_pybytes())
+        self.stats.add(files_written=1)
+        return f"{table_dir}/{name}"
+
+    def _read(self, path: str) -> pa.Table:
+        if is_url(path):
+            bucket, key = self.buckets.locate(path)
+            return pq.read_table(pa.BufferReader(bucket.get(key)))
+        return pq.read_table(path)
+
+    def _remove(self, paths: list[str]) -> None:
+        local = [p for p in paths if not is_url(p)]
+        for f in local:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f)
+        remote = [p for p in paths if is_url(p)]
+        if remote:
+            bucket, _ = self.buckets.locate(remote[0])
+            bucket.delete([self.buckets.locate(p)[1] for p in remote])
+
     def _write_file(self, table_dir: str, table: pa.Table) -> str:
+        if is_url(table_dir):
+            return self._write_object(table_dir, table)
         if table_dir not in self._made_dirs:
             os.makedirs(table_dir, exist_ok=True)
             self._made_dirs.add(table_dir)
@@ -109,15 +151,13 @@ class ParquetSink:
                 files = list(self._own.get(d, ()))
                 if len(files) < 2:
                     continue
-                tables = [pq.read_table(f) for f in files]
+                tables = [self._read(f) for f in files]
                 merged = drop_superseded_partials(
                     pa.concat_tables(tables, promote_options="default")
                 )
                 new_path = self._write_file(d, merged)
                 self._own[d] = [new_path]
-                for f in files:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(f)
+                self._remove(files)
                 self.stats.add(files_compacted=len(files))
 
     def own_files(self) -> dict[str, list[str]]:

@@ -1,0 +1,484 @@
+"""Reading roots on object storage (``s3://``, ``gs://``, ``az://``/``abfs://``): Textual-free.
+
+The client (obstore, configured from each cloud's environment variables plus storage
+options) lives in :mod:`observers.objstore`; this module adds what a reader needs:
+
+* :class:`RemoteRoot` — one full prefix LIST classifies the root: Parquet tables, Delta
+  tables, run records (cold load).
+* :class:`ParquetTail` — new objects of one Parquet table. Our writers name objects
+  ``<13-digit epoch ms>-<writer id>-<seq>.parquet``, so keys sort by time across writers:
+  the tail LISTs only after ``(newest ms seen − LAG_MS)`` (the lag covers uploads that
+  finish out of order and small clock differences between hosts) and reads keys it has not
+  read. A table with any other names falls back to a full LIST of its prefix, compared
+  with the cached key set. A key that has vanished (compacted away) is forgotten; its events
+  are in the merged object, whose key sorts later.
+* :class:`DeltaTail` — a Delta table opened through delta-rs (same storage options); new
+  commits are found by a LIST of ``_delta_log/`` after the last commit key seen, and their
+  added files read by GET; a commit that removes files (OPTIMIZE, overwrite) makes the tail
+  reload the snapshot through delta-rs (``reset``).
+* :class:`RunRecordWatch` — run records by listing ``_runs/``; each record carries
+  ``_seen_change_at`` (the **reader's** clock when it last saw the heartbeat change) and
+  ``_clock_offset_s`` (the object's Last-Modified minus the writer's ``heartbeat_at``).
+
+Every failure is an :class:`~observers.objstore.ObjectStoreError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from observers.objstore import (
+    Bucket,
+    ObjectStoreError,
+    RootURL,
+    delta_options,
+    is_url,
+    parse_root,
+)
+
+__all__ = [
+    "DeltaTail",
+    "ObjectStoreError",
+    "ParquetTail",
+    "RemoteRoot",
+    "RunRecordWatch",
+    "is_url",
+    "parse_root",
+]
+
+#: Look back this far behind the newest object time seen (out-of-order uploads, clock skew).
+LAG_MS = 60_000
+#: Concurrent GETs when reading many objects.
+READ_THREADS = 16
+_TIME_NAME = re.compile(r"^(\d{13})-.+\.parquet$")
+_COMMIT = re.compile(r"^(\d{20})\.json$")
+_DELTA_LOG = "_delta_log"
+_RUNS = "_runs"
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_"))
+
+
+@dataclass
+class Listing:
+    """What one full LIST of a root found (keys relative to the bucket).
+
+    ``parquet``: table prefix → its Parquet objects (``path``, ``size``, ``last_modified``…);
+    ``delta``: table prefixes that have a ``_delta_log/``; ``records``: run-record objects;
+    ``requests``: LIST requests made.
+    """
+
+    parquet: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    delta: list[str] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    requests: int = 0
+
+
+class RemoteRoot:
+    """A root on object storage: one client, a full listing, tails of its tables.
+
+    Args:
+        url: ``s3://bucket/prefix`` (or ``gs://``, ``az://``, ``abfs://``).
+        storage_options: ``KEY=VALUE`` options as delta-rs spells them (``--storage-option``).
+    """
+
+    def __init__(self, url: str, storage_options: Mapping[str, str] | None = None):
+        self.url = url.rstrip("/")
+        self.root: RootURL = parse_root(self.url)
+        self.storage_options = dict(storage_options or {})
+        self.bucket = Bucket(self.root, self.storage_options)
+
+    @property
+    def requests(self) -> dict[str, int]:
+        """Requests made so far, by operation (LIST, GET, PUT, DELETE)."""
+        return dict(self.bucket.requests)
+
+    def check(self) -> None:
+        """One LIST request; raises a one-line :class:`ObjectStoreError` when the root is
+        unusable (bad credentials, missing bucket, unreachable endpoint, access denied)."""
+        next(iter(self.bucket.list(self.root.prefix)), None)
+
+    def scan(self) -> Listing:
+        """List the whole root once and classify what is there."""
+        before = self.bucket.requests.get("LIST", 0)
+        out = Listing()
+        delta: set[str] = set()
+        for obj in self.bucket.list(self.root.prefix):
+            key: str = obj["path"]
+            parts = key.split("/")
+            name = parts[-1]
+            if _DELTA_LOG in parts:
+                delta.add("/".join(parts[: parts.index(_DELTA_LOG)]))
+                continue
+            if len(parts) >= 2 and (parts[-2] == _RUNS or (len(parts) >= 3 and parts[-3] == _RUNS)):
+                if name.endswith(".json") and not name.startswith("."):
+                    out.records.append(obj)
+                continue
+            if name.endswith(".parquet") and not _hidden(name):
+                out.parquet.setdefault("/".join(parts[:-1]), []).append(obj)
+        # Data files of a Delta table are Parquet too: they belong to the Delta table.
+        for table in list(out.parquet):
+            if any(table == d or table.startswith(d + "/") for d in delta):
+                del out.parquet[table]
+        out.delta = sorted(delta)
+        out.requests = self.bucket.requests.get("LIST", 0) - before
+        return out
+
+    def relative(self, key: str) -> str:
+        """``key`` relative to the root prefix (what the store shows and keys tables by)."""
+        prefix = self.root.prefix
+        return key[len(prefix) + 1 :] if prefix and key.startswith(prefix + "/") else key
+
+    def load_parquet(self, listing: Listing) -> tuple[dict[str, ParquetTail], dict[str, TailBatch]]:
+        """Cold load: read every Parquet object of ``listing`` with one pool of concurrent
+        GETs; returns a primed tail and the first batch per table prefix."""
+        keys = [o["path"] for objs in listing.parquet.values() for o in objs]
+        tables, missing, broken = read_objects(self.bucket, keys)
+        by_key = dict(tables)
+        tails: dict[str, ParquetTail] = {}
+        batches: dict[str, TailBatch] = {}
+        for prefix, objects in listing.parquet.items():
+            tail = ParquetTail(self.bucket, prefix)
+            tail.adopt(objects)
+            tails[prefix] = tail
+            names = [o["path"] for o in objects]
+            batches[prefix] = TailBatch(
+                tables=[(k, by_key[k]) for k in names if k in by_key],
+                gone=[k for k in names if k in missing],
+                broken={k: broken[k] for k in names if k in broken},
+            )
+        return tails, batches
+
+    def parquet_tail(self, table_key: str, seed: list[dict[str, Any]] | None = None) -> ParquetTail:
+        """A tail of the Parquet table at ``table_key`` (seeded with a scan's objects)."""
+        return ParquetTail(self.bucket, table_key, seed)
+
+    def delta_tail(self, table_key: str) -> DeltaTail:
+        """A tail of the Delta table at ``table_key``."""
+        return DeltaTail(self.bucket, table_key, self.storage_options)
+
+    def run_records(self) -> RunRecordWatch:
+        """A watch of every run record under the root."""
+        return RunRecordWatch(self.bucket, self.root.prefix)
+
+
+def read_objects(
+    bucket: Bucket, keys: list[str], *, threads: int = READ_THREADS
+) -> tuple[list[tuple[str, pa.Table]], list[str], dict[str, str]]:
+    """GET and parse Parquet objects concurrently.
+
+    Returns ``(tables, missing, broken)``: ``(key, table)`` in key order, keys that no
+    longer exist (compacted away), and key → one-line reason for objects that failed.
+    """
+
+    def one(key: str) -> tuple[str, pa.Table | None, str | None]:
+        try:
+            data = bucket.get(key)
+        except ObjectStoreError as exc:
+            if exc.kind == "not-found":
+                return key, None, None
+            raise
+        try:
+            return key, pq.read_table(pa.BufferReader(data)), None
+        except Exception as exc:
+            return key, None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+
+    if len(keys) <= 1:
+        results = [one(k) for k in keys]
+    else:
+        with ThreadPoolExecutor(max_workers=min(threads, len(keys))) as pool:
+            results = list(pool.map(one, keys))
+    tables: list[tuple[str, pa.Table]] = []
+    missing: list[str] = []
+    broken: dict[str, str] = {}
+    for key, table, problem in results:
+        if table is not None:
+            tables.append((key, table))
+        elif problem is not None:
+            broken[key] = problem
+        else:
+            missing.append(key)
+    return tables, missing, broken
+
+
+@dataclass
+class TailBatch:
+    """What one poll of a tail found.
+
+    ``tables``: new ``(key, rows)``; ``gone``: keys read before that no longer exist;
+    ``broken``: key → reason; ``reset``: the rows so far must be replaced by ``tables``
+    (a Delta snapshot reload); ``requests``: requests this poll made.
+    """
+
+    tables: list[tuple[str, pa.Table]] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    broken: dict[str, str] = field(default_factory=dict)
+    reset: bool = False
+    requests: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """True when the poll found anything new."""
+        return bool(self.tables or self.gone or self.reset)
+
+
+def _total(bucket: Bucket) -> int:
+    return sum(bucket.requests.values())
+
+
+class ParquetTail:
+    """New objects of one Parquet table prefix (see module docstring)."""
+
+    def __init__(self, bucket: Bucket, prefix: str, seed: list[dict[str, Any]] | None = None):
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self._read: set[str] = set()
+        self._newest_ms = -1
+        self._time_named = True
+        self._seed = seed
+
+    def adopt(self, objects: list[dict[str, Any]]) -> None:
+        """Mark ``objects`` (a listing of this prefix) as read (they were read elsewhere)."""
+        for obj in objects:
+            name = obj["path"].rsplit("/", 1)[1]
+            m = _TIME_NAME.match(name)
+            if m is None:
+                self._time_named = False
+            else:
+                self._newest_ms = max(self._newest_ms, int(m.group(1)))
+            self._read.add(obj["path"])
+
+    def _start_after(self) -> str | None:
+        if not self._time_named or self._newest_ms < 0:
+            return None
+        return f"{self.prefix}/{max(0, self._newest_ms - LAG_MS):013d}"
+
+    def poll(self) -> TailBatch:
+        """Read the objects that appeared since the last poll."""
+        start = _total(self.bucket)
+        batch = TailBatch()
+        after = self._start_after()
+        if self._seed is not None:
+            objects, self._seed = self._seed, None
+        else:
+            objects = list(self.bucket.list(self.prefix, after=after))
+        names = [o["path"] for o in objects if o["path"].rsplit("/", 1)[0] == self.prefix]
+        names = [n for n in names if n.endswith(".parquet") and not _hidden(n.rsplit("/", 1)[1])]
+        for n in names:
+            m = _TIME_NAME.match(n.rsplit("/", 1)[1])
+            if m is None:
+                self._time_named = False
+            else:
+                self._newest_ms = max(self._newest_ms, int(m.group(1)))
+        present = set(names)
+        if after is None:  # a full listing: anything read and not listed is gone
+            batch.gone = sorted(self._read - present)
+            self._read &= present
+        new = sorted(present - self._read)
+        if new:
+            tables, missing, broken = read_objects(self.bucket, new)
+            batch.tables = tables
+            batch.broken = broken
+            self._read.update(k for k, _ in tables)
+            self._read.update(broken)  # reported once; not retried every poll
+            batch.gone.extend(missing)
+        batch.requests = _total(self.bucket) - start
+        return batch
+
+
+class DeltaTail:
+    """A Delta table on object storage: snapshot through delta-rs, then new commits by LIST
+    after the last ``_delta_log`` key and GETs of the commits and their added files."""
+
+    def __init__(self, bucket: Bucket, prefix: str, storage_options: Mapping[str, str]):
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.url = bucket.root.url(self.prefix)
+        self.storage_options = delta_options(storage_options)
+        self.version = -1
+        self._last_log_key: str | None = None
+
+    def _snapshot(self) -> TailBatch:
+        from deltalake import DeltaTable
+
+        try:
+            dt = DeltaTable(self.url, storage_options=self.storage_options or None)
+            table = dt.to_pyarrow_table()
+        except Exception as exc:
+            raise self.bucket.error(exc, self.prefix) from None
+        self.version = dt.version()
+        self._last_log_key = f"{self.prefix}/{_DELTA_LOG}/{self.version:020d}.json"
+        return TailBatch(tables=[(self.url, table)], reset=True)
+
+    def poll(self) -> TailBatch:
+        """The rows of commits newer than the last one read (the snapshot the first time)."""
+        start = _total(self.bucket)
+        if self.version < 0:
+            batch = self._snapshot()
+            batch.requests = _total(self.bucket) - start
+            return batch
+        commits: list[tuple[int, str]] = []
+        for obj in self.bucket.list(f"{self.prefix}/{_DELTA_LOG}", after=self._last_log_key):
+            m = _COMMIT.match(obj["path"].rsplit("/", 1)[1])
+            if m is not None and int(m.group(1)) > self.version:
+                commits.append((int(m.group(1)), obj["path"]))
+        commits.sort()
+        batch = TailBatch()
+        expected = self.version + 1
+        adds: list[str] = []
+        for version, key in commits:
+            if version != expected:
+                break  # a gap (commit not yet visible): stop before it, list again next poll
+            actions = _actions(self.bucket.get(key))
+            if any("remove" in a or _changes_partitioning(a) for a in actions):
+                batch = self._snapshot()
+                batch.requests = _total(self.bucket) - start
+                return batch
+            adds.extend(
+                f"{self.prefix}/{a['add']['path']}"
+                for a in actions
+                if "add" in a and isinstance(a["add"], dict) and "path" in a["add"]
+            )
+            self.version = version
+            self._last_log_key = key
+            expected += 1
+        if adds:
+            tables, missing, broken = read_objects(self.bucket, adds)
+            batch.tables, batch.broken = tables, broken
+            if missing:  # vacuumed under us: the snapshot is the truth
+                batch = self._snapshot()
+        batch.requests = _total(self.bucket) - start
+        return batch
+
+
+def _actions(data: bytes) -> list[dict[str, Any]]:
+    out = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            action = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(action, dict):
+            out.append(action)
+    return out
+
+
+def _changes_partitioning(action: dict[str, Any]) -> bool:
+    meta = action.get("metaData")
+    return isinstance(meta, dict) and bool(meta.get("partitionColumns"))
+
+
+class RunRecordWatch:
+    """Run records under a prefix, with reader-clock liveness.
+
+    ``clock`` is the reader's wall clock (seconds since the epoch); ``poll`` returns every
+    record as a dict with ``_record_path`` (relative to the root), ``_seen_change_at`` (the
+    reader's time when it last saw this record's ``heartbeat_at`` change, or first saw the
+    record) and ``_clock_offset_s`` (object Last-Modified − written ``heartbeat_at``: how far
+    the writer's clock is behind the store's, ``None`` when unknown).
+    """
+
+    def __init__(self, bucket: Bucket, prefix: str, clock: Callable[[], float] = time.time):
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.clock = clock
+        self._etags: dict[str, str | None] = {}
+        self._records: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def _record_keys(self) -> list[dict[str, Any]]:
+        out = []
+        for obj in self.bucket.list(self.prefix):
+            parts = obj["path"].split("/")
+            name = parts[-1]
+            if not name.endswith(".json") or name.startswith("."):
+                continue
+            if _RUNS in parts[-3:-1] and _DELTA_LOG not in parts:
+                out.append(obj)
+        return out
+
+    def poll(self, objects: Iterable[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Re-read records whose ETag changed; every current record (see class docstring).
+
+        ``objects``: a listing to use instead of a LIST (e.g. :meth:`RemoteRoot.scan`'s).
+        """
+        listed = list(objects) if objects is not None else self._record_keys()
+        now = self.clock()
+        with self._lock:
+            present = {o["path"] for o in listed}
+            for gone in set(self._records) - present:
+                self._records.pop(gone, None)
+                self._etags.pop(gone, None)
+            for obj in listed:
+                key = obj["path"]
+                etag = obj.get("e_tag")
+                if key in self._records and etag is not None and self._etags.get(key) == etag:
+                    continue
+                try:
+                    data = json.loads(self.bucket.get(key))
+                except ObjectStoreError as exc:
+                    if exc.kind == "not-found":
+                        continue
+                    raise
+                except ValueError:
+                    continue  # a record that is not JSON is skipped (untrusted input)
+                if not isinstance(data, dict):
+                    continue
+                old = self._records.get(key)
+                changed = old is None or old.get("heartbeat_at") != data.get("heartbeat_at")
+                data["_record_path"] = self._relative(key)
+                data["_seen_change_at"] = now if changed else old["_seen_change_at"]  # type: ignore[index]
+                data["_clock_offset_s"] = _offset(obj.get("last_modified"), data)
+                self._records[key] = data
+                self._etags[key] = etag
+            return [dict(r) for r in self._records.values()]
+
+    def _relative(self, key: str) -> str:
+        return key[len(self.prefix) + 1 :] if self.prefix else key
+
+
+def _offset(last_modified: Any, record: dict[str, Any]) -> float | None:
+    if not isinstance(last_modified, datetime):
+        return None
+    written = record.get("heartbeat_at")
+    if not isinstance(written, str):
+        return None
+    try:
+        at = datetime.fromisoformat(written)
+    except ValueError:
+        return None
+    if at.tzinfo is None:
+        return None
+    return round((last_modified - at).total_seconds(), 3)
+
+
+def silent_for(record: dict[str, Any], now: float) -> float:
+    """Seconds (reader's clock) since the reader last saw ``record``'s heartbeat change."""
+    seen = record.get("_seen_change_at")
+    return max(0.0, now - seen) if isinstance(seen, int | float) else 0.0
+
+
+def looks_dead(record: dict[str, Any], now: float, misses: int = 3) -> bool:
+    """An open record whose heartbeat the reader has not seen change for ``misses``
+    intervals (judged only by the reader's clock; the writer's clock is never compared)."""
+    if record.get("ended_at") is not None:
+        return False
+    interval = record.get("heartbeat_interval_s")
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+        interval = 5.0
+    return silent_for(record, now) > misses * float(interval)
