@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests check behaviour, never time: no per-example deadline (CI machines are shared).
+settings.register_profile("orcatui", deadline=None)
+settings.load_profile("orcatui")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ORCAPOD = FIXTURES / "orcapod"
