@@ -34,6 +34,7 @@ from orcatui.app.filters import BY_NAME, FILTERS
 from orcatui.app.grid import GridScreen, GridView, compute_grid
 from orcatui.app.header import StatusHeader
 from orcatui.app.help import HelpScreen, Section
+from orcatui.app.history import FlakyCache
 from orcatui.app.node_tree import NodeTree, TreeRef
 from orcatui.app.packet_table import EMPTY_ROWS, PacketTable
 from orcatui.app.refresher import (
@@ -101,7 +102,7 @@ class MonitorScreen(Screen[None]):
         Binding("c", "copy", "Copy traceback or error", show=False),
         Binding("escape", "clear_search", "Clear search", show=False),
         Binding("t", "toggle_tree", "Toggle tree", show=False),
-        Binding("H", "grid", "Runs grid"),
+        Binding("H", "grid", "Runs grid", show=False),
     ]
 
     def __init__(self) -> None:
@@ -111,6 +112,7 @@ class MonitorScreen(Screen[None]):
         self._gate = FrameGate()
         self._notified: set[str] = set()
         self._grid_builder = GridBuilder()  # per-node counts kept between grid screens
+        self._flaky = FlakyCache()  # used on the model thread only
 
     def compose(self) -> ComposeResult:
         """The main layout."""
@@ -187,6 +189,21 @@ class MonitorScreen(Screen[None]):
         self._render_header()
         self._render_banner(frame)
         self._render_table(frame)
+        self._mark_flaky(frame)
+
+    @work(group="flaky", exclusive=True, exit_on_error=False)
+    async def _mark_flaky(self, frame: Frame) -> None:
+        """Mark flaky packets in the table (computed on the model thread)."""
+        node, p = frame.view.node, frame.pipeline(frame.view.pipeline)
+        if node is None or p is None or frame.rows is None:
+            return
+        orca, rows, runs = self.orca, frame.rows, [r.run_id for r in p.runs]
+        future = orca.refresher.ask(
+            lambda: self._flaky.row_keys(orca.source.monitor, node, rows, runs)
+        )
+        keys = await asyncio.wrap_future(future)
+        if self.frame is frame:
+            self.query_one(PacketTable).set_flaky(keys)
 
     def _put_tree_cursor_on_node(self) -> None:
         if self.state.node is not None:
