@@ -128,3 +128,27 @@ async def test_grid_is_live_newest_column_updates(tmp_path):
             await pilot.pause(0.02)
         assert view.data.grid.cell(0, 0).counts["FAILED"] == 1
         assert view.data.grid.cell(0, 0).worst == "FAILED"
+
+
+@sync
+async def test_diff_from_the_run_picker_mark_then_pick():
+    from textual.widgets import OptionList
+
+    app = make_app(THREE)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        ol = app.screen.query_one(OptionList)
+        ol.highlighted = 3  # run 1 (after "all runs", run 3, run 2)
+        await pilot.press("m")
+        ol.highlighted = 1  # run 3
+        await pilot.press("d")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DiffScreen)
+        for _ in range(100):
+            if screen.diff is not None:
+                break
+            await pilot.pause(0.02)
+        assert (screen.diff.from_run, screen.diff.to_run) == (R1, R3)
