@@ -113,9 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(summary)
     which = summary.add_mutually_exclusive_group()
-    which.add_argument("--run", metavar="ID", help="summarise this run (default: newest run)")
+    which.add_argument(
+        "--run", metavar="ID", help="summarise this run, by id or unique prefix (default: newest)"
+    )
     which.add_argument(
         "--all-runs", action="store_true", help="latest state per packet across all runs"
+    )
+    which.add_argument(
+        "--diff",
+        nargs="*",
+        metavar="RUN",
+        help="compare two runs: --diff [FROM [TO]] (ids or unique prefixes; FROM the older; "
+        "default: each pipeline's newest run against its newest earlier run sharing a node; "
+        "TO default: the newest run). Exit 1 if any packet regressed, 4 if data was unreadable",
     )
     summary.add_argument(
         "--json", action="store_true", help="print JSON, compact (shape in the README)"
@@ -197,10 +207,18 @@ def cmd_summary(args: argparse.Namespace) -> int:
         return _fail(
             f"{args.root}: no status tables found (looked for */_status/**/execution_status)"
         )
-    if args.run and not any(
-        args.run in p.runs or args.run in p.records for p in monitor.pipelines.values()
-    ):
-        return _fail(f"{args.root}: no run {args.run!r}")
+    if args.diff is not None:
+        from orcatui.cmd_diff import summary_diff
+
+        return summary_diff(args, monitor, problems)
+    if args.run:
+        from orcatui.cmd_diff import resolve_run
+        from orcatui.model.runids import RunIdError
+
+        try:
+            args.run = resolve_run(monitor, args.run)
+        except RunIdError as exc:
+            return _fail(f"{args.root}: {exc}")
     report = build_report(monitor, run_id=args.run, all_runs=args.all_runs, problems=problems)
     if args.json:
         for err in report["errors"]:

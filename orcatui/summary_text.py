@@ -98,3 +98,14 @@ def render(report: dict[str, Any], stream: TextIO | None = None) -> str:
     for err in report["errors"]:
         out.append(f"warning: {inert(err)}")
     return "\n".join(out).rstrip() + "\n"
+
+
+def paint_diff_line(line: str, stream: TextIO | None = None) -> str:
+    """A ``summary --diff`` text line, coloured on a terminal (regressions red, fixes green)."""
+    if not use_colour(stream or sys.stdout):
+        return line
+    if "→ FAILED" in line or "→ LOST" in line:
+        return f"\x1b[{_COLOURS['FAILED']}m{line}\x1b[0m"
+    if "→ SUCCESS" in line or "→ CACHED" in line:
+        return f"\x1b[{_COLOURS['SUCCESS']}m{line}\x1b[0m"
+    return line

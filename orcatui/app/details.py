@@ -6,10 +6,12 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from orcatui.app.history import HistoryList, HistoryStrip
 from orcatui.app.render import DEFAULT_PALETTE, Palette, clock_time, palette_of, state_text
 from orcatui.app.sanitize import DETAIL_LIMIT, bounded, cell, plain_text
 from orcatui.app.text_view import TextView
@@ -137,6 +139,7 @@ class DetailsScreen(Screen[None]):
         Binding("3", "tab('stdout')", "Stdout", show=False),
         Binding("4", "tab('stderr')", "Stderr", show=False),
         Binding("5", "tab('logs')", "Python logs", show=False),
+        Binding("6", "tab('history')", "History", show=False),
     ]
 
     def __init__(
@@ -155,16 +158,21 @@ class DetailsScreen(Screen[None]):
         yield Static(
             summary_text(self.details, self.node_name, self.now, palette), id="details-summary"
         )
+        yield HistoryStrip(self.details.node, self.details.row, id="details-history")
         widgets = _sections(self.details, palette)
         with TabbedContent(initial=self._first_tab(), id="details-tabs"):
             for tab_id, title, _ in SECTIONS:
                 with TabPane(title, id=tab_id):
                     yield widgets[tab_id]
+            with TabPane("history", id="history"), VerticalScroll(classes="details-text"):
+                yield HistoryList(Text("…", style="dim"), id="history-list")
         yield Footer()
 
     def show(self, details: PacketDetails, now: float) -> None:
         """Show the packet's current details (state, times, log once it is written)."""
         first_before = self._first_tab()
+        if details.row.get("state") != self.details.row.get("state"):
+            self.query_one(HistoryStrip).follow(details.row)  # its newest run changed
         self.details = details
         self.now = now
         self.query_one("#details-summary", Static).update(

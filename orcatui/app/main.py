@@ -29,9 +29,12 @@ from textual.widgets import Footer, Input, Static, Tree
 
 from orcatui.app.commands import orca_commands
 from orcatui.app.details import DetailsScreen
+from orcatui.app.diff_view import DiffScreen
 from orcatui.app.filters import BY_NAME, FILTERS
+from orcatui.app.grid import GridScreen, GridView, compute_grid
 from orcatui.app.header import StatusHeader
 from orcatui.app.help import HelpScreen, Section
+from orcatui.app.history import FlakyCache
 from orcatui.app.node_tree import NodeTree, TreeRef
 from orcatui.app.packet_table import EMPTY_ROWS, PacketTable
 from orcatui.app.refresher import (
@@ -42,9 +45,10 @@ from orcatui.app.refresher import (
     Refresher,
     ViewState,
 )
-from orcatui.app.render import THEME_DEFAULTS, Palette, palette_from
+from orcatui.app.render import THEME_DEFAULTS, Palette, palette_from, pipeline_label
 from orcatui.app.run_picker import RunPicker
 from orcatui.app.sanitize import cell
+from orcatui.model.grid import GridBuilder
 from orcatui.model.monitor import Monitor, NodeKey, PacketDetails
 from orcatui.model.naming import NodeName
 from orcatui.model.runs import DEFAULT_STALE_AFTER_S
@@ -98,6 +102,7 @@ class MonitorScreen(Screen[None]):
         Binding("c", "copy", "Copy traceback or error", show=False),
         Binding("escape", "clear_search", "Clear search", show=False),
         Binding("t", "toggle_tree", "Toggle tree", show=False),
+        Binding("H", "grid", "Runs grid", show=False),
     ]
 
     def __init__(self) -> None:
@@ -106,6 +111,8 @@ class MonitorScreen(Screen[None]):
         self.frame: Frame | None = None
         self._gate = FrameGate()
         self._notified: set[str] = set()
+        self._grid_builder = GridBuilder()  # per-node counts kept between grid screens
+        self._flaky = FlakyCache()  # used on the model thread only
 
     def compose(self) -> ComposeResult:
         """The main layout."""
@@ -143,6 +150,8 @@ class MonitorScreen(Screen[None]):
         for screen in self.app.screen_stack:
             if isinstance(screen, DetailsScreen):
                 self.orca.follow(screen)
+            if isinstance(screen, GridScreen):
+                screen.reload()  # live: the newest column is recounted
 
     def repaint(self) -> None:
         """Render the last frame again (the theme changed)."""
@@ -180,6 +189,21 @@ class MonitorScreen(Screen[None]):
         self._render_header()
         self._render_banner(frame)
         self._render_table(frame)
+        self._mark_flaky(frame)
+
+    @work(group="flaky", exclusive=True, exit_on_error=False)
+    async def _mark_flaky(self, frame: Frame) -> None:
+        """Mark flaky packets in the table (computed on the model thread)."""
+        node, p = frame.view.node, frame.pipeline(frame.view.pipeline)
+        if node is None or p is None or frame.rows is None:
+            return
+        orca, rows, runs = self.orca, frame.rows, [r.run_id for r in p.runs]
+        future = orca.refresher.ask(
+            lambda: self._flaky.row_keys(orca.source.monitor, node, rows, runs)
+        )
+        keys = await asyncio.wrap_future(future)
+        if self.frame is frame:
+            self.query_one(PacketTable).set_flaky(keys)
 
     def _put_tree_cursor_on_node(self) -> None:
         if self.state.node is not None:
@@ -317,6 +341,33 @@ class MonitorScreen(Screen[None]):
                 self.set_state(self.state.with_view(p.name, view))
 
         self.app.push_screen(RunPicker(p, self.frame.now, self.orca.root), picked)
+
+    def action_grid(self) -> None:
+        """Open the runs × nodes grid of the selected pipeline (Enter there opens a run)."""
+        p = self.frame.pipeline(self.state.pipeline) if self.frame else None
+        if p is None:
+            self.app.notify("no pipeline yet", severity="warning")
+            return
+        name, newest = p.name, (p.runs[0].run_id if p.runs else None)
+        orca = self.orca
+
+        def compute(previous: object) -> object:
+            builder = self._grid_builder
+            now = orca.clock()
+            return orca.refresher.ask(
+                lambda: compute_grid(orca.source.monitor, name, now, builder, previous)
+            )
+
+        def picked(choice: tuple[str, tuple[str, ...]] | None) -> None:
+            if choice is None:
+                return
+            run_id, identity = choice
+            view = View() if run_id == newest else View(run_id=run_id)
+            self.set_state(replace(self.state.with_view(name, view), node=(name, identity)))
+            self.call_after_refresh(self._put_tree_cursor_on_node)
+
+        label = pipeline_label(p.title or p.name, orca.root)
+        self.app.push_screen(GridScreen(name, label, compute), picked)
 
     def _cursor_packet(self) -> tuple[NodeKey, View, dict] | None:
         row = self.query_one(PacketTable).cursor_row()
@@ -614,6 +665,8 @@ class OrcaApp(App[int]):
             ("Node tree", NodeTree.BINDINGS),
             ("Packet details", DetailsScreen.BINDINGS),
             ("Run picker", [*RunPicker.BINDINGS, *OptionList.BINDINGS]),
+            ("Runs grid", [*GridScreen.BINDINGS, *GridView.BINDINGS]),
+            ("Run diff", DiffScreen.BINDINGS),
             ("Help", HelpScreen.BINDINGS),
         ]
 

@@ -86,6 +86,7 @@ class PacketTable(ScrollView, can_focus=True):
         self._strips: dict[tuple[int, bool], Strip] = {}
         self._show_run = False
         self._node: object = None
+        self.flaky: frozenset[str] = frozenset()  # display-row keys of flaky packets
 
     # -- data --------------------------------------------------------------------------------
     @property
@@ -129,6 +130,8 @@ class PacketTable(ScrollView, can_focus=True):
         self._strips.clear()
         keep = same_node and show_run == self._show_run
         self._show_run = show_run
+        if node != self._node:
+            self.flaky = frozenset()
         self._compute_columns(keep=keep)
         self._node = node
         index = self._find(old_key) if same_node else None
@@ -143,6 +146,16 @@ class PacketTable(ScrollView, can_focus=True):
         if not same_node:
             self.scroll_to(x=0, animate=False, immediate=True, force=True)
         self._keep_cursor_visible()
+        self.refresh()
+
+    def set_flaky(self, keys: frozenset[str]) -> None:
+        """Mark these rows (display-row keys) as flaky packets: ``≈`` after their state."""
+        if keys == self.flaky:
+            return
+        self.flaky = keys
+        self._compute_columns(keep=True)
+        self.virtual_size = Size(sum(c.width + GAP for c in self.columns), self.row_count + 1)
+        self._strips.clear()
         self.refresh()
 
     def set_clock(self, now: float) -> None:
@@ -173,7 +186,7 @@ class PacketTable(ScrollView, can_focus=True):
             return min(max(cell_len(header), longest, old.get(field, 0), 1), limit)
 
         cols = [Column(t, t, width(t, t, TAG_MAX), "tag") for t in tags]
-        cols.append(Column("state", "state", 9, "state"))
+        cols.append(Column("state", "state", 11 if self.flaky else 9, "state"))
         cols.append(
             Column("started", "started_us", 11 if self._multi_day(sample) else 8, "started")
         )
@@ -251,7 +264,8 @@ class PacketTable(ScrollView, can_focus=True):
         value = row.get(col.field)
         state = row.get("state") or ""
         if col.kind == "state":
-            return f"{STATE_MARK.get(state, '?')} {state}", palette_of(self.app).state(state)
+            flaky = " ≈" if self.flaky and row.get("key") in self.flaky else ""
+            return f"{STATE_MARK.get(state, '?')} {state}{flaky}", palette_of(self.app).state(state)
         if col.kind == "started":
             return started_cell(value, self.now), Style()
         if col.kind == "duration":

@@ -56,6 +56,8 @@ class RunPicker(ModalScreen[View | None]):
     BINDINGS = [  # noqa: RUF012
         Binding("escape,q", "dismiss_none", "Cancel"),
         Binding("enter", "pick", "Show this run", show=True),
+        Binding("m", "mark", "Mark for diff"),
+        Binding("d", "diff", "Diff with marked"),
     ]
 
     def __init__(self, pipeline: PipelineInfo, now: float, root: Path) -> None:
@@ -63,6 +65,7 @@ class RunPicker(ModalScreen[View | None]):
         self.pipeline = pipeline
         self.now = now
         self.root = root
+        self.marked: str | None = None  # a run marked as one side of a diff
 
     def compose(self) -> ComposeResult:
         """A title and the list of runs."""
@@ -118,3 +121,31 @@ class RunPicker(ModalScreen[View | None]):
     def action_dismiss_none(self) -> None:
         """Close without changing the view."""
         self.dismiss(None)
+
+    def _highlighted_run(self) -> str | None:
+        ol = self.query_one(OptionList)
+        if ol.highlighted is None:
+            return None
+        oid = ol.get_option_at_index(ol.highlighted).id
+        return oid if oid in {r.run_id for r in self.pipeline.runs} else None
+
+    def action_mark(self) -> None:
+        """Mark the highlighted run as one side of a diff (again: unmark)."""
+        run = self._highlighted_run()
+        if run is None:
+            return
+        self.marked = None if self.marked == run else run
+        if self.marked:
+            self.app.notify(f"marked {cell(run, 40)}: highlight another run and press d")
+
+    def action_diff(self) -> None:
+        """Diff the marked run against the highlighted one (older → newer); default pair else."""
+        from orcatui.app.diff_view import open_diff
+
+        run = self._highlighted_run()
+        ids = [r.run_id for r in self.pipeline.runs]
+        pair = None
+        if self.marked in ids and run is not None and run != self.marked:
+            a, b = ids.index(self.marked), ids.index(run)
+            pair = (ids[max(a, b)], ids[min(a, b)])  # runs are newest first
+        open_diff(self.app, self.pipeline.name, pipeline_label(self.pipeline.name, self.root), pair)

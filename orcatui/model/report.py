@@ -7,6 +7,7 @@ README. It is built from :class:`~orcatui.model.monitor.Monitor` views only, lik
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,6 +107,7 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
         "runs": [run_dict(r) for r in info.runs],
         "counts": info.counts,
         "nodes": nodes,
+        "diff": None,  # summary --diff: RunDiff.to_json() (see build_report's ``diffs``)
     }
 
 
@@ -116,12 +118,22 @@ def build_report(
     all_runs: bool = False,
     now: float | None = None,
     problems: list[str] | None = None,
+    diffs: Mapping[tuple[str, ...], Any] | None = None,
+    diff_views: Mapping[tuple[str, ...], str | None] | None = None,
 ) -> dict[str, Any]:
-    """The whole report. With ``run_id``, only pipelines that have that run are included."""
+    """The whole report. With ``run_id``, only pipelines that have that run are included.
+
+    With ``diffs`` (pipeline → a ``RunDiff`` or None), only those pipelines are included, each
+    with ``"diff"`` filled in and shown by the run ``diff_views`` names (None: newest run).
+    """
     now = monitor.clock() if now is None else now
     views = {}
     for name, model in monitor.pipelines.items():
-        if all_runs:
+        if diffs is not None:
+            if name in diffs:
+                shown = (diff_views or {}).get(name)
+                views[name] = View(run_id=shown) if shown else View()
+        elif all_runs:
             views[name] = View(all_runs=True)
         elif run_id is not None:
             if run_id in model.runs or run_id in model.records:
@@ -129,7 +141,13 @@ def build_report(
         else:
             views[name] = View()
     snap = monitor.snapshot(views, now)
-    pipelines = [pipeline_report(monitor, p, now) for p in snap.pipelines if p.name in views]
+    pipelines = []
+    for p in snap.pipelines:
+        if p.name in views:
+            entry = pipeline_report(monitor, p, now)
+            d = (diffs or {}).get(p.name)
+            entry["diff"] = d.to_json() if d is not None else None
+            pipelines.append(entry)
     return {
         "root": str(monitor.root),
         "generated_at": iso(now),

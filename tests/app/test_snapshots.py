@@ -181,3 +181,84 @@ def test_crashed_run_lost_light(snap_compare) -> None:
         terminal_size=(120, 36),
         run_before=settle,
     )
+
+
+# -- across runs (issue 11): grid, diff, packet history ------------------------------------------
+async def _grid(pilot) -> None:
+    from orcatui.app.grid import GridView
+
+    await settle(pilot)
+    await pilot.press("H")
+    await settle(pilot)
+    view = pilot.app.screen.query_one(GridView)
+    for _ in range(200):
+        if view.data is not None:
+            break
+        await pilot.pause(0.02)
+    await pilot.press("down")  # the score node, newest run: three LOST packets
+    await settle(pilot)
+
+
+async def _diff(pilot) -> None:
+    await _grid(pilot)
+    await pilot.press("d")  # the default pair: run 2 → run 3
+    await settle(pilot)
+    screen = pilot.app.screen
+    for _ in range(200):
+        if getattr(screen, "diff", None) is not None:
+            break
+        await pilot.pause(0.02)
+    await settle(pilot)
+
+
+async def _history(pilot) -> None:
+    await _select_node(pilot, "score")
+    await pilot.press("l")
+    await settle(pilot)
+    pilot.app.screen.query_one(PacketTable).focus()
+    await pilot.press("enter")
+    await settle(pilot)
+    await pilot.press("6")
+    await settle(pilot)
+
+
+def test_runs_grid(snap_compare) -> None:
+    """Runs × nodes of the three-run fixture: newest left, bars by worst state, cursor line."""
+    assert snap_compare(
+        make_app(APP_FIXTURES / "three_runs"), terminal_size=(120, 36), run_before=_grid
+    )
+
+
+def test_runs_grid_small(snap_compare) -> None:
+    """The grid at 80×24."""
+    assert snap_compare(
+        make_app(APP_FIXTURES / "three_runs"), terminal_size=(80, 24), run_before=_grid
+    )
+
+
+def test_run_diff(snap_compare) -> None:
+    """The default diff (run 2 → run 3): regressed to LOST and missing packets, both errors."""
+    assert snap_compare(
+        make_app(APP_FIXTURES / "three_runs"), terminal_size=(120, 36), run_before=_diff
+    )
+
+
+def test_run_diff_small(snap_compare) -> None:
+    """The diff at 80×24."""
+    assert snap_compare(
+        make_app(APP_FIXTURES / "three_runs"), terminal_size=(80, 24), run_before=_diff
+    )
+
+
+def test_packet_history(snap_compare) -> None:
+    """A LOST packet's details: its history strip and the history tab, newest run first."""
+    assert snap_compare(
+        make_app(APP_FIXTURES / "three_runs"), terminal_size=(120, 36), run_before=_history
+    )
+
+
+def test_packet_history_small(snap_compare) -> None:
+    """The packet history at 80×24."""
+    assert snap_compare(
+        make_app(APP_FIXTURES / "three_runs"), terminal_size=(80, 24), run_before=_history
+    )
