@@ -195,6 +195,16 @@ class TimelineView(Widget, can_focus=True):
 class TimelineScreen(Screen[None]):
     """A run's timeline, full screen."""
 
+    DEFAULT_CSS = """
+    #timeline-title, #timeline-status {
+        height: 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    #timeline-title { background: $panel; }
+    #timeline-status { background: $boost; }
+    """
+
     BINDINGS = [  # noqa: RUF012
         Binding("escape,q", "app.pop_screen", "Back"),
         Binding("enter", "open", "Open packet"),
