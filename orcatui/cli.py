@@ -74,6 +74,36 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _at_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--at",
+        metavar="TIME",
+        help="the state as of TIME: ISO-8601 (2026-11-28T14:03:00Z, UTC unless an offset is "
+        "given) or relative to now (-15m, -2h30m); events after it are ignored",
+    )
+
+
+def _join_at(argv: list[str]) -> list[str]:
+    """``--at -15m`` as ``--at=-15m``: argparse would take ``-15m`` for an option."""
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--":
+            out += [arg, *it]
+            break
+        if arg == "--at":
+            nxt = next(it, None)
+            if nxt is not None and nxt[:2] in {f"-{d}" for d in "0123456789"}:
+                out.append(f"--at={nxt}")
+                continue
+            out.append(arg)
+            if nxt is not None:
+                out.append(nxt)
+            continue
+        out.append(arg)
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser."""
     parser = _Parser(
@@ -131,6 +161,61 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print JSON, compact (shape in the README)"
     )
     summary.add_argument("--pretty", action="store_true", help="with --json: indent the JSON")
+    _at_option(summary)
+
+    report = sub.add_parser(
+        "report",
+        help="write a post-mortem (Markdown or HTML) of each pipeline's newest run, to paste",
+        description="A self-contained post-mortem: the run, counts per node, error groups, "
+        "LOST packets with their last output, the slowest packets, a text timeline.",
+        epilog=_EPILOG.replace("(summary)", "(report, as summary)"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(report)
+    report.add_argument("--run", metavar="ID", help="report on this run (default: newest run)")
+    report.add_argument("--format", choices=("markdown", "html"), default="markdown")
+    report.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: stdout)"
+    )
+    _at_option(report)
+
+    export = sub.add_parser(
+        "export",
+        help="write one row per packet to CSV, JSON Lines or Parquet",
+        description="Export packets: pipeline, node, run_id, state, started, ended, duration_s, "
+        "error, lost_reason, then one column per tag. Exit code: 0 written, 4 written but "
+        "some data could not be read, 2 bad input (nothing written).",
+    )
+    _common(export)
+    scope = export.add_mutually_exclusive_group()
+    scope.add_argument("--run", metavar="ID", help="export this run (default: newest run)")
+    scope.add_argument(
+        "--all-runs", action="store_true", help="latest state per packet across all runs"
+    )
+    export.add_argument(
+        "--node",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this node (label, name or function; repeatable)",
+    )
+    export.add_argument(
+        "--state",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="STATE",
+        help="only packets in these states (RUNNING SUCCESS FAILED CACHED LOST)",
+    )
+    export.add_argument(
+        "--format",
+        choices=("csv", "jsonl", "parquet"),
+        help="output format (default: from -o FILE's suffix)",
+    )
+    export.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: stdout)"
+    )
+    _at_option(export)
 
     demo = sub.add_parser(
         "demo",
@@ -202,7 +287,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if args.pretty and not args.json:
         return _fail("--pretty needs --json")
 
-    monitor, problems = _load_monitor(args)
+    if args.at is not None:
+        from orcatui.cmd_report import load, parse_at
+
+        at = parse_at(args.at)  # a bad moment: ValueError, one line, exit 2
+        monitor, problems = load(args, at)
+    else:
+        monitor, problems = _load_monitor(args)
     if not monitor.pipelines:
         return _fail(
             f"{args.root}: no status tables found (looked for */_status/**/execution_status)"
@@ -265,13 +356,21 @@ def main(argv: list[str] | None = None) -> int:
 
     prefer_jemalloc()  # before anything imports pyarrow
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_at(sys.argv[1:] if argv is None else argv))
     if args.command is None:
         parser.print_help()
         return exitcodes.USAGE
+    from orcatui.cmd_export import cmd_export
+    from orcatui.cmd_report import cmd_report
     from orcatui.store.store import RootError
 
-    handlers = {"summary": cmd_summary, "watch": cmd_watch, "demo": cmd_demo}
+    handlers = {
+        "summary": cmd_summary,
+        "watch": cmd_watch,
+        "demo": cmd_demo,
+        "report": cmd_report,
+        "export": cmd_export,
+    }
     try:
         return handlers[args.command](args)
     except RootError as exc:

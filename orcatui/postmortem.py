@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from orcatui import exitcodes
 from orcatui.model.durations import format_duration
 from orcatui.model.logs import LogRow
-from orcatui.model.monitor import Monitor, Pipeline, RunInfo
+from orcatui.model.monitor import Monitor, NodeKey, Pipeline, RunInfo
 from orcatui.model.states import SHOWN_STATES
 from orcatui.model.timeline import build_timeline, layout, moment_of_death, render_text
 from orcatui.model.views import View, duration_stats
@@ -53,6 +53,8 @@ class FailedPacket:
     run_id: str
     tags: dict[str, Any]
     error: str | None
+    traceback: str | None = None  # from the packet's newest log row, for error grouping
+    ts_us: int | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,23 @@ def _tags(row: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
     return {t: row.get(t) for t in names if row.get(t) is not None}
 
 
+def _tracebacks(monitor: Monitor, key: NodeKey, failed: pa.Table) -> list[str | None]:
+    """Per FAILED row, the traceback of its newest log row (None: none), in one lookup."""
+    if failed.num_rows == 0:
+        return []
+    pipeline, identity = key
+    logs = monitor.pipelines[pipeline].nodes[identity].logs
+    table = logs._all()  # until NodeLogs has a public table()
+    if table is None or table.num_rows == 0:
+        return [None] * failed.num_rows
+    table = table.filter(pc.is_valid(table.column("traceback")))
+    if table.num_rows == 0:
+        return [None] * failed.num_rows
+    table = table.sort_by([("ts", "descending")])  # index_in picks the first: the newest
+    where = pc.index_in(failed.column("key"), value_set=table.column("key").combine_chunks())
+    return pc.take(table.column("traceback"), where).to_pylist()
+
+
 def build_postmortem(
     monitor: Monitor, run_id: str | None = None, now: float | None = None
 ) -> list[RunPostMortem]:
@@ -151,8 +170,14 @@ def build_postmortem(
             median, longest = duration_stats(rows)
             pm.nodes.append(NodeLine(title, dict(node.counts), median, longest))
             state = rows.column("state")
-            for r in rows.filter(pc.equal(state, "FAILED")).to_pylist():
-                pm.failed.append(FailedPacket(title, r["run_id"], _tags(r, node.tags), r["error"]))
+            failed = rows.filter(pc.equal(state, "FAILED"))
+            tracebacks = _tracebacks(monitor, node.key, failed)
+            for r, tb in zip(failed.to_pylist(), tracebacks, strict=True):
+                pm.failed.append(
+                    FailedPacket(
+                        title, r["run_id"], _tags(r, node.tags), r["error"], tb, r["ts_us"]
+                    )
+                )
             for r in rows.filter(pc.equal(state, "LOST")).to_pylist():
                 log = monitor.details(node.key, r).log
                 started = r["started_us"] / 1e6 if r["started_us"] is not None else None

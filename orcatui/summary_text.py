@@ -46,6 +46,12 @@ def render(report: dict[str, Any], stream: TextIO | None = None) -> str:
     stream = stream or sys.stdout
     paint = _Painter(use_colour(stream))
     out: list[str] = []
+    if report.get("as_of"):
+        out.append(
+            f"HISTORICAL: the state as of {report['as_of']} "
+            "(events after it ignored; liveness judged as of then)"
+        )
+        out.append("")
     for p in report["pipelines"]:
         run = p["run"]
         name = "/".join(inert(x) for x in p["name"]) or "(unnamed)"

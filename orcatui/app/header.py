@@ -41,6 +41,7 @@ def header_text(
     backend: str,
     now: float | None = None,
     palette: Palette = DEFAULT_PALETTE,
+    as_of: float | None = None,
 ) -> Text:
     """The two header lines as one ``Text`` (all pipeline strings plain).
 
@@ -62,6 +63,10 @@ def header_text(
             out.append(f"run {cell(p.run.run_id, 40)}", style="bold")
             out.append(" (picked)" if p.view.run_id else " (newest)", style="dim")
     out.append("\n ")
+    if as_of is not None:  # a historical view: said first, reversed, on every frame
+        out.append(f" AS OF {clock_time(as_of, with_date=True)} ", style="bold reverse")
+        out.append(" ")
+        now = as_of
     if frame is not None:
         lost = sum(pi.counts.get("LOST", 0) for pi in frame.snapshot.pipelines)
         if lost:
@@ -79,6 +84,9 @@ def header_text(
         if span:
             out.append(f"  {span}")
         out.append("  │  ", style="dim")
+    if as_of is not None:
+        out.append("historical: < > event  , . minute  L live", style="italic")
+        return out
     out.append(f"watch: {backend}")
     out.append("  │  ", style="dim")
     if frame is None or frame.read_at is None:
@@ -100,9 +108,11 @@ class StatusHeader(Static):
         pipeline: tuple[str, ...] | None,
         backend: str,
         now: float | None = None,
+        as_of: float | None = None,
     ) -> None:
-        """Re-render from the latest frame (only when the text changed)."""
-        text = header_text(frame, root, pipeline, backend, now, palette_of(self.app))
+        """Re-render from the latest frame (only when the text changed); ``as_of``: the
+        moment of a historical view."""
+        text = header_text(frame, root, pipeline, backend, now, palette_of(self.app), as_of)
         if text != self._shown:
             self._shown = text
             self.update(text)

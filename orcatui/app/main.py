@@ -40,7 +40,6 @@ from orcatui.app.packet_table import EMPTY_ROWS, PacketTable
 from orcatui.app.refresher import (
     Frame,
     FrameGate,
-    MonitorSource,
     ReadRequest,
     Refresher,
     ViewState,
@@ -48,6 +47,7 @@ from orcatui.app.refresher import (
 from orcatui.app.render import THEME_DEFAULTS, Palette, palette_from, pipeline_label
 from orcatui.app.run_picker import RunPicker
 from orcatui.app.sanitize import cell
+from orcatui.app.time_cursor import TimeTravelSource
 from orcatui.model.grid import GridBuilder
 from orcatui.model.monitor import Monitor, NodeKey, PacketDetails
 from orcatui.model.naming import NodeName
@@ -103,6 +103,14 @@ class MonitorScreen(Screen[None]):
         Binding("escape", "clear_search", "Clear search", show=False),
         Binding("t", "toggle_tree", "Toggle tree", show=False),
         Binding("H", "grid", "Runs grid", show=False),
+        # issue 13: the timeline, the time cursor, saving the table as shown
+        Binding("T", "timeline", "Timeline"),
+        Binding("less_than_sign", "time_move('event',-1)", "Back one event", show=False),
+        Binding("greater_than_sign", "time_move('event',1)", "Forward one event", show=False),
+        Binding("comma", "time_move('seconds',-60)", "Back one minute", show=False),
+        Binding("full_stop", "time_move('seconds',60)", "Forward one minute", show=False),
+        Binding("L", "time_live", "Back to live", show=False),
+        Binding("E", "save_table", "Save table as shown", show=False),
     ]
 
     def __init__(self) -> None:
@@ -165,8 +173,8 @@ class MonitorScreen(Screen[None]):
 
     def tick(self, now: float) -> None:
         """Re-age what shows an age (header, running packets); no model work."""
-        if self.frame is None or not self.is_mounted:
-            return
+        if self.frame is None or not self.is_mounted or self.orca.time_at is not None:
+            return  # a historical view does not age
         try:
             self._render_header(now)
             self.query_one(PacketTable).set_clock(now)
@@ -211,7 +219,12 @@ class MonitorScreen(Screen[None]):
 
     def _render_header(self, now: float | None = None) -> None:
         self.query_one(StatusHeader).show(
-            self.frame, str(self.orca.root), self.state.pipeline, self.orca.feed_backend, now
+            self.frame,
+            str(self.orca.root),
+            self.state.pipeline,
+            self.orca.feed_backend,
+            now,
+            as_of=self.orca.time_at,
         )
 
     def _render_banner(self, frame: Frame) -> None:
@@ -400,6 +413,30 @@ class MonitorScreen(Screen[None]):
                 return n.name
         return None
 
+    def action_timeline(self) -> None:
+        """Open the timeline of the selected pipeline's shown run."""
+        from orcatui.app.time_cursor import open_timeline
+
+        open_timeline(self)
+
+    def action_time_move(self, kind: str, amount: float) -> None:
+        """Move the time cursor (by event or by seconds; see orcatui.app.time_cursor)."""
+        from orcatui.app.time_cursor import move_time
+
+        move_time(self, kind, amount)
+
+    def action_time_live(self) -> None:
+        """Back from a historical view to live."""
+        from orcatui.app.time_cursor import move_time
+
+        move_time(self, "live", 0)
+
+    def action_save_table(self) -> None:
+        """Save the table as shown (filtered, sorted) to a file and say where."""
+        from orcatui.app.time_cursor import save_table
+
+        save_table(self)
+
     def action_copy(self) -> None:
         """Copy the selected packet's traceback (or error) to the clipboard."""
         found = self._cursor_packet()
@@ -445,7 +482,9 @@ class OrcaApp(App[int]):
         else:
             monitor_factory = source
         self.clock = clock
-        self.source = MonitorSource(monitor_factory, clock)
+        self.source = TimeTravelSource(monitor_factory, clock)
+        #: The moment of a historical view (the time cursor), None when live (main thread).
+        self.time_at: float | None = None
         self.root = self.source.root
         self.poll = poll
         self.static = static

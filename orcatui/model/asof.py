@@ -15,8 +15,9 @@ Whether a process was still running at ``T`` cannot be known now, so ``/proc`` i
 
 Two ways in, with the same result (the tests hold them equal):
 
-* :func:`load_as_of` — one moment, for ``summary --at``: the store's update filtered by
-  :func:`filter_update` and folded by an ordinary :class:`Monitor` (:class:`AsOfMonitor`).
+* :func:`load_as_of` — one moment, for ``summary --at``: the store's threaded cold load folded
+  by a :class:`Monitor` that drops rows after ``T`` (``until_us``; :class:`AsOfMonitor`), its run
+  records wound back by :func:`filter_update`.
 * :class:`TimeCursor` — many moments, for the app's time cursor: the raw events are kept per
   node, sorted by packet then time, so the state at any ``T`` is a few vectorised passes
   (no re-fold): :meth:`TimeCursor.monitor_at` returns an :class:`AsOfMonitor` in milliseconds.
@@ -153,6 +154,7 @@ class AsOfMonitor(Monitor):
             clock=lambda: at,
             this_host=this_host,
             check_process=False,  # whether a process ran at T cannot be known now
+            until_us=to_us(at),  # rows after T are dropped as they are folded
         )
         self.at = at
         self.alive_later: set[tuple[Pipeline, str]] = set()
@@ -186,7 +188,9 @@ def load_as_of(
     monitor = AsOfMonitor(
         root, at, stale_after=stale_after, job_files=job_files, this_host=this_host
     )
-    update = monitor.store.poll(consume=None)
+    # Each table's rows are folded in its reading thread, minus those after ``at`` (the
+    # monitor's ``until_us``): the threaded cold load, never all raw events at once.
+    update = monitor.store.poll(consume=monitor._consume)
     filtered, alive = filter_update(update, at)
     monitor.alive_later = alive
     monitor.apply(filtered)
@@ -245,6 +249,9 @@ class FrozenLogs(NodeLogs):
         super().__init__()
         self._slice = table
         self.rows = 0 if table is None else table.num_rows
+
+    def _all(self) -> pa.Table | None:
+        return self._slice
 
     def add(self, rows: pa.Table) -> None:
         """Refused: an as-of view never takes newer rows."""

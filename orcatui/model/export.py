@@ -184,30 +184,35 @@ def export_batches(monitor: Monitor, plan: ExportPlan) -> Iterator[pa.RecordBatc
         rows = monitor.packet_rows(item.key, item.view, plan.now, verdicts[pipeline])
         if plan.states is not None:
             rows = rows.filter(pc.is_in(rows.column("state"), pa.array(plan.states, pa.string())))
-        n = rows.num_rows
-        if n == 0:
+        if rows.num_rows == 0:
             continue
-        state = rows.column("state")
-        terminal = pc.invert(pc.is_in(state, pa.array(["RUNNING", "LOST"])))
-        ended = pc.if_else(terminal, rows.column("ts_us"), pa.scalar(None, pa.int64()))
-        columns: dict[str, pa.Array | pa.ChunkedArray] = {
-            "pipeline": pa.repeat("/".join(pipeline), n).cast(pa.string()),
-            "node": pa.repeat(item.title, n).cast(pa.string()),
-            "run_id": rows.column("run_id"),
-            "state": state,
-            "started": pc.cast(rows.column("started_us"), pa.int64()).cast(_TS),
-            "ended": pc.cast(ended, pa.int64()).cast(_TS),
-            "duration_s": rows.column("duration_s"),
-            "error": rows.column("error"),
-            "lost_reason": rows.column("lost_reason"),
-        }
-        for tag, column in item.tags:
-            columns[column] = rows.column(display_tag_name(tag))
-        arrays = [
-            columns[f.name] if f.name in columns else pa.nulls(n, f.type) for f in plan.schema
-        ]
-        table = pa.Table.from_arrays(arrays, schema=plan.schema)
+        table = export_rows(item, rows, plan.schema)
         yield from table.to_batches(max_chunksize=BATCH_ROWS)
+
+
+def export_rows(item: ExportNode, rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A node's display rows (as the monitor's views give them) as export rows of ``schema``
+    (also used by the app to save the table as shown)."""
+    n = rows.num_rows
+    pipeline = item.key[0]
+    state = rows.column("state")
+    terminal = pc.invert(pc.is_in(state, pa.array(["RUNNING", "LOST"])))
+    ended = pc.if_else(terminal, rows.column("ts_us"), pa.scalar(None, pa.int64()))
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "pipeline": pa.repeat("/".join(pipeline), n).cast(pa.string()),
+        "node": pa.repeat(item.title, n).cast(pa.string()),
+        "run_id": rows.column("run_id"),
+        "state": state,
+        "started": pc.cast(rows.column("started_us"), pa.int64()).cast(_TS),
+        "ended": pc.cast(ended, pa.int64()).cast(_TS),
+        "duration_s": rows.column("duration_s"),
+        "error": rows.column("error"),
+        "lost_reason": rows.column("lost_reason"),
+    }
+    for tag, column in item.tags:
+        columns[column] = rows.column(display_tag_name(tag))
+    arrays = [columns[f.name] if f.name in columns else pa.nulls(n, f.type) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 # -- writers -----------------------------------------------------------------------------------

@@ -175,8 +175,12 @@ class Monitor:
         clock: Callable[[], float] = time.time,
         this_host: str = THIS_HOST,
         check_process: bool = True,
+        until_us: int | None = None,
     ) -> None:
         self.root = root
+        #: When set, status and log rows stamped after it are dropped as they are folded
+        #: (``summary --at``: the threaded cold load, minus the future).
+        self.until_us = until_us
         self.store = Store(root)
         self.stale_after = stale_after
         self.clock = clock
@@ -203,6 +207,9 @@ class Monitor:
         """Fold one table's new rows, in the store's reading thread (one thread per table)."""
         with self._lock:
             node = self._node(ref.pipeline, ref.identity)
+        rows = self._until(rows)
+        if rows.num_rows == 0:
+            return
         if ref.kind is TableKind.STATUS:
             node.packets.fold(rows)
             runs = _run_aggregates(rows)
@@ -217,10 +224,16 @@ class Monitor:
             self._node(ref.pipeline, ref.identity)
         for ref, events in update.status:
             node = self._node(ref.pipeline, ref.identity)
+            events = self._until(events)
+            if events.num_rows == 0:
+                continue
             node.packets.fold(events)
             self._merge_runs(self.pipelines[ref.pipeline], _run_aggregates(events))
         for ref, rows in update.logs:
-            self._node(ref.pipeline, ref.identity).logs.add(rows)
+            node = self._node(ref.pipeline, ref.identity)
+            rows = self._until(rows)
+            if rows.num_rows:
+                node.logs.add(rows)
         for pipeline, records in update.run_records.items():
             model = self._pipeline(pipeline)
             touched = set()
@@ -244,6 +257,13 @@ class Monitor:
                 model.records[run_id] = merge_records(list(model.writers[run_id].values()))
         if not update.empty:
             self.version += 1
+
+    def _until(self, rows: pa.Table) -> pa.Table:
+        """``rows`` without those stamped after ``until_us`` (or unstamped, then)."""
+        if self.until_us is None or "ts" not in rows.column_names:
+            return rows
+        keep = pc.fill_null(pc.less_equal(rows.column("ts"), self.until_us), False)
+        return rows.filter(keep)
 
     def _pipeline(self, name: Pipeline) -> PipelineModel:
         model = self.pipelines.get(name)

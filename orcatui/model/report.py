@@ -28,6 +28,13 @@ def iso(epoch: float | None) -> str | None:
         return None
 
 
+def _moment(epoch: float | None) -> str | None:
+    """Like :func:`iso`, to the microsecond when the moment has a fraction."""
+    if epoch is None or epoch == int(epoch):
+        return iso(epoch)
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="microseconds")
+
+
 def first_line(text: str | None) -> str | None:
     """The first non-empty line of a message (errors may be multi-line or empty)."""
     if text is None:
@@ -151,6 +158,8 @@ def build_report(
     return {
         "root": str(monitor.root),
         "generated_at": iso(now),
+        # The moment of a historical view (``summary --at``), else None: the live state.
+        "as_of": _moment(getattr(monitor, "at", None)),
         "stale_after_s": monitor.stale_after,
         "pipelines": pipelines,
         "errors": sorted({*snap.broken.values(), *snap.warnings, *(problems or [])}),

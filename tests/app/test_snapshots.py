@@ -262,3 +262,41 @@ def test_packet_history_small(snap_compare) -> None:
     assert snap_compare(
         make_app(APP_FIXTURES / "three_runs"), terminal_size=(80, 24), run_before=_history
     )
+
+
+# -- issue 13: the timeline and a historical header --------------------------------------------
+async def _timeline(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("T")
+    await settle(pilot)
+
+
+async def _historical(pilot) -> None:
+    await settle(pilot)
+    for _ in range(3):
+        await pilot.press("less_than_sign")
+        await settle(pilot)
+
+
+def test_timeline_crashed(snap_compare) -> None:
+    """The crashed run's timeline: bars, LOST to the moment of death (†), concurrency."""
+    app = make_app(APP_FIXTURES / "crashed")
+    assert snap_compare(app, terminal_size=(120, 36), run_before=_timeline)
+
+
+def test_timeline_crashed_small(snap_compare) -> None:
+    """The same at 80×24."""
+    app = make_app(APP_FIXTURES / "crashed")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_timeline)
+
+
+def test_historical_header(snap_compare) -> None:
+    """Three events back: the reversed AS OF badge, the run live then, nothing LOST yet."""
+    app = make_app(APP_FIXTURES / "crashed")
+    assert snap_compare(app, terminal_size=(120, 36), run_before=_historical)
+
+
+def test_historical_header_small(snap_compare) -> None:
+    """The same at 80×24."""
+    app = make_app(APP_FIXTURES / "crashed")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_historical)
