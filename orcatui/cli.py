@@ -121,6 +121,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print JSON, compact (shape in the README)"
     )
     summary.add_argument("--pretty", action="store_true", help="with --json: indent the JSON")
+    summary.add_argument(
+        "--all-failed",
+        action="store_true",
+        help="list every FAILED packet instead of grouping them by error",
+    )
+
+    wait = sub.add_parser(
+        "wait",
+        help="block until no pipeline's newest run is live; exit like summary (124: timeout)",
+        description="Wait until every pipeline's newest run under ROOT is over, then exit "
+        "with summary's exit code (124 when --timeout runs out first).",
+        epilog=_EPILOG + "  124  --timeout ran out while a run was still live\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(wait)
+    wait.add_argument(
+        "--timeout",
+        type=_duration,
+        default=None,
+        metavar="DURATION",
+        help="give up after this long (e.g. 90s, 10m, 2h; default: wait forever)",
+    )
 
     demo = sub.add_parser(
         "demo",
@@ -211,7 +233,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         text = json.dumps(report, indent=indent, separators=separators, ensure_ascii=False)
         sys.stdout.write(text + "\n")
     else:
-        sys.stdout.write(render(report, sys.stdout))
+        sys.stdout.write(render(report, sys.stdout, all_failed=args.all_failed))
     return exit_code(report)
 
 
@@ -251,9 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return exitcodes.USAGE
+    from orcatui.cmd_wait import cmd_wait
     from orcatui.store.store import RootError
 
-    handlers = {"summary": cmd_summary, "watch": cmd_watch, "demo": cmd_demo}
+    handlers = {"summary": cmd_summary, "watch": cmd_watch, "demo": cmd_demo, "wait": cmd_wait}
     try:
         return handlers[args.command](args)
     except RootError as exc:
