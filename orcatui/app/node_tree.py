@@ -177,7 +177,7 @@ class NodeTree(Tree[TreeRef]):
         Binding(
             "enter", "select_cursor", "Expand/collapse (on a node: into its packets)", show=False
         ),
-        Binding("right,l", "into_table", "Into the node's packets", show=False),
+        Binding("right", "into_table", "Into the node's packets", show=False),
         Binding("home,g", "scroll_home", "First line", show=False),
         Binding("end,G", "scroll_end", "Last line", show=False),
         Binding("ctrl+d", "half(1)", "Half a page down", show=False),

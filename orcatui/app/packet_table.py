@@ -33,8 +33,6 @@ TAG_MAX = 32
 ERROR_MIN = 24
 SAMPLE_ROWS = 400
 GAP = 1
-#: Below this width the table puts state, duration and error before the tag columns.
-NARROW = 90
 #: The error column's width when it comes before the tags (narrow tables).
 NARROW_ERROR = 36
 
@@ -211,8 +209,10 @@ class PacketTable(ScrollView, can_focus=True):
             default=0,
         )
         available = self.scrollable_content_region.width
-        if 0 < available < NARROW and tag_cols:
-            # Narrow: what went wrong first (state, duration, error), then the tags.
+        squeezed = sum(c.width + GAP for c in cols) + ERROR_MIN > available
+        if available > 0 and squeezed and tag_cols:
+            # Too narrow for every column: what went wrong first (state, duration, error),
+            # then the tags.
             first = [c for c in cols if c.kind in ("state", "duration")]
             error = Column("error", "error", min(max(err_sample, 5), NARROW_ERROR), "error")
             rest = [c for c in cols if c.kind not in ("state", "duration")]
