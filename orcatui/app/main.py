@@ -185,7 +185,7 @@ class MonitorScreen(Screen[None]):
         tree.update_from(frame.snapshot)
         for message, severity in self._events.update(frame.snapshot):
             self.app.notify(message, title="run", severity=severity, markup=False)
-            if self.orca.bell:
+            if self.orca.ring_bell:
                 self.app.bell()
         if self.state.node is None:
             worst = worst_node(frame.snapshot)
@@ -274,7 +274,8 @@ class MonitorScreen(Screen[None]):
             out.append(f" {cell(state.search, 60)} ", style="bold reverse")
         if state.sort is not None:
             column, descending = state.sort
-            label = "running longest" if column == RUNNING_LONGEST else column
+            headers = {c.field: c.header for c in self.query_one(PacketTable).columns}
+            label = "running longest" if column == RUNNING_LONGEST else headers.get(column, column)
             out.append("  sort ", style="dim")
             out.append(f" {cell(label, 40)} {'▼' if descending else '▲'} ", style="bold reverse")
         p = frame.pipeline(state.pipeline)
@@ -496,7 +497,7 @@ class OrcaApp(App[int]):
             monitor_factory = source
         self.clock = clock
         self.source: MonitorSource = TriageSource(monitor_factory, clock)
-        self.bell = bell
+        self.ring_bell = bell
         self.problems_first = problems_first
         self.root = self.source.root
         self.poll = poll

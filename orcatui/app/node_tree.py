@@ -32,8 +32,8 @@ from orcatui.model.states import SHOWN_STATES
 #: The order of a progress bar's done part (then RUNNING, then the empty rest).
 DONE_ORDER = ("SUCCESS", "CACHED", "FAILED")
 BAR_WIDTH = 6
-#: Columns of the tree outside a node's text (guides, scrollbar, border).
-TREE_CHROME = 7
+#: Columns of the tree outside a node's text (border, scrollbar, the guide of the top level).
+TREE_CHROME = 4
 
 
 def progress_bar(
@@ -127,7 +127,7 @@ def node_label(
         style="bold",
     )
     running = counts.get("RUNNING", 0)
-    if running:
+    if running and not (progress is not None and progress.expected):  # the bar shows them
         total.append(f" {running}{STATE_MARK_OF['RUNNING']}", style=palette.state("RUNNING"))
     title_text = cell(title, 40)
     detail_text = " " + cell(detail, 24) if show_detail and detail else ""

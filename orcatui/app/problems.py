@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -120,8 +121,12 @@ class ProblemList(ScrollView, can_focus=True):
         text = self._line_text(line)
         if line == self.cursor:
             text.stylize(self.get_component_rich_style("problem-list--cursor"))
-        segments = list(text.render(self.app.console))
-        return Strip([s for s in segments if s.text != "\n"]).crop_extend(0, width, base)
+        segments = [
+            Segment(s.text, base + (s.style or Style()))
+            for s in text.render(self.app.console)
+            if s.text != "\n"
+        ]
+        return Strip(segments).crop_extend(0, width, base)
 
     def _line_text(self, line: int) -> Text:
         assert self.problems is not None
@@ -131,7 +136,8 @@ class ProblemList(ScrollView, can_focus=True):
         state = "RUNNING" if group.kind == "slow" else group.kind
         width = max(self.scrollable_content_region.width, 20)
         if k < 0:
-            out = Text(" ▾ " if g in self.expanded else " ▸ ", style="dim")
+            out = Text()
+            out.append(" - " if g in self.expanded else " + ", style="dim")
             out.append(f"{_MARK[group.kind]} {group.count:>6,}  ", style=palette.state(state))
             out.append(cell(group.title, 300), style="bold")
             nodes = ", ".join(f"{cell(n, 40)} ×{c:,}" for n, c in group.nodes.items())
