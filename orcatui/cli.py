@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--no-watch", action="store_true", help="a static view: read once, no updates"
     )
+    watch.add_argument(
+        "--bell",
+        action="store_true",
+        help="ring the terminal bell when a followed run ends, dies or first fails",
+    )
 
     summary = sub.add_parser(
         "summary",
@@ -253,6 +258,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         static=args.no_watch,
         stale_after=args.stale_after,
         job_files=args.job,
+        bell=args.bell,
+        problems_first=True,
     )
 
 
