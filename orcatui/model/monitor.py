@@ -558,19 +558,28 @@ class Monitor:
             else:
                 stale.append((node, stamp, declared, prev_count))
         if stale:
-            tables = [self._rows(n, View(run_id), verdicts, now, ordered=False) for n, *_ in stale]
-            history_tables = (
-                [self._rows(n, View(prev), verdicts, now, ordered=False) for n, *_ in stale]
-                if prev is not None
-                else None
-            )
+            tables = [
+                self._rows(n, View(run_id), verdicts, now, ordered=False) for n, *_ in stale
+            ]
             times = nodes_times(tables)
-            histories = nodes_times(history_tables) if history_tables is not None else None
+            # An earlier run is read only for nodes with too few completed packets of their own
+            # (for the typical duration of the ETA and for the slow bound).
+            need = [
+                i
+                for i, t in enumerate(times)
+                if prev is not None and len(t.durations) < MIN_PEERS_FOR_BOUND
+            ]
+            history_tables = {
+                i: self._rows(stale[i][0], View(prev), verdicts, now, ordered=False) for i in need
+            }
+            histories = dict(
+                zip(need, nodes_times([history_tables[i] for i in need]), strict=True)
+            )
             for i, (node, stamp, declared, prev_count) in enumerate(stale):
-                history = histories[i] if histories is not None else None
-                earlier = None
-                if history is not None and len(times[i].durations) < MIN_PEERS_FOR_BOUND:
-                    earlier = earlier_durations(history_tables[i], run_id)  # type: ignore[index]
+                history = histories.get(i)
+                earlier = (
+                    earlier_durations(history_tables[i], run_id) if i in history_tables else None
+                )
                 t = NodeTriage(
                     times=times[i],
                     declared=declared,
