@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_triage
 from bench_triage import NODES, RUN_B, build
 
 from orcatui.app.problems import GROUPER, ProblemList, ProblemsScreen
@@ -107,6 +108,9 @@ async def app_figures(root: Path, now: float) -> dict[str, float]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        # The store skips events more than a day ahead of the machine's clock: the runs end
+        # now-ish (bench_triage's fixed T0 puts run B ~4.6 days after 2026-11-28).
+        bench_triage.T0 = time.time() - 450_000
         t = time.perf_counter()
         events, failed, newest = build(root)
         print(
