@@ -143,8 +143,7 @@ class PacketTable(ScrollView, can_focus=True):
         self.rows = rows
         self.now = self.clock = now
         self._ageing = (
-            rows.num_rows > 0
-            and pc.any(pc.equal(rows.column("state"), "RUNNING")).as_py()
+            rows.num_rows > 0 and pc.any(pc.equal(rows.column("state"), "RUNNING")).as_py()
         )
         self.placeholder = placeholder
         self._keys = rows.column("key").combine_chunks() if rows.num_rows else None
