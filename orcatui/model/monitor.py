@@ -558,9 +558,7 @@ class Monitor:
             else:
                 stale.append((node, stamp, declared, prev_count))
         if stale:
-            tables = [
-                self._rows(n, View(run_id), verdicts, now, ordered=False) for n, *_ in stale
-            ]
+            tables = [self._rows(n, View(run_id), verdicts, now, ordered=False) for n, *_ in stale]
             times = nodes_times(tables)
             # An earlier run is read only for nodes with too few completed packets of their own
             # (for the typical duration of the ETA and for the slow bound).
@@ -572,9 +570,7 @@ class Monitor:
             history_tables = {
                 i: self._rows(stale[i][0], View(prev), verdicts, now, ordered=False) for i in need
             }
-            histories = dict(
-                zip(need, nodes_times([history_tables[i] for i in need]), strict=True)
-            )
+            histories = dict(zip(need, nodes_times([history_tables[i] for i in need]), strict=True))
             for i, (node, stamp, declared, prev_count) in enumerate(stale):
                 history = histories.get(i)
                 earlier = (
