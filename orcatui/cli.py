@@ -133,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--no-watch", action="store_true", help="a static view: read once, no updates"
     )
+    watch.add_argument(
+        "--bell",
+        action="store_true",
+        help="ring the terminal bell when a followed run ends, dies or first fails",
+    )
 
     summary = sub.add_parser(
         "summary",
@@ -162,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     summary.add_argument("--pretty", action="store_true", help="with --json: indent the JSON")
     _at_option(summary)
+    summary.add_argument(
+        "--all-failed",
+        action="store_true",
+        help="list every FAILED packet instead of grouping them by error",
+    )
 
     report = sub.add_parser(
         "report",
@@ -216,6 +226,23 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: stdout)"
     )
     _at_option(export)
+
+    wait = sub.add_parser(
+        "wait",
+        help="block until no pipeline's newest run is live; exit like summary (124: timeout)",
+        description="Wait until every pipeline's newest run under ROOT is over, then exit "
+        "with summary's exit code (124 when --timeout runs out first).",
+        epilog=_EPILOG + "  124  --timeout ran out while a run was still live\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(wait)
+    wait.add_argument(
+        "--timeout",
+        type=_duration,
+        default=None,
+        metavar="DURATION",
+        help="give up after this long (e.g. 90s, 10m, 2h; default: wait forever)",
+    )
 
     demo = sub.add_parser(
         "demo",
@@ -320,7 +347,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         text = json.dumps(report, indent=indent, separators=separators, ensure_ascii=False)
         sys.stdout.write(text + "\n")
     else:
-        sys.stdout.write(render(report, sys.stdout))
+        sys.stdout.write(render(report, sys.stdout, all_failed=args.all_failed))
     return exit_code(report)
 
 
@@ -340,6 +367,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         static=args.no_watch,
         stale_after=args.stale_after,
         job_files=args.job,
+        bell=args.bell,
+        problems_first=True,
     )
 
 
@@ -362,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         return exitcodes.USAGE
     from orcatui.cmd_export import cmd_export
     from orcatui.cmd_report import cmd_report
+    from orcatui.cmd_wait import cmd_wait
     from orcatui.store.store import RootError
 
     handlers = {
@@ -370,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": cmd_demo,
         "report": cmd_report,
         "export": cmd_export,
+        "wait": cmd_wait,
     }
     try:
         return handlers[args.command](args)

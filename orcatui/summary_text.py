@@ -41,8 +41,41 @@ def _tags(tags: dict[str, Any]) -> str:
     return " ".join(f"{inert(k)}={inert(v)}" for k, v in tags.items())
 
 
-def render(report: dict[str, Any], stream: TextIO | None = None) -> str:
-    """The report as text: one table of nodes per pipeline, then FAILED and LOST packets."""
+def _eta(eta: list[float] | None) -> str:
+    """``~6m (4–9m)`` from a JSON ``eta_s`` pair, ``?`` when unknown."""
+    from orcatui.model.progress import Progress, format_eta
+
+    if eta is None:
+        return "?"
+    return format_eta(Progress(0, None, None, None, (eta[0], eta[1])))
+
+
+def progress_line(progress: dict[str, Any] | None) -> str | None:
+    """``progress 77/200 (declared) · 12.0/min · ETA ~6m (4–9m)`` for a pipeline's run."""
+    if progress is None:
+        return None
+    expected = progress["expected"]
+    text = f"progress {progress['done']}/{expected if expected is not None else '?'}"
+    if expected:
+        text += f" {100 * min(progress['done'] / expected, 1):.0f}%"
+    if progress["expected_from"]:
+        text += f" (expected from the {progress['expected_from']})"
+    if progress["rate_per_min"] is not None:
+        text += f" · {progress['rate_per_min']:g}/min"
+    return text + f" · ETA {_eta(progress['eta_s'])}"
+
+
+def group_line(group: dict[str, Any]) -> str:
+    """``120 × FileNotFoundError: No such file …: <path>  [load ×80, fit ×40]``."""
+    nodes = ", ".join(f"{inert(n)} ×{c}" for n, c in group["nodes"].items())
+    return f"{group['count']} × {_cut(inert(group['signature']), _ERROR_WIDTH)}  [{nodes}]"
+
+
+def render(
+    report: dict[str, Any], stream: TextIO | None = None, *, all_failed: bool = False
+) -> str:
+    """The report as text: one table of nodes per pipeline, then error groups (or every FAILED
+    packet with ``all_failed``), slow and LOST packets."""
     stream = stream or sys.stdout
     paint = _Painter(use_colour(stream))
     out: list[str] = []
@@ -65,6 +98,9 @@ def render(report: dict[str, Any], stream: TextIO | None = None) -> str:
             )
         else:
             out.append(f"  view: {inert(p['view'])}")
+        line = progress_line(p.get("progress"))
+        if line:
+            out.append(f"  {line}")
         rows = [["node", *SHOWN_STATES, "median", "max"]]
         for n in p["nodes"]:
             title = inert(n["name"])
@@ -89,11 +125,23 @@ def render(report: dict[str, Any], stream: TextIO | None = None) -> str:
                     text = paint(text, state)
                 cells.append(text)
             out.append("  " + "  ".join(cells).rstrip())
+        groups = p.get("error_groups")
+        if groups is not None and not all_failed:
+            for g in groups:
+                out.append(f"  {paint('FAILED', 'FAILED')} {group_line(g)}")
         for n in p["nodes"]:
-            for f in n["failed"]:
-                msg = _cut(inert(f["error_first_line"] or "(no message)"), _ERROR_WIDTH)
+            if groups is None or all_failed:
+                for f in n["failed"]:
+                    msg = _cut(inert(f["error_first_line"] or "(no message)"), _ERROR_WIDTH)
+                    out.append(
+                        f"  {paint('FAILED', 'FAILED')} {inert(n['name'])} {_tags(f['tags'])}: "
+                        f"{msg}"
+                    )
+            for slow in n.get("slow") or ():
                 out.append(
-                    f"  {paint('FAILED', 'FAILED')} {inert(n['name'])} {_tags(f['tags'])}: {msg}"
+                    f"  {paint('SLOW', 'RUNNING')}   {inert(n['name'])} {_tags(slow['tags'])}: "
+                    f"running {format_duration(slow['running_for_s'])}, typical "
+                    f"{format_duration(slow['typical_s'])}"
                 )
             for lost in n["lost"]:
                 out.append(

@@ -12,10 +12,24 @@ def run_app(
     static: bool,
     stale_after: float,
     job_files: list[Path],
+    bell: bool = False,
+    problems_first: bool = False,
 ) -> int:
-    """Run the monitor on ``root`` until the user quits; returns the exit code."""
+    """Run the monitor on ``root`` until the user quits; returns the exit code.
+
+    ``bell``: ring the terminal bell on run events; ``problems_first``: open on the problems
+    view when the shown runs have problems.
+    """
     from orcatui.app.main import OrcaApp
 
-    app = OrcaApp(root, poll=poll, static=static, stale_after=stale_after, job_files=job_files)
+    app = OrcaApp(
+        root,
+        poll=poll,
+        static=static,
+        stale_after=stale_after,
+        job_files=job_files,
+        bell=bell,
+        problems_first=problems_first,
+    )
     result = app.run()
     return int(result or 0)

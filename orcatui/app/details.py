@@ -88,6 +88,31 @@ def summary_text(
     return out
 
 
+def exception_line(view: TextView) -> int | None:
+    """The display line of a traceback's exception (the first unindented line after the last
+    ``File "…"`` frame), or None."""
+    last_frame = None
+    for i, line in enumerate(view.source):
+        if line.lstrip().startswith('File "'):
+            last_frame = i
+    if last_frame is None:
+        return None
+    source = next(
+        (
+            i
+            for i in range(last_frame + 1, len(view.source))
+            if view.source[i] and not view.source[i][0].isspace()
+        ),
+        None,
+    )
+    if source is None:
+        return None
+    for display, (src, _start, _end) in enumerate(view._wrap):
+        if src == source:
+            return display
+    return source
+
+
 def log_note(state: str) -> str:
     """Why a packet has no log row (yet): a running packet's log is written when it ends."""
     if state == "RUNNING":
@@ -132,8 +157,16 @@ class DetailsScreen(Screen[None]):
     """
 
     BINDINGS = [  # noqa: RUF012
-        Binding("escape,backspace", "app.pop_screen", "Back"),
+        Binding("escape,backspace,q", "app.pop_screen", "Back"),
+        Binding("n", "step(1)", "Next packet"),
+        Binding("N", "step(-1)", "Previous packet"),
         Binding("c", "copy", "Copy traceback/error"),
+        Binding("j,down", "text('down')", "Scroll down", show=False),
+        Binding("k,up", "text('up')", "Scroll up", show=False),
+        Binding("g,home", "text('home')", "Top", show=False),
+        Binding("G,end", "text('end')", "Bottom", show=False),
+        Binding("ctrl+d", "text('half_down')", "Half a page down", show=False),
+        Binding("ctrl+u", "text('half_up')", "Half a page up", show=False),
         Binding("1", "tab('error')", "Error", show=False),
         Binding("2", "tab('traceback')", "Traceback", show=False),
         Binding("3", "tab('stdout')", "Stdout", show=False),
@@ -193,10 +226,69 @@ class DetailsScreen(Screen[None]):
             tabs.active = self._first_tab()  # the traceback arrived: show it, as on opening
 
     def _first_tab(self) -> str:
+        """The traceback when there is one, else the first tab with something in it."""
         log = self.details.log
         if log is not None and log.traceback:
             return "traceback"
+        if self.details.row.get("error"):
+            return "error"
+        for tab_id, _, field in SECTIONS:
+            if field is not None and log is not None and getattr(log, field):
+                return tab_id
         return "error"
+
+    def on_mount(self) -> None:
+        """Focus the shown section's text and scroll a traceback to its exception line."""
+        self.call_after_refresh(self._settle_view)
+
+    def _settle_view(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        pane = self.query_one(f"#{tabs.active}", TabPane) if tabs.active else None
+        view = next(iter(pane.query(TextView)), None) if pane is not None else None
+        if view is None:
+            return
+        view.focus()
+        if tabs.active == "traceback":
+            line = exception_line(view)
+            if line is not None:
+                height = max(view.scrollable_content_region.height, 1)
+                view.scroll_to(y=max(0, line - height + 3), animate=False, immediate=True)
+
+    def _active_text(self) -> TextView | None:
+        tabs = self.query_one(TabbedContent)
+        if not tabs.active:
+            return None
+        return next(iter(self.query_one(f"#{tabs.active}", TabPane).query(TextView)), None)
+
+    def action_text(self, how: str) -> None:
+        """Scroll the shown section's text (j/k, g/G, ctrl+d/ctrl+u)."""
+        view = self._active_text()
+        if view is None:
+            return
+        half = max(view.scrollable_content_region.height // 2, 1)
+        moves = {
+            "down": lambda: view.scroll_relative(y=1, animate=False),
+            "up": lambda: view.scroll_relative(y=-1, animate=False),
+            "home": lambda: view.scroll_home(animate=False),
+            "end": lambda: view.scroll_end(animate=False),
+            "half_down": lambda: view.scroll_relative(y=half, animate=False),
+            "half_up": lambda: view.scroll_relative(y=-half, animate=False),
+        }
+        moves[how]()
+
+    def action_step(self, delta: int) -> None:
+        """Show the next (``n``) or previous (``N``) packet of the list this was opened from."""
+        self.app.step_details(self, delta)  # type: ignore[attr-defined]
+
+    def replace_packet(
+        self, details: PacketDetails, name: NodeName, now: float, view: View
+    ) -> None:
+        """Show another packet here (``n`` / ``N``): its sections, first tab, focus, scroll."""
+        self.node_name = name
+        self.view = view
+        self.show(details, now)
+        self.query_one(TabbedContent).active = self._first_tab()
+        self.call_after_refresh(self._settle_view)
 
     def action_tab(self, tab: str) -> None:
         """Show one section."""

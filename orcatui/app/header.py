@@ -20,6 +20,24 @@ from orcatui.app.render import (
 from orcatui.app.sanitize import cell
 from orcatui.model.durations import format_age, format_duration
 from orcatui.model.monitor import PipelineInfo
+from orcatui.model.progress import format_eta
+
+
+def progress_text(p: PipelineInfo) -> Text:
+    """The shown run's progress: ``77/200 38% · ETA ~6m (4–9m)``, ``77 done · ETA ?``."""
+    out = Text()
+    pr = p.progress
+    if pr is None:
+        return out
+    if pr.expected:
+        out.append(f"{pr.done:,}/{pr.expected:,}", style="bold")
+        out.append(f" {100 * min(pr.done / pr.expected, 1.0):.0f}%")
+    else:
+        out.append(f"{pr.done:,} done", style="bold")
+    live = p.run is not None and p.run.verdict.live
+    if live:
+        out.append(f" · ETA {format_eta(pr)}")
+    return out
 
 
 def run_span(p: PipelineInfo, now: float) -> str:
@@ -83,6 +101,10 @@ def header_text(
         span = run_span(p, now) if now is not None else ""
         if span:
             out.append(f"  {span}")
+        progress = progress_text(p)
+        if progress.cell_len:
+            out.append("  │  ", style="dim")
+            out.append_text(progress)
         out.append("  │  ", style="dim")
     if as_of is not None:
         out.append("historical: < > event  , . minute  L live", style="italic")

@@ -48,6 +48,8 @@ from orcatui.app.render import THEME_DEFAULTS, Palette, palette_from, pipeline_l
 from orcatui.app.run_picker import RunPicker
 from orcatui.app.sanitize import cell
 from orcatui.app.time_cursor import TimeTravelSource
+from orcatui.app.triage_keys import RunEvents, next_sort, step_run, worst_node
+from orcatui.app.triage_source import RUNNING_LONGEST
 from orcatui.model.grid import GridBuilder
 from orcatui.model.monitor import Monitor, NodeKey, PacketDetails
 from orcatui.model.naming import NodeName
@@ -111,6 +113,13 @@ class MonitorScreen(Screen[None]):
         Binding("full_stop", "time_move('seconds',60)", "Forward one minute", show=False),
         Binding("L", "time_live", "Back to live", show=False),
         Binding("E", "save_table", "Save table as shown", show=False),
+        Binding("p", "problems", "Problems"),
+        Binding("o", "sort_next", "Sort by next column", show=False),
+        Binding("O", "sort_reverse", "Reverse the sort", show=False),
+        Binding("U", "running_longest", "Running longest first", show=False),
+        Binding("h", "toggle_tags", "Hide/show tag columns", show=False),
+        Binding("left_square_bracket", "step_run(1)", "Older run", show=False),
+        Binding("right_square_bracket", "step_run(-1)", "Newer run", show=False),
     ]
 
     def __init__(self) -> None:
@@ -121,6 +130,8 @@ class MonitorScreen(Screen[None]):
         self._notified: set[str] = set()
         self._grid_builder = GridBuilder()  # per-node counts kept between grid screens
         self._flaky = FlakyCache()  # used on the model thread only
+        self._events = RunEvents()
+        self._opened = False  # the first frame with nodes chose where to start
 
     def compose(self) -> ComposeResult:
         """The main layout."""
@@ -189,11 +200,20 @@ class MonitorScreen(Screen[None]):
                 self.app.notify(problem, title="unreadable data", severity="warning", markup=False)
         tree = self.query_one(NodeTree)
         tree.update_from(frame.snapshot)
+        for message, severity in self._events.update(frame.snapshot):
+            self.app.notify(message, title="run", severity=severity, markup=False)
+            if self.orca.ring_bell:
+                self.app.bell()
         if self.state.node is None:
-            first = tree.first_node()
+            worst = worst_node(frame.snapshot)
+            line = tree.line_of(worst) if worst is not None else None
+            first = line or tree.first_node()
             if first is not None and first.data is not None:
                 self._select(first.data)
                 self.call_after_refresh(self._put_tree_cursor_on_node)
+                if not self._opened and self.orca.problems_first and worst is not None:
+                    self.call_after_refresh(self._open_problems_if_any, frame)
+            self._opened = self._opened or first is not None
         self._render_header()
         self._render_banner(frame)
         self._render_table(frame)
@@ -273,6 +293,8 @@ class MonitorScreen(Screen[None]):
             node=(state.node, view),
             show_run=view.all_runs,
             placeholder=cell(placeholder, 300),
+            slow=getattr(frame, "slow", None),
+            sort=state.sort if state.sort is None or state.sort[0] != RUNNING_LONGEST else None,
         )
         bar.update(self._filter_text(frame, frame.rows.num_rows))
 
@@ -287,6 +309,12 @@ class MonitorScreen(Screen[None]):
         if state.search:
             out.append("  search ", style="dim")
             out.append(f" {cell(state.search, 60)} ", style="bold reverse")
+        if state.sort is not None:
+            column, descending = state.sort
+            headers = {c.field: c.header for c in self.query_one(PacketTable).columns}
+            label = "running longest" if column == RUNNING_LONGEST else headers.get(column, column)
+            out.append("  sort ", style="dim")
+            out.append(f" {cell(label, 40)} {'▼' if descending else '▲'} ", style="bold reverse")
         p = frame.pipeline(state.pipeline)
         for n in p.nodes if p is not None else ():
             if n.key == state.node:
@@ -437,6 +465,78 @@ class MonitorScreen(Screen[None]):
 
         save_table(self)
 
+    # -- issue 10: problems, sorting, runs ---------------------------------------------------
+    def _open_problems_if_any(self, frame: Frame) -> None:
+        if any(
+            n.counts.get("FAILED") or n.counts.get("LOST") or n.slow
+            for p in frame.snapshot.pipelines
+            for n in p.nodes
+        ):
+            self.action_problems()
+
+    def action_problems(self) -> None:
+        """Open the problems view: every FAILED, LOST and slow packet, grouped."""
+        from orcatui.app.problems import ProblemsScreen
+
+        if not any(isinstance(s, ProblemsScreen) for s in self.app.screen_stack):
+            self.app.push_screen(ProblemsScreen(dict(self.state.views)))
+
+    def _sort(self, sort: tuple[str, bool] | None) -> None:
+        self.set_state(replace(self.state, sort=sort))
+
+    def action_sort_next(self) -> None:
+        """Sort by the next column (model order after the last)."""
+        table = self.query_one(PacketTable)
+        self._sort(next_sort(self.state.sort, [c.field for c in table.columns]))
+
+    def action_sort_reverse(self) -> None:
+        """Flip the sort between ascending and descending."""
+        if self.state.sort is not None and self.state.sort[0] != RUNNING_LONGEST:
+            self._sort((self.state.sort[0], not self.state.sort[1]))
+
+    def action_running_longest(self) -> None:
+        """RUNNING packets first, the longest running on top (again: back to model order)."""
+        on = self.state.sort is not None and self.state.sort[0] == RUNNING_LONGEST
+        self._sort(None if on else (RUNNING_LONGEST, False))
+
+    def on_packet_table_sort_clicked(self, event: PacketTable.SortClicked) -> None:
+        """A header click: sort by that column; again: descending; a third time: unsorted."""
+        sort = self.state.sort
+        if sort is None or sort[0] != event.field:
+            self._sort((event.field, False))
+        elif not sort[1]:
+            self._sort((event.field, True))
+        else:
+            self._sort(None)
+
+    def action_toggle_tags(self) -> None:
+        """Hide or show the packet table's tag columns."""
+        self.query_one(PacketTable).action_toggle_tags()
+
+    def action_step_run(self, delta: int) -> None:
+        """Show the next older (``[``) or newer (``]``) run of the pipeline."""
+        p = self.frame.pipeline(self.state.pipeline) if self.frame else None
+        if p is None:
+            return
+        view = step_run(p, delta)
+        if view is None:
+            self.app.notify("no older run" if delta > 0 else "no newer run", severity="warning")
+            return
+        self.set_state(self.state.with_view(p.name, view))
+
+    def step_packet(self, delta: int) -> tuple[NodeKey, View, dict] | None:
+        """Move the table cursor to the next/previous packet (details ``n`` / ``N``)."""
+        table = self.query_one(PacketTable)
+        before = table.cursor
+        table.action_cursor(delta)
+        if table.cursor == before:
+            return None
+        return self._cursor_packet()
+
+    def focus_table(self) -> None:
+        """Move the focus into the packet table (enter or → on a tree node)."""
+        self.query_one(PacketTable).focus()
+
     def action_copy(self) -> None:
         """Copy the selected packet's traceback (or error) to the clipboard."""
         found = self._cursor_packet()
@@ -470,6 +570,8 @@ class OrcaApp(App[int]):
         safety_refresh: float = SAFETY_REFRESH_S,
         use_feed: bool = True,
         theme: str | None = None,
+        bell: bool = False,
+        problems_first: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(source, Path):
@@ -482,9 +584,11 @@ class OrcaApp(App[int]):
         else:
             monitor_factory = source
         self.clock = clock
-        self.source = TimeTravelSource(monitor_factory, clock)
+        self.source: TimeTravelSource = TimeTravelSource(monitor_factory, clock)
         #: The moment of a historical view (the time cursor), None when live (main thread).
         self.time_at: float | None = None
+        self.ring_bell = bell
+        self.problems_first = problems_first
         self.root = self.source.root
         self.poll = poll
         self.static = static
@@ -672,6 +776,32 @@ class OrcaApp(App[int]):
         details = await self._details(node, view, row)
         self.push_screen(DetailsScreen(details, name, self.clock(), view))
 
+    def open_packet(self, node: NodeKey, view: View, row: dict) -> None:
+        """Open a packet's details from anywhere (the problems view): named by the main frame."""
+        screen = self.main
+        name = screen._node_name(node) if screen is not None else None
+        if name is not None:
+            self.open_details(node, view, row, name)
+
+    @work(group="details", exit_on_error=False)
+    async def step_details(self, screen: DetailsScreen, delta: int) -> None:
+        """``n`` / ``N`` on a details screen: the next/previous packet of the list beneath."""
+        stack = self.screen_stack
+        below = stack[stack.index(screen) - 1] if screen in stack and stack.index(screen) else None
+        step = getattr(below, "step_packet", None)
+        found = step(delta) if step is not None else None
+        main = self.main
+        if found is None or main is None:
+            self.notify("no next packet" if delta > 0 else "no previous packet", severity="warning")
+            return
+        node, view, row = found
+        name = main._node_name(node)
+        if name is None:
+            return
+        details = await self._details(node, view, row)
+        if screen.is_attached:
+            screen.replace_packet(details, name, self.clock(), view)
+
     @work(group="details", exit_on_error=False)
     async def copy_packet(self, node: NodeKey, view: View, row: dict) -> None:
         """Copy a packet's traceback (or error, or LOST reason), sanitised, to the clipboard."""
@@ -691,17 +821,22 @@ class OrcaApp(App[int]):
         """Binding groups for the help screen, from the classes that declare them."""
         from textual.widgets import OptionList
 
+        from orcatui.app.problems import ProblemList, ProblemsScreen
+
         return [
             (
                 "Everywhere",
                 [
                     *self.BINDINGS,
+                    Binding("tab", "focus_next", "Next pane"),
+                    Binding("shift+tab", "focus_previous", "Previous pane"),
                     Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Command palette"),
                 ],
             ),
             ("Main view", MonitorScreen.BINDINGS),
-            ("Packet table", PacketTable.BINDINGS),
             ("Node tree", NodeTree.BINDINGS),
+            ("Packet table", PacketTable.BINDINGS),
+            ("Problems view", [*ProblemsScreen.BINDINGS, *ProblemList.BINDINGS]),
             ("Packet details", DetailsScreen.BINDINGS),
             ("Run picker", [*RunPicker.BINDINGS, *OptionList.BINDINGS]),
             ("Runs grid", [*GridScreen.BINDINGS, *GridView.BINDINGS]),

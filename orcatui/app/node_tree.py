@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Tree
@@ -22,9 +23,67 @@ from orcatui.app.render import (
     palette_of,
     pipeline_label,
 )
+from orcatui.app.render import STATE_MARK as STATE_MARK_OF
 from orcatui.app.sanitize import cell
 from orcatui.model.monitor import NodeInfo, NodeKey, PipelineInfo, Snapshot
+from orcatui.model.progress import Progress
 from orcatui.model.states import SHOWN_STATES
+
+#: The order of a progress bar's done part (then RUNNING, then the empty rest).
+DONE_ORDER = ("SUCCESS", "CACHED", "FAILED")
+BAR_WIDTH = 6
+#: Columns of the tree outside a node's text (border, scrollbar, the guide of the top level).
+TREE_CHROME = 4
+
+
+def progress_bar(
+    counts: dict[str, int],
+    expected: int,
+    width: int = BAR_WIDTH,
+    palette: Palette = DEFAULT_PALETTE,
+) -> Text:
+    """done of ``expected``: one cell per ``expected / width`` packets, coloured by state
+    (SUCCESS, CACHED, FAILED; then RUNNING and LOST), the not-yet-done rest visibly empty."""
+    bar = Text()
+    scale = width / max(expected, 1)
+    used = 0
+    for s in (*DONE_ORDER, "RUNNING", "LOST"):
+        n = counts.get(s, 0)
+        if not n:
+            continue
+        cells = max(1, round(n * scale)) if s in ("FAILED", "LOST") else round(n * scale)
+        cells = min(cells, width - used)
+        if cells:
+            bar.append(("█" if s in DONE_ORDER else "▒") * cells, style=palette.plain(s))
+            used += cells
+    if used < width:
+        bar.append("░" * (width - used), style="dim")
+    return bar
+
+
+def middle_cut(text: str, width: int) -> str:
+    """``text`` shortened in the middle with … to at most ``width`` cells."""
+    from rich.cells import cell_len
+
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = (width - 1 + 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
+
+
+def flag_text(counts: dict[str, int], slow: int, palette: Palette = DEFAULT_PALETTE) -> Text:
+    """The counts that must stay visible: ✗ failed, ⊘ lost, slow."""
+    out = Text()
+    for s in ("LOST", "FAILED"):
+        n = counts.get(s, 0)
+        if n:
+            out.append(f" {n}{STATE_MARK_OF[s]}", style=palette.state(s))
+    if slow:
+        out.append(f" {slow} slow", style=palette.state("RUNNING") + Style(reverse=True))
+    return out
 
 
 @dataclass(frozen=True)
@@ -49,20 +108,50 @@ def node_label(
     show_detail: bool,
     width: int = 0,
     palette: Palette = DEFAULT_PALETTE,
+    progress: Progress | None = None,
+    slow: int = 0,
+    room: int | None = None,
 ) -> Text:
     """A node's line: title (with its shortened identity when needed), bar, counts.
 
-    Titles are padded to ``width`` so that the bars of a pipeline's nodes line up.
+    Titles are padded to ``width`` so that the bars of a pipeline's nodes line up. With a
+    known ``progress.expected`` the bar is a progress bar (done of expected). With ``room``
+    (the cells the line may take), a long title is shortened in the middle so that the
+    bar and the ✗ ⊘ slow counts stay visible.
     """
-    label = Text(cell(title, 40), style="bold")
-    if show_detail and detail:
-        label.append(" " + cell(detail, 24), style="dim")
+    flags = flag_text(counts, slow, palette)
+    total = Text(
+        f"{progress.done}/{progress.expected}"
+        if progress is not None and progress.expected
+        else str(sum(counts.get(s, 0) for s in SHOWN_STATES)),
+        style="bold",
+    )
+    running = counts.get("RUNNING", 0)
+    if running and not (progress is not None and progress.expected):  # the bar shows them
+        total.append(f" {running}{STATE_MARK_OF['RUNNING']}", style=palette.state("RUNNING"))
+    title_text = cell(title, 40)
+    detail_text = " " + cell(detail, 24) if show_detail and detail else ""
+    if room is not None:
+        tail = 1 + BAR_WIDTH + 1 + total.cell_len + flags.cell_len
+        budget = max(room - tail, 6)
+        width = min(width, budget)
+        if len(title_text) + len(detail_text) > budget:
+            keep = max(budget - len(detail_text), 6)
+            title_text = middle_cut(title_text, keep)
+            detail_text = middle_cut(detail_text, max(budget - len(title_text), 0))
+    label = Text(title_text, style="bold")
+    if detail_text:
+        label.append(detail_text, style="dim")
     if label.cell_len < width:
         label.append(" " * (width - label.cell_len))
     label.append(" ")
-    label.append_text(count_bar(counts, 6, palette))
+    if progress is not None and progress.expected:
+        label.append_text(progress_bar(counts, progress.expected, BAR_WIDTH, palette))
+    else:
+        label.append_text(count_bar(counts, BAR_WIDTH, palette))
     label.append(" ")
-    label.append_text(counts_text(counts, compact=True, palette=palette))
+    label.append_text(total)
+    label.append_text(flags)
     return label
 
 
@@ -85,7 +174,14 @@ class NodeTree(Tree[TreeRef]):
     """Pipelines and their nodes; highlight a node to show its packets."""
 
     BINDINGS = [  # noqa: RUF012
-        Binding("enter", "select_cursor", "Expand/collapse", show=False),
+        Binding(
+            "enter", "select_cursor", "Expand/collapse (on a node: into its packets)", show=False
+        ),
+        Binding("right", "into_table", "Into the node's packets", show=False),
+        Binding("home,g", "scroll_home", "First line", show=False),
+        Binding("end,G", "scroll_end", "Last line", show=False),
+        Binding("ctrl+d", "half(1)", "Half a page down", show=False),
+        Binding("ctrl+u", "half(-1)", "Half a page up", show=False),
         Binding("space", "toggle_node", "Expand/collapse", show=False),
         Binding("up,k", "cursor_up", "Up", show=False),
         Binding("down,j", "cursor_down", "Down", show=False),
@@ -138,6 +234,8 @@ class NodeTree(Tree[TreeRef]):
         for n in p.nodes:
             titles[n.name.title] = titles.get(n.name.title, 0) + 1
         width = max((_title_width(n, titles) for n in p.nodes), default=0)
+        depth = max(len(p.name), 1)
+        room = max((self.size.width or 36) - TREE_CHROME - self.guide_depth * depth, 16)
         for n in p.nodes:
             ident = ("n", n.key)
             label = node_label(
@@ -147,6 +245,9 @@ class NodeTree(Tree[TreeRef]):
                 show_detail=titles[n.name.title] > 1,
                 width=width,
                 palette=self._palette,
+                progress=n.progress,
+                slow=n.slow,
+                room=room,
             )
             self._ensure(parent, ident, label, TreeRef("node", p.name, n.key), leaf=True)
             yield ident
@@ -169,6 +270,31 @@ class NodeTree(Tree[TreeRef]):
             line.set_label(label)
             self._labels[ident] = label
         return line
+
+    def action_select_cursor(self) -> None:
+        """Enter: on a pipeline, expand/collapse; on a node, move into its packet table."""
+        node = self.cursor_node
+        if node is not None and node.data is not None and node.data.kind == "node":
+            self.action_into_table()
+            return
+        super().action_select_cursor()
+
+    def action_into_table(self) -> None:
+        """Move the focus into the packet table of the node under the cursor."""
+        node = self.cursor_node
+        if node is None or node.data is None or node.data.kind != "node":
+            if node is not None and not node.is_expanded and node.children:
+                node.expand()
+            return
+        focus = getattr(self.screen, "focus_table", None)
+        if focus is not None:
+            focus()
+
+    def action_half(self, direction: int) -> None:
+        """Move the cursor half a screenful (``ctrl+d`` / ``ctrl+u``)."""
+        half = max(self.scrollable_content_region.height // 2, 1)
+        line = max(0, min(self.cursor_line + direction * half, self.last_line))
+        self.cursor_line = line
 
     def line_of(self, key: NodeKey) -> TreeNode[TreeRef] | None:
         """The tree line of a node."""

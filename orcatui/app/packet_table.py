@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from rich.cells import cell_len, set_cell_size
@@ -32,6 +33,8 @@ TAG_MAX = 32
 ERROR_MIN = 24
 SAMPLE_ROWS = 400
 GAP = 1
+#: The error column's width when it comes before the tags (narrow tables).
+NARROW_ERROR = 36
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,10 @@ class PacketTable(ScrollView, can_focus=True):
         Binding("down,j", "cursor(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
         Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "edge(0)", "First packet", show=False),
-        Binding("end", "edge(1)", "Last packet", show=False),
+        Binding("home,g", "edge(0)", "First packet", show=False),
+        Binding("end,G", "edge(1)", "Last packet", show=False),
+        Binding("ctrl+d", "half(1)", "Half a page down", show=False),
+        Binding("ctrl+u", "half(-1)", "Half a page up", show=False),
         Binding("left", "scroll_left", "Scroll left", show=False),
         Binding("right", "scroll_right", "Scroll right", show=False),
         Binding("enter", "open", "Details"),
@@ -72,6 +77,13 @@ class PacketTable(ScrollView, can_focus=True):
             self.row = row
             super().__init__()
 
+    class SortClicked(Message):
+        """A column header was clicked: sort by that display-row field."""
+
+        def __init__(self, field: str) -> None:
+            self.field = field
+            super().__init__()
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.rows: pa.Table = EMPTY_ROWS
@@ -87,6 +99,9 @@ class PacketTable(ScrollView, can_focus=True):
         self._show_run = False
         self._node: object = None
         self.flaky: frozenset[str] = frozenset()  # display-row keys of flaky packets
+        self.slow: np.ndarray | None = None  # one bool per row: RUNNING and slow
+        self.sort: tuple[str, bool] | None = None  # shown in the header
+        self.hide_tags = False
 
     # -- data --------------------------------------------------------------------------------
     @property
@@ -113,16 +128,23 @@ class PacketTable(ScrollView, can_focus=True):
         node: object = None,
         show_run: bool = False,
         placeholder: str = "no packets",
+        slow: np.ndarray | None = None,
+        sort: tuple[str, bool] | None = None,
     ) -> None:
-        """Show new rows; keep the cursor on its packet and that packet's place on screen."""
+        """Show new rows; keep the cursor on its packet and that packet's place on screen.
+
+        ``slow``: one bool per row (RUNNING past its node's bound); ``sort``: the sort shown
+        in the header ((field, descending)).
+        """
         old_key = self.cursor_key
+        self.slow = slow if slow is not None and len(slow) == rows.num_rows else None
+        self.sort = sort
         same_node = node == self._node
         screen_offset = self.cursor - int(self.scroll_y)
         self.rows = rows
         self.now = self.clock = now
         self._ageing = (
-            rows.num_rows > 0
-            and pc.any(pc.is_in(rows.column("state"), pa.array(["RUNNING", "LOST"]))).as_py()
+            rows.num_rows > 0 and pc.any(pc.equal(rows.column("state"), "RUNNING")).as_py()
         )
         self.placeholder = placeholder
         self._keys = rows.column("key").combine_chunks() if rows.num_rows else None
@@ -185,20 +207,31 @@ class PacketTable(ScrollView, can_focus=True):
             longest = max((cell_len(cell(r.get(field), limit)) for r in sample), default=0)
             return min(max(cell_len(header), longest, old.get(field, 0), 1), limit)
 
-        cols = [Column(t, t, width(t, t, TAG_MAX), "tag") for t in tags]
+        tag_cols = [Column(t, t, width(t, t, TAG_MAX), "tag") for t in tags]
+        tag_cols = [] if self.hide_tags else tag_cols
+        cols = list(tag_cols)
         cols.append(Column("state", "state", 11 if self.flaky else 9, "state"))
-        cols.append(
-            Column("started", "started_us", 11 if self._multi_day(sample) else 8, "started")
-        )
+        started = Column("started", "started_us", 11 if self._multi_day(sample) else 8, "started")
+        cols.append(started)
         cols.append(Column("duration", "duration_s", 8, "duration"))
         if self._show_run:
             cols.append(Column("run", "run_id", width("run_id", "run", 16), "run"))
-        used = sum(c.width + GAP for c in cols)
         err_sample = max(
             (cell_len(cell(r.get("error") or r.get("lost_reason"), 200)) for r in sample),
             default=0,
         )
-        room = max(self.scrollable_content_region.width - used, ERROR_MIN)
+        available = self.scrollable_content_region.width
+        squeezed = sum(c.width + GAP for c in cols) + ERROR_MIN > available
+        if available > 0 and squeezed and tag_cols:
+            # Too narrow for every column: what went wrong first (state, duration, error),
+            # then the tags.
+            first = [c for c in cols if c.kind in ("state", "duration")]
+            error = Column("error", "error", min(max(err_sample, 5), NARROW_ERROR), "error")
+            rest = [c for c in cols if c.kind not in ("state", "duration")]
+            self.columns = [*first, error, *rest]
+            return
+        used = sum(c.width + GAP for c in cols)
+        room = max(available - used, ERROR_MIN)
         cols.append(Column("error", "error", max(room - GAP, min(err_sample, 200)), "error"))
         self.columns = cols
 
@@ -243,7 +276,12 @@ class PacketTable(ScrollView, can_focus=True):
         return strip.crop_extend(scroll_x, scroll_x + width, base)
 
     def _header(self, style: Style) -> Strip:
-        segs = [Segment(set_cell_size(c.header, c.width) + " " * GAP, style) for c in self.columns]
+        segs = []
+        for c in self.columns:
+            title = c.header
+            if self.sort is not None and self.sort[0] == c.field:
+                title = f"{title} {'▼' if self.sort[1] else '▲'}"
+            segs.append(Segment(set_cell_size(title, c.width) + " " * GAP, style))
         return Strip(segs)
 
     def _render_row(self, index: int, is_cursor: bool) -> Strip:
@@ -255,8 +293,11 @@ class PacketTable(ScrollView, can_focus=True):
                 cursor_style = self.get_component_rich_style("packet-table--cursor-blurred")
             base = base + cursor_style
         segs: list[Segment] = []
+        slow = self.slow is not None and bool(self.slow[index])
         for col in self.columns:
             text, style = self._cell(col, row)
+            if slow and col.kind == "state":
+                text, style = "▸ slow", palette_of(self.app).state("RUNNING") + Style(reverse=True)
             segs.append(Segment(set_cell_size(text, col.width) + " " * GAP, base + style))
         return Strip(segs)
 
@@ -269,7 +310,7 @@ class PacketTable(ScrollView, can_focus=True):
         if col.kind == "started":
             return started_cell(value, self.now), Style()
         if col.kind == "duration":
-            ageing = state in ("RUNNING", "LOST")
+            ageing = state == "RUNNING"  # a LOST packet's duration ends at its run's last sign
             if ageing and value is not None:
                 value = value + max(self.clock - self.now, 0.0)
             return duration_cell(value), Style(dim=ageing)
@@ -311,6 +352,26 @@ class PacketTable(ScrollView, can_focus=True):
         page = max(self.scrollable_content_region.height - 2, 1)
         self._move(self.cursor + direction * page)
 
+    def action_half(self, direction: int) -> None:
+        """Move the cursor by half a screenful (``ctrl+d`` / ``ctrl+u``)."""
+        half = max((self.scrollable_content_region.height - 1) // 2, 1)
+        self._move(self.cursor + direction * half)
+
+    def action_toggle_tags(self) -> None:
+        """Hide or show the tag columns."""
+        self.hide_tags = not self.hide_tags
+        self.on_resize()
+        self.refresh()
+
+    def column_at(self, x: int) -> Column | None:
+        """The column under screen column ``x`` (the horizontal scroll counted)."""
+        pos = int(self.scroll_x) + x
+        for c in self.columns:
+            if pos < c.width + GAP:
+                return c
+            pos -= c.width + GAP
+        return None
+
     def action_edge(self, end: int) -> None:
         """Jump to the first (0) or last (1) packet."""
         self._move(self.row_count - 1 if end else 0)
@@ -324,6 +385,9 @@ class PacketTable(ScrollView, can_focus=True):
     def on_click(self, event: Click) -> None:
         """Put the cursor on the clicked row (a second click opens it)."""
         if event.y < 1:
+            col = self.column_at(event.x)
+            if col is not None:
+                self.post_message(self.SortClicked(col.field))
             return
         index = int(self.scroll_y) + event.y - 1
         if index < self.row_count:

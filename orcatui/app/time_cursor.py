@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from orcatui.app.refresher import Frame, MonitorSource, ViewState
+from orcatui.app.refresher import Frame, ViewState
 from orcatui.app.sanitize import cell
+from orcatui.app.triage_source import TriageSource
 from orcatui.model.asof import AsOfMonitor, TimeCursor
 from orcatui.model.monitor import Monitor, NodeKey, PacketDetails
 from orcatui.model.timeline import build_timeline
@@ -40,8 +41,9 @@ if TYPE_CHECKING:
 MINUTE_S = 60.0
 
 
-class TimeTravelSource(MonitorSource):
-    """A :class:`MonitorSource` that can show the root as of a moment (:attr:`at`)."""
+class TimeTravelSource(TriageSource):
+    """The app's frame source (issue 10's :class:`TriageSource`) that can also show the root as of
+    a moment (:attr:`at`)."""
 
     def __init__(self, factory: Callable[[], Monitor], clock: Callable[[], float]) -> None:
         super().__init__(factory, clock)

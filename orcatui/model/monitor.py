@@ -27,6 +27,14 @@ from orcatui.model.naming import (
     pipeline_name_parts,
 )
 from orcatui.model.packets import NodePackets
+from orcatui.model.progress import (
+    NodeTimes,
+    Progress,
+    node_progress,
+    nodes_times,
+    previous_run,
+    run_progress,
+)
 from orcatui.model.runs import (
     DEFAULT_STALE_AFTER_S,
     THIS_HOST,
@@ -37,6 +45,8 @@ from orcatui.model.runs import (
     lost_reasons,
     merge_records,
 )
+from orcatui.model.slow import MIN_PEERS as MIN_PEERS_FOR_BOUND
+from orcatui.model.slow import SlowBound, earlier_durations, node_bound
 from orcatui.model.states import SHOWN_STATES, State
 from orcatui.model.views import (
     ROW_COLUMNS,
@@ -105,6 +115,23 @@ class NodeInfo:
     name: NodeName
     counts: dict[str, int]
     tags: tuple[str, ...]
+    #: Progress and ETA in the shown run (None in the all-runs view).
+    progress: Progress | None = None
+    #: RUNNING packets flagged slow now (see :mod:`orcatui.model.slow`).
+    slow: int = 0
+    #: The node's slow bound (None: not enough completed peers).
+    slow_bound: SlowBound | None = None
+
+
+@dataclass(frozen=True)
+class NodeTriage:
+    """What progress, ETA and slow flags need of one node in one run (cached per data version)."""
+
+    times: NodeTimes
+    declared: int | None
+    previous_count: int | None
+    history: NodeTimes | None  # the previous ended run's, for the typical duration
+    bound: SlowBound | None
 
 
 @dataclass(frozen=True)
@@ -121,6 +148,8 @@ class PipelineInfo:
     verdicts: Mapping[str, Verdict] = field(default_factory=dict)
     #: The pipeline's name parts as shown (never empty: see ``naming.pipeline_name_parts``).
     title: tuple[str, ...] = ()
+    #: The shown run's progress and ETA over its nodes (None in the all-runs view).
+    progress: Progress | None = None
 
     @property
     def display_name(self) -> str:
@@ -195,6 +224,8 @@ class Monitor:
         self._lock = threading.Lock()
         # node → ((packets version, all runs, run id), its packets in that view, ordered)
         self._rows_cache: dict[NodeKey, tuple[tuple, pa.Table]] = {}
+        # node → (stamp, its triage inputs): recomputed only when the node's data changes
+        self._triage_cache: dict[NodeKey, tuple[tuple, NodeTriage]] = {}
 
     # -- reading ------------------------------------------------------------------------------
     def refresh(self, *, only: set[Path] | None = None, rediscover: bool = True) -> RefreshResult:
@@ -475,13 +506,23 @@ class Monitor:
             nodes = []
             total = _zero_counts()
             order = sorted(model.nodes.values(), key=_node_order)
+            triage = self.triage(name, run_id, verdicts, now) if run_id is not None else {}
+            run_live = run_id is not None and run_id in verdicts and verdicts[run_id].live
+            progresses = []
             for node in order:
                 identity = node.identity
                 counts = self.node_counts(node, view, run_id, verdicts, now)
                 for s, n in counts.items():
                     total[s] += n
                 tags = tuple(display_tag_name(t) for t in node.packets.tag_names)
-                nodes.append(NodeInfo(node.key, node_name(identity, labels), counts, tags))
+                extra: dict = {}
+                t = triage.get(node.key)
+                if t is not None:
+                    progress = triage_progress(t, now, live=run_live)
+                    progresses.append(progress)
+                    slow = slow_count(t, now)
+                    extra = {"progress": progress, "slow": slow, "slow_bound": t.bound}
+                nodes.append(NodeInfo(node.key, node_name(identity, labels), counts, tags, **extra))
             run = next((r for r in runs if r.run_id == run_id), None)
             pipelines.append(
                 PipelineInfo(
@@ -493,6 +534,7 @@ class Monitor:
                     total,
                     verdicts=verdicts,
                     title=self.pipeline_title(name),
+                    progress=run_progress(progresses) if progresses else None,
                 )
             )
         warnings = tuple(w for ws in self.warnings.values() for w in ws)
@@ -500,12 +542,106 @@ class Monitor:
             self.root, now, tuple(pipelines), dict(self.store.broken), self.version, warnings
         )
 
+    def triage(
+        self,
+        pipeline: Pipeline,
+        run_id: str,
+        verdicts: Mapping[str, Verdict],
+        now: float,
+    ) -> dict[NodeKey, NodeTriage]:
+        """Per node of a pipeline, its :class:`NodeTriage` in ``run_id`` (cached per node until
+        its packets, the run's liveness or the previous run change)."""
+        model = self.pipelines[pipeline]
+        newest_first = [
+            r
+            for _, r in sorted(
+                ((self._started(model, r) or 0.0, r) for r in self._run_ids(model)), reverse=True
+            )
+        ]
+        live = {r: v.live for r, v in verdicts.items()}
+        prev = previous_run(newest_first, live, run_id)
+        lost = run_id in verdicts and not verdicts[run_id].live
+        record = model.records.get(run_id)
+        prev_record = model.records.get(prev) if prev is not None else None
+        out: dict[NodeKey, NodeTriage] = {}
+        stale: list[tuple[Node, tuple, int | None, int | None]] = []
+        for node in model.nodes.values():
+            declared = _declared(record, node.identity)
+            prev_count = None
+            if prev is not None:
+                prev_count = sum(node.packets.counts.get((prev, int(s)), 0) for s in State) or None
+                prev_count = prev_count or _declared(prev_record, node.identity)
+            stamp = (node.packets.version, run_id, lost, prev, declared, prev_count)
+            cached = self._triage_cache.get(node.key)
+            if cached is not None and cached[0] == stamp:
+                out[node.key] = cached[1]
+            else:
+                stale.append((node, stamp, declared, prev_count))
+        if stale:
+            tables = [self._rows(n, View(run_id), verdicts, now, ordered=False) for n, *_ in stale]
+            times = nodes_times(tables)
+            # An earlier run is read only for nodes with too few completed packets of their own
+            # (for the typical duration of the ETA and for the slow bound).
+            need = [
+                i
+                for i, t in enumerate(times)
+                if prev is not None and len(t.durations) < MIN_PEERS_FOR_BOUND
+            ]
+            history_tables = {
+                i: self._rows(stale[i][0], View(prev), verdicts, now, ordered=False) for i in need
+            }
+            histories = dict(zip(need, nodes_times([history_tables[i] for i in need]), strict=True))
+            for i, (node, stamp, declared, prev_count) in enumerate(stale):
+                history = histories.get(i)
+                earlier = (
+                    earlier_durations(history_tables[i], run_id) if i in history_tables else None
+                )
+                t = NodeTriage(
+                    times=times[i],
+                    declared=declared,
+                    previous_count=prev_count,
+                    history=history,
+                    bound=node_bound(times[i], earlier),
+                )
+                self._triage_cache[node.key] = (stamp, t)
+                out[node.key] = t
+        return out
+
     def details(self, key: NodeKey, row: Mapping) -> PacketDetails:
         """A packet's display row with its log row (None when it has none)."""
         pipeline, identity = key
         node = self.pipelines[pipeline].nodes[identity]
         tags = {t: row.get(display_tag_name(t)) for t in node.packets.tag_names}
         return PacketDetails(key, dict(row), node.logs.lookup(row["run_id"], tags))
+
+
+def triage_progress(t: NodeTriage, now: float, *, live: bool) -> Progress:
+    """A node's progress at ``now`` from its cached :class:`NodeTriage` (cheap: per tick)."""
+    return node_progress(
+        t.times,
+        now,
+        declared=t.declared,
+        previous_count=t.previous_count,
+        history_durations=t.history.durations if t.history is not None else None,
+        live=live,
+    )
+
+
+def slow_count(t: NodeTriage, now: float) -> int:
+    """How many of the node's RUNNING packets are past its slow bound at ``now``."""
+    if t.bound is None:
+        return 0
+    cutoff_us = (now - t.bound.bound_s) * 1e6
+    return int(np.count_nonzero(t.times.running_started_us < cutoff_us))
+
+
+def _declared(record: RunRecord | None, identity: Identity) -> int | None:
+    """The total declared for a node in a (merged) run record, if any."""
+    if record is None:
+        return None
+    info = record.nodes.get("/".join(identity))
+    total = info.get("total") if isinstance(info, Mapping) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 def _run_aggregates(events: pa.Table) -> list[tuple[str, int, int, int, str]]:

@@ -14,7 +14,10 @@ from typing import Any
 import pyarrow.compute as pc
 
 from orcatui import exitcodes
+from orcatui.model.errors import NodeFailures, error_groups, groups_json, log_rows
 from orcatui.model.monitor import Monitor, PipelineInfo, RunInfo
+from orcatui.model.progress import node_times
+from orcatui.model.slow import slow_packets
 from orcatui.model.views import View, duration_stats, order_rows
 
 
@@ -70,8 +73,22 @@ def _tags(row: dict[str, Any], tag_names: tuple[str, ...]) -> dict[str, Any]:
 def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[str, Any]:
     """One pipeline's part of the report."""
     nodes = []
+    failures = []
+    titles: dict[str, int] = {}
+    for node in info.nodes:
+        titles[node.name.title] = titles.get(node.name.title, 0) + 1
     for node in info.nodes:
         rows = monitor.packet_rows(node.key, info.view, now, info.verdicts, ordered=False)
+        group_name = node.name.title
+        if titles[group_name] > 1 and node.name.detail:
+            group_name += f" [{node.name.detail}]"
+        model_node = monitor.pipelines[info.name].nodes[node.key[1]]
+        failures.append(NodeFailures(group_name, rows, log_rows(model_node.logs)))
+        slow = (
+            slow_packets(rows, node_times(rows), now, node.slow_bound)
+            if node.slow_bound is not None and node.counts.get("RUNNING")
+            else []
+        )
         median, longest = duration_stats(rows)
         failed = order_rows(rows.filter(pc.equal(rows.column("state"), "FAILED"))).to_pylist()
         lost = order_rows(rows.filter(pc.equal(rows.column("state"), "LOST"))).to_pylist()
@@ -105,6 +122,8 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
                     }
                     for r in lost
                 ],
+                "progress": node.progress.to_json() if node.progress is not None else None,
+                "slow": [p.to_json() for p in slow],
             }
         )
     return {
@@ -113,6 +132,8 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
         "run": run_dict(info.run),
         "runs": [run_dict(r) for r in info.runs],
         "counts": info.counts,
+        "progress": info.progress.to_json() if info.progress is not None else None,
+        "error_groups": groups_json(error_groups(failures)),
         "nodes": nodes,
         "diff": None,  # summary --diff: RunDiff.to_json() (see build_report's ``diffs``)
     }

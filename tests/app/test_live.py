@@ -183,7 +183,7 @@ async def test_search_and_filters(tmp_path: Path) -> None:
         assert _table(app).row_count == 20
         await pilot.press("f")
         await settle(pilot)
-        assert _table(app).row_count == 0
+        assert _table(app).row_count == 3  # the app opens on the worst node: score, 3 FAILED
         await pilot.press("a")
         await settle(pilot)
         assert _table(app).row_count == 20

@@ -25,7 +25,12 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]
 
 
 def test_failures_sample_exit_1_and_lists_failed_packets():
-    r = run("summary", str(SAMPLES / "failures"), "--job", str(SAMPLES / "failures.job.json"))
+    args = ("summary", str(SAMPLES / "failures"), "--job", str(SAMPLES / "failures.job.json"))
+    grouped = run(*args)
+    assert grouped.returncode == 1, grouped.stderr
+    assert "FAILED 3 ×" in grouped.stdout  # by default: one line per error group
+    assert grouped.stdout.count("FAILED score subject_id=") == 0
+    r = run(*args, "--all-failed")
     assert r.returncode == 1, r.stderr
     assert "pipeline failures_pipeline" in r.stdout
     assert r.stdout.count("FAILED score subject_id=") == 3

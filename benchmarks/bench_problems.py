@@ -1,0 +1,196 @@
+"""Issue 10 as wired in: the monitor's cached triage, the problems view, and ``summary --json``.
+
+The root of ``bench_triage.py``: 200 nodes, ~2,000,000 status events (fractional ISO timestamps,
+binary UUIDv7 and string UUID ids), run ``A`` ended, run ``B`` in progress with 100,000 FAILED
+packets in 20 error families (each with a traceback log row) and slow RUNNING packets.
+
+Figures (best of 5 unless noted):
+
+* ``Monitor.snapshot`` with progress + ETA + slow counts for every node: after a data change
+  (every node's triage recomputed) and per frame without one (re-aged from the cache);
+* the problems view's model (:func:`orcatui.app.triage_source.problems`): every FAILED / LOST /
+  slow packet grouped, warm;
+* the problems view in the real app (Textual pilot, 160×48): ``p`` → the list painted, and
+  key → repaint (``j``, ``enter`` expanding a 5,000-packet group, ``G``, ``ctrl+u``);
+* ``orcatui summary --json`` as a whole process (error groups, progress, slow lists included).
+
+Run: ``.venv/bin/python benchmarks/bench_problems.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_triage
+from bench_triage import NODES, RUN_B, build
+
+from orcatui.app.problems import GROUPER, ProblemList, ProblemsScreen
+from orcatui.app.triage_source import problems
+from orcatui.model.monitor import Monitor
+from orcatui.model.views import View
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def best(fn, repeat: int = 5) -> tuple[float, object]:
+    """The best wall time of ``repeat`` calls (ms) and the last result."""
+    times, out = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return min(times), out
+
+
+def ratio(target: float, measured: float) -> str:
+    """``target / measured`` (> 1: within the target)."""
+    return f"target {target:.0f} ms; target / measured = {target / measured:.2f}"
+
+
+async def app_figures(root: Path, now: float) -> dict[str, float]:
+    """Times of the problems view in the real app, driven by the pilot."""
+    from orcatui.app.main import OrcaApp
+
+    app = OrcaApp(root, clock=lambda: now, static=True, tick=None, stale_after=3600)
+    out: dict[str, float] = {}
+    async with app.run_test(size=(160, 48)) as pilot:
+        for _ in range(6000):  # the cold load of 2 M events
+            if app.idle:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+        main = app.main
+        assert main is not None and main.frame is not None
+        (pipeline,) = (p.name for p in main.frame.snapshot.pipelines)
+        main.set_state(main.state.with_view(pipeline, View(run_id=RUN_B)))
+        for _ in range(6000):
+            if app.idle:
+                break
+            await pilot.pause(0.05)
+
+        async def timed(key: str, done) -> float:
+            t = time.perf_counter()
+            await pilot.press(key)
+            while not done():
+                await asyncio.sleep(0.001)
+            await pilot.pause()  # the repaint of what changed
+            return (time.perf_counter() - t) * 1000
+
+        def listed() -> bool:
+            s = app.screen
+            return isinstance(s, ProblemsScreen) and s.query_one(ProblemList).problems is not None
+
+        out["open (p → groups listed, painted)"] = await timed("p", listed)
+        plist = app.screen.query_one(ProblemList)
+        assert plist.problems is not None
+        out["entries"] = plist.problems.packets
+        out["j"] = await timed("j", lambda: True)
+        before = plist.line_count
+        out["enter (expand a group)"] = await timed("enter", lambda: plist.line_count != before)
+        out["expanded packets"] = plist.line_count - before
+        out["G (last line)"] = await timed("G", lambda: plist.cursor == plist.line_count - 1)
+        out["ctrl+u"] = await timed("ctrl+u", lambda: True)
+        out["escape (back)"] = await timed(
+            "escape", lambda: not isinstance(app.screen, ProblemsScreen)
+        )
+    return out
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        # The store skips events more than a day ahead of the machine's clock: the runs end
+        # now-ish (bench_triage's fixed T0 puts run B ~4.6 days after 2026-11-28).
+        bench_triage.T0 = time.time() - 450_000
+        t = time.perf_counter()
+        events, failed, newest = build(root)
+        print(
+            f"root: {events:,} status events, {NODES} nodes, {failed:,} FAILED "
+            f"(built in {time.perf_counter() - t:.1f} s)"
+        )
+        now = newest
+        monitor = Monitor(root, clock=lambda: now, stale_after=3600)
+        monitor.refresh()
+        (pipeline,) = monitor.pipelines
+        views = {pipeline: View(run_id=RUN_B)}  # the run in progress (failures, slow packets)
+
+        def changed():
+            monitor._triage_cache.clear()  # as after a refresh that touched every node
+            return monitor.snapshot(views, now=now)
+
+        ms_change, snap = best(changed)
+        ms_frame, snap = best(lambda: monitor.snapshot(views, now=now))
+
+        def one_changed():
+            monitor._triage_cache.pop(next(iter(monitor._triage_cache)))  # one node's new data
+            return monitor.snapshot(views, now=now)
+
+        ms_one, _ = best(one_changed)
+        base = Monitor.snapshot
+        p = snap.pipelines[0]
+        slow = sum(n.slow for n in p.nodes)
+        print(
+            f"snapshot with progress + ETA + slow, every node changed: {ms_change:.0f} ms; "
+            f"per frame (cached triage): {ms_frame:.0f} ms; run progress "
+            f"{p.progress.done:,}/{p.progress.expected}; {slow} slow packets"
+        )
+        # the triage part alone: the snapshot's cost with the triage switched off
+        monitor.triage = lambda *a, **k: {}  # type: ignore[method-assign]
+        ms_plain, _ = best(lambda: base(monitor, views, now=now))
+        del monitor.triage
+        print(
+            f"  of which triage on change: {ms_change - ms_plain:.0f} ms "
+            f"({ratio(20, max(ms_change - ms_plain, 0.01))}); "
+            f"per frame: {ms_frame - ms_plain:.1f} ms; one node changed: "
+            f"{ms_one - ms_plain:.1f} ms ({ratio(20, max(ms_one - ms_plain, 0.01))})"
+        )
+        problems(monitor, views, now, GROUPER)  # warm the grouper
+        ms_prob, found = best(lambda: problems(monitor, views, now, GROUPER))
+        print(
+            f"problems model: {len(found.groups)} groups, {found.packets:,} packets: "
+            f"{ms_prob:.0f} ms warm"
+        )
+
+        figures = asyncio.run(app_figures(root, now))
+        print("problems view in the app (pilot, 160x48):")
+        for k, v in figures.items():
+            if k in ("entries", "expanded packets"):
+                print(f"  {k}: {int(v):,}")
+            else:
+                target = 300 if k.startswith("open") else 100
+                print(f"  {k}: {v:.0f} ms ({ratio(target, max(v, 0.01))})")
+
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        cmd = [
+            sys.executable,
+            "-m",
+            "orcatui",
+            "summary",
+            str(root),
+            "--json",
+            "--stale-after",
+            "1h",
+        ]
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            r = subprocess.run(cmd, capture_output=True, env=env)
+            times.append((time.perf_counter() - t) * 1000)
+        size = len(r.stdout)
+        print(
+            f"orcatui summary --json, whole process (best of 3): {min(times):.0f} ms "
+            f"({ratio(2000, min(times))}); {size / 1e6:.1f} MB of JSON, exit {r.returncode}"
+        )
+
+
+if __name__ == "__main__":
+    main()

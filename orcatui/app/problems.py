@@ -1,0 +1,313 @@
+"""The problems view (``p``): every FAILED, LOST and slow packet of the shown runs, grouped by
+LOST reason, error signature, or slow node — worst kind first, then the largest groups, counts
+first. ``enter`` expands a group into its packets and opens a packet's details.
+
+The groups are computed on the model thread (:func:`orcatui.app.triage_source.problems`); the
+list is a virtualised Line-API view: only the lines on screen are rendered, so 100,000 packets
+open and move as fast as ten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.events import Click
+from textual.geometry import Size
+from textual.message import Message
+from textual.screen import Screen
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Footer, Static
+
+from orcatui.app.render import STATE_MARK, duration_cell, palette_of
+from orcatui.app.sanitize import cell
+from orcatui.app.triage_source import Problems, problems
+from orcatui.model.errors import ErrorGrouper
+from orcatui.model.monitor import NodeKey
+from orcatui.model.views import ROW_COLUMNS, View
+
+_MARK = {"LOST": STATE_MARK["LOST"], "FAILED": STATE_MARK["FAILED"], "slow": "▸"}
+#: One grouper for the problems view (its caches live as long as the app; model thread only).
+GROUPER = ErrorGrouper()
+
+
+class ProblemList(ScrollView, can_focus=True):
+    """Groups and, when expanded, their packets; one line each, rendered when visible."""
+
+    BINDINGS = [  # noqa: RUF012
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("home,g", "edge(0)", "First line", show=False),
+        Binding("end,G", "edge(1)", "Last line", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("ctrl+d", "half(1)", "Half a page down", show=False),
+        Binding("ctrl+u", "half(-1)", "Half a page up", show=False),
+        Binding("enter", "enter", "Expand group / open packet"),
+        Binding("right,l", "expand(True)", "Expand group", show=False),
+        Binding("left,h", "expand(False)", "Collapse group", show=False),
+    ]
+    COMPONENT_CLASSES = {"problem-list--cursor", "problem-list--placeholder"}  # noqa: RUF012
+
+    class Open(Message):
+        """Enter on a packet line: open its details."""
+
+        def __init__(self, group: int, packet: int) -> None:
+            self.group = group
+            self.packet = packet
+            super().__init__()
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.problems: Problems | None = None
+        self.expanded: set[int] = set()
+        self.cursor = 0
+        self._starts = np.zeros(1, np.int64)  # first line of each group (+ the end)
+        self.placeholder = "computing…"
+
+    # -- data ---------------------------------------------------------------------------------
+    def set_problems(self, found: Problems) -> None:
+        """Show the groups (all collapsed, or the only group expanded)."""
+        self.problems = found
+        self.expanded = {0} if len(found.groups) == 1 else set()
+        self.cursor = 0
+        self.placeholder = "no FAILED, LOST or slow packets in the shown runs"
+        self._layout()
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def _layout(self) -> None:
+        groups = self.problems.groups if self.problems else []
+        sizes = np.array(
+            [1 + (g.count if i in self.expanded else 0) for i, g in enumerate(groups)], np.int64
+        )
+        self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.virtual_size = Size(self.scrollable_content_region.width, self.line_count)
+        self.refresh()
+
+    @property
+    def line_count(self) -> int:
+        """Lines: one per group plus one per packet of each expanded group."""
+        return int(self._starts[-1])
+
+    def locate(self, line: int) -> tuple[int, int]:
+        """(group, packet) of a line; packet -1 for the group's own line."""
+        g = int(np.searchsorted(self._starts, line, side="right")) - 1
+        return g, line - int(self._starts[g]) - 1
+
+    def line_of(self, group: int, packet: int = -1) -> int:
+        """The line of a group (``packet`` -1) or of one of its packets."""
+        return int(self._starts[group]) + 1 + packet
+
+    # -- rendering ----------------------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        """One screen line."""
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        line = int(self.scroll_offset.y) + y
+        if self.problems is None or not self.problems.groups:
+            if y == 1:
+                style = base + self.get_component_rich_style("problem-list--placeholder")
+                return Strip([Segment(" " + self.placeholder, style)]).crop_extend(0, width, base)
+            return Strip.blank(width, base)
+        if line >= self.line_count:
+            return Strip.blank(width, base)
+        text = self._line_text(line)
+        if line == self.cursor:
+            text.stylize(self.get_component_rich_style("problem-list--cursor"))
+        segments = [
+            Segment(s.text, base + (s.style or Style()))
+            for s in text.render(self.app.console)
+            if s.text != "\n"
+        ]
+        return Strip(segments).crop_extend(0, width, base)
+
+    def _line_text(self, line: int) -> Text:
+        assert self.problems is not None
+        palette = palette_of(self.app)
+        g, k = self.locate(line)
+        group = self.problems.groups[g]
+        state = "RUNNING" if group.kind == "slow" else group.kind
+        width = max(self.scrollable_content_region.width, 20)
+        if k < 0:
+            out = Text()
+            out.append(" - " if g in self.expanded else " + ", style="dim")
+            out.append(f"{_MARK[group.kind]} {group.count:>6,}  ", style=palette.state(state))
+            out.append(cell(group.title, 300), style="bold")
+            nodes = ", ".join(f"{cell(n, 40)} ×{c:,}" for n, c in group.nodes.items())
+            out.append(f"  [{nodes}]", style="dim")
+            out.truncate(width, overflow="ellipsis")
+            out.pad_right(width)
+            return out
+        _key, name, rows, i = group.packet(k)
+        row = rows.slice(i, 1).to_pylist()[0]
+        tags = " ".join(
+            f"{cell(c, 30)}={cell(v, 40)}" for c, v in row.items() if c not in ROW_COLUMNS
+        )
+        out = Text("       ")
+        out.append(f"{cell(name, 40)}  ", style="bold")
+        out.append(tags)
+        out.append(f"  {duration_cell(row.get('duration_s'))}", style="dim")
+        detail = row.get("lost_reason") if group.kind == "LOST" else row.get("error")
+        if group.kind == "FAILED" and detail:
+            first = (str(detail).strip().splitlines() or [""])[0]
+            out.append(f"  {cell(first, 200)}", style=palette.plain(state))
+        out.truncate(width, overflow="ellipsis")
+        out.pad_right(width)
+        return out
+
+    # -- cursor -------------------------------------------------------------------------------
+    def _move(self, line: int) -> None:
+        if not self.line_count:
+            return
+        self.cursor = max(0, min(line, self.line_count - 1))
+        visible = max(self.scrollable_content_region.height, 1)
+        top = int(self.scroll_y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + visible:
+            self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
+        self.refresh()
+
+    def action_cursor(self, delta: int) -> None:
+        """Move the cursor by ``delta`` lines."""
+        self._move(self.cursor + delta)
+
+    def action_edge(self, end: int) -> None:
+        """First (0) or last (1) line."""
+        self._move(self.line_count - 1 if end else 0)
+
+    def action_page(self, direction: int) -> None:
+        """A screenful up or down."""
+        self._move(self.cursor + direction * max(self.scrollable_content_region.height - 1, 1))
+
+    def action_half(self, direction: int) -> None:
+        """Half a screenful up or down."""
+        self._move(self.cursor + direction * max(self.scrollable_content_region.height // 2, 1))
+
+    def action_expand(self, expand: bool) -> None:
+        """Expand or collapse the group under the cursor (from a packet: its group)."""
+        if not self.line_count:
+            return
+        g, _ = self.locate(self.cursor)
+        if expand == (g in self.expanded):
+            return
+        if expand:
+            self.expanded.add(g)
+        else:
+            self.expanded.discard(g)
+        self._layout()
+        self._move(self.line_of(g))
+
+    def action_enter(self) -> None:
+        """On a group: expand or collapse it; on a packet: open it."""
+        if not self.line_count:
+            return
+        g, k = self.locate(self.cursor)
+        if k < 0:
+            self.action_expand(g not in self.expanded)
+        else:
+            self.post_message(self.Open(g, k))
+
+    def step_packet(self, delta: int) -> tuple[int, int] | None:
+        """Move to the next (+1) or previous (−1) packet line; its (group, packet) or None."""
+        line = self.cursor + delta
+        while 0 <= line < self.line_count:
+            g, k = self.locate(line)
+            if k >= 0:
+                self._move(line)
+                return g, k
+            line += delta
+        return None
+
+    def on_click(self, event: Click) -> None:
+        """Click: cursor; a second click acts like enter."""
+        line = int(self.scroll_y) + event.y
+        if line < self.line_count:
+            again = line == self.cursor and event.chain > 1
+            self._move(line)
+            if again:
+                self.action_enter()
+
+    def on_resize(self) -> None:
+        """Lines are as wide as the view."""
+        self._layout()
+
+
+class ProblemsScreen(Screen[None]):
+    """Every problem of the shown runs, grouped; ``esc`` or ``q`` goes back."""
+
+    BINDINGS = [  # noqa: RUF012
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("r", "reload", "Recompute", show=False),
+    ]
+
+    def __init__(self, views: dict[tuple[str, ...], View]) -> None:
+        super().__init__()
+        self.views = views
+
+    def compose(self) -> ComposeResult:
+        """A title line, the list, the footer."""
+        yield Static(Text(" problems  computing…", style="bold"), id="problems-title")
+        yield ProblemList(id="problems")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Compute the groups on the model thread; focus the list."""
+        self.query_one(ProblemList).focus()
+        self.action_reload()
+
+    @work(group="problems", exclusive=True, exit_on_error=False)
+    async def action_reload(self) -> None:
+        """Compute the problems again from the current model."""
+        import asyncio
+
+        app = self.app
+        source = app.source  # type: ignore[attr-defined]
+        views, clock = self.views, app.clock  # type: ignore[attr-defined]
+        job: Callable[[], Problems] = lambda: problems(source.monitor, views, clock(), GROUPER)  # noqa: E731
+        found = await asyncio.wrap_future(app.refresher.ask(job))  # type: ignore[attr-defined]
+        if not self.is_attached:
+            return
+        self.show(found)
+
+    def show(self, found: Problems) -> None:
+        """Show computed problems."""
+        title = Text(" problems ", style="bold reverse")
+        kinds: dict[str, int] = {}
+        for g in found.groups:
+            kinds[g.kind] = kinds.get(g.kind, 0) + g.count
+        palette = palette_of(self.app)
+        for kind in ("LOST", "FAILED", "slow"):
+            if kinds.get(kind):
+                state = "RUNNING" if kind == "slow" else kind
+                title.append(f"  {_MARK[kind]} {kinds[kind]:,} {kind}", style=palette.state(state))
+        title.append(f"   {len(found.groups):,} groups", style="dim")
+        title.append("   enter: expand / open · esc: back", style="dim")
+        self.query_one("#problems-title", Static).update(title)
+        self.query_one(ProblemList).set_problems(found)
+
+    def packet(self, group: int, packet: int) -> tuple[NodeKey, View, dict] | None:
+        """A packet of the list: (node, its view, its display row)."""
+        found = self.query_one(ProblemList).problems
+        if found is None:
+            return None
+        key, _name, rows, i = found.groups[group].packet(packet)
+        return key, found.views.get(key[0], View()), rows.slice(i, 1).to_pylist()[0]
+
+    def on_problem_list_open(self, event: ProblemList.Open) -> None:
+        """Open a packet's details (``n`` / ``N`` there step through this list)."""
+        found = self.packet(event.group, event.packet)
+        if found is not None:
+            self.app.open_packet(*found)  # type: ignore[attr-defined]
+
+    def step_packet(self, delta: int) -> tuple[NodeKey, View, dict] | None:
+        """The next/previous packet of the list (for the details screen's ``n`` / ``N``)."""
+        moved = self.query_one(ProblemList).step_packet(delta)
+        return self.packet(*moved) if moved is not None else None

@@ -1,0 +1,344 @@
+"""The model side of issue 10 in the app, Textual-free (it runs on the refresher's thread).
+
+:class:`TriageSource` is the :class:`~orcatui.app.refresher.MonitorSource` the app uses: it makes
+the same frames, then applies the issue-10 rules to the node's rows — search over tags, error
+text and state with ANDed words (:func:`orcatui.model.sorting.search_rows`), sorting by any
+column with numbers as numbers and the one severity order (:func:`~orcatui.model.sorting.
+sort_rows`, or "running longest"), slow flags, and a LOST packet's duration measured until its
+run's last sign of life. :func:`problems` gathers every FAILED, LOST and slow packet of a
+snapshot into groups for the problems view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from orcatui.app.filters import BY_NAME
+from orcatui.app.refresher import Frame, MonitorSource, ViewState
+from orcatui.app.triage_keys import RUNNING_LONGEST
+from orcatui.model.errors import (
+    ErrorGroup,
+    ErrorGrouper,
+    _tracebacks_of,
+    _zero_digits,
+    log_rows,
+)
+from orcatui.model.monitor import Monitor, NodeInfo, NodeKey, PacketDetails, Snapshot
+from orcatui.model.severity import rank
+from orcatui.model.slow import SlowBound
+from orcatui.model.sorting import running_longest, search_rows, sort_rows
+from orcatui.model.views import View
+
+__all__ = ["RUNNING_LONGEST", "TriageFrame", "TriageSource", "problems"]
+
+
+@dataclass(frozen=True)
+class TriageFrame(Frame):
+    """A frame plus one bool per shown row: RUNNING and past its node's slow bound."""
+
+    slow: np.ndarray | None = None
+
+
+def slow_flags(rows: pa.Table, bound: SlowBound | None, now: float) -> np.ndarray:
+    """One bool per display row: RUNNING since before ``now - bound``."""
+    if bound is None or rows.num_rows == 0:
+        return np.zeros(rows.num_rows, dtype=bool)
+    running = pc.fill_null(pc.equal(rows.column("state"), "RUNNING"), False)
+    old = pc.fill_null(pc.less(rows.column("started_us"), int((now - bound.bound_s) * 1e6)), False)
+    out = pc.and_(running, old)
+    out = out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+    return out.to_numpy(zero_copy_only=False)
+
+
+def last_signs(monitor: Monitor, pipeline: tuple[str, ...]) -> dict[str, float]:
+    """Per run of a pipeline, its last sign of life (epoch s): last event or heartbeat."""
+    model = monitor.pipelines.get(pipeline)
+    if model is None:
+        return {}
+    out: dict[str, float] = {}
+    for run_id, stats in model.runs.items():
+        out[run_id] = stats.last_us / 1e6
+    for run_id, rec in model.records.items():
+        for t in (rec.heartbeat_at, rec.ended_at):
+            if t is not None:
+                out[run_id] = max(out.get(run_id, t), t)
+    return out
+
+
+def lost_until_last_sign(rows: pa.Table, signs: Mapping[str, float]) -> pa.Table:
+    """LOST rows' ``duration_s`` = their run's last sign of life − their start (never < 0),
+    instead of an age that keeps growing; unknown (null) when the run has no sign."""
+    if rows.num_rows == 0 or not signs:
+        return rows
+    lost = pc.fill_null(pc.equal(rows.column("state"), "LOST"), False)
+    if not pc.any(lost).as_py():
+        return rows
+    runs = pa.array(list(signs), pa.string())
+    where = pc.index_in(rows.column("run_id"), value_set=runs)
+    last = pc.take(pa.array(list(signs.values()), pa.float64()), where)
+    started = pc.divide(pc.cast(rows.column("started_us"), pa.float64()), 1e6)
+    until = pc.max_element_wise(pc.subtract(last, started), pa.scalar(0.0))
+    duration = pc.if_else(lost, until, rows.column("duration_s"))
+    i = rows.column_names.index("duration_s")
+    return rows.set_column(i, "duration_s", duration)
+
+
+def node_info(snapshot: Snapshot, key: NodeKey) -> NodeInfo | None:
+    """A node of a snapshot by key."""
+    for p in snapshot.pipelines:
+        if p.name == key[0]:
+            for n in p.nodes:
+                if n.key == key:
+                    return n
+    return None
+
+
+def arrange(
+    rows: pa.Table,
+    view: ViewState,
+    *,
+    bound: SlowBound | None,
+    now: float,
+    signs: Mapping[str, float],
+) -> tuple[pa.Table, np.ndarray]:
+    """A node's display rows (all states) → the rows shown and their slow flags."""
+    rows = lost_until_last_sign(rows, signs)
+    chosen = BY_NAME.get(view.filter)
+    if chosen is not None and chosen.states is not None:
+        rows = rows.filter(pc.is_in(rows.column("state"), pa.array(chosen.states, pa.string())))
+    if view.search:
+        rows = search_rows(rows, view.search)
+    slow = slow_flags(rows, bound, now)
+    if view.sort is not None and rows.num_rows:
+        column, descending = view.sort
+        if column == RUNNING_LONGEST:
+            rows = running_longest(rows.append_column("__slow", pa.array(slow)))
+        elif column in rows.column_names:
+            rows = sort_rows(
+                rows.append_column("__slow", pa.array(slow)),
+                column,
+                descending=descending,
+                slow=slow,
+            )
+        if "__slow" in rows.column_names:
+            slow = rows.column("__slow").to_numpy(zero_copy_only=False)
+            rows = rows.drop_columns(["__slow"])
+    return rows, slow
+
+
+class TriageSource(MonitorSource):
+    """:class:`MonitorSource` with search, sort, slow flags and LOST durations of issue 10."""
+
+    def frame(self, seq: int, view: ViewState) -> Frame:
+        """The frame of ``view``: the base frame of all the node's rows, then arranged."""
+        base = super().frame(seq, replace(view, filter="all", search="", sort=None))
+        if base.rows is None or view.node is None:
+            return TriageFrame(**{**_fields(base), "view": view})
+        info = node_info(base.snapshot, view.node)
+        rows, slow = arrange(
+            base.rows,
+            view,
+            bound=info.slow_bound if info is not None else None,
+            now=base.now,
+            signs=last_signs(self.monitor, view.node[0]),
+        )
+        return TriageFrame(**{**_fields(base), "view": view, "rows": rows, "slow": slow})
+
+    def details(
+        self, key: NodeKey, view: View, packet: str, row: Mapping[str, Any]
+    ) -> PacketDetails:
+        """A packet's details; a LOST packet's duration ends at its run's last sign of life."""
+        found = super().details(key, view, packet, row)
+        if found.row.get("state") == "LOST" and found.row.get("started_us") is not None:
+            sign = last_signs(self.monitor, key[0]).get(str(found.row.get("run_id")))
+            if sign is not None:
+                d = max(0.0, sign - found.row["started_us"] / 1e6)
+                found = replace(found, row={**found.row, "duration_s": d})
+        return found
+
+
+def _fields(frame: Frame) -> dict[str, Any]:
+    return {f: getattr(frame, f) for f in Frame.__dataclass_fields__}
+
+
+# -- the problems view's model ------------------------------------------------------------
+
+
+@dataclass
+class ProblemGroup:
+    """Packets sharing one problem: a LOST reason, an error signature, or being slow.
+
+    The packets are kept as indices into per-node tables shared by every group (no per-group
+    copies: 100,000 packets group in one vectorised pass).
+    """
+
+    kind: str  # "LOST" | "FAILED" | "slow"
+    title: str
+    count: int
+    nodes: dict[str, int]
+    #: Per-node tables: (node key, node name, display rows).
+    sources: list[tuple[NodeKey, str, pa.Table]] = field(default_factory=list)
+    node_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    row_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def packet(self, i: int) -> tuple[NodeKey, str, pa.Table, int]:
+        """The ``i``-th packet: (node key, node name, its node's rows, row index)."""
+        key, name, rows = self.sources[int(self.node_idx[i])]
+        return key, name, rows, int(self.row_idx[i])
+
+
+@dataclass
+class Problems:
+    """Every problem of a snapshot, worst kind first, then the largest groups."""
+
+    groups: list[ProblemGroup]
+    views: dict[tuple[str, ...], View]
+    now: float
+
+    @property
+    def packets(self) -> int:
+        """Packets over all groups."""
+        return sum(g.count for g in self.groups)
+
+
+def _group(
+    kind: str,
+    title: str,
+    sources: list[tuple[NodeKey, str, pa.Table]],
+    node_idx: np.ndarray,
+    row_idx: np.ndarray,
+) -> ProblemGroup:
+    counts = np.bincount(node_idx, minlength=len(sources))
+    nodes: dict[str, int] = {}
+    for i in np.flatnonzero(counts):
+        name = sources[int(i)][1]
+        nodes[name] = nodes.get(name, 0) + int(counts[i])
+    return ProblemGroup(kind, title, len(node_idx), nodes, sources, node_idx, row_idx)
+
+
+def _by_code(
+    kind: str,
+    sources: list[tuple[NodeKey, str, pa.Table]],
+    codes: np.ndarray,
+    titles: list[str],
+    order_key: np.ndarray | None = None,
+) -> list[ProblemGroup]:
+    """Groups of the rows of ``sources`` (concatenated) by a code per row."""
+    node_of = np.concatenate([np.full(t.num_rows, i) for i, (_, _, t) in enumerate(sources)])
+    row_of = np.concatenate([np.arange(t.num_rows) for _, _, t in sources])
+    keys = [row_of, node_of] if order_key is None else [order_key]
+    order = np.lexsort((*keys, codes))
+    sorted_codes = codes[order]
+    uniq = np.unique(codes)
+    bounds = np.searchsorted(sorted_codes, np.append(uniq, uniq[-1] + 1 if len(uniq) else 0))
+    out = []
+    for g, code in enumerate(uniq):
+        members = order[bounds[g] : bounds[g + 1]]
+        out.append(_group(kind, titles[int(code)], sources, node_of[members], row_of[members]))
+    return out
+
+
+def _node_names(snapshot: Snapshot) -> dict[NodeKey, str]:
+    out: dict[NodeKey, str] = {}
+    for p in snapshot.pipelines:
+        titles: dict[str, int] = {}
+        for n in p.nodes:
+            titles[n.name.title] = titles.get(n.name.title, 0) + 1
+        for n in p.nodes:
+            name = n.name.title
+            if titles[name] > 1 and n.name.detail:
+                name += f" [{n.name.detail}]"
+            if len(snapshot.pipelines) > 1:
+                name = f"{p.display_name}/{name}"
+            out[n.key] = name
+    return out
+
+
+def failed_groups(
+    failed: list[tuple[NodeKey, str, pa.Table, pa.Table | None]], grouper: ErrorGrouper
+) -> list[ProblemGroup]:
+    """FAILED rows grouped by error signature, with every packet of each group (the same
+    signature as :func:`orcatui.model.errors.error_groups`, vectorised the same way)."""
+    failed = [f for f in failed if f[2].num_rows]
+    if not failed:
+        return []
+    errors = pa.chunked_array(
+        [c for f in failed for c in f[2].column("error").cast(pa.string()).chunks], pa.string()
+    )
+    zeroed = _zero_digits(pc.fill_null(errors, "").combine_chunks())
+    enc = pc.dictionary_encode(zeroed)
+    msg_of_row = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    masked = [grouper.mask(m) for m in enc.dictionary.to_pylist()]
+    menc = pc.dictionary_encode(pa.array(masked, pa.string()))
+    msg_code = menc.indices.to_numpy(zero_copy_only=False).astype(np.int64)[msg_of_row]
+    masked_texts = menc.dictionary.to_pylist()
+    ids, texts = zip(*(_tracebacks_of(f[2], f[3]) for f in failed), strict=True)
+    info = grouper._codes(pa.concat_arrays(list(ids)), pa.concat_arrays(list(texts)))
+    used, info_dense = np.unique(info, return_inverse=True)
+    combined = msg_code * len(used) + info_dense
+    uniq, inverse = np.unique(combined, return_inverse=True)
+    titles = []
+    for code in uniq:
+        tb = grouper._infos[int(used[int(code) % len(used)])]
+        sig = ErrorGroup(tb.exception, tb.frame, masked_texts[int(code) // len(used)]).signature
+        titles.append(sig or "(no message)")
+    sources = [(k, name, rows) for k, name, rows, _ in failed]
+    return _by_code("FAILED", sources, inverse.astype(np.int64), titles)
+
+
+def problems(
+    monitor: Monitor, views: Mapping[tuple[str, ...], View], now: float, grouper: ErrorGrouper
+) -> Problems:
+    """Every FAILED, LOST and slow packet of the shown runs, grouped (runs on the model
+    thread)."""
+    snapshot = monitor.snapshot(dict(views), now)
+    names = _node_names(snapshot)
+    lost_sources: list[tuple[NodeKey, str, pa.Table]] = []
+    slow_sources: list[tuple[NodeKey, str, pa.Table]] = []
+    failed: list[tuple[NodeKey, str, pa.Table, pa.Table | None]] = []
+    for p in snapshot.pipelines:
+        signs = last_signs(monitor, p.name)
+        for n in p.nodes:
+            if not (n.counts.get("FAILED") or n.counts.get("LOST") or n.slow):
+                continue
+            rows = monitor.packet_rows(
+                n.key, p.view, now, p.verdicts, states=("FAILED", "LOST", "RUNNING"), ordered=False
+            )
+            name = names[n.key]
+            state = rows.column("state")
+            if n.counts.get("FAILED"):
+                f = rows.filter(pc.equal(state, "FAILED"))
+                node = monitor.pipelines[p.name].nodes[n.key[1]]
+                failed.append((n.key, name, f, log_rows(node.logs)))
+            if n.counts.get("LOST"):
+                lo = lost_until_last_sign(rows.filter(pc.equal(state, "LOST")), signs)
+                lost_sources.append((n.key, name, lo))
+            if n.slow and n.slow_bound is not None:
+                flags = slow_flags(rows, n.slow_bound, now)
+                if flags.any():
+                    slow_sources.append((n.key, name, rows.filter(pa.array(flags))))
+    groups: list[ProblemGroup] = []
+    if lost_sources:
+        reasons = pa.chunked_array(
+            [c for _, _, t in lost_sources for c in t.column("lost_reason").chunks], pa.string()
+        )
+        enc = pc.dictionary_encode(pc.fill_null(reasons, "?")).combine_chunks()
+        titles = [f"LOST: {r}" for r in enc.dictionary.to_pylist()]
+        codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        groups += _by_code("LOST", lost_sources, codes, titles)
+    groups += failed_groups(failed, grouper)
+    if slow_sources:
+        started = np.concatenate(
+            [t.column("started_us").to_numpy(zero_copy_only=False) for _, _, t in slow_sources]
+        )
+        n_slow = len(started)
+        title = "slow: RUNNING longer than their node's bound (typical duration + spread)"
+        groups += _by_code("slow", slow_sources, np.zeros(n_slow, np.int64), [title], started)
+    groups.sort(key=lambda g: (rank(g.kind), -g.count, g.title))
+    return Problems(groups, dict(views), now)
