@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,10 +148,12 @@ def duration_stats(rows: pa.Table) -> tuple[float | None, float | None]:
 _DIGITS = re.compile(r"([0-9]+)")  # ASCII digits only, as RE2's \d in the Arrow path
 
 
+@lru_cache(maxsize=1 << 16)
 def natural_key(text: str) -> tuple:
     """Sort key for natural order: runs of digits compare as numbers (``s2`` < ``s10``).
 
-    Values equal by this key (``s02``, ``s2``) are ordered by their text.
+    Values equal by this key (``s02``, ``s2``) are ordered by their text. Cached: the same tag
+    values recur in every node (the summary orders the FAILED rows of each node in turn).
     """
     parts = _DIGITS.split(text)  # text, digits, text, digits, …, text
     key = [(1, parts[0])] if parts[0] else []
