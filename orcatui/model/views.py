@@ -59,7 +59,10 @@ def packets_for_view(packets: pa.Table, run_id: str | None, all_runs: bool) -> p
         return latest.set_column(0, "key", packet_keys(latest))
     if run_id is None:
         return packets.slice(0, 0)
-    return packets.filter(pc.equal(packets.column("run_id"), run_id))
+    mask = pc.equal(packets.column("run_id"), run_id)
+    if pc.all(mask).as_py() and not mask.null_count:
+        return packets  # a node with one run (the usual case): no copy of every column
+    return packets.filter(mask)
 
 
 #: A duration beyond this (ten years) is not believed: it is shown as unknown.

@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from orcatui.store.discovery import TableKind
 from orcatui.store.normalize import Normalised, normalise_logs, normalise_status
@@ -55,6 +54,8 @@ def _read_one(path: str) -> pa.Table:
             source = pa.BufferReader(fh.read())
     with source:
         if _LowLevelReader is None:
+            import pyarrow.parquet as pq
+
             pf = pq.ParquetFile(source, pre_buffer=False)
             names = pf.schema_arrow.names
             return pf.read(columns=[names[i] for i in _wanted(names)])
