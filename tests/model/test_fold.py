@@ -142,3 +142,44 @@ def test_numpy_durations_equal_the_arrow_reference(rows, now):
         }
     )
     assert _durations(table, now).to_pylist() == _durations_arrow(table, now).to_pylist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-(2**62), 2**62), max_size=40),
+    st.lists(st.booleans(), max_size=40),
+)
+def test_from_numpy_equals_pa_array(values, nulls):
+    import numpy as np
+
+    from orcatui.model.packets import from_numpy
+
+    arr = np.array(values, np.int64)
+    mask = np.array((nulls + [False] * len(values))[: len(values)], bool)
+    assert from_numpy(arr).equals(pa.array(arr, pa.int64()))
+    assert from_numpy(arr, null=mask).equals(pa.array(arr, pa.int64(), mask=mask))
+    floats = arr.astype(np.float64) / 7
+    got = from_numpy(floats, pa.float64(), null=mask)
+    assert got.equals(pa.array(floats, pa.float64(), mask=mask))
+    assert got.null_count == int(mask.sum())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.floats(allow_nan=True, allow_infinity=True, width=64) | st.integers(-5, 5),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_median_equals_numpy_median(values):
+    import math
+
+    import numpy as np
+
+    from orcatui.model.views import median
+
+    arr = np.array(values, np.float64)
+    want = float(np.median(arr))
+    got = median(arr)
+    assert (math.isnan(want) and math.isnan(got)) or got == want
