@@ -1,6 +1,7 @@
 """Cold load: a generated root → the complete model (issue 2).
 
-Run: ``.venv/bin/python benchmarks/bench_cold_load.py`` (add ``--quick`` for a smaller root).
+Run: ``.venv/bin/python benchmarks/bench_cold_load.py`` (add ``--quick`` for a smaller root,
+``--compare DIR`` to time another checkout interleaved, e.g. main before a change).
 Prints wall time and peak RSS of a fresh process per case, for both id generations orcapod has
 written (16-byte binary UUIDv7 and 36-char UUID strings), with fractional ISO timestamps.
 Targets (2 cores): 200 nodes × 5,000 packets × 2 events (2 M events) in one file per node: ≤ 1 s
@@ -12,15 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-from benchmarks._gen import ID_KINDS, parquet_root
+from benchmarks._gen import ID_KINDS, parquet_root  # noqa: E402 - after the path set-up
 
 _CHILD = """
 import json, resource, sys, time
@@ -51,28 +54,37 @@ print(json.dumps(out))
 """
 
 
-def measure(root: Path, repeat: int) -> dict:
-    """Median load time and max peak RSS over ``repeat`` fresh processes."""
-    results = []
+def measure(root: Path, repeat: int, trees: dict[str, Path] | None = None) -> dict[str, dict]:
+    """Per source tree: median load time and CPU, max peak RSS over ``repeat`` fresh processes
+    (the trees' runs interleaved, so a busy machine weighs on each alike)."""
+    trees = trees or {"this tree": REPO}
+    results: dict[str, list[dict]] = {name: [] for name in trees}
     for _ in range(repeat):
-        out = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(root)], capture_output=True, text=True
-        )
-        if out.returncode:
-            raise SystemExit(out.stderr)
-        results.append(json.loads(out.stdout))
-    results.sort(key=lambda r: r["load_s"])
-    mid = results[len(results) // 2]
-    return {**mid, "rss_mb": max(r["rss_mb"] for r in results)}
+        for name, tree in trees.items():
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            out = subprocess.run(
+                [sys.executable, "-c", _CHILD, str(root)], capture_output=True, text=True, env=env
+            )
+            if out.returncode:
+                raise SystemExit(out.stderr)
+            results[name].append(json.loads(out.stdout))
+    summary = {}
+    for name, runs in results.items():
+        mid = statistics.median(r["load_s"] for r in runs)
+        cpu = statistics.median(r["cpu_s"] for r in runs)
+        rss = max(r["rss_mb"] for r in runs)
+        summary[name] = {**runs[0], "load_s": mid, "cpu_s": cpu, "rss_mb": rss}
+    return summary
 
 
 def main() -> None:
     """Generate the roots, load each in fresh processes, print figures against targets."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="10× fewer packets")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--ids", choices=ID_KINDS, action="append", help="only these id kinds")
     ap.add_argument("--files", choices=("few", "many"), action="append", help="only these cases")
+    ap.add_argument("--compare", type=Path, help="another checkout, timed interleaved")
     args = ap.parse_args()
     packets = 500 if args.quick else 5000
     shapes = [
@@ -96,13 +108,24 @@ def main() -> None:
             events = parquet_root(root, 200, packets, files_per_node, ids=ids)
             gen = time.perf_counter() - t
             os.sync()  # the generator's dirty pages are written back now, not during the timing
-            r = measure(root, args.repeat)
+            trees = {"this tree": REPO}
+            if args.compare:
+                trees[str(args.compare)] = args.compare.resolve()
+            results = measure(root, args.repeat, trees)
+            r = results["this tree"]
             print(
                 f"cold load, {events:,} events, {label}: {r['load_s']:.2f} s "
                 f"(target ≤ {target:.0f} s; CPU {r['cpu_s']:.2f} s), peak RSS {r['rss_mb']:.0f} MB"
                 f"{' (target ≤ 600 MB)' if files_per_node == 1 else ''}; "
                 f"{r['packets']:,} packets; import {r['import_s']:.2f} s; generated in {gen:.0f} s"
             )
+            for name, o in results.items():
+                if name != "this tree":
+                    print(
+                        f"    same, from {name}: {o['load_s']:.2f} s (CPU {o['cpu_s']:.2f} s); "
+                        f"this tree: wall {r['load_s'] / o['load_s']:.2f}x, "
+                        f"CPU {r['cpu_s'] / o['cpu_s']:.2f}x"
+                    )
 
 
 if __name__ == "__main__":

@@ -68,7 +68,14 @@ def packet_keys(table: pa.Table, *, with_run: bool = True) -> pa.Array:
     parts: list[pa.ChunkedArray | pa.Array] = []
     if with_run:
         parts.append(pc.fill_null(_escaped(table.column("run_id")), ""))
-    for name in sorted(c for c in table.column_names if c.startswith(TAG_PREFIX)):
+    tags = sorted(c for c in table.column_names if c.startswith(TAG_PREFIX))
+    if tags and not any(table.column(c).null_count for c in tags):
+        # No null tag (the usual case): labels and values in one join, no temporary per tag.
+        for name in tags:
+            parts.append(pa.scalar(SEP + escape(name[len(TAG_PREFIX) :], name=True) + "="))
+            parts.append(_escaped(table.column(name)))
+        tags = []
+    for name in tags:
         label = SEP + escape(name[len(TAG_PREFIX) :], name=True) + "="
         piece = pc.binary_join_element_wise(label, _escaped(table.column(name)), "")
         parts.append(pc.fill_null(piece, "") if piece.null_count else piece)

@@ -77,7 +77,8 @@ def _uuid_bytes(value: str) -> bytes | None:
 
 
 _BLOCK = 16_384
-_HEX_COLS = np.array([k for k in range(36) if k not in (8, 13, 18, 23)])
+_HYPHENS = [8, 13, 18, 23]
+_HEX_COLS = np.array([k for k in range(36) if k not in _HYPHENS])
 
 
 def _decode36(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -108,6 +109,37 @@ def _decode36(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return raw, valid
 
 
+def _fromhex36(strings: pa.Array) -> pa.Array | None:
+    """36-byte strings (no nulls) that are all hyphenated hex UUIDs → 16-byte binary; None if
+    any is not (the caller then finds which, row by row in :func:`_decode36`).
+
+    ``bytes.fromhex`` decodes the 32 digits of each row in C, several times faster than numpy
+    arithmetic on nibbles; it also skips whitespace, which shows as a shorter result.
+    """
+    n = len(strings)
+    bufs = strings.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32)[strings.offset : strings.offset + n + 1]
+    start = int(offsets[0])
+    chars = np.frombuffer(bufs[2], dtype=np.uint8)[start : start + 36 * n].reshape(n, 36)
+    out = []
+    step = 4 * _BLOCK  # bounded temporaries for a 2 M-row file
+    for lo in range(0, n, step):
+        block = chars[lo : lo + step]
+        if not (block[:, _HYPHENS] == 45).all():
+            return None
+        try:
+            raw = bytes.fromhex(block[:, _HEX_COLS].tobytes().decode("ascii"))
+        except ValueError:  # a non-hex character (UnicodeDecodeError included)
+            return None
+        if len(raw) != 16 * len(block):
+            return None
+        out.append(raw)
+    fixed = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), n, [None, pa.py_buffer(out[0] if len(out) == 1 else b"".join(out))]
+    )
+    return fixed.cast(pa.binary())
+
+
 def _fixed16(raw: np.ndarray) -> pa.Array:
     n = len(raw)
     fixed = pa.FixedSizeBinaryArray.from_buffers(
@@ -135,6 +167,9 @@ def uuid_strings_to_bytes(strings: pa.Array) -> pa.Array:
         return pa.array([], pa.binary())
     fits = pc.fill_null(pc.equal(pc.binary_length(strings), 36), False)
     if strings.null_count == 0 and pc.all(fits).as_py():
+        fast = _fromhex36(strings)
+        if fast is not None:
+            return fast
         raw, valid = _decode36(strings)
         if valid.all():
             return _fixed16(raw)

@@ -113,3 +113,73 @@ def test_schema_drift_tag_column_appearing_later():
     rows = node.table().to_pylist()
     assert len(rows) == 3  # (x), (y), (x, session=2) are different packets
     assert node.tag_names == ["subject", "session"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),  # state code
+            st.integers(-(2**62), 2**62),  # ts µs
+            st.one_of(st.none(), st.integers(-(2**62), 2**62)),  # running_ts µs
+        ),
+        max_size=30,
+    ),
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.floats(min_value=T0 - 1e6, max_value=T0 + 1e6),
+    ),
+)
+def test_numpy_durations_equal_the_arrow_reference(rows, now):
+    """Durations computed in numpy equal the Arrow kernels' (clamping, too long, no start)."""
+    from orcatui.model.views import _durations, _durations_arrow
+
+    table = pa.table(
+        {
+            "state": pa.array([r[0] for r in rows], pa.int8()),
+            "ts": pa.array([r[1] for r in rows], pa.int64()),
+            "running_ts": pa.array([r[2] for r in rows], pa.int64()),
+        }
+    )
+    assert _durations(table, now).to_pylist() == _durations_arrow(table, now).to_pylist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(-(2**62), 2**62), max_size=40),
+    st.lists(st.booleans(), max_size=40),
+)
+def test_from_numpy_equals_pa_array(values, nulls):
+    import numpy as np
+
+    from orcatui.model.packets import from_numpy
+
+    arr = np.array(values, np.int64)
+    mask = np.array((nulls + [False] * len(values))[: len(values)], bool)
+    assert from_numpy(arr).equals(pa.array(arr, pa.int64()))
+    assert from_numpy(arr, null=mask).equals(pa.array(arr, pa.int64(), mask=mask))
+    floats = arr.astype(np.float64) / 7
+    got = from_numpy(floats, pa.float64(), null=mask)
+    assert got.equals(pa.array(floats, pa.float64(), mask=mask))
+    assert got.null_count == int(mask.sum())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.floats(allow_nan=True, allow_infinity=True, width=64) | st.integers(-5, 5),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_median_equals_numpy_median(values):
+    import math
+
+    import numpy as np
+
+    from orcatui.model.views import median
+
+    arr = np.array(values, np.float64)
+    want = float(np.median(arr))
+    got = median(arr)
+    assert (math.isnan(want) and math.isnan(got)) or got == want

@@ -35,3 +35,39 @@ def test_parquet_only_store_never_imports_deltalake(tmp_path):
     assert loaded(tmp_path) == "1 False"
     delta_append(tmp_path / "p" / "_status" / "m" / "execution_status", [event("RUNNING", T0)])
     assert loaded(tmp_path) == "2 True"
+
+
+SUMMARY_CHILD = """
+import sys
+from orcatui.cli import main
+code = main(["summary", sys.argv[1]])
+heavy = ("observers.base", "observers.writer", "observers.status", "pyarrow.parquet", "pyarrow.fs")
+print(code, *[m for m in heavy if m in sys.modules])
+"""
+
+
+def test_summary_of_a_parquet_store_imports_no_writer_and_no_pyarrow_parquet(tmp_path):
+    """Start-up: the reader takes the writers' column names from ``observers.schema`` only, and
+    reads Parquet through the low-level reader, so neither the writers nor ``pyarrow.parquet``
+    (with ``pyarrow.fs``) are imported by ``summary``."""
+    write_status(tmp_path, "p", ("n",), [event("RUNNING", T0, subject="a")])
+    out = subprocess.run(
+        [sys.executable, "-c", SUMMARY_CHILD, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
+    code, *heavy = out.stdout.splitlines()[-1].split()
+    assert code.isdigit() and heavy == []
+
+
+def test_observers_package_still_exports_its_public_names():
+    import observers
+
+    assert observers.StatusObserver.__name__ == "StatusObserver"
+    from observers import CompositeObserver, LoggingObserver, read_run_record, run
+
+    assert callable(run) and callable(read_run_record)
+    assert CompositeObserver.__name__ == "CompositeObserver"
+    assert LoggingObserver.__name__ == "LoggingObserver"
