@@ -101,8 +101,12 @@ class StatusHeader(Static):
         backend: str,
         now: float | None = None,
     ) -> None:
-        """Re-render from the latest frame (only when the text changed)."""
+        """Re-render from the latest frame (only when the text changed).
+
+        Called every second by the tick: no layout pass (the header's height is fixed in
+        ``app.tcss``), so a new age repaints these two lines and nothing else.
+        """
         text = header_text(frame, root, pipeline, backend, now, palette_of(self.app))
         if text != self._shown:
             self._shown = text
-            self.update(text)
+            self.update(text, layout=False)
