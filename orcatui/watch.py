@@ -278,7 +278,7 @@ class ChangeFeed:
                     changes = await asyncio.to_thread(map_changes, raw, self.root)
                     if announce:
                         # the watch is in place now (awatch yields only after setting it up, at
-                        # the latest after IDLE_WAKE_MS): all that was written before is read
+                        # the latest after ROOT_CHECK_MS): all that was written before is read
                         announce = False
                         changes.tables |= await asyncio.to_thread(tables_below, self.root, ())
                         changes.rescan = True
