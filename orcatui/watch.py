@@ -52,8 +52,12 @@ DEFAULT_POLL_S = 2.0
 # thread that takes the GIL, so a smaller step trades idle CPU for latency.
 STEP_MS = 20
 DEBOUNCE_MS = 150
-# How often the inotify loop wakes with no events, to notice a vanished or replaced root.
+# While the root is absent (or the watcher failed), look for it again this often.
 ROOT_CHECK_MS = 1000
+# How often the inotify loop wakes with no events, to check the root's identity. Events on the
+# root itself (deleted, moved away) are kept by the filter, so a vanished root is noticed at
+# once; this is the backstop (each wake-up costs two thread hops: 1 s was ~0.2 % of a core).
+IDLE_WAKE_MS = 5000
 # Polling backs off (×BACKOFF per quiet check, up to MAX_BACKOFF × poll) only once nothing has
 # changed for HOLD_S: during a run the interval stays at ``poll`` (latency ≤ poll + read time); the
 # first change after a long quiet spell may take up to MAX_BACKOFF × poll to be seen.
@@ -126,7 +130,8 @@ def _watch_filter(prefixes: tuple[str, ...]) -> object:
 
     def keep(change: Change, path: str) -> bool:
         parts = relative_parts(path, prefixes)
-        return parts is not None and locate(parts) is not None
+        # the root itself (``()``) too: its deletion or move wakes the feed to check it
+        return parts is not None and (not parts or locate(parts) is not None)
 
     return keep
 
@@ -254,7 +259,8 @@ class ChangeFeed:
                     debounce=DEBOUNCE_MS,
                     step=STEP_MS,
                     stop_event=_StopFlag(self._stop),  # type: ignore[arg-type]
-                    rust_timeout=ROOT_CHECK_MS,
+                    # after a (re)appearance the announcement waits for the first wake-up
+                    rust_timeout=ROOT_CHECK_MS if announce else IDLE_WAKE_MS,
                     yield_on_timeout=True,
                     force_polling=False,
                     ignore_permission_denied=True,
@@ -267,6 +273,8 @@ class ChangeFeed:
                             yield Changes(rescan=True)  # gone: the caller will say so
                         known = None  # (re)appearance is handled at the top of the loop
                         break
+                    if not raw and not announce:
+                        continue  # the idle wake-up (rust_timeout): nothing to map
                     changes = await asyncio.to_thread(map_changes, raw, self.root)
                     if announce:
                         # the watch is in place now (awatch yields only after setting it up, at

@@ -133,8 +133,12 @@ class StatusHeader(Static):
         as_of: float | None = None,
     ) -> None:
         """Re-render from the latest frame (only when the text changed); ``as_of``: the
-        moment of a historical view."""
+        moment of a historical view.
+
+        Called every second by the tick: no layout pass (the header's height is fixed in
+        ``app.tcss``), so a new age repaints these two lines and nothing else.
+        """
         text = header_text(frame, root, pipeline, backend, now, palette_of(self.app), as_of)
         if text != self._shown:
             self._shown = text
-            self.update(text)
+            self.update(text, layout=False)

@@ -60,7 +60,7 @@ from orcatui.watch import ChangeFeed
 MonitorFactory = Callable[[], Monitor]
 #: Re-age the header and running packets this often (no model work).
 TICK_S = 1.0
-#: While a run may change liveness (a live run, RUNNING packets), judge the runs again this often.
+#: Judge the runs again this often (on the model thread; a frame only if a verdict changed).
 REJUDGE_S = 5.0
 #: With a change feed, read everything this often anyway (a full pass over a 1,000-table root
 #: costs ~0.4 s of CPU: every 30 s that alone was over 1 % of a core at idle).
@@ -69,6 +69,9 @@ SAFETY_REFRESH_S = 120.0
 FALLBACK_POLL_S = 2.0
 #: While the root cannot be read, try again this often; a stopped feed restarts after this.
 RETRY_S = 2.0
+#: New problems notified one by one per frame; more are summed up in one notification (500
+#: toasts at once kept the UI loop busy for a minute; the header counts unreadable tables).
+MAX_PROBLEM_NOTICES = 3
 
 
 class FrameReady(Message):
@@ -194,10 +197,18 @@ class MonitorScreen(Screen[None]):
 
     # -- rendering ---------------------------------------------------------------------------
     def _show_frame(self, frame: Frame) -> None:
-        for problem in frame.problems:
-            if problem not in self._notified:
-                self._notified.add(problem)
-                self.app.notify(problem, title="unreadable data", severity="warning", markup=False)
+        new = [p for p in dict.fromkeys(frame.problems) if p not in self._notified]
+        self._notified.update(new)
+        for problem in new[:MAX_PROBLEM_NOTICES]:
+            self.app.notify(problem, title="unreadable data", severity="warning", markup=False)
+        if len(new) > MAX_PROBLEM_NOTICES:
+            more = len(new) - MAX_PROBLEM_NOTICES
+            self.app.notify(
+                f"… and {more} more problem{'s' if more > 1 else ''} in this read",
+                title="unreadable data",
+                severity="warning",
+                markup=False,
+            )
         tree = self.query_one(NodeTree)
         tree.update_from(frame.snapshot)
         for message, severity in self._events.update(frame.snapshot):
@@ -722,17 +733,11 @@ class OrcaApp(App[int]):
             screen.tick(self.clock())
 
     def _rejudge(self) -> None:
-        """Judge runs again while that can change something (a heartbeat going stale)."""
+        """Judge the runs again (a heartbeat going stale, a writer's process gone): the refresher
+        makes a frame only when a verdict changed, so at idle this costs the judgement alone."""
         screen = self.main
-        frame = screen.frame if screen is not None else None
-        if frame is None:
-            return
-        changing = any(
-            p.counts.get("RUNNING", 0) or any(r.verdict.live for r in p.runs)
-            for p in frame.snapshot.pipelines
-        )
-        if changing:
-            self.refresher.submit(frame=True)
+        if screen is not None and screen.frame is not None and self.refresher.idle:
+            self.refresher.submit(rejudge=True)
 
     def _retry_root(self) -> None:
         screen = self.main

@@ -9,6 +9,11 @@ applied (:class:`FrameGate`). Exactly one thread ever touches the model: the ref
 
 Questions that need the model (a packet's details) are asked with :meth:`Refresher.ask`; they run
 on the same thread, in order, between reads.
+
+Run verdicts depend on the clock (a heartbeat going stale, a writer's process ending) as well as
+on the disk. A *re-judge* request (``submit(rejudge=True)``) judges the runs again on the model
+thread and makes a frame only when some verdict differs from the last frame's: at idle the app
+re-judges every few seconds for the cost of the judgement alone, not of a frame.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from orcatui.model.monitor import (
     Snapshot,
     filter_rows,
 )
+from orcatui.model.runs import Verdict
 from orcatui.model.views import View
 from orcatui.store.store import RootError
 
@@ -107,6 +113,9 @@ class FrameSource(Protocol[F]):
     def frame(self, seq: int, view: ViewState) -> F:
         """A frame for ``view`` from the current model."""
 
+    def judgement_changed(self) -> bool:
+        """True when judging the runs now gives another verdict than the last frame shows."""
+
 
 @dataclass
 class _Work:
@@ -115,6 +124,7 @@ class _Work:
     read: ReadRequest | None = None
     view: ViewState | None = None
     frame: bool = False
+    rejudge: bool = False
     asks: list[tuple[Callable[[], Any], Future[Any]]] = field(default_factory=list)
     stop: bool = False
 
@@ -166,10 +176,20 @@ class Refresher(Generic[F]):
         return self._queue.unfinished_tasks == 0
 
     def submit(
-        self, *, view: ViewState | None = None, read: ReadRequest | None = None, frame: bool = True
+        self,
+        *,
+        view: ViewState | None = None,
+        read: ReadRequest | None = None,
+        frame: bool = True,
+        rejudge: bool = False,
     ) -> None:
-        """Ask for a read (if ``read``) and a frame for ``view`` (else the last view given)."""
-        self._queue.put(("submit", view, read, frame))
+        """Ask for a read (if ``read``) and a frame for ``view`` (else the last view given).
+
+        ``rejudge=True`` (with nothing else asked) makes a frame only if a run's verdict changed.
+        """
+        if rejudge and view is None and read is None:
+            frame = False
+        self._queue.put(("submit", view, read, frame, rejudge))
 
     def ask(self, fn: Callable[[], T]) -> Future[T]:
         """Run ``fn`` on the model thread (between reads); its result or error in a future."""
@@ -195,7 +215,8 @@ class Refresher(Generic[F]):
             if item[0] == "ask":
                 work.asks.append((item[1], item[2]))
                 continue
-            _, view, read, frame = item
+            _, view, read, frame, rejudge = item
+            work.rejudge = work.rejudge or rejudge
             if view is not None:
                 work.view = view
             if read is not None:
@@ -232,6 +253,12 @@ class Refresher(Generic[F]):
                 self.source.read(work.read)
             except Exception as exc:
                 self._on_error(exc)
+        if not work.frame and work.rejudge:
+            try:
+                work.frame = self.source.judgement_changed()
+            except Exception as exc:
+                self._on_error(exc)
+                return
         if work.frame:
             self._seq += 1
             try:
@@ -273,6 +300,7 @@ class MonitorSource:
         self._pin: _RootPin | None = None  # opened by the first read, on the model thread
         self._reset = False
         self._problems: tuple[str, ...] = ()
+        self._judged: dict[Pipeline, Mapping[str, Verdict]] = {}  # verdicts in the last frame
 
     def read(self, request: ReadRequest) -> None:
         """Read the root (a new model when the root came back or was replaced)."""
@@ -320,7 +348,22 @@ class MonitorSource:
             total = raw.num_rows
             rows = shown_rows(raw, view)
         problems, self._problems = self._problems, ()
+        self._judged = {p.name: p.verdicts for p in snapshot.pipelines}
         return Frame(seq, view, snapshot, now, self.read_at, rows, total, self.root_error, problems)
+
+    def judgement_changed(self) -> bool:
+        """True when a run's verdict now differs from the last frame's (or no frame was made).
+
+        Judges every pipeline's runs (process checks of this host's writers included) without
+        making a snapshot: what a frame would show only changes if a verdict does.
+        """
+        if not self._judged:
+            return bool(self.monitor.pipelines)
+        now = self.clock()
+        monitor = self.monitor
+        if monitor.pipelines.keys() != self._judged.keys():
+            return True
+        return any(monitor.verdicts(name, now) != self._judged[name] for name in monitor.pipelines)
 
     def details(
         self, key: NodeKey, view: View, packet: str, row: Mapping[str, Any]

@@ -266,3 +266,28 @@ async def test_the_end_of_a_long_traceback_scrolls_into_view_at_80x24(tmp_path: 
         assert any("THE VERY LAST LINE" in line for line in shown), shown[-3:]
         # no wrapped line is wider than the text area: nothing is cut at the right edge
         assert all(len(line.rstrip()) <= view.scrollable_content_region.width for line in shown)
+
+
+@sync
+async def test_many_unreadable_tables_are_notified_a_few_and_summed_up(tmp_path: Path) -> None:
+    """One toast per problem flooded the screen (500 toasts kept the UI loop busy for a minute):
+    the first few are named, the rest summed up in one notification; the header counts all."""
+    from orcatui.app.main import MAX_PROBLEM_NOTICES
+
+    root = tmp_path / "root"
+    write_status(status_dir(root, PIPE, IDENTITY), _events("r1", 3, CLOCK - 100))
+    old = time.time() - 3600  # not a file still being written: the store reports it
+    for i in range(MAX_PROBLEM_NOTICES + 9):
+        bad = status_dir(root, PIPE, (f"broken_{i:02d}", "v0"))
+        bad.mkdir(parents=True)
+        (bad / "part-0000.parquet").write_bytes(b"PAR1 this is not parquet")
+        os.utime(bad / "part-0000.parquet", (old, old))
+    app = make_app(root)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        notes = list(app.notices)
+        assert len(notes) == MAX_PROBLEM_NOTICES + 1, notes
+        assert all("broken_" in n for n in notes[:MAX_PROBLEM_NOTICES]), notes
+        assert notes[-1] == "… and 9 more problems in this read"
+        assert f"{MAX_PROBLEM_NOTICES + 9} unreadable tables" in _header(app)
+        assert _table(app).row_count == 3

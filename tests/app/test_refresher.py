@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from support.app import CLOCK
-from support.builders import IDENTITY, status_dir, write_status
+from support.builders import IDENTITY, status_dir, write_run_record, write_status
 
 from orcatui.app.refresher import (
     Frame,
@@ -20,6 +20,7 @@ from orcatui.app.refresher import (
     shown_rows,
 )
 from orcatui.model.monitor import Monitor
+from orcatui.model.runs import DEFAULT_STALE_AFTER_S
 from orcatui.model.views import View
 
 PIPE = ("pipe",)
@@ -39,6 +40,8 @@ class Recorder:
         self.hold.set()
         self.reading = threading.Event()
         self.fail_next = False
+        self.changed = False  # what judgement_changed answers
+        self.judged = 0
 
     def _enter(self) -> None:
         self.threads.add(threading.get_ident())
@@ -62,6 +65,12 @@ class Recorder:
         self.inside -= 1
         self.frames.append((seq, view))
         return seq, view
+
+    def judgement_changed(self) -> bool:
+        self._enter()
+        self.inside -= 1
+        self.judged += 1
+        return self.changed
 
 
 def _refresher(src: Recorder) -> tuple[Refresher, list, list]:
@@ -235,3 +244,92 @@ def test_a_vanished_root_keeps_the_last_data_and_says_why(tmp_path: Path) -> Non
     frame = src.frame(1, ViewState())
     assert frame.root_error is not None and "no such directory" in frame.root_error
     assert frame.snapshot.pipelines  # still showing the last data read
+
+
+def test_a_rejudge_makes_a_frame_only_when_the_source_says_a_verdict_changed() -> None:
+    src = Recorder()
+    r, got, errors = _refresher(src)
+    r.submit(rejudge=True)
+    _wait_idle(r)
+    assert got == [] and src.judged == 1
+    src.changed = True
+    r.submit(rejudge=True)
+    _wait_idle(r)
+    assert len(got) == 1 and src.judged == 2
+    # merged with a frame asked for anyway: that frame serves it, no judgement of its own
+    src.hold.clear()
+    r.submit(read=ReadRequest())
+    assert src.reading.wait(5)
+    r.submit(rejudge=True)
+    r.submit(view=ViewState(filter="failed"))
+    src.hold.set()
+    _wait_idle(r)
+    r.stop(5)
+    assert [v.filter for _, v in got] == ["all", "all", "failed"]
+    assert src.judged == 2 and errors == []
+
+
+def _clocked_source(root: Path, clock: list[float]) -> MonitorSource:
+    return MonitorSource(lambda: Monitor(root, clock=lambda: clock[0]), lambda: clock[0])
+
+
+def test_rejudging_a_real_root_frames_only_a_changed_verdict(tmp_path: Path) -> None:
+    """No new data, the clock moves: a run judged by its events goes over once it is quiet for
+    longer than stale-after, and only that makes a frame."""
+    root = tmp_path / "root"
+    write_status(status_dir(root, PIPE, IDENTITY), _events("r1", 2, CLOCK - 10, "RUNNING"))
+    clock = [CLOCK]
+    src = _clocked_source(root, clock)
+    got: list[Frame] = []
+    errors: list[BaseException] = []
+    r = Refresher(src, got.append, errors.append)
+    r.start()
+    r.submit(read=ReadRequest(rediscover=True))
+    _wait_idle(r)
+    assert len(got) == 1 and got[0].snapshot.pipelines[0].run.verdict.live  # type: ignore[union-attr]
+    r.submit(rejudge=True)  # same clock, same data
+    _wait_idle(r)
+    assert len(got) == 1
+    clock[0] += 2 * DEFAULT_STALE_AFTER_S
+    r.submit(rejudge=True)
+    _wait_idle(r)
+    r.stop(5)
+    assert len(got) == 2 and errors == []
+    run = got[1].snapshot.pipelines[0].run
+    assert run is not None and not run.verdict.live
+    assert got[1].snapshot.pipelines[0].counts["LOST"] == 2  # its RUNNING packets are LOST now
+
+
+def test_rejudging_sees_a_heartbeat_go_stale(tmp_path: Path) -> None:
+    """A run record from another host: live while its heartbeat is fresh, dead once it is not;
+    re-judging in between makes no frame."""
+    root = tmp_path / "root"
+    write_status(status_dir(root, PIPE, IDENTITY), _events("r1", 2, CLOCK - 10, "RUNNING"))
+    write_run_record(
+        root,
+        PIPE,
+        {
+            "run_id": "r1",
+            "pipeline_uri": "pipe@0123456789abcdef",
+            "host": "another-host",
+            "pid": 4242,
+            "started_at": CLOCK - 20,
+            "heartbeat_at": CLOCK - 1,
+            "heartbeat_interval_s": 10.0,
+            "ended_at": None,
+            "outcome": None,
+            "nodes": {},
+        },
+    )
+    clock = [CLOCK]
+    src = _clocked_source(root, clock)
+    src.read(ReadRequest(rediscover=True))
+    first = src.frame(1, ViewState())
+    assert first.snapshot.pipelines[0].run.verdict.reason == "heartbeat fresh"  # type: ignore[union-attr]
+    clock[0] += 5
+    assert not src.judgement_changed()
+    clock[0] += 3600
+    assert src.judgement_changed()
+    second = src.frame(2, ViewState())
+    assert not second.snapshot.pipelines[0].run.verdict.live  # type: ignore[union-attr]
+    assert not src.judgement_changed()

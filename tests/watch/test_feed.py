@@ -228,6 +228,31 @@ async def _drain(feed: ChangeFeed) -> list[Changes]:
     return [c async for c in feed.changes()]
 
 
+def test_a_root_moved_away_wakes_the_feed_by_its_own_event(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The idle wake-up is a backstop only (here: ten minutes): moving the root away is an event
+    on the root itself, which wakes the feed; it then follows a new root at the same path."""
+    import orcatui.watch as watch
+
+    monkeypatch.setattr(watch, "IDLE_WAKE_MS", 600_000)
+
+    async def main() -> None:
+        async with FeedRun(ChangeFeed(root)) as feed:
+            await feed.ready(root)
+            await feed.settle()
+            start = len(feed.got)
+            root.rename(root.with_name(root.name + "-moved-away"))
+            await feed.wait_until(lambda c: c.rescan, start=start)
+            start = len(feed.got)
+            write_parquet(status_table_dir(root))
+            await feed.wait_until(
+                lambda c: c.rescan and status_table_dir(root) in c.tables, start=start
+            )
+
+    run(main())
+
+
 def test_node_constant_is_a_real_orcapod_shape() -> None:
     assert len(NODE) == 5
 
