@@ -1,4 +1,4 @@
-"""Generators of benchmark roots (real Parquet files and Delta commits in the DESIGN §2 layout)."""
+"""Generators of benchmark roots: real Parquet files and Delta commits (design.md §2 layout)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Column names, directory names and naming rules of the on-disk contract (DESIGN §2-3).
+"""Column names, directory names and naming rules of the on-disk contract (docs/design.md §2–3).
 
 This module is **the** schema: the writers use it, and orcatui's reader
 (``orcatui/store/schema.py``) imports its names from here. ``observers`` imports

@@ -1,1 +1,1 @@
-"""The rules of DESIGN §4 as plain functions over Arrow data: no Textual here."""
+"""The rules of docs/design.md §5 as plain functions over Arrow data: no Textual here."""

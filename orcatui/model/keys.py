@@ -1,4 +1,4 @@
-"""How a packet is identified: its run id and user tag values (DESIGN §4).
+"""How a packet is identified: its run id and user tag values (docs/design.md §5).
 
 A key is an injective encoding of (run id, {tag name: value} for the non-null tags):
 

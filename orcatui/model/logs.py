@@ -1,4 +1,4 @@
-"""A node's log rows, and the lookup of one packet's log row (DESIGN §4, Logs)."""
+"""A node's log rows and the lookup of one packet's log row (design.md §3 partial rows, §5)."""
 
 from __future__ import annotations
 

@@ -320,7 +320,7 @@ class Monitor:
 
     # -- rules applied ------------------------------------------------------------------------
     def verdicts(self, pipeline: Pipeline, now: float | None = None) -> dict[str, Verdict]:
-        """Liveness of every run of a pipeline (DESIGN §4)."""
+        """Liveness of every run of a pipeline (docs/design.md §5)."""
         now = self.clock() if now is None else now
         model = self.pipelines[pipeline]
         starts = {r: self._started(model, r) for r in self._run_ids(model)}

@@ -1,4 +1,4 @@
-"""How a node is named: the label when one is known, else its function name (DESIGN §4)."""
+"""How a node is named: the label when one is known, else its function name (design.md §5)."""
 
 from __future__ import annotations
 

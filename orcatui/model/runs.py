@@ -397,7 +397,7 @@ def judge_run(
     check_process: bool = True,
     newer_run_start: float | None = None,
 ) -> Verdict:
-    """Liveness of a run from its events and one writer's record (DESIGN §4).
+    """Liveness of a run from its events and one writer's record (docs/design.md §5).
 
     Without a record, or with a record whose heartbeat cannot be judged (both times missing or
     unbelievable, a bad interval), the run is judged by its events: over when a newer run

@@ -1,4 +1,4 @@
-"""Find status tables, log tables and run records under a root (DESIGN §2)."""
+"""Find status tables, log tables and run records under a root (docs/design.md §2)."""
 
 from __future__ import annotations
 

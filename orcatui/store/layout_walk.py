@@ -1,4 +1,4 @@
-"""The one walk over a root's layout (DESIGN §2): for discovery, the change feed and the poller.
+"""The one walk over a root's layout (design.md §2): for discovery, the change feed and the poller.
 
 A root holds pipelines; a pipeline's name is the path from the root to the directory that holds
 its ``_status`` / ``_log`` sections (no directories at all when the root *is* one pipeline's

@@ -1,4 +1,4 @@
-"""Column names of the status and log tables (DESIGN §3) and the normalised event columns."""
+"""Column names of the status and log tables (design.md §3) and the normalised event columns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Where a changed path sits in a root's layout (DESIGN §2), and which table it belongs to.
+"""Where a changed path sits in a root's layout (docs/design.md §2), and which table it belongs to.
 
 Pure path rules for the inotify filter, matching the one layout walk
 (:mod:`orcatui.store.layout_walk`): status data lives in tables below a ``_status``/``_log`` section

@@ -1,4 +1,4 @@
-"""Run liveness and LOST packets (DESIGN §4), with run records and without."""
+"""Run liveness and LOST packets (docs/design.md §5), with run records and without."""
 
 from __future__ import annotations
 

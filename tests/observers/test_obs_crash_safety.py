@@ -37,7 +37,7 @@ while True:
 
 
 def judge(record: dict, now: datetime) -> str:
-    """DESIGN §4 run liveness on a run record: ended / dead / live."""
+    """docs/design.md §5 run liveness on a run record: ended / dead / live."""
     if record.get("ended_at"):
         return "ended"
     beat = datetime.fromisoformat(record["heartbeat_at"])

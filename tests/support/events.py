@@ -1,4 +1,4 @@
-"""Write real status/log tables (Parquet files, Delta commits) in the layout of DESIGN §2–3."""
+"""Write real status/log tables (Parquet files, Delta commits) in the layout of design.md §2–3."""
 
 from __future__ import annotations
 
