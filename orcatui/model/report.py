@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from orcatui import exitcodes
@@ -70,6 +71,19 @@ def _tags(row: dict[str, Any], tag_names: tuple[str, ...]) -> dict[str, Any]:
     return {t: row.get(t) for t in tag_names}
 
 
+def _listed(
+    rows: pa.Table, state: str, columns: list[str], tags: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """The rows in ``state``, in THE packet order, as dicts of ``columns`` and the tags only
+    (converting the other columns to Python objects would be wasted)."""
+    chosen = rows.filter(pc.equal(rows.column("state"), state))
+    if not chosen.num_rows:
+        return []
+    ordered = order_rows(chosen)
+    names = ordered.column_names
+    return ordered.select([*columns, *(t for t in tags if t in names)]).to_pylist()
+
+
 def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[str, Any]:
     """One pipeline's part of the report."""
     nodes = []
@@ -90,8 +104,8 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
             else []
         )
         median, longest = duration_stats(rows)
-        failed = order_rows(rows.filter(pc.equal(rows.column("state"), "FAILED"))).to_pylist()
-        lost = order_rows(rows.filter(pc.equal(rows.column("state"), "LOST"))).to_pylist()
+        failed = _listed(rows, "FAILED", ["run_id", "error"], node.tags)
+        lost = _listed(rows, "LOST", ["run_id", "lost_reason", "started_us"], node.tags)
         nodes.append(
             {
                 "name": node.name.title,
