@@ -10,18 +10,21 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from orcatui.store.delta_table import DeltaTableReader
 from orcatui.store.discovery import TableFormat, TableKind, TableRef, discover
 from orcatui.store.files import FileBatch, one_line
 from orcatui.store.layout_walk import describe_os_error, run_record_files, shown
 from orcatui.store.parquet_table import ParquetTableReader
 from orcatui.store.schema import RUNS_DIR
 
-Reader = DeltaTableReader | ParquetTableReader
+if TYPE_CHECKING:  # imported when a Delta table is found: a Parquet-only root starts faster
+    from orcatui.store.delta_table import DeltaTableReader
+
+    Reader = DeltaTableReader | ParquetTableReader
+
 Consumer = Callable[[TableRef, pa.Table], None]
 SKIPPED_SUFFIX = "#skipped"  # key suffix in ``Store.broken`` for tables with skipped events
 MAX_RECORD_BYTES = 4 << 20  # a run record is a few kB; a huge one is not parsed
@@ -108,9 +111,11 @@ class Store:
         new = []
         for ref in found.tables:
             if ref.path not in self.readers:
-                reader_cls = (
-                    DeltaTableReader if ref.format is TableFormat.DELTA else ParquetTableReader
-                )
+                reader_cls: type[Reader] = ParquetTableReader
+                if ref.format is TableFormat.DELTA:
+                    from orcatui.store.delta_table import DeltaTableReader
+
+                    reader_cls = DeltaTableReader
                 self.readers[ref.path] = (ref, reader_cls(ref.path, ref.kind))
                 new.append(ref)
         return new
