@@ -120,3 +120,37 @@ def test_slow_bound_does_not_import_numpy_ma():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert out.stdout.split() == ["True", "False"]
+
+
+def test_parallel_reads_keep_order_and_reraise_the_first_error():
+    """The store's thread map (no ``concurrent.futures``) behaves like ``Executor.map``."""
+    from orcatui.store.store import _thread_map
+
+    assert _thread_map(lambda x: x * x, list(range(50)), 3) == [x * x for x in range(50)]
+    assert _thread_map(str, [], 3) == []
+
+    def fail(x: int) -> int:
+        if x in (7, 30):
+            raise ValueError(x)
+        return x
+
+    try:
+        _thread_map(fail, list(range(40)), 4)
+    except ValueError as exc:
+        assert exc.args == (7,)
+    else:
+        raise AssertionError("no error raised")
+
+
+def test_summary_imports_no_thread_pool(tmp_path):
+    for node in ("a", "b", "c"):  # more than two tables: read in parallel
+        write_status(tmp_path, "p", (node,), [event("SUCCESS", T0, subject="x")])
+    code = (
+        "import sys\nfrom orcatui.cli import main\n"
+        f"main(['summary', {str(tmp_path)!r}])\n"
+        "print('concurrent.futures' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert out.stdout.splitlines()[-1] == "False"
