@@ -226,6 +226,8 @@ class Monitor:
         self._rows_cache: dict[NodeKey, tuple[tuple, pa.Table]] = {}
         # node → (stamp, its triage inputs): recomputed only when the node's data changes
         self._triage_cache: dict[NodeKey, tuple[tuple, NodeTriage]] = {}
+        # node → (its last display-row request, the rows): the same request twice in a row
+        self._display_memo: dict[NodeKey, tuple[tuple, pa.Table]] = {}
 
     # -- reading ------------------------------------------------------------------------------
     def refresh(self, *, only: set[Path] | None = None, rediscover: bool = True) -> RefreshResult:
@@ -421,6 +423,30 @@ class Monitor:
     ) -> pa.Table:
         run_id = self._resolve(node.pipeline, view)
         stamp = (node.packets.version, view.all_runs, run_id)
+        if states is None:
+            # The summary wants the same rows twice (triage, then the report): display rows
+            # depend only on the packets, the dead runs' reasons and ``now``.
+            dead = tuple(sorted(lost_reasons(verdicts).items()))
+            memo_key = (stamp, ordered, dead, now)
+            memo = self._display_memo.get(node.key)
+            if memo is not None and memo[0] == memo_key:
+                return memo[1]
+            rows = self._display(node, view, run_id, stamp, verdicts, now, ordered)
+            self._display_memo[node.key] = (memo_key, rows)
+            return rows
+        return self._display(node, view, run_id, stamp, verdicts, now, ordered, states)
+
+    def _display(
+        self,
+        node: Node,
+        view: View,
+        run_id: str | None,
+        stamp: tuple,
+        verdicts: Mapping[str, Verdict],
+        now: float,
+        ordered: bool,
+        states: Iterable[str] | None = None,
+    ) -> pa.Table:
         cached = self._rows_cache.get(node.key)
         if cached is not None and cached[0] == stamp:
             rows = display_rows(cached[1], verdicts, now)

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from orcatui import exitcodes
-from orcatui.model.errors import NodeFailures, error_groups, groups_json, log_rows
 from orcatui.model.monitor import Monitor, PipelineInfo, RunInfo
 from orcatui.model.progress import node_times
 from orcatui.model.slow import slow_packets
@@ -70,10 +70,34 @@ def _tags(row: dict[str, Any], tag_names: tuple[str, ...]) -> dict[str, Any]:
     return {t: row.get(t) for t in tag_names}
 
 
+def _listed(
+    rows: pa.Table, state: str, columns: list[str], tags: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """The rows in ``state``, in THE packet order, as dicts of ``columns`` and the tags only
+    (converting the other columns to Python objects would be wasted)."""
+    chosen = rows.filter(pc.equal(rows.column("state"), state))
+    if not chosen.num_rows:
+        return []
+    ordered = order_rows(chosen)
+    names = ordered.column_names
+    return ordered.select([*columns, *(t for t in tags if t in names)]).to_pylist()
+
+
+def _error_groups(failures: list[tuple[str, pa.Table, Any]]) -> list[dict[str, Any]]:
+    """``"error_groups"`` of the nodes' rows (imported here: a run without a FAILED packet
+    has no groups, and ``summary`` starts faster without the grouping module)."""
+    from orcatui.model.errors import NodeFailures, error_groups, groups_json, log_rows
+
+    return groups_json(
+        error_groups(NodeFailures(name, rows, log_rows(n.logs)) for name, rows, n in failures)
+    )
+
+
 def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[str, Any]:
     """One pipeline's part of the report."""
     nodes = []
     failures = []
+    any_failed = False
     titles: dict[str, int] = {}
     for node in info.nodes:
         titles[node.name.title] = titles.get(node.name.title, 0) + 1
@@ -82,16 +106,16 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
         group_name = node.name.title
         if titles[group_name] > 1 and node.name.detail:
             group_name += f" [{node.name.detail}]"
-        model_node = monitor.pipelines[info.name].nodes[node.key[1]]
-        failures.append(NodeFailures(group_name, rows, log_rows(model_node.logs)))
+        failures.append((group_name, rows, monitor.pipelines[info.name].nodes[node.key[1]]))
         slow = (
             slow_packets(rows, node_times(rows), now, node.slow_bound)
             if node.slow_bound is not None and node.counts.get("RUNNING")
             else []
         )
         median, longest = duration_stats(rows)
-        failed = order_rows(rows.filter(pc.equal(rows.column("state"), "FAILED"))).to_pylist()
-        lost = order_rows(rows.filter(pc.equal(rows.column("state"), "LOST"))).to_pylist()
+        failed = _listed(rows, "FAILED", ["run_id", "error"], node.tags)
+        any_failed = any_failed or bool(failed)
+        lost = _listed(rows, "LOST", ["run_id", "lost_reason", "started_us"], node.tags)
         nodes.append(
             {
                 "name": node.name.title,
@@ -133,7 +157,7 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
         "runs": [run_dict(r) for r in info.runs],
         "counts": info.counts,
         "progress": info.progress.to_json() if info.progress is not None else None,
-        "error_groups": groups_json(error_groups(failures)),
+        "error_groups": _error_groups(failures) if any_failed else [],
         "nodes": nodes,
         "diff": None,  # summary --diff: RunDiff.to_json() (see build_report's ``diffs``)
     }

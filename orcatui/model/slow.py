@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from orcatui.model.progress import NodeTimes, quantile
 from orcatui.model.views import ROW_COLUMNS
+from orcatui.model.views import median as views_median
 
 #: No flag without at least this many completed peers.
 MIN_PEERS = 5
@@ -59,7 +60,7 @@ def slow_bound(
     if n < max(min_peers, 1):
         return None
     median = quantile(durations, 0.5)
-    mad = float(np.median(np.abs(durations - median)))
+    mad = views_median(np.abs(durations - median))  # np.median imports numpy.ma (slow)
     bound = max(
         median + K_MAD * MAD_SCALE * mad,
         quantile(durations, 0.95),

@@ -287,6 +287,15 @@ def _py_keys(values: list) -> list[tuple]:
     return out
 
 
+def _constant(values: list) -> bool:
+    """Whether every value is the same text (or every one null). Only text: numbers that are
+    equal may still sort apart by their text (``0.0``, ``-0.0``)."""
+    first = values[0]
+    if first is not None and type(first) is not str:
+        return False
+    return all(v == first for v in values)
+
+
 def order_rows(packets: pa.Table) -> pa.Table:
     """Packet rows in THE order they are listed: by tag values (in column order), then run id.
 
@@ -303,6 +312,9 @@ def order_rows(packets: pa.Table) -> pa.Table:
         cols = [c for c in names if c.startswith(TAG_PREFIX)]
     if packets.num_rows <= _SMALL:
         columns = [packets.column(c).to_pylist() for c in [*cols, "run_id"]]
+        # A column of one value (the run id, in a one-run view) orders nothing: its keys are
+        # all equal, and the sort is stable.
+        columns = [values for values in columns if not _constant(values)] or columns[:1]
         keys = list(zip(*[_py_keys(values) for values in columns], strict=True))
         order = np.array(sorted(range(packets.num_rows), key=keys.__getitem__), np.int64)
     else:

@@ -6,26 +6,60 @@ import errno
 import json
 import os
 import stat
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from orcatui.store.delta_table import DeltaTableReader
 from orcatui.store.discovery import TableFormat, TableKind, TableRef, discover
 from orcatui.store.files import FileBatch, one_line
 from orcatui.store.layout_walk import describe_os_error, run_record_files, shown
 from orcatui.store.parquet_table import ParquetTableReader
 from orcatui.store.schema import RUNS_DIR
 
-Reader = DeltaTableReader | ParquetTableReader
+if TYPE_CHECKING:  # imported when a Delta table is found: a Parquet-only root starts faster
+    from orcatui.store.delta_table import DeltaTableReader
+
+    Reader = DeltaTableReader | ParquetTableReader
+
 Consumer = Callable[[TableRef, pa.Table], None]
 SKIPPED_SUFFIX = "#skipped"  # key suffix in ``Store.broken`` for tables with skipped events
 MAX_RECORD_BYTES = 4 << 20  # a run record is a few kB; a huge one is not parsed
 _THREADS = min(4, (os.cpu_count() or 1) + 1)  # one more than cores: reads overlap folds
+
+
+def _thread_map(fn: Callable[[Any], Any], items: list[Any], threads: int) -> list[Any]:
+    """``list(ThreadPoolExecutor(threads).map(fn, items))`` on bare threads: the same results
+    in the same order, the first exception re-raised; without importing ``concurrent.futures``
+    (and ``logging`` with it), a noticeable part of ``summary``'s start-up."""
+    results: list[Any] = [None] * len(items)
+    errors: list[tuple[int, BaseException]] = []
+    lock = threading.Lock()
+    pending = iter(range(len(items)))
+
+    def work() -> None:
+        while True:
+            with lock:
+                i = next(pending, None)
+            if i is None:
+                return
+            try:
+                results[i] = fn(items[i])
+            except BaseException as exc:  # handed to the caller, as the executor does
+                with lock:
+                    errors.append((i, exc))
+
+    workers = [threading.Thread(target=work, daemon=True) for _ in range(min(threads, len(items)))]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    if errors:
+        raise min(errors, key=lambda e: e[0])[1]
+    return results
 
 
 class RootError(Exception):
@@ -108,9 +142,11 @@ class Store:
         new = []
         for ref in found.tables:
             if ref.path not in self.readers:
-                reader_cls = (
-                    DeltaTableReader if ref.format is TableFormat.DELTA else ParquetTableReader
-                )
+                reader_cls: type[Reader] = ParquetTableReader
+                if ref.format is TableFormat.DELTA:
+                    from orcatui.store.delta_table import DeltaTableReader
+
+                    reader_cls = DeltaTableReader
                 self.readers[ref.path] = (ref, reader_cls(ref.path, ref.kind))
                 new.append(ref)
         return new
@@ -155,8 +191,7 @@ class Store:
                 return path, ref, reader, exc, 0
 
         if len(todo) > 2:
-            with ThreadPoolExecutor(_THREADS) as pool:
-                results = list(pool.map(read, todo))
+            results = _thread_map(read, todo, _THREADS)
         else:
             results = [read(item) for item in todo]
         for path, ref, reader, batch, consumed in results:

@@ -167,3 +167,18 @@ def test_arrow_and_python_orders_agree(values):
     keys = _py_keys(values)
     python = [values[i] for i in sorted(range(len(values)), key=keys.__getitem__)]
     assert arrow == python
+
+
+@settings(max_examples=200)
+@given(VALUES, st.sampled_from(["r", None]), st.sampled_from(["x", None, 0.0, -0.0]))
+def test_small_order_with_constant_columns_is_the_full_key_order(values, run, const):
+    """Columns of one value are left out of the Python sort; the order is the full key's."""
+    n = len(values)
+    t = pa.table({"run_id": pa.array([run] * n, pa.string()), "tag:c": [const] * n})
+    t = t.append_column("tag:v", pa.array(values, pa.string()))
+    t = t.append_column("tag:z", pa.array([0.0, -0.0] * (n // 2) + [0.0] * (n % 2)))
+    columns = [t.column(c).to_pylist() for c in ["tag:c", "tag:v", "tag:z", "run_id"]]
+    keys = list(zip(*[_py_keys(v) for v in columns], strict=True))
+    expected = sorted(range(n), key=keys.__getitem__)
+    got = order_rows(t.append_column("i", pa.array(range(n)))).column("i").to_pylist()
+    assert got == expected
