@@ -50,6 +50,19 @@ def run_prompt(run: RunInfo, now: float, current: bool, palette: Palette) -> Tex
     return out
 
 
+class RunList(OptionList):
+    """The run picker's list, with the keys terminal users expect in any list (less, k9s)."""
+
+    BINDINGS = [  # noqa: RUF012
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "first", "First run", show=False),
+        Binding("G", "last", "Last run", show=False),
+        Binding("ctrl+d", "page_down", "Page down", show=False),
+        Binding("ctrl+u", "page_up", "Page up", show=False),
+    ]
+
+
 class RunPicker(ModalScreen[View | None]):
     """Pick which run a pipeline is shown by."""
 
@@ -85,7 +98,7 @@ class RunPicker(ModalScreen[View | None]):
                 Option(run_prompt(r, self.now, r.run_id == current, palette), id=r.run_id)
                 for r in p.runs
             ]
-            ol = OptionList(*options, id="run-list")
+            ol = RunList(*options, id="run-list")
             yield ol
 
     def on_mount(self) -> None:

@@ -72,6 +72,16 @@ async def test_run_picker_lists_runs_and_picks_the_oldest() -> None:
         assert "● ended · failed" in prompts[2]
         assert "✗ 2 failed" in prompts[2]
 
+        # The keys of any list: j/k, g/G.
+        await pilot.press("j")
+        assert options.highlighted == 2
+        await pilot.press("k", "k")
+        assert options.highlighted == 0
+        await pilot.press("G")
+        assert options.highlighted == 3
+        await pilot.press("g")
+        assert options.highlighted == 0
+
         await pilot.press("end", "enter")
         await settle(pilot)
         assert app.screen is app.main
