@@ -62,9 +62,9 @@ def measure(root: Path, repeat: int, trees: dict[str, Path] | None = None) -> di
     for _ in range(repeat):
         for name, tree in trees.items():
             env = {**os.environ, "PYTHONPATH": str(tree)}
-            out = subprocess.run(
-                [sys.executable, "-c", _CHILD, str(root)], capture_output=True, text=True, env=env
-            )
+            # -P: the current directory is not put first on sys.path (PYTHONPATH picks the tree)
+            cmd = [sys.executable, "-P", "-c", _CHILD, str(root)]
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if out.returncode:
                 raise SystemExit(out.stderr)
             results[name].append(json.loads(out.stdout))

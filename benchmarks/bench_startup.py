@@ -73,7 +73,7 @@ def main() -> None:
             return {**os.environ, "PYTHONPATH": str(tree)}
 
         env = env_for(REPO)
-        summary = [py, "-m", "orcatui", "summary", str(root)]
+        summary = [py, "-P", "-m", "orcatui", "summary", str(root)]  # -P: PYTHONPATH decides
         base, base_cpu = median_times([py, "-c", "pass"], args.repeat, env)
         arrow, arrow_cpu = median_times([py, "-c", "import pyarrow"], args.repeat, env)
         ours, ours_cpu = median_times(summary, args.repeat, env)

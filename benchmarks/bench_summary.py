@@ -185,7 +185,8 @@ def main() -> None:
     args = ap.parse_args()
     packets = args.events // args.nodes // 2
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cli = [sys.executable, "-m", "orcatui", "summary"]
+    # -P: the current directory is not put first on sys.path, so PYTHONPATH picks the tree timed.
+    cli = [sys.executable, "-P", "-m", "orcatui", "summary"]
     print(
         f"orcatui summary --json, {args.nodes} nodes, ~{args.events:,} events, "
         f"median of {args.repeat} whole-process runs, interleaved; wall and CPU (user + sys); "
