@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label, OptionList
+from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from orcatui.app.render import (
@@ -23,6 +23,7 @@ from orcatui.app.render import (
 from orcatui.app.sanitize import cell
 from orcatui.model.durations import format_duration
 from orcatui.model.monitor import PipelineInfo, RunInfo
+from orcatui.model.runids import RunIdError, resolve_run_id
 from orcatui.model.views import View
 
 ALL_RUNS = "\x00all"
@@ -71,6 +72,7 @@ class RunPicker(ModalScreen[View | None]):
         Binding("enter", "pick", "Show this run", show=True),
         Binding("m", "mark", "Mark for diff"),
         Binding("d", "diff", "Diff with marked"),
+        Binding("slash", "type_run", "Type a run id or prefix"),
     ]
 
     def __init__(self, pipeline: PipelineInfo, now: float, root: Path) -> None:
@@ -100,6 +102,7 @@ class RunPicker(ModalScreen[View | None]):
             ]
             ol = RunList(*options, id="run-list")
             yield ol
+            yield Input(placeholder="run id or unique prefix, enter to show it", id="run-prefix")
 
     def on_mount(self) -> None:
         """Put the highlight on the run shown now."""
@@ -132,8 +135,30 @@ class RunPicker(ModalScreen[View | None]):
             self.dismiss(self._view_of(ol.get_option_at_index(ol.highlighted).id))
 
     def action_dismiss_none(self) -> None:
-        """Close without changing the view."""
+        """Close without changing the view (from the prefix field: back to the list)."""
+        field = self.query_one("#run-prefix", Input)
+        if field.has_class("shown"):
+            field.remove_class("shown")
+            field.value = ""
+            self.query_one(OptionList).focus()
+            return
         self.dismiss(None)
+
+    def action_type_run(self) -> None:
+        """Show the field to type a run id or a unique prefix of one."""
+        field = self.query_one("#run-prefix", Input)
+        field.add_class("shown")
+        field.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Show the run a typed id or prefix names; one line of error if it names none or many."""
+        event.stop()
+        try:
+            run = resolve_run_id(event.value.strip(), [r.run_id for r in self.pipeline.runs])
+        except RunIdError as exc:
+            self.app.notify(str(exc), severity="error", markup=False)
+            return
+        self.dismiss(self._view_of(run))
 
     def _highlighted_run(self) -> str | None:
         ol = self.query_one(OptionList)

@@ -190,3 +190,23 @@ def test_verdict_wording() -> None:
     for liveness, reason, certainty, shown in cases:
         assert verdict_text(Verdict(liveness, reason, certainty)).plain == shown
     assert verdict_text(None).plain == "no run"
+
+
+@sync
+async def test_run_picker_takes_a_typed_prefix() -> None:
+    """``/`` in the picker: a unique prefix shows that run; an ambiguous one says so in a line."""
+    app = make_app(THREE)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _select_score(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press("slash", *"0193d1a5e000000", "enter")  # all three runs match
+        await settle(pilot)
+        assert isinstance(app.screen, RunPicker)
+        assert any("matches 3 runs" in n for n in app.notices)
+        prefix = app.screen.query_one("#run-prefix")
+        prefix.value = RUN1  # the runs differ only in their last character
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is app.main
+        assert f"run {RUN1} (picked)" in _header(app)
