@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import time
@@ -12,6 +13,8 @@ from typing import Any
 
 os.environ["TZ"] = "UTC"
 time.tzset()
+
+from textual.worker import WorkerCancelled  # noqa: E402
 
 from orcatui.app.main import OrcaApp  # noqa: E402
 
@@ -61,7 +64,9 @@ async def settle(pilot: object) -> None:
     app = pilot.app  # type: ignore[attr-defined]
     calm = 0
     for _ in range(400):
-        await app.workers.wait_for_complete()
+        # An exclusive worker replaced by a newer one ends cancelled: a normal outcome here.
+        with contextlib.suppress(WorkerCancelled):
+            await app.workers.wait_for_complete()
         await pilot.pause()  # type: ignore[attr-defined]
         # twice in a row: a frame just applied may have moved the selection (a new request)
         calm = calm + 1 if app.idle and not any(w.is_running for w in app.workers) else 0
