@@ -133,7 +133,7 @@ def _tracebacks(monitor: Monitor, key: NodeKey, failed: pa.Table) -> list[str | 
         return []
     pipeline, identity = key
     logs = monitor.pipelines[pipeline].nodes[identity].logs
-    table = logs._all()  # until NodeLogs has a public table()
+    table = logs.table()
     if table is None or table.num_rows == 0:
         return [None] * failed.num_rows
     table = table.filter(pc.is_valid(table.column("traceback")))

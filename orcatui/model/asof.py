@@ -36,8 +36,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orcatui.model.keys import key_of, packet_keys
-from orcatui.model.logs import LogRow, NodeLogs
+from orcatui.model.keys import packet_keys
+from orcatui.model.logs import NodeLogs
 from orcatui.model.monitor import Monitor, Node, PipelineModel
 from orcatui.model.packets import NodePackets, events_to_packet_rows
 from orcatui.model.runs import DEFAULT_STALE_AFTER_S, THIS_HOST, RunRecord, RunStats, Verdict
@@ -250,31 +250,13 @@ class FrozenLogs(NodeLogs):
         self._slice = table
         self.rows = 0 if table is None else table.num_rows
 
-    def _all(self) -> pa.Table | None:
+    def table(self) -> pa.Table | None:
+        """The rows up to the moment (lookups use them through :meth:`NodeLogs.lookup`)."""
         return self._slice
 
     def add(self, rows: pa.Table) -> None:
         """Refused: an as-of view never takes newer rows."""
         raise RuntimeError("log rows as of a moment are read-only")
-
-    def lookup(self, run_id: str, tags: Mapping[str, str | None]) -> LogRow | None:
-        """The newest log row (up to the moment) of a packet, or None."""
-        table = self._slice
-        if table is None or table.num_rows == 0:
-            return None
-        hits = table.filter(pc.equal(table.column("key"), key_of(run_id, tags)))
-        if hits.num_rows == 0:
-            return None
-        r = hits.sort_by([("ts", "descending"), ("id", "descending")]).slice(0, 1).to_pylist()[0]
-        return LogRow(
-            run_id=r["run_id"],
-            ts_us=r["ts"],
-            stdout=r["stdout"],
-            stderr=r["stderr"],
-            python_logs=r["python_logs"],
-            traceback=r["traceback"],
-            success=r["success"],
-        )
 
 
 @dataclass

@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orcatui.model.logs import NodeLogs
 from orcatui.model.views import ROW_COLUMNS
 from orcatui.text import strip_escapes
 
@@ -443,12 +444,9 @@ def group_of(
     return (info.exception, info.frame, g.mask(message or ""))
 
 
-def log_rows(logs: object) -> pa.Table | None:
-    """The log rows of a :class:`~orcatui.model.logs.NodeLogs` as one table (or None)."""
-    table = getattr(logs, "table", None)
-    if callable(table):
-        return table()
-    return logs._all()  # type: ignore[attr-defined]  # until NodeLogs has a public table()
+def log_rows(logs: NodeLogs) -> pa.Table | None:
+    """The log rows of a node as one table (or None)."""
+    return logs.table()
 
 
 def groups_json(groups: Iterable[ErrorGroup]) -> list[dict[str, Any]]:

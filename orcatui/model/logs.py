@@ -39,7 +39,8 @@ class NodeLogs:
         self._table = None
         self.rows += rows.num_rows
 
-    def _all(self) -> pa.Table | None:
+    def table(self) -> pa.Table | None:
+        """Every log row of the node as one table (None before the first row)."""
         if self._table is None and self._chunks:
             self._table = concat_normalised(self._chunks)
             self._chunks = [self._table]
@@ -47,7 +48,7 @@ class NodeLogs:
 
     def lookup(self, run_id: str, tags: Mapping[str, str | None]) -> LogRow | None:
         """The newest log row with this run id and tag values, or None (cached/reused packets)."""
-        table = self._all()
+        table = self.table()
         if table is None:
             return None
         hits = table.filter(pc.equal(table.column("key"), key_of(run_id, tags)))
