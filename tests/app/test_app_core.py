@@ -11,8 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.app import CLOCK, make_app, settle, sync, wait_for
-from support.builders import IDENTITY, log_dir, status_dir, write_logs, write_status
+from support.app import CLOCK, ORCAPOD, make_app, settle, sync, wait_for
+from support.builders import (
+    IDENTITY,
+    log_dir,
+    packet_events,
+    status_dir,
+    write_logs,
+    write_status,
+)
 
 from orcatui.app.details import DetailsScreen
 from orcatui.app.header import StatusHeader
@@ -23,17 +30,7 @@ from orcatui.app.text_view import TextView
 from orcatui.text import COPY_LIMIT
 
 PIPE = ("live_pipeline",)
-OK_PIPELINE = Path("/work/shared/orcapod-samples/ok/ok_pipeline")
-
-
-def _events(run: str, n: int, t0: float, state: str = "SUCCESS", start: int = 0) -> list[dict]:
-    out = []
-    for i in range(start, start + n):
-        sid = f"sub-{i:04d}"
-        out.append({"run": run, "state": "RUNNING", "ts": t0 + i, "subject_id": sid})
-        if state != "RUNNING":
-            out.append({"run": run, "state": state, "ts": t0 + i + 0.5, "subject_id": sid})
-    return out
+OK_PIPELINE = ORCAPOD / "ok" / "ok_pipeline"  # the sample, as copied into tests/fixtures
 
 
 def _table(app: OrcaApp) -> PacketTable:
@@ -51,7 +48,7 @@ async def test_ui_answers_keys_while_the_feeds_file_system_calls_hang(
     """Every stat/listing/resolve the change feed makes sleeps 2 s (a hung NFS mount stand-in):
     none of them runs on the event loop, so keys are answered while they hang."""
     root = tmp_path / "root"
-    write_status(status_dir(root, PIPE, IDENTITY), _events("r1", 3, time.time() - 30))
+    write_status(status_dir(root, PIPE, IDENTITY), packet_events("r1", 0, 3, time.time() - 30))
     on_loop: list[str] = []
     hung = threading.Event()
     loop_thread = threading.get_ident()
@@ -104,7 +101,7 @@ async def test_a_directory_name_that_is_not_utf8_keeps_the_live_feed(tmp_path: P
     arrive, and the header never says the feed stopped."""
     root = tmp_path / "root"
     t0 = time.time() - 30
-    write_status(status_dir(root, PIPE, IDENTITY), _events("r1", 3, t0))
+    write_status(status_dir(root, PIPE, IDENTITY), packet_events("r1", 0, 3, t0))
     app = OrcaApp(root, tick=0.2)
     seen: list[str] = []
     async with app.run_test(size=(120, 36)) as pilot:
@@ -122,7 +119,7 @@ async def test_a_directory_name_that_is_not_utf8_keeps_the_live_feed(tmp_path: P
         assert await wait_for(pilot, polling), seen
         write_status(
             status_dir(root, PIPE, IDENTITY),
-            _events("r1", 2, t0, start=10),
+            packet_events("r1", 10, 2, t0),
             name="part-0001.parquet",
             seq_start=100,
         )
@@ -275,7 +272,7 @@ async def test_many_unreadable_tables_are_notified_a_few_and_summed_up(tmp_path:
     from orcatui.app.main import MAX_PROBLEM_NOTICES
 
     root = tmp_path / "root"
-    write_status(status_dir(root, PIPE, IDENTITY), _events("r1", 3, CLOCK - 100))
+    write_status(status_dir(root, PIPE, IDENTITY), packet_events("r1", 0, 3, CLOCK - 100))
     old = time.time() - 3600  # not a file still being written: the store reports it
     for i in range(MAX_PROBLEM_NOTICES + 9):
         bad = status_dir(root, PIPE, (f"broken_{i:02d}", "v0"))

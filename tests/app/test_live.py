@@ -8,22 +8,19 @@ import time
 from pathlib import Path
 
 from support.app import CLOCK, make_app, settle, sync, wait_for
-from support.builders import IDENTITY, log_dir, status_dir, write_logs, write_status
+from support.builders import (
+    IDENTITY,
+    log_dir,
+    packet_events,
+    status_dir,
+    write_logs,
+    write_status,
+)
 
 from orcatui.app.main import OrcaApp
 from orcatui.app.packet_table import PacketTable
 
 PIPE = ("live_pipeline",)
-
-
-def _events(run: str, start: int, n: int, t0: float, state: str = "SUCCESS") -> list[dict]:
-    out = []
-    for i in range(start, start + n):
-        sid = f"sub-{i:04d}"
-        out.append({"run": run, "state": "RUNNING", "ts": t0 + i, "subject_id": sid})
-        if state != "RUNNING":
-            out.append({"run": run, "state": state, "ts": t0 + i + 0.5, "subject_id": sid})
-    return out
 
 
 def _live_app(root: Path) -> OrcaApp:
@@ -46,12 +43,12 @@ async def test_new_events_appear_without_a_key(tmp_path: Path) -> None:
         banner = app.main.query_one("#banner")
         assert "waiting for status tables under" in str(banner.render())
         t0 = time.time() - 30
-        write_status(status_dir(root, PIPE, IDENTITY), _events("r1", 0, 5, t0))
+        write_status(status_dir(root, PIPE, IDENTITY), packet_events("r1", 0, 5, t0))
         assert await wait_for(pilot, lambda: _table(app).row_count == 5)
         assert not banner.has_class("waiting")
         write_status(
             status_dir(root, PIPE, IDENTITY),
-            _events("r1", 5, 3, t0),
+            packet_events("r1", 5, 3, t0),
             name="part-0001.parquet",
             seq_start=100,
         )
@@ -63,7 +60,7 @@ async def test_cursor_stays_on_its_packet(tmp_path: Path) -> None:
     """Refreshes keep the cursor on the same packet and the scroll position."""
     root = tmp_path / "root"
     t0 = time.time() - 300
-    write_status(status_dir(root, PIPE, IDENTITY), _events("r1", 100, 200, t0))
+    write_status(status_dir(root, PIPE, IDENTITY), packet_events("r1", 100, 200, t0))
     app = _live_app(root)
     async with app.run_test(size=(100, 30)) as pilot:
         assert await wait_for(pilot, lambda: _table(app).row_count == 200)
@@ -75,7 +72,7 @@ async def test_cursor_stays_on_its_packet(tmp_path: Path) -> None:
         # New packets sort before the current ones (smaller tag values) and after them.
         write_status(
             status_dir(root, PIPE, IDENTITY),
-            _events("r1", 0, 50, t0) + _events("r1", 400, 50, t0),
+            packet_events("r1", 0, 50, t0) + packet_events("r1", 400, 50, t0),
             name="part-0001.parquet",
             seq_start=10_000,
         )
@@ -92,7 +89,7 @@ async def test_root_deleted_then_restored(tmp_path: Path) -> None:
     """A deleted root shows a banner (no crash); the app recovers when it comes back."""
     root = tmp_path / "root"
     t0 = time.time() - 30
-    write_status(status_dir(root, PIPE, IDENTITY), _events("r1", 0, 4, t0))
+    write_status(status_dir(root, PIPE, IDENTITY), packet_events("r1", 0, 4, t0))
     app = _live_app(root)
     async with app.run_test(size=(120, 36)) as pilot:
         assert await wait_for(pilot, lambda: _table(app).row_count == 4)
@@ -100,7 +97,7 @@ async def test_root_deleted_then_restored(tmp_path: Path) -> None:
         shutil.rmtree(root)
         assert await wait_for(pilot, lambda: banner.has_class("error"))
         assert "cannot read the root" in str(banner.render())
-        write_status(status_dir(root, PIPE, IDENTITY), _events("r1", 0, 6, t0))
+        write_status(status_dir(root, PIPE, IDENTITY), packet_events("r1", 0, 6, t0))
         assert await wait_for(pilot, lambda: not banner.has_class("error"), timeout=20)
         assert await wait_for(pilot, lambda: _table(app).row_count == 6)
 
@@ -110,7 +107,7 @@ async def test_corrupt_table_is_named_and_the_rest_works(tmp_path: Path) -> None
     """A corrupt Parquet file is named in a notification; other nodes still show."""
     root = tmp_path / "root"
     t0 = CLOCK - 100
-    write_status(status_dir(root, PIPE, IDENTITY), _events("r1", 0, 3, t0))
+    write_status(status_dir(root, PIPE, IDENTITY), packet_events("r1", 0, 3, t0))
     bad = status_dir(root, PIPE, ("other_fn", "v0"))
     bad.mkdir(parents=True)
     (bad / "part-0000.parquet").write_bytes(b"PAR1 this is not parquet")

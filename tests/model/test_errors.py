@@ -21,7 +21,7 @@ from orcatui.model.monitor import Monitor
 from orcatui.model.views import ROW_COLUMNS
 from orcatui.text import strip_escapes
 
-ORCAPOD_SAMPLES = Path("/work/shared/orcapod-samples")
+ORCAPOD_SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "orcapod"
 
 
 def rows(*failures: tuple[str, float], state: str = "FAILED", run: str = "r1") -> pa.Table:

@@ -37,6 +37,18 @@ def log_dir(root: Path, pipeline: Iterable[str], identity: Iterable[str]) -> Pat
     return root.joinpath(*pipeline, "_log", *identity, "execution_logs")
 
 
+def packet_events(run: str, start: int, n: int, t0: float, state: str = "SUCCESS") -> list[dict]:
+    """Events of packets ``sub-<start>`` … ``sub-<start+n-1>``: RUNNING at ``t0 + i``, then
+    ``state`` half a second later (nothing more when ``state`` is RUNNING)."""
+    out = []
+    for i in range(start, start + n):
+        sid = f"sub-{i:04d}"
+        out.append({"run": run, "state": "RUNNING", "ts": t0 + i, "subject_id": sid})
+        if state != "RUNNING":
+            out.append({"run": run, "state": state, "ts": t0 + i + 0.5, "subject_id": sid})
+    return out
+
+
 def _write(table: pa.Table, directory: Path, name: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f".{name}.tmp"
