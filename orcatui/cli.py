@@ -391,6 +391,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
         except RunIdError as exc:
             return _fail(f"{args.root}: {exc}")
     report = build_report(monitor, run_id=args.run, all_runs=args.all_runs, problems=problems)
+    for note in monitor.clock_warnings():  # a skewed writer clock is no unreadable data
+        sys.stderr.write(f"orcatui: warning: {inert(note)}\n")
     if args.json:
         for err in report["errors"]:
             sys.stderr.write(f"orcatui: warning: {inert(err)}\n")
