@@ -128,3 +128,21 @@ def test_file_url_is_a_local_root(tmp_path: Path, child_env: dict[str, str]) -> 
     as_url = orcatui("summary", (tmp_path / "db").as_uri(), "--json", env=child_env)
     assert plain.returncode == as_url.returncode == 0, as_url.stderr
     assert json.loads(plain.stdout)["pipelines"] == json.loads(as_url.stdout)["pipelines"]
+
+
+def test_at_with_storage_options_on_s3_is_refused_in_one_line(
+    s3_bucket: str, child_env: dict[str, str]
+) -> None:
+    """The as-of loader cannot take storage options yet: said so, instead of reading the store
+    with other settings than asked."""
+    _store(f"s3://{s3_bucket}/db")
+    r = orcatui(
+        "summary",
+        f"s3://{s3_bucket}/db",
+        "--at",
+        "-1s",
+        "--storage-option",
+        "AWS_REGION=us-east-1",
+        env=child_env,
+    )
+    assert "--at with --storage-option" in _one_line_exit_2(r)
