@@ -65,7 +65,7 @@ def _root(text: str) -> Path | str:
     if scheme not in REMOTE_SCHEMES:
         known = ", ".join(f"{s}://" for s in ("s3", "gs", "az", "abfs", "file"))
         raise argparse.ArgumentTypeError(f"unsupported URL scheme {scheme!r} (use {known})")
-    return text
+    return text.rstrip("/") if text.rstrip("/").split("://", 1)[1] else text
 
 
 def _storage_option(text: str) -> str:
