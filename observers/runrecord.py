@@ -231,6 +231,9 @@ class RunRecords:
             if old == info:
                 return
             record["nodes"][key] = info
+            # Every rewrite is a sign of life: a stale heartbeat_at in a fresh object would make
+            # a reader measure the writer's clock offset (Last-Modified − heartbeat_at) wrong.
+            record["heartbeat_at"] = iso_now()
             self._write(path, record)
 
     def end(self, run_id: str, outcome: str) -> None:
