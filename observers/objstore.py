@@ -134,8 +134,11 @@ class RootURL:
 
     @property
     def bucket_url(self) -> str:
-        """The URL of the bucket, as the client is built for it."""
-        return f"{self.original.split('://', 1)[0]}://{self.bucket}"
+        """The URL of the bucket, as the client is built for it (an Azure
+        ``container@account.dfs.core.windows.net`` keeps its account)."""
+        scheme, rest = self.original.split("://", 1)
+        authority = rest.split("/", 1)[0]
+        return f"{scheme}://{authority if '@' in authority else self.bucket}"
 
     def url(self, key: str = "") -> str:
         """The full URL of ``key`` (a key relative to the bucket)."""

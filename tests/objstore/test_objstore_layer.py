@@ -33,7 +33,11 @@ def test_parse_roots() -> None:
     r = parse_root("s3://bkt/a/b/")
     assert (r.scheme, r.bucket, r.prefix) == ("s3", "bkt", "a/b")
     assert r.key("x", "y.parquet") == "a/b/x/y.parquet"
-    assert parse_root("abfss://cont@acct.dfs.core.windows.net/p").bucket == "cont"
+    az = parse_root("abfss://cont@acct.dfs.core.windows.net/p")
+    assert az.bucket == "cont"
+    # the account stays in the URLs the client and delta-rs are given
+    assert az.url("p/t") == "abfss://cont@acct.dfs.core.windows.net/p/t"
+    assert parse_root("az://cont/p").url("k") == "az://cont/k"
     assert parse_root("gs://g").prefix == ""
     assert is_url("az://c/x") and not is_url("/tmp/x") and not is_url("file:///tmp/x")
     assert local_path("file:///tmp/x%20y") == "/tmp/x y"
