@@ -16,6 +16,7 @@ from orcatui.watching.remote_poller import (
     PollCadence,
     RemoteFeed,
     probe_new_nodes,
+    sweep_listing,
 )
 
 
@@ -74,7 +75,7 @@ def clock() -> Clock:
 
 
 def test_cold_tables_back_off_by_doubling_to_the_idle_ceiling(clock: Clock) -> None:
-    cadence = PollCadence(interval=2, max_idle=60, rescan_every=1e9, clock=clock)
+    cadence = PollCadence(interval=2, max_idle=60, rescan_every=1e9, sweep_every=None, clock=clock)
     tables = root(1, 3)
     cadence.observe(tables, polled=None, changed={t.path for t in tables})  # the cold load
     polled_at = []
@@ -91,7 +92,7 @@ def test_cold_tables_back_off_by_doubling_to_the_idle_ceiling(clock: Clock) -> N
 
 
 def test_a_table_that_changes_stays_at_the_interval_and_cools_after_hot_for(clock: Clock) -> None:
-    cadence = PollCadence(interval=2, hot_for=30, rescan_every=1e9, clock=clock)
+    cadence = PollCadence(interval=2, hot_for=30, rescan_every=1e9, sweep_every=None, clock=clock)
     tables = root(1, 2)
     busy = tables[0].path
     cadence.observe(tables, polled=None, changed=set())
@@ -107,7 +108,7 @@ def test_a_table_that_changes_stays_at_the_interval_and_cools_after_hot_for(cloc
 
 
 def test_a_change_on_a_backed_off_table_brings_it_back_to_the_interval(clock: Clock) -> None:
-    cadence = PollCadence(interval=2, max_idle=60, rescan_every=1e9, clock=clock)
+    cadence = PollCadence(interval=2, max_idle=60, rescan_every=1e9, sweep_every=None, clock=clock)
     tables = root(1, 1)
     key = tables[0].path
     cadence.observe(tables, polled=None, changed=set())
@@ -119,7 +120,7 @@ def test_a_change_on_a_backed_off_table_brings_it_back_to_the_interval(clock: Cl
 
 
 def test_new_tables_start_hot_and_the_rescan_reads_everything(clock: Clock) -> None:
-    cadence = PollCadence(interval=2, rescan_every=60, clock=clock)
+    cadence = PollCadence(interval=2, rescan_every=60, sweep_every=None, clock=clock)
     tables = root(2, 2)
     cadence.observe(tables, polled=None, changed=set())
     grown = [*tables, ref("p0", "late")]
@@ -138,7 +139,7 @@ def test_new_tables_start_hot_and_the_rescan_reads_everything(clock: Clock) -> N
 
 
 def test_a_table_the_store_lost_is_forgotten(clock: Clock) -> None:
-    cadence = PollCadence(interval=2, clock=clock)
+    cadence = PollCadence(interval=2, sweep_every=None, clock=clock)
     tables = root(1, 2)
     cadence.observe(tables, polled=None, changed=set())
     cadence.observe(tables[:1], polled=None, changed=set())
@@ -149,7 +150,7 @@ def test_a_table_the_store_lost_is_forgotten(clock: Clock) -> None:
 def test_idle_request_budget_1000_tables_one_active_pipeline(clock: Clock) -> None:
     """50 pipelines × 20 tables, one pipeline writing: after the start-up minute, table polls
     plus one rediscovery a minute stay well under the 2,000 requests a minute of issue 12."""
-    cadence = PollCadence(interval=2, clock=clock)
+    cadence = PollCadence(interval=2, sweep_every=None, clock=clock)
     tables = root(50, 20)
     active = {t.path for t in tables if t.pipeline == ("p0",)}
     cadence.observe(tables, polled=None, changed=set())
@@ -169,7 +170,7 @@ def test_interval_must_be_positive() -> None:
 
 
 def test_probe_asks_for_a_rescan_when_an_active_pipeline_grows_a_node(clock: Clock) -> None:
-    cadence = PollCadence(interval=2, rescan_every=1e9, clock=clock)
+    cadence = PollCadence(interval=2, rescan_every=1e9, sweep_every=None, clock=clock)
     tables = [ref("p0", "a"), ref("p0", "a", TableKind.LOG), ref("p1", "b")]
     cadence.observe(tables, polled=None, changed=set())
     cadence.observe(tables, polled={tables[0].path}, changed={tables[0].path})
@@ -211,7 +212,7 @@ def test_observed_store_reports_consumed_and_new_tables(clock: Clock) -> None:
             consume(tables[0], "rows")
             return SimpleNamespace(status=[], logs=[], new_tables=new)
 
-    cadence = PollCadence(interval=2, hot_for=30, clock=clock)
+    cadence = PollCadence(interval=2, hot_for=30, sweep_every=None, clock=clock)
     store = FakeStore()
     observed = ObservedStore(store, cadence)
     consumed = []
@@ -231,7 +232,9 @@ def test_observed_store_reports_consumed_and_new_tables(clock: Clock) -> None:
 
 
 def test_feed_yields_the_cadence_and_says_what_it_does(clock: Clock) -> None:
-    cadence = PollCadence(interval=0.01, rescan_every=1e9, probe_every=0.5, clock=clock)
+    cadence = PollCadence(
+        interval=0.01, rescan_every=1e9, probe_every=0.5, sweep_every=None, clock=clock
+    )
     tables = root(1, 1)
     cadence.observe(tables, polled=None, changed=set())
     probes = []
@@ -248,3 +251,161 @@ def test_feed_yields_the_cadence_and_says_what_it_does(clock: Clock) -> None:
     changes = asyncio.run(first())
     assert changes is not None and changes.tables == {tables[0].path} and not changes.rescan
     assert probes == [1]
+
+
+# -- the sweep: one recursive listing of the root instead of per-table idle checks ----------
+
+
+def listing(tables: list[TableRef], stamp: dict[object, int], records: dict[str, str]) -> list:
+    """A root listing as ``Bucket.list`` yields it (keys under ``db/``): one object per table
+    (its name from ``stamp``), and run records with the given ETags."""
+    objs = [
+        {"path": f"db/{t.path}/{stamp.get(t.path, 0):013d}-w-1.parquet", "e_tag": "x"}
+        for t in tables
+    ]
+    objs += [{"path": f"db/{p}/_runs/r1/w.json", "e_tag": tag} for p, tag in records.items()]
+    return objs
+
+
+def test_sweep_listing_groups_tables_records_and_delta_logs() -> None:
+    objs = [
+        {"path": "db/p/_status/a/v0/0000000000001-w-1.parquet", "e_tag": "1"},
+        {"path": "db/p/_status/a/v0/.tmp-0000000000002.parquet", "e_tag": "2"},
+        {"path": "db/p/_status/d/v0/_delta_log/00000000000000000000.json", "e_tag": "3"},
+        {"path": "db/p/_status/d/v0/_delta_log/00000000000000000001.json", "e_tag": "4"},
+        {"path": "db/p/_status/d/v0/part-0001.parquet", "e_tag": "5"},
+        {"path": "db/p/_runs/r1/host-1-ab.json", "e_tag": "6"},
+        {"path": "db/p/_runs/r0.json", "e_tag": "7"},
+        {"path": "db/p/_runs/r1/.host-1-ab.json.tmp", "e_tag": "8"},
+    ]
+    sweep = sweep_listing(objs, "db")
+    assert set(sweep.tables) == {"p/_status/a/v0", "p/_status/d/v0"}  # data files belong to d
+    assert sweep.tables["p/_status/d/v0"] == ("delta", "00000000000000000001.json")
+    assert set(sweep.records) == {("p",)}
+    hidden_changed = sweep_listing([*objs[:1], {**objs[1], "e_tag": "9"}, *objs[2:]], "db")
+    assert hidden_changed.tables == sweep.tables  # a writer's temporary file is not a change
+    rewritten = sweep_listing([*objs[:5], {**objs[5], "e_tag": "new"}, *objs[6:]], "db")
+    assert rewritten.records != sweep.records
+
+
+def test_with_the_sweep_quiet_tables_cost_nothing_until_the_sweep_sees_them_move(
+    clock: Clock,
+) -> None:
+    cadence = PollCadence(interval=2, hot_for=30, clock=clock)
+    tables = root(2, 3)
+    cadence.observe(tables, polled=None, changed=set())  # cold load
+    stamp: dict[object, int] = {}
+    cadence.apply_sweep(sweep_listing(listing(tables, stamp, {}), "db"))
+    assert run(cadence, clock, tables, 120) == {}  # nothing moved: no table polled at all
+    stamp[tables[4].path] = 5  # one table got a new object
+    cadence.apply_sweep(sweep_listing(listing(tables, stamp, {}), "db"))
+    clock.now += 0.5
+    assert cadence.tick().tables == {tables[4].path}
+    cadence.observe(tables, polled={tables[4].path}, changed={tables[4].path})
+    polls = run(cadence, clock, tables, 20, active={tables[4].path})
+    assert polls == {tables[4].path: 10}  # hot now: every interval
+
+
+def test_the_sweep_runs_soon_after_start_then_doubles_to_its_period(clock: Clock) -> None:
+    cadence = PollCadence(interval=2, sweep_every=60, clock=clock)
+    start, times = clock.now, []
+    for _ in range(600):
+        clock.now += 0.5
+        if cadence.due("sweep"):
+            times.append(clock.now - start)
+    assert times[:6] == [2.0, 6.0, 14.0, 30.0, 62.0, 122.0]
+    assert times[-1] - times[-2] == 60.0
+
+
+def test_a_new_table_in_the_sweep_asks_for_a_rediscovery(clock: Clock) -> None:
+    cadence = PollCadence(interval=2, clock=clock)
+    tables = root(1, 2)
+    cadence.observe(tables, polled=None, changed=set())
+    cadence.apply_sweep(sweep_listing(listing(tables, {}, {}), "db"))
+    clock.now += 3
+    assert not cadence.tick().rescan
+    cadence.apply_sweep(sweep_listing(listing([*tables, ref("p0", "new")], {}, {}), "db"))
+    tick = cadence.tick()
+    assert tick.rescan and tick.tables == {t.path for t in tables}
+
+
+def test_live_run_records_are_read_every_interval_then_back_off(clock: Clock) -> None:
+    """A pipeline whose run record changed has one table polled every interval (the store
+    reads the records of the pipelines it polls); once the record stops changing it backs off
+    and is left to the sweep."""
+    cadence = PollCadence(interval=2, hot_for=30, clock=clock)
+    tables = root(2, 2)
+    cadence.observe(tables, polled=None, changed=set())
+    cadence.apply_sweep(sweep_listing(listing(tables, {}, {"p1": "a"}), "db"))
+    cadence.apply_sweep(sweep_listing(listing(tables, {}, {"p1": "b"}), "db"))
+    live = {"ended_at": None, "heartbeat_at": "…"}
+    polls: dict[object, int] = {}
+    for step in range(40):  # 20 s, the record rewritten at every read
+        clock.now += 0.5
+        tick = cadence.tick()
+        for key in tick.tables:
+            polls[key] = polls.get(key, 0) + 1
+        if tick.tables:
+            cadence.observe(
+                tables, polled=tick.tables, changed=set(), records={("p1",): [live]} if step else {}
+            )
+    assert set(polls) == {ref("p1", "n0").path}  # one table of p1, none of p0
+    assert polls[ref("p1", "n0").path] >= 9
+    assert ("p1",) in cadence.active_pipelines()
+    # the heartbeat stopped: every interval for hot_for (15 looks), then 4, 8, 16, 32 s, then
+    # none (a dead writer is judged after 3 unchanged heartbeats, long before the back-off)
+    quiet = run(cadence, clock, tables, 240)
+    assert 15 <= sum(quiet.values()) <= 20
+    assert run(cadence, clock, tables, 120) == {}
+    assert ("p1",) not in cadence.active_pipelines()
+
+
+def test_an_expensive_sweep_is_given_up_for_per_table_back_off(clock: Clock) -> None:
+    cadence = PollCadence(interval=2, clock=clock)
+    tables = root(1, 3)
+    cadence.observe(tables, polled=None, changed=set())
+    assert cadence.sweeping
+    costly = sweep_listing(listing(tables, {}, {}), "db")
+    costly.requests = 50  # more pages than tables (huge Delta logs)
+    cadence.apply_sweep(costly)
+    assert not cadence.sweeping
+    polls = run(cadence, clock, tables, 130)
+    assert all(3 <= n <= 8 for n in polls.values()) and len(polls) == 3
+    assert cadence.tick().rescan is False
+    assert run(cadence, clock, tables, 60).get(tables[0].path, 0) >= 1  # a rediscovery at least
+
+
+def test_idle_budget_with_the_sweep_1000_tables_one_active_pipeline(clock: Clock) -> None:
+    """The issue's budget case: table polls in a steady minute are the active pipeline's 20
+    tables every 2 s, and nothing else (the sweep and probes are a handful of LISTs)."""
+    cadence = PollCadence(interval=2, clock=clock)
+    tables = root(50, 20)
+    active = {t.path for t in tables if t.pipeline == ("p0",)}
+    cadence.observe(tables, polled=None, changed=set())
+    stamp: dict[object, int] = {}
+    sweeps = 0
+
+    def minute() -> dict[object, int]:
+        nonlocal sweeps
+        polls: dict[object, int] = {}
+        for _ in range(120):
+            clock.now += 0.5
+            for key in active:
+                stamp[key] = int(clock.now * 1000)  # the writers flush all the time
+            if cadence.due("sweep"):
+                sweeps += 1
+                cadence.apply_sweep(sweep_listing(listing(tables, stamp, {}), "db"))
+            tick = cadence.tick()
+            for key in tick.tables:
+                polls[key] = polls.get(key, 0) + 1
+            if tick.tables or tick.rescan:
+                cadence.observe(tables, polled=tick.tables, changed=tick.tables & active)
+        return polls
+
+    minute()
+    minute()
+    sweeps = 0
+    polls = minute()
+    assert set(polls) == active
+    assert all(n >= 29 for n in polls.values())
+    assert sweeps == 1
