@@ -40,7 +40,8 @@ READER = r"""
 import asyncio, json, resource, sys, time
 from orcatui.model.monitor import Monitor
 from orcatui.watching.remote_poller import ObservedStore, remote_feed
-url, warmup, window, interval = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+url = sys.argv[1]
+warmup, window, interval = (float(a) for a in sys.argv[2:5])
 
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
