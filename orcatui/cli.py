@@ -51,11 +51,61 @@ def _positive(text: str) -> float:
     return value
 
 
+def _root(text: str) -> Path | str:
+    """ROOT: a local path (or ``file://`` URL) as a ``Path``; an object-storage URL as text."""
+    if "://" not in text:
+        return Path(text)
+    scheme = text.split("://", 1)[0].lower()
+    if scheme == "file":
+        from observers.objstore import local_path
+
+        return Path(local_path(text))
+    from observers.objstore import REMOTE_SCHEMES
+
+    if scheme not in REMOTE_SCHEMES:
+        known = ", ".join(f"{s}://" for s in ("s3", "gs", "az", "abfs", "file"))
+        raise argparse.ArgumentTypeError(f"unsupported URL scheme {scheme!r} (use {known})")
+    return text
+
+
+def _storage_option(text: str) -> str:
+    """One ``--storage-option KEY=VALUE`` (checked by ``observers.objstore``)."""
+    from observers.objstore import parse_storage_options
+
+    try:
+        parse_storage_options([text])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def storage_options(args: argparse.Namespace) -> dict[str, str]:
+    """The ``--storage-option`` values of ``args`` as a dict (empty without any)."""
+    from observers.objstore import parse_storage_options
+
+    return parse_storage_options(getattr(args, "storage_option", None) or [])
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     from orcatui.model.durations import format_age
     from orcatui.model.runs import DEFAULT_STALE_AFTER_S
 
-    p.add_argument("root", type=Path, help="directory holding the status tables (Parquet or Delta)")
+    p.add_argument(
+        "root",
+        type=_root,
+        help="directory holding the status tables (Parquet or Delta), or an object-storage "
+        "URL: s3://bucket/prefix, gs://…, az://…, abfs://…, file://…",
+    )
+    p.add_argument(
+        "--storage-option",
+        type=_storage_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="object-storage setting passed to the lister and to delta-rs alike (repeatable; "
+        "e.g. AWS_ENDPOINT_URL=http://localhost:9000); the cloud's AWS_*/GOOGLE_*/AZURE_* "
+        "environment variables are read too",
+    )
     p.add_argument(
         "--stale-after",
         type=_duration,
@@ -265,10 +315,13 @@ def _fail(message: str) -> int:
 
 def _load_monitor(args: argparse.Namespace) -> tuple[Monitor, list[str]]:
     from orcatui.model.monitor import Monitor
-    from orcatui.store.store import check_root
+    from orcatui.store.store import check_any_root
 
-    check_root(args.root)
-    monitor = Monitor(args.root, stale_after=args.stale_after, job_files=args.job)
+    options = storage_options(args)
+    check_any_root(args.root, options)
+    monitor = Monitor(
+        args.root, stale_after=args.stale_after, job_files=args.job, storage_options=options
+    )
     result = monitor.refresh()
     return monitor, result.problems
 
@@ -354,9 +407,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_watch(args: argparse.Namespace) -> int:
     """``orcatui watch``."""
     from orcatui.model.naming import labels_from_job
-    from orcatui.store.store import check_root
+    from orcatui.store.store import check_any_root
 
-    check_root(args.root)
+    check_any_root(args.root, storage_options(args))
     for job in args.job:
         labels_from_job(job)  # a bad --job file fails here, before the UI starts
     from orcatui.app import run_app

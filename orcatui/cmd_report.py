@@ -33,13 +33,17 @@ def load(args: argparse.Namespace, at: float | None) -> tuple[Monitor, list[str]
 
     ``RootError`` when the root cannot be read at all.
     """
-    from orcatui.store.store import check_root
+    from orcatui.cli import storage_options
+    from orcatui.store.store import check_any_root
 
-    check_root(args.root)
+    options = storage_options(args)
+    check_any_root(args.root, options)
     if at is None:
         from orcatui.model.monitor import Monitor
 
-        monitor = Monitor(args.root, stale_after=args.stale_after, job_files=args.job)
+        monitor = Monitor(
+            args.root, stale_after=args.stale_after, job_files=args.job, storage_options=options
+        )
         return monitor, monitor.refresh().problems
     from orcatui.model.asof import load_as_of
 

@@ -58,7 +58,7 @@ def _width(stream: TextIO) -> int:
 
 def cmd_wait(args: argparse.Namespace) -> int:
     """``orcatui wait``: wait, then exit with the summary's code (124 on timeout)."""
-    from orcatui.cli import _arrow_without_pandas
+    from orcatui.cli import _arrow_without_pandas, storage_options
     from orcatui.waiting import wait_until_done
 
     _arrow_without_pandas()
@@ -74,6 +74,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
             stale_after=args.stale_after,
             progress=line,
             job_files=tuple(args.job),
+            storage_options=storage_options(args),
         )
     finally:
         if line is not None:

@@ -10,7 +10,7 @@ no tables yet (or tables with no events yet) is waited on too, within the timeou
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ def _progress_line(monitor: Any, now: float, waiting: list[str], elapsed: float)
 
 
 def wait_until_done(
-    root: Path,
+    root: Path | str,
     timeout_s: float | None = None,
     *,
     stale_after: float = DEFAULT_STALE_AFTER_S,
@@ -74,6 +74,7 @@ def wait_until_done(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     job_files: tuple[Path, ...] = (),
+    storage_options: Mapping[str, str] | None = None,
 ) -> int:
     """Wait until every pipeline's newest run under ``root`` is over; its summary exit code.
 
@@ -84,11 +85,13 @@ def wait_until_done(
     """
     from orcatui.model.monitor import Monitor
     from orcatui.model.report import build_report
-    from orcatui.store.store import check_root
+    from orcatui.store.store import check_any_root
 
-    check_root(root)
+    check_any_root(root, storage_options)
     start = clock()
-    monitor = Monitor(root, stale_after=stale_after, job_files=job_files)
+    monitor = Monitor(
+        root, stale_after=stale_after, job_files=job_files, storage_options=storage_options
+    )
     while True:
         problems = monitor.refresh().problems
         now = monitor.clock()

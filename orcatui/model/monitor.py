@@ -58,7 +58,7 @@ from orcatui.model.views import (
     packets_for_view,
 )
 from orcatui.store.discovery import TableKind, TableRef
-from orcatui.store.store import Store, StoreUpdate
+from orcatui.store.store import StoreUpdate, open_store
 
 Pipeline = tuple[str, ...]
 Identity = tuple[str, ...]
@@ -161,7 +161,7 @@ class PipelineInfo:
 class Snapshot:
     """The whole root at one moment, as the summary and the tree show it."""
 
-    root: Path
+    root: Path | str
     now: float
     pipelines: tuple[PipelineInfo, ...]
     broken: dict[str, str]
@@ -197,7 +197,7 @@ class Monitor:
 
     def __init__(
         self,
-        root: Path,
+        root: Path | str,
         *,
         stale_after: float = DEFAULT_STALE_AFTER_S,
         job_files: Iterable[Path] = (),
@@ -205,12 +205,15 @@ class Monitor:
         this_host: str = THIS_HOST,
         check_process: bool = True,
         until_us: int | None = None,
+        storage_options: Mapping[str, str] | None = None,
     ) -> None:
+        #: The root as given: a local ``Path``, or an object-storage URL (``s3://…``).
         self.root = root
         #: When set, status and log rows stamped after it are dropped as they are folded
         #: (``summary --at``: the threaded cold load, minus the future).
         self.until_us = until_us
-        self.store = Store(root)
+        #: ``Store`` or ``RemoteStore`` (same interface), by :func:`store.open_store`.
+        self.store = open_store(root, storage_options, clock=clock)
         self.stale_after = stale_after
         self.clock = clock
         self.this_host = this_host

@@ -25,17 +25,41 @@ class TableFormat(Enum):
 
 
 @dataclass(frozen=True)
+class ObjectPath:
+    """Where a table on object storage is: its URL (``s3://bucket/…/execution_status``).
+
+    Deliberately neither ``str`` nor ``os.PathLike``: ``open``, ``os.stat``, ``Path(…)`` and
+    ``os.fspath`` all refuse it, so a remote table is never opened as a local path by mistake.
+    Hashable and comparable (a key of ``Store.readers`` and of ``poll(only=…)``); ``str()``
+    gives the URL for messages.
+    """
+
+    url: str
+
+    def __str__(self) -> str:
+        return self.url
+
+
+@dataclass(frozen=True)
 class TableRef:
-    """One status or log table: where it is and which pipeline node it belongs to."""
+    """One status or log table: where it is and which pipeline node it belongs to.
+
+    ``path`` is a local directory, or an :class:`ObjectPath` for a table on object storage
+    (which then carries its ``stored_format``, known from the listing).
+    """
 
     kind: TableKind
     pipeline: tuple[str, ...]
     identity: tuple[str, ...]
-    path: Path
+    path: Path | ObjectPath
+    stored_format: TableFormat | None = None
 
     @property
     def format(self) -> TableFormat:
         """Delta if the table has a ``_delta_log`` directory, else a plain Parquet directory."""
+        if self.stored_format is not None:
+            return self.stored_format
+        assert isinstance(self.path, Path), "a remote table's format comes from its listing"
         return TableFormat.DELTA if (self.path / "_delta_log").is_dir() else TableFormat.PARQUET
 
 

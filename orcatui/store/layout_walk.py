@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -298,6 +299,49 @@ def walk_layout(
         w._dir(path, DirKind.NODE)
         w.section(path, pipeline, kind, ())
     return w.out
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a table belongs: section kind, pipeline parts, node identity, and how many leading
+    components of the path it was found from name the table itself (the rest lie inside it)."""
+
+    kind: str  # "status" or "log"
+    pipeline: tuple[str, ...]
+    identity: tuple[str, ...]
+    length: int
+
+
+def place(components: Sequence[str]) -> Place | None:
+    """THE rule placing a table by its path components below the root (design.md §2).
+
+    ``components`` name a directory that holds table data (``*.parquet`` files or a
+    ``_delta_log``), or anything inside one. The pipeline is what lies above the first
+    ``_status``/``_log`` component; below it, the first ``execution_status``/``execution_logs``
+    component ends the table (the identity is what lies between), else the whole rest is the
+    identity. None when the components cannot hold a table of ours: no section, nothing below
+    the section, a hidden or never-entered (:data:`NEVER`) component, a ``_runs`` or
+    ``_delta_log`` above the section. Used by the walk over a root's listing on object storage;
+    the local walk reaches the same answer directory by directory.
+    """
+    parts = tuple(components)
+    if any(p in NEVER or p.startswith(".") for p in parts):
+        return None
+    sec = next((i for i, p in enumerate(parts) if p in SECTIONS), None)
+    if sec is None:
+        return None
+    pipeline = parts[:sec]
+    if RUNS in pipeline or DELTA_LOG in pipeline:
+        return None
+    below = parts[sec + 1 :]
+    if DELTA_LOG in below:
+        below = below[: below.index(DELTA_LOG)]
+    named = next((k for k, p in enumerate(below) if p in TABLE_DIRS), None)
+    if named is not None:
+        return Place(SECTIONS[parts[sec]], pipeline, below[:named], sec + 2 + named)
+    if not below:
+        return None
+    return Place(SECTIONS[parts[sec]], pipeline, below, sec + 1 + len(below))
 
 
 def run_record_files(runs_dir: str) -> list[str]:

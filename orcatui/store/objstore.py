@@ -59,6 +59,8 @@ __all__ = [
 
 #: Look back this far behind the newest object time seen (out-of-order uploads, clock skew).
 LAG_MS = 60_000
+#: A run record is a few kB; a larger object is not parsed.
+MAX_RECORD_BYTES = 4 << 20
 #: Concurrent GETs when reading many objects.
 READ_THREADS = 16
 _TIME_NAME = re.compile(r"^(\d{13})-.+\.parquet$")
@@ -387,19 +389,32 @@ class RunRecordWatch:
     """Run records under a prefix, with reader-clock liveness.
 
     ``clock`` is the reader's wall clock (seconds since the epoch); ``poll`` returns every
-    record as a dict with ``_record_path`` (relative to the root), ``_seen_change_at`` (the
-    reader's time when it last saw this record's ``heartbeat_at`` change, or first saw the
-    record) and ``_clock_offset_s`` (object Last-Modified − written ``heartbeat_at``: how far
-    the writer's clock is behind the store's, ``None`` when unknown).
+    record as a dict with ``_record_path`` (relative to ``base``, the root's prefix; default
+    the watched prefix), ``_seen_change_at`` (the **reader's** time when it last saw this
+    record's ``heartbeat_at`` change, or first saw the record), ``_heartbeat_watched`` (True
+    once the reader has seen ``heartbeat_at`` change between two of its reads: until then a
+    verdict is post-mortem) and ``_clock_offset_s`` (object Last-Modified − written
+    ``heartbeat_at``: how far the writer's clock is behind the store's, ``None`` when
+    unknown). Keys a record file itself holds under these names are overwritten.
     """
 
-    def __init__(self, bucket: Bucket, prefix: str, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        bucket: Bucket,
+        prefix: str,
+        clock: Callable[[], float] = time.time,
+        *,
+        base: str | None = None,
+    ):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        self.base = self.prefix if base is None else base.strip("/")
         self.clock = clock
         self._etags: dict[str, str | None] = {}
         self._records: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        #: Records that could not be read on the last poll: key → one-line reason.
+        self.problems: dict[str, str] = {}
 
     def _record_keys(self) -> list[dict[str, Any]]:
         out = []
@@ -412,44 +427,71 @@ class RunRecordWatch:
                 out.append(obj)
         return out
 
-    def poll(self, objects: Iterable[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-        """Re-read records whose ETag changed; every current record (see class docstring).
+    def poll(
+        self, objects: Iterable[dict[str, Any]] | None = None, *, changed_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """Re-read records whose ETag changed; every current record (see class docstring),
+        or with ``changed_only`` only those (re)read now.
 
         ``objects``: a listing to use instead of a LIST (e.g. :meth:`RemoteRoot.scan`'s).
+        A record that cannot be read (denied, not JSON, not an object) is left out and named
+        in :attr:`problems`; a LIST failure raises :class:`ObjectStoreError`.
         """
         listed = list(objects) if objects is not None else self._record_keys()
         now = self.clock()
+        changed: list[dict[str, Any]] = []
         with self._lock:
             present = {o["path"] for o in listed}
             for gone in set(self._records) - present:
                 self._records.pop(gone, None)
                 self._etags.pop(gone, None)
+            for gone in set(self.problems) - present:
+                del self.problems[gone]
             for obj in listed:
                 key = obj["path"]
                 etag = obj.get("e_tag")
                 if key in self._records and etag is not None and self._etags.get(key) == etag:
                     continue
                 try:
-                    data = json.loads(self.bucket.get(key))
+                    raw = self.bucket.get(key)
+                    data = json.loads(raw) if len(raw) <= MAX_RECORD_BYTES else None
                 except ObjectStoreError as exc:
-                    if exc.kind == "not-found":
-                        continue
-                    raise
-                except ValueError:
-                    continue  # a record that is not JSON is skipped (untrusted input)
-                if not isinstance(data, dict):
+                    if exc.kind != "not-found":
+                        self.problems[key] = f"unreadable run record ({exc})"
                     continue
+                except ValueError as exc:
+                    self.problems[key] = f"unreadable run record (not JSON: {exc})"
+                    continue
+                if not isinstance(data, dict):
+                    what = "too large" if data is None else f"a JSON {type(data).__name__}"
+                    self.problems[key] = f"unreadable run record ({what}, not an object)"
+                    continue
+                self.problems.pop(key, None)
                 old = self._records.get(key)
-                changed = old is None or old.get("heartbeat_at") != data.get("heartbeat_at")
+                beat_changed = old is not None and old.get("heartbeat_at") != data.get(
+                    "heartbeat_at"
+                )
                 data["_record_path"] = self._relative(key)
-                data["_seen_change_at"] = now if changed else old["_seen_change_at"]  # type: ignore[index]
+                data["_seen_change_at"] = (
+                    old["_seen_change_at"] if old is not None and not beat_changed else now
+                )
+                data["_heartbeat_watched"] = beat_changed or bool(
+                    old is not None and old.get("_heartbeat_watched")
+                )
                 data["_clock_offset_s"] = _offset(obj.get("last_modified"), data)
                 self._records[key] = data
                 self._etags[key] = etag
-            return [dict(r) for r in self._records.values()]
+                changed.append(data)
+            chosen = changed if changed_only else list(self._records.values())
+            return [dict(r) for r in chosen]
+
+    def open_records(self) -> bool:
+        """Whether any record read so far has not ended (its heartbeat needs watching)."""
+        with self._lock:
+            return any(r.get("ended_at") is None for r in self._records.values())
 
     def _relative(self, key: str) -> str:
-        return key[len(self.prefix) + 1 :] if self.prefix else key
+        return key[len(self.base) + 1 :] if self.base and key.startswith(self.base + "/") else key
 
 
 def _offset(last_modified: Any, record: dict[str, Any]) -> float | None:

@@ -7,7 +7,8 @@ import json
 import os
 import stat
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,12 +23,16 @@ from orcatui.store.schema import RUNS_DIR
 
 if TYPE_CHECKING:  # imported when a Delta table is found: a Parquet-only root starts faster
     from orcatui.store.delta_table import DeltaTableReader
+    from orcatui.store.remote_store import RemoteStore
 
     Reader = DeltaTableReader | ParquetTableReader
 
 Consumer = Callable[[TableRef, pa.Table], None]
 SKIPPED_SUFFIX = "#skipped"  # key suffix in ``Store.broken`` for tables with skipped events
 MAX_RECORD_BYTES = 4 << 20  # a run record is a few kB; a huge one is not parsed
+#: Keys the object-store reader adds to a run record (reader-clock liveness, design.md §9).
+#: A record file on a local disk that holds them is not believed: they are dropped.
+READER_RECORD_KEYS = ("_seen_change_at", "_heartbeat_watched", "_clock_offset_s")
 _THREADS = min(4, (os.cpu_count() or 1) + 1)  # one more than cores: reads overlap folds
 
 
@@ -266,5 +271,63 @@ class Store:
                         f"{shown(path)}: unreadable run record ({one_line(exc)})"
                     )
                     continue
+                for key in READER_RECORD_KEYS:
+                    data.pop(key, None)
                 data["_record_path"] = os.path.relpath(path, self.root)
                 update.run_records.setdefault(parts, []).append(data)
+
+
+def is_remote_root(root: str | os.PathLike[str]) -> bool:
+    """Whether ``root`` names object storage (``s3://``, ``gs://``, ``az://``, ``abfs://``…).
+
+    Cheap for plain paths: the object-store module is imported only for a text with ``://``.
+    """
+    text = os.fspath(root)
+    if not isinstance(text, str) or "://" not in text:
+        return False
+    from observers.objstore import is_url
+
+    return is_url(text)
+
+
+def local_root(root: str | os.PathLike[str]) -> Path:
+    """A local root as a ``Path`` (``file:///x`` becomes ``/x``)."""
+    text = os.fspath(root)
+    if isinstance(text, str) and "://" in text:
+        from observers.objstore import local_path
+
+        return Path(local_path(text))
+    return Path(text)
+
+
+def open_store(
+    root: str | os.PathLike[str],
+    storage_options: Mapping[str, str] | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> Store | RemoteStore:
+    """THE factory: a :class:`Store` for a local root (a path or ``file://`` URL), a
+    :class:`~orcatui.store.remote_store.RemoteStore` for an object-storage URL.
+
+    ``storage_options`` (``--storage-option KEY=VALUE``) and ``clock`` (the reader's wall
+    clock, for run-record liveness) matter only for object storage.
+    """
+    if is_remote_root(root):
+        from orcatui.store.remote_store import RemoteStore
+
+        return RemoteStore(os.fspath(root), storage_options, clock=clock)  # type: ignore[arg-type]
+    return Store(local_root(root))
+
+
+def check_any_root(
+    root: str | os.PathLike[str], storage_options: Mapping[str, str] | None = None
+) -> None:
+    """:func:`check_root` for any root: a local one is listed, an object-storage one gets one
+    LIST (bad credentials, missing bucket, unreachable endpoint, access denied → ``RootError``,
+    one line)."""
+    if is_remote_root(root):
+        from orcatui.store.remote_store import check_remote_root
+
+        check_remote_root(os.fspath(root), storage_options)  # type: ignore[arg-type]
+        return
+    check_root(local_root(root))
