@@ -57,6 +57,7 @@ __all__ = [
     "RemoteFeed",
     "Sweep",
     "TableInfo",
+    "backend_label",
     "probe_new_nodes",
     "sweep_listing",
 ]
@@ -518,6 +519,12 @@ def probe_new_nodes(
     return False
 
 
+def backend_label(url: str, interval: float) -> str:
+    """What the header says a remote feed does: ``polling s3 every 2s``."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else "object storage"
+    return f"polling {scheme} every {interval:g}s"
+
+
 class RemoteFeed:
     """The change feed of a root on object storage: yields the :class:`Changes` the cadence
     decides, at its pace. Used like :class:`orcatui.watch.ChangeFeed` (``prepare``,
@@ -543,8 +550,7 @@ class RemoteFeed:
         self.sweep = sweep
         if sweep is None:
             cadence.sweep_every = None
-        scheme = url.split("://", 1)[0].lower() if "://" in url else "object storage"
-        self.backend = f"polling {scheme} every {cadence.interval:g}s"
+        self.backend = backend_label(url, cadence.interval)
         self.errors = 0
         self._stop = threading.Event()
         self._wake: asyncio.Event | None = None
