@@ -109,6 +109,7 @@ class _Table:
     last_change: float
     gap: float
     next_due: float
+    asked_at: float | None = None  # when the last tick asked for it (the period's start)
 
 
 @dataclass
@@ -302,8 +303,12 @@ class PollCadence:
                     t.last_change, t.gap = now, self.interval
                 elif now - t.last_change >= self.hot_for:
                     t.gap = min(ceiling, max(t.gap, self.interval) * self.backoff)
+                # the period counts from when the poll was asked for, not from when the read
+                # finished (else every period grows by the read's duration)
+                start = now if t.asked_at is None else min(t.asked_at, now)
+                t.asked_at = None
                 # a table at the ceiling is left to the sweep (it says when the table moved)
-                t.next_due = _NEVER if self.sweeping and t.gap >= ceiling else now + t.gap
+                t.next_due = _NEVER if self.sweeping and t.gap >= ceiling else start + t.gap
             for pipeline, recs in (records or {}).items():
                 if any(isinstance(r, Mapping) and r.get("ended_at") is None for r in recs):
                     self._records[tuple(pipeline)] = _Records(now, self.interval, now)
@@ -369,6 +374,7 @@ class PollCadence:
                     t.next_due = now  # the sweep was given up: poll on the table's own gap
                 if out.rescan or now >= t.next_due:
                     out.tables.add(key)
+                    t.asked_at = now
                     t.next_due = now + t.gap  # until the poll's outcome is observed
             due = {p for p, r in self._records.items() if now >= r.next_due}
             for pipeline in due:

@@ -409,3 +409,20 @@ def test_idle_budget_with_the_sweep_1000_tables_one_active_pipeline(clock: Clock
     assert set(polls) == active
     assert all(n >= 29 for n in polls.values())
     assert sweeps == 1
+
+
+def test_a_slow_read_does_not_stretch_the_period(clock: Clock) -> None:
+    """The period counts from when the poll was asked for: a read taking 1.5 s of a 2 s
+    interval still gives a poll every 2 s."""
+    cadence = PollCadence(interval=2, sweep_every=None, clock=clock)
+    tables = root(1, 1)
+    key = tables[0].path
+    cadence.observe(tables, polled=None, changed=set())
+    asked = []
+    for _ in range(40):  # 20 s
+        clock.now += 0.5
+        if key in cadence.tick().tables:
+            asked.append(clock.now)
+            clock.now += 1.5  # the read
+            cadence.observe(tables, polled={key}, changed={key})
+    assert [b - a for a, b in itertools.pairwise(asked)][1:] == [2.0] * (len(asked) - 2)
