@@ -53,28 +53,26 @@ def _live_app(url: str, **kw: Any) -> OrcaApp:
 @sync
 async def test_watch_shows_a_new_event_and_a_table_added_mid_run(s3_bucket: str) -> None:
     url = f"s3://{s3_bucket}/db"
-    with observers.run(url, pipeline="lab", flush_interval=0.1, heartbeat_interval=0.5) as run:
-        with run.node("clean") as clean:
-            for i in range(3):
-                with clean.packet(subject=f"s{i}"):
-                    pass
-            time.sleep(0.5)  # flushed to the server
-            app = _live_app(url)
-            async with app.run_test(size=(120, 36)) as pilot:
-                assert await wait_for(pilot, lambda: _nodes(app).get("clean") == 3, TIMEOUT)
-                assert app.feed_backend == "polling s3 every 0.2s"
-                header = str(app.main.query_one("#header").render())  # type: ignore[union-attr]
-                assert "polling s3 every 0.2s" in header
-                with clean.packet(subject="s3"):
-                    pass
-                assert await wait_for(pilot, lambda: _nodes(app).get("clean") == 4, TIMEOUT)
-                with run.node("late") as late, late.packet(subject="s0"):
-                    pass
-                assert await wait_for(pilot, lambda: _nodes(app).get("late") == 1, TIMEOUT), _nodes(
-                    app
-                )
-                assert _nodes(app)["clean"] == 4
-                assert _root_error(app) is None
+    run = observers.run(url, pipeline="lab", flush_interval=0.1, heartbeat_interval=0.5)
+    with run, run.node("clean") as clean:
+        for i in range(3):
+            with clean.packet(subject=f"s{i}"):
+                pass
+        time.sleep(0.5)  # flushed to the server
+        app = _live_app(url)
+        async with app.run_test(size=(120, 36)) as pilot:
+            assert await wait_for(pilot, lambda: _nodes(app).get("clean") == 3, TIMEOUT)
+            assert app.feed_backend == "polling s3 every 0.2s"
+            header = str(app.main.query_one("#header").render())  # type: ignore[union-attr]
+            assert "polling s3 every 0.2s" in header
+            with clean.packet(subject="s3"):
+                pass
+            assert await wait_for(pilot, lambda: _nodes(app).get("clean") == 4, TIMEOUT)
+            with run.node("late") as late, late.packet(subject="s0"):
+                pass
+            assert await wait_for(pilot, lambda: _nodes(app).get("late") == 1, TIMEOUT), _nodes(app)
+            assert _nodes(app)["clean"] == 4
+            assert _root_error(app) is None
 
 
 def _write_finished_run(url: str, packets: int = 2) -> None:
