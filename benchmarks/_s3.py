@@ -27,8 +27,11 @@ from moto.server import ThreadedMotoServer
 from werkzeug.serving import WSGIRequestHandler
 counts, lock = Counter(), threading.Lock()
 def count(self, *a, **k):
+    # path-style requests: a GET of the bucket itself (no key) is a LIST
+    path = self.path.split("?", 1)[0].strip("/")
+    op = "LIST" if self.command == "GET" and "/" not in path else self.command
     with lock:
-        counts[self.command] += 1
+        counts[op] += 1
 WSGIRequestHandler.log_request = count
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
@@ -67,7 +70,7 @@ class Server:
         }
 
     def counts(self) -> dict[str, int]:
-        """Requests answered so far, by HTTP method."""
+        """Requests answered so far, by HTTP method (a GET of a bucket counted as LIST)."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write("count\n")
         self.proc.stdin.flush()
