@@ -760,7 +760,8 @@ class OrcaApp(App[int]):
             self.set_interval(max(REJUDGE_S, self.tick), self._rejudge)
         if self.use_feed:
             self._feed_task = asyncio.create_task(self._consume_feed())
-            self.set_interval(self.safety_refresh, self.read)
+            if self.cadence is None:  # on object storage the cadence's sweep is the safety net
+                self.set_interval(self.safety_refresh, self.read)
         elif not self.static:
             self.set_interval(self.poll or FALLBACK_POLL_S, self.read)
         self.set_interval(RETRY_S, self._retry_root)
