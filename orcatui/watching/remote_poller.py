@@ -8,8 +8,10 @@ follows activity rather than history (docs/design.md §9):
   ``interval`` (2 s, ``--poll``): one LIST after the last key seen, plus GETs of what is new.
 * **Quiet tables back off**: each quiet poll doubles the gap (4, 8, 16, 32 s …) up to
   ``max_idle`` (60 s).
-* **The sweep**: every ``sweep_every`` (60 s) one recursive LIST of the whole root (1,000 keys
-  per request) is compared with the previous one. It replaces the per-table idle checks: a
+* **The sweep**: one recursive LIST of the whole root (1,000 keys per request), 2, 6, 14, 30 s
+  after start and then every ``sweep_every`` (60 s), compared with the previous one. The tables
+  of the cold load start quiet and are left to it: the start-up sweeps find the active ones
+  within seconds, without a LIST per table. It replaces the per-table idle checks: a
   table whose keys changed is polled, a table prefix not seen before asks for a rediscovery, a
   run record that changed makes its pipeline *live*. A root of 1,000 compacted tables costs a
   few requests a minute instead of 1,000. When a sweep would take more requests than there are
