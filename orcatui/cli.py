@@ -65,7 +65,7 @@ def _root(text: str) -> Path | str:
     if scheme not in REMOTE_SCHEMES:
         known = ", ".join(f"{s}://" for s in ("s3", "gs", "az", "abfs", "file"))
         raise argparse.ArgumentTypeError(f"unsupported URL scheme {scheme!r} (use {known})")
-    return text
+    return text.rstrip("/") if text.rstrip("/").split("://", 1)[1] else text
 
 
 def _storage_option(text: str) -> str:
@@ -391,6 +391,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
         except RunIdError as exc:
             return _fail(f"{args.root}: {exc}")
     report = build_report(monitor, run_id=args.run, all_runs=args.all_runs, problems=problems)
+    for note in monitor.clock_warnings():  # a skewed writer clock is no unreadable data
+        sys.stderr.write(f"orcatui: warning: {inert(note)}\n")
     if args.json:
         for err in report["errors"]:
             sys.stderr.write(f"orcatui: warning: {inert(err)}\n")

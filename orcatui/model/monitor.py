@@ -41,6 +41,7 @@ from orcatui.model.runs import (
     RunRecord,
     RunStats,
     Verdict,
+    clock_warning,
     judge_writers,
     lost_reasons,
     merge_records,
@@ -343,6 +344,16 @@ class Monitor:
                 check_process=self.check_process,
             )
         return out
+
+    def clock_warnings(self) -> list[str]:
+        """One line per writer whose clock is off the object store's by more than a few
+        seconds (remote run records only; see :func:`runs.clock_warning`). Not unreadable
+        data: shown as warnings, never part of an exit code."""
+        out = []
+        for model in self.pipelines.values():
+            for writers in model.writers.values():
+                out.extend(w for w in map(clock_warning, writers.values()) if w is not None)
+        return sorted(out)
 
     @staticmethod
     def _run_ids(model: PipelineModel) -> list[str]:

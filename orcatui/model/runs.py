@@ -34,6 +34,8 @@ TIME_MIN, TIME_MAX = 946_684_800.0, 4_102_444_800.0
 FUTURE_SLACK_S = 86_400.0
 #: Linux pids are at most 2**22.
 MAX_PID = 4_194_304
+#: A writer clock further than this from the object store's (Last-Modified) is warned about.
+CLOCK_WARN_S = 5.0
 #: Outcomes a writer may record, mildest first; a run's outcome is its writers' worst.
 OUTCOMES = ("completed", "interrupted", "failed")
 
@@ -99,6 +101,15 @@ class RunRecord:
     problems: tuple[str, ...] = ()
     #: How many writers' records this one merges (1 for a single record).
     writers: int = 1
+    #: Object storage only (added by the reader, design.md §9): the reader's clock when it last
+    #: saw ``heartbeat_at`` change (or first saw the record); None for a local record.
+    seen_change_at: float | None = None
+    #: Whether the reader has seen ``heartbeat_at`` change between two of its reads; until it
+    #: has, liveness is judged post-mortem from the writer's heartbeat time.
+    heartbeat_watched: bool = False
+    #: The store's Last-Modified minus the written ``heartbeat_at`` (seconds; > 0: the writer's
+    #: clock is behind the store's); None when unknown.
+    clock_offset_s: float | None = None
 
     @classmethod
     def from_json(cls, data: Any, *, source: str | None = None) -> RunRecord:
@@ -176,6 +187,8 @@ class RunRecord:
         elif raw_nodes is not None:
             note("nodes", raw_nodes)
         writer = data.get("writer_id")
+        seen = _finite(data.get("_seen_change_at"))
+        offset = _finite(data.get("_clock_offset_s"))
         rec = cls(
             run_id=str(run_id),
             pipeline_uri=text("pipeline_uri"),
@@ -192,6 +205,9 @@ class RunRecord:
             writer_id=writer if isinstance(writer, str) else "",
             source=source,
             interval_ok=interval_ok,
+            seen_change_at=seen,
+            heartbeat_watched=data.get("_heartbeat_watched") is True,
+            clock_offset_s=offset if offset is not None and abs(offset) < 1e9 else None,
         )
         where = source or f"run record of {rec.run_id}"
         rec.problems = tuple(f"{where}: {b}" for b in bad)
@@ -417,6 +433,8 @@ def judge_run(
         gone = process_gone_reason(record.pid, record.pid_start_time, record.pid_start_ticks)
         if gone:
             return Verdict(Liveness.DEAD, gone, Certainty.CERTAIN)
+    if record.seen_change_at is not None:
+        return _judge_watched(stats, record, now=now, this_host=this_host, events=events)
     beat = record.heartbeat_at if record.heartbeat_at is not None else record.started_at
     if beat is None or not record.interval_ok or beat > now + FUTURE_SLACK_S:
         return _by_events(stats, prefix="heartbeat unknown; ", **events)  # type: ignore[arg-type]
@@ -427,6 +445,69 @@ def judge_run(
             Certainty.LIKELY if record.host != this_host else Certainty.CERTAIN,
         )
     return Verdict(Liveness.LIVE, "heartbeat fresh", Certainty.CERTAIN)
+
+
+def _judge_watched(
+    stats: RunStats | None,
+    record: RunRecord,
+    *,
+    now: float,
+    this_host: str,
+    events: dict[str, Any],
+) -> Verdict:
+    """An open record read from object storage: its heartbeat judged by the reader's clock.
+
+    Once the reader has seen ``heartbeat_at`` change, the writer is dead when the reader has
+    not seen it change for 3 intervals of its own clock (the writer's clock never enters).
+    Before that (post-mortem: a first read, or a heartbeat that never moved while watched),
+    the writer's heartbeat time is used, shifted by the writer's clock offset when the store
+    gave one (that is the record's Last-Modified, on the store's clock), and the reason says so.
+    """
+    limit = HEARTBEAT_GRACE * record.heartbeat_interval_s
+    certainty = Certainty.LIKELY if record.host != this_host else Certainty.CERTAIN
+    if not record.interval_ok:
+        return _by_events(stats, prefix="heartbeat unknown; ", **events)
+    if record.heartbeat_watched and record.seen_change_at is not None:
+        silent = now - record.seen_change_at
+        if silent > limit:
+            return Verdict(
+                Liveness.DEAD,
+                f"heartbeat not seen changing for {format_age(silent)} (this reader's clock)",
+                certainty,
+            )
+        return Verdict(Liveness.LIVE, "heartbeat fresh", Certainty.CERTAIN)
+    beat = record.heartbeat_at if record.heartbeat_at is not None else record.started_at
+    if beat is None:
+        return _by_events(stats, prefix="heartbeat unknown; ", **events)
+    if record.clock_offset_s is not None:
+        beat += record.clock_offset_s
+        how = "the writer's heartbeat time, corrected by its clock offset"
+    else:
+        how = "the writer's clock"
+    if beat > now + FUTURE_SLACK_S:
+        return _by_events(stats, prefix="heartbeat unknown; ", **events)
+    if now - beat > limit:
+        return Verdict(
+            Liveness.DEAD,
+            f"heartbeat stopped {format_age(now - beat)} ago (post-mortem: by {how})",
+            certainty,
+        )
+    return Verdict(Liveness.LIVE, f"heartbeat fresh (by {how})", Certainty.CERTAIN)
+
+
+def clock_warning(record: RunRecord) -> str | None:
+    """A warning line when a writer's clock is off the object store's by more than
+    :data:`CLOCK_WARN_S` (liveness is judged by the reader's clock regardless); else None."""
+    offset = record.clock_offset_s
+    if offset is None or abs(offset) <= CLOCK_WARN_S:
+        return None
+    where = record.source or f"run record of {record.run_id}"
+    side = "behind" if offset > 0 else "ahead of"
+    host = f" on {record.host}" if record.host else ""
+    return (
+        f"{where}: the writer's clock{host} is {abs(offset):.0f}s {side} the object store's; "
+        "its timestamps are off by that much (liveness is judged by this reader's clock)"
+    )
 
 
 _RANK = {Liveness.LIVE: 0, Liveness.DEAD: 1, Liveness.OVER: 2, Liveness.ENDED: 3}

@@ -478,7 +478,13 @@ class RunRecordWatch:
                 data["_heartbeat_watched"] = beat_changed or bool(
                     old is not None and old.get("_heartbeat_watched")
                 )
-                data["_clock_offset_s"] = _offset(obj.get("last_modified"), data)
+                offset = _offset(obj.get("last_modified"), data)
+                if old is not None and not beat_changed and old.get("_clock_offset_s") is not None:
+                    # rewritten without a new heartbeat (a node added): Last-Modified is later
+                    # than heartbeat_at by more than the clock difference; keep the measure
+                    # taken at a heartbeat write
+                    offset = old["_clock_offset_s"]
+                data["_clock_offset_s"] = offset
                 self._records[key] = data
                 self._etags[key] = etag
                 changed.append(data)

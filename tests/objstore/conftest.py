@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -126,3 +126,32 @@ def child_env(s3_bucket: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+@pytest.fixture
+def s3_keys_denied_below(s3_server: S3Server) -> Callable[[str], tuple[str, str]]:
+    """Keys of a new IAM user who may do anything except read objects below one prefix:
+    ``make(prefix)`` denies ``s3:GetObject`` on ``arn:aws:s3:::<prefix>*`` (``prefix`` given
+    as ``bucket/key-prefix/``). The user can still list the whole bucket, as on AWS with an
+    object-level deny: the keys are visible, their bytes are not."""
+    iam = s3_server.client("iam")
+
+    def make(prefix: str) -> tuple[str, str]:
+        user = f"partial-{next(_names)}"
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                {
+                    "Effect": "Deny",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{prefix}*",
+                },
+            ],
+        }
+        iam.create_user(UserName=user)
+        iam.put_user_policy(UserName=user, PolicyName="partial", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+    return make
