@@ -93,6 +93,33 @@ def _parquet(rows: int, seed: int) -> bytes:
     return sink.getvalue()
 
 
+def _logs(rows: int, run: str) -> bytes:
+    """A log table's rows (the observers' log columns): one captured packet output each."""
+    import uuid
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".123456+00:00"
+    table = pa.table(
+        {
+            "_log_id": [str(uuid.uuid4()) for _ in range(rows)],
+            "_log_run_id": [run] * rows,
+            "_log_timestamp": [stamp] * rows,
+            "_log_stdout_log": [f"processing subject-{i}\n" for i in range(rows)],
+            "_log_stderr_log": [""] * rows,
+            "_log_python_logs": ["INFO loaded 250 Hz signal"] * rows,
+            "_log_traceback": pa.array([None] * rows, pa.string()),
+            "_log_success": [True] * rows,
+            "subject_id": [f"subject-{i}" for i in range(rows)],
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
 def _record(run: str, ended: bool, beat: str) -> bytes:
     return json.dumps(
         {
@@ -118,13 +145,14 @@ def _table_key(p: int, node: int, kind: str) -> str:
 
 def populate(client) -> None:
     """1,000 compacted tables (200 events each) and one ended run record per pipeline."""
-    body = _parquet(200, 1)
+    body = {"s": _parquet(200, 1), "l": _logs(100, "run1")}
     ms = int(time.time() * 1000) - 86_400_000
     items = []
     for p in range(PIPELINES):
         for node in range(NODES):
             for kind in "sl":
-                items.append((f"{_table_key(p, node, kind)}/{ms:013d}-w-00000001.parquet", body))
+                key = f"{_table_key(p, node, kind)}/{ms:013d}-w-00000001.parquet"
+                items.append((key, body[kind]))
         beat = "2026-11-30T10:30:00.000000+00:00"
         items.append(
             (
@@ -138,14 +166,14 @@ def populate(client) -> None:
 def writer(client, stop: threading.Event, counts: dict[str, int]) -> None:
     """Pipeline p00 running: a new object in each of its 20 tables every 2 s, a heartbeat
     every 5 s."""
-    body = _parquet(10, 2)
     seq = 1
     last_beat = 0.0
     while not stop.is_set():
         t = time.time()
         seq += 1
+        body = {"s": _parquet(10, seq), "l": _logs(5, "live")}
         items = [
-            (f"{_table_key(0, node, kind)}/{int(t * 1000):013d}-w-{seq:08d}.parquet", body)
+            (f"{_table_key(0, node, kind)}/{int(t * 1000):013d}-w-{seq:08d}.parquet", body[kind])
             for node in range(NODES)
             for kind in "sl"
         ]
