@@ -76,6 +76,11 @@ class Server:
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline().replace("'", '"'))
 
+    def cpu(self) -> float:
+        """CPU seconds (user+sys) the server process has used so far (Linux ``/proc``)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def client(self):
         """A boto3 S3 client of this server."""
         import boto3
