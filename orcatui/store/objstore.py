@@ -17,8 +17,11 @@ options) lives in :mod:`observers.objstore`; this module adds what a reader need
   added files read by GET; a commit that removes files (OPTIMIZE, overwrite) makes the tail
   reload the snapshot through delta-rs (``reset``).
 * :class:`RunRecordWatch` — run records by listing ``_runs/``; each record carries
-  ``_seen_change_at`` (the **reader's** clock when it last saw the heartbeat change) and
-  ``_clock_offset_s`` (the object's Last-Modified minus the writer's ``heartbeat_at``).
+  ``_seen_change_at`` (the **reader's** clock when it last saw the heartbeat change),
+  ``_heartbeat_watched`` (whether it has seen it change at all) and ``_clock_offset_s`` (the
+  object's Last-Modified minus the writer's ``heartbeat_at``, measured at a heartbeat write).
+
+The store over all this is :class:`orcatui.store.remote_store.RemoteStore`.
 
 Every failure is an :class:`~observers.objstore.ObjectStoreError` with a one-line message.
 """

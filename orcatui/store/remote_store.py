@@ -27,7 +27,6 @@ table or record that cannot be read (e.g. a sub-prefix denied by policy) is name
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -290,7 +289,6 @@ class RemoteStore:
         self._records: dict[tuple[str, ...], RunRecordWatch] = {}
         self._seed_records: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         self._new_problems: list[str] = []
-        self._lock = threading.Lock()
 
     @property
     def tables(self) -> list[TableRef]:
