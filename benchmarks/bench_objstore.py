@@ -2,7 +2,10 @@
 
 Run: ``.venv/bin/python benchmarks/bench_objstore.py`` (needs the test extra's ``moto[server]``;
 prints figures, ~1 minute). Request counts are counted by the server (every HTTP request it
-answered), so they include delta-rs's own requests.
+answered), so they include delta-rs's own requests. Each figure has wall time and CPU time
+(user+sys) of the writer processes (1, 2) or of this process (3; the server runs in it too).
+The whole ``orcatui`` process on S3 (summary, watch) is measured by ``bench_s3_load.py``,
+``bench_s3_latency.py`` and ``bench_s3_idle.py``.
 
 1. Parquet sink to S3, one process: events/s sustained (target >= 20,000/s).
 2. Delta sink, 4 concurrent writer processes into one table: events/s (target >= 2,000/s),
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -65,6 +69,16 @@ print(s["events_written"], s["events_dropped"], s["retries"])
 """
 
 
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _self_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def _delta(before: Counter[str]) -> str:
     diff = {k: REQUESTS[k] - before.get(k, 0) for k in REQUESTS}
     total = sum(diff.values())
@@ -76,6 +90,7 @@ def bench_parquet_sink(url: str, env: dict[str, str], packets: int) -> None:
     script = Path(tempfile.mkdtemp()) / "w.py"
     script.write_text(WRITER)
     before = Counter(REQUESTS)
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     out = subprocess.run(
         [sys.executable, str(script), url, "parquet", "w0", str(packets), "0.002"],
@@ -85,9 +100,11 @@ def bench_parquet_sink(url: str, env: dict[str, str], packets: int) -> None:
         check=True,
     ).stdout.split()
     wall = time.perf_counter() - t0
+    cpu = _children_cpu() - cpu0
     events = 2 * packets
     print(
-        f"1. Parquet sink to S3: {events:,} events in {wall:.2f} s (whole process incl. start) "
+        f"1. Parquet sink to S3: {events:,} events in {wall:.2f} s (whole process incl. start; "
+        f"writer CPU {cpu:.2f} s) "
         f"= {events / wall:,.0f} events/s; target 20,000/s -> {events / wall / 20000:.1f}x; "
         f"written {out[0]}, dropped {out[1]}; {_delta(before)}"
     )
@@ -97,6 +114,7 @@ def bench_delta_writers(url: str, env: dict[str, str], packets: int) -> None:
     script = Path(tempfile.mkdtemp()) / "w.py"
     script.write_text(WRITER)
     before = Counter(REQUESTS)
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     procs = [
         subprocess.Popen(
@@ -109,6 +127,7 @@ def bench_delta_writers(url: str, env: dict[str, str], packets: int) -> None:
     ]
     outs = [p.communicate()[0].split() for p in procs]
     wall = time.perf_counter() - t0
+    cpu = _children_cpu() - cpu0
     events = 4 * 2 * packets
     import deltalake
 
@@ -121,7 +140,8 @@ def bench_delta_writers(url: str, env: dict[str, str], packets: int) -> None:
     exact = len(ids) == len(set(ids)) == events
     version = deltalake.DeltaTable(f"s3://{root.root.bucket}/{table}").version()
     print(
-        f"2. Delta sink, 4 writer processes: {events:,} events in {wall:.2f} s = "
+        f"2. Delta sink, 4 writer processes: {events:,} events in {wall:.2f} s "
+        f"(writers' CPU {cpu:.2f} s) = "
         f"{events / wall:,.0f} events/s; target 2,000/s -> {events / wall / 2000:.1f}x; "
         f"{version + 1} commits; every event exactly once: {exact}; "
         f"retries {sum(int(o[2]) for o in outs)}; dropped {sum(int(o[1]) for o in outs)}; "
@@ -142,15 +162,18 @@ def bench_cold_load(bucket_client, bucket: str, url: str, tables: int, packets: 
         )
         bucket_client.put_object(Bucket=bucket, Key=key, Body=sink.getvalue().to_pybytes())
     before = Counter(REQUESTS)
+    cpu0 = _self_cpu()
     t0 = time.perf_counter()
     root = RemoteRoot(f"{url}/cold")
     listing = root.scan()
     _tails, batches = root.load_parquet(listing)
     wall = time.perf_counter() - t0
+    cpu = _self_cpu() - cpu0
     rows = sum(t.num_rows for b in batches.values() for _, t in b.tables)
     print(
         f"3. cold listing + read of {len(listing.parquet)} Parquet tables x "
-        f"{packets:,} events ({rows:,} rows): {wall:.2f} s; target 3 s -> "
+        f"{packets:,} events ({rows:,} rows): {wall:.2f} s (CPU {cpu:.2f} s, server "
+        f"included); target 3 s -> "
         f"{3 / wall:.1f}x headroom; {_delta(before)}"
     )
 

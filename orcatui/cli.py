@@ -424,6 +424,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         job_files=args.job,
         bell=args.bell,
         problems_first=True,
+        storage_options=storage_options(args),
     )
 
 

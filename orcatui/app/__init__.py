@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def run_app(
-    root: Path,
+    root: Path | str,
     *,
     poll: float | None,
     static: bool,
@@ -14,6 +14,7 @@ def run_app(
     job_files: list[Path],
     bell: bool = False,
     problems_first: bool = False,
+    storage_options: dict[str, str] | None = None,
 ) -> int:
     """Run the monitor on ``root`` until the user quits; returns the exit code.
 
@@ -30,6 +31,7 @@ def run_app(
         job_files=job_files,
         bell=bell,
         problems_first=problems_first,
+        storage_options=storage_options,
     )
     result = app.run()
     return int(result or 0)

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, Tree
 
+from observers.objstore import is_url
 from orcatui.app.commands import orca_commands
 from orcatui.app.details import DetailsScreen
 from orcatui.app.diff_view import DiffScreen
@@ -56,6 +57,13 @@ from orcatui.model.naming import NodeName
 from orcatui.model.runs import DEFAULT_STALE_AFTER_S
 from orcatui.model.views import View
 from orcatui.watch import ChangeFeed
+from orcatui.watching.remote_poller import (
+    ObservedStore,
+    PollCadence,
+    RemoteFeed,
+    backend_label,
+    remote_feed,
+)
 
 MonitorFactory = Callable[[], Monitor]
 #: Re-age the header and running packets this often (no model work).
@@ -570,7 +578,7 @@ class OrcaApp(App[int]):
 
     def __init__(
         self,
-        source: Path | MonitorFactory,
+        source: Path | str | MonitorFactory,
         *,
         clock: Callable[[], float] = time.time,
         poll: float | None = None,
@@ -583,9 +591,20 @@ class OrcaApp(App[int]):
         theme: str | None = None,
         bell: bool = False,
         problems_first: bool = False,
+        storage_options: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(source, Path):
+        #: The poll cadence of a root on object storage (None for a local root): it outlives
+        #: the feed (restarted after a failure) and every model the refresher makes.
+        self.cadence: PollCadence | None = None
+        self.storage_options = dict(storage_options or {})
+        if isinstance(source, str) and not is_url(source):
+            source = Path(source)
+        if isinstance(source, str):
+            monitor_factory = self._remote_factory(
+                source, stale_after=stale_after, job_files=job_files, clock=clock, poll=poll
+            )
+        elif isinstance(source, Path):
             root = source
 
             def factory() -> Monitor:
@@ -609,16 +628,44 @@ class OrcaApp(App[int]):
         self.backend = (
             "static" if static else "starting…" if self.use_feed else self._polling_label()
         )
+        if self.cadence is not None and self.use_feed:
+            self.backend = backend_label(str(self.root), self.cadence.interval)
         self.refresher: Refresher[Frame] = Refresher(
             self.source, self._deliver, self._failed, name="orcatui-model"
         )
         self._palette: tuple[str, Palette] | None = None
         self.notices: deque[str] = deque(maxlen=50)  # the latest notifications' texts
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._feed: ChangeFeed | None = None
+        self._feed: ChangeFeed | RemoteFeed | None = None
         self._feed_task: asyncio.Task[None] | None = None
         if theme is not None:
             self.theme = theme
+
+    def _remote_factory(
+        self,
+        url: str,
+        *,
+        stale_after: float,
+        job_files: Sequence[Path],
+        clock: Callable[[], float],
+        poll: float | None,
+    ) -> MonitorFactory:
+        """Models of a root on object storage whose store reports each poll to the cadence."""
+        cadence = self.cadence = PollCadence(interval=poll or FALLBACK_POLL_S)
+        options = self.storage_options
+
+        def factory() -> Monitor:
+            monitor = Monitor(
+                url,
+                stale_after=stale_after,
+                job_files=job_files,
+                clock=clock,
+                storage_options=options,
+            )
+            monitor.store = ObservedStore(monitor.store, cadence)  # type: ignore[assignment]
+            return monitor
+
+        return factory
 
     def notify(self, message: str, **kwargs: object) -> None:  # type: ignore[override]
         """Show a notification and remember its text (the last ones, in :attr:`notices`)."""
@@ -713,7 +760,8 @@ class OrcaApp(App[int]):
             self.set_interval(max(REJUDGE_S, self.tick), self._rejudge)
         if self.use_feed:
             self._feed_task = asyncio.create_task(self._consume_feed())
-            self.set_interval(self.safety_refresh, self.read)
+            if self.cadence is None:  # on object storage the cadence's sweep is the safety net
+                self.set_interval(self.safety_refresh, self.read)
         elif not self.static:
             self.set_interval(self.poll or FALLBACK_POLL_S, self.read)
         self.set_interval(RETRY_S, self._retry_root)
@@ -747,7 +795,15 @@ class OrcaApp(App[int]):
     async def _consume_feed(self) -> None:
         """Turn change-feed batches into targeted reads; restart the feed if it fails."""
         while True:
-            feed = self._feed = ChangeFeed(self.root, poll=self.poll, static=self.static)
+            feed: ChangeFeed | RemoteFeed
+            if self.cadence is not None:  # object storage: polled at the cadence's pace
+                url = str(self.root)
+                feed = await asyncio.to_thread(
+                    remote_feed, url, self.storage_options, cadence=self.cadence
+                )
+            else:
+                feed = ChangeFeed(self.root, poll=self.poll, static=self.static)
+            self._feed = feed
             try:
                 async for changes in feed.changes():
                     self.read(rediscover=changes.rescan, only=changes.tables)

@@ -30,6 +30,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from observers.objstore import is_url
 from orcatui.app.filters import BY_NAME
 from orcatui.model.monitor import (
     Monitor,
@@ -307,6 +308,15 @@ class MonitorSource:
         now = self.clock()
         self._problems = ()
         try:
+            if is_url(self.root):  # object storage: no directory to pin; RootError if down
+                result = self.monitor.refresh(
+                    only=None if request.rediscover or request.only is None else set(request.only),
+                    rediscover=request.rediscover,
+                )
+                self._problems = tuple(result.problems)
+                self.read_at = now
+                self.root_error = None
+                return
             if not os.path.isdir(self.root):
                 self.root.stat()  # raises the reason it cannot be read
                 raise RootError(f"{self.root}: not a directory")

@@ -78,11 +78,13 @@ DEFAULT_PALETTE = palette_from(
 BAR_ORDER = ("SUCCESS", "CACHED", "RUNNING", "LOST", "FAILED")
 
 
-def pipeline_label(name: tuple[str, ...], root: Path) -> str:
+def pipeline_label(name: tuple[str, ...], root: Path | str) -> str:
     """A pipeline's name as shown: its folder path, or the root's folder name for a store whose
     ``_status`` sits directly under the root (no pipeline folder)."""
     if name:
         return "/".join(name)
+    if isinstance(root, str):  # an object-storage URL: its last path segment
+        return root.rstrip("/").rsplit("/", 1)[-1] or root
     return root.absolute().name or str(root)
 
 

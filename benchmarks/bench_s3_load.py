@@ -1,0 +1,201 @@
+"""Cold load of a root on S3 by the whole ``orcatui summary --json s3://…`` process.
+
+Run: ``.venv/bin/python benchmarks/bench_s3_load.py`` (needs ``moto[server]``; the Delta store
+is generated once with real delta-rs appends — ~10 minutes — and kept in ``benchmarks/_data/``).
+
+1. 200 Parquet tables × 5,000 events, one object each (time-named keys as our writers name
+   them): target ≤ 3 s.
+2. orcapod's layout, 20 Delta tables × 500 one-event commits (written by ``write_deltalake``
+   appends as orcapod does, then uploaded): target ≤ 5 s. orcapod 0.1.4's own
+   ``ObservabilityReader`` is tried on the same ``s3://`` root and what it says is printed.
+
+Each figure is the median of ``--repeat`` fresh processes: wall time, the process's CPU time
+(user+sys) and the requests the server answered for it; the baseline is the same command on
+the same data on local disk (ratio printed). The moto server runs in its own process on
+loopback (its CPU is not counted; on AWS the latency per request is higher: see the request
+counts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._s3 import child_env, diff, put_many, run_timed, server
+
+DATA = Path(__file__).resolve().parent / "_data"
+
+_ORCAPOD = r"""
+import sys
+try:
+    from orcapod.pipeline.observability_reader import ObservabilityReader
+    df = ObservabilityReader(sys.argv[1]).status()
+    print(f"read {df.height} rows")
+except Exception as exc:
+    print(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+"""
+
+
+SERVER_CPU: list[float] = []  # the server's CPU seconds during each of the last summaries
+
+
+def summary(root: str, repeat: int, srv=None) -> tuple[float, float, dict[str, int], dict]:
+    """Median wall and CPU of ``orcatui summary --json root``; requests of the last run."""
+    walls, cpus = [], []
+    req: dict[str, int] = {}
+    report: dict = {}
+    SERVER_CPU.clear()
+    for _ in range(repeat):
+        before = srv.counts() if srv else {}
+        scpu = srv.cpu() if srv else 0.0
+        wall, cpu, out = run_timed(
+            [sys.executable, "-m", "orcatui", "summary", "--json", root], child_env()
+        )
+        if out.returncode not in (0, 1, 3, 4):
+            raise SystemExit(f"summary {root} failed ({out.returncode}): {out.stderr.strip()}")
+        req = diff(srv.counts(), before) if srv else {}
+        SERVER_CPU.append(srv.cpu() - scpu if srv else 0.0)
+        report = json.loads(out.stdout)
+        walls.append(wall)
+        cpus.append(cpu)
+    return statistics.median(walls), statistics.median(cpus), req, report
+
+
+def _packets(report: dict) -> int:
+    return sum(
+        sum(n.get("counts", {}).values())
+        for p in report.get("pipelines", [])
+        for n in p.get("nodes", [])
+    )
+
+
+def parquet_root(local: Path, tables: int, events: int) -> list[tuple[str, bytes]]:
+    """``tables`` one-object Parquet tables; written under ``local`` and returned as items."""
+    import pyarrow.parquet as pq
+
+    from benchmarks._gen import node_events
+
+    base = int(time.time() * 1000) - 3_600_000
+    items = []
+    for k in range(tables):
+        rel = f"p/_status/node{k:04d}/v0/execution_status/{base + k:013d}-host-1-abcdef01-1.parquet"
+        sink = io.BytesIO()
+        pq.write_table(node_events(k, events // 2), sink, compression="zstd")
+        (local / rel).parent.mkdir(parents=True, exist_ok=True)
+        (local / rel).write_bytes(sink.getvalue())
+        items.append((rel, sink.getvalue()))
+    return items
+
+
+def delta_root(tables: int, commits: int) -> Path:
+    """orcapod's layout, generated once (real ``write_deltalake`` appends) and cached."""
+    from benchmarks._gen import delta_root_orcapod_style
+
+    root = DATA / f"orcapod_layout_{tables}x{commits}"
+    if not (root / "complete").exists():
+        t = time.perf_counter()
+        shutil.rmtree(root, ignore_errors=True)
+        delta_root_orcapod_style(root, tables, commits)
+        (root / "complete").write_text("")
+        took = time.perf_counter() - t
+        print(f"generated {tables} Delta tables × {commits} commits in {took:.0f} s")
+    return root
+
+
+def _line(
+    what: str, wall: float, cpu: float, req: dict[str, int], target: float, scpu: float
+) -> str:
+    total = sum(req.values())
+    return (
+        f"{what}: {wall:.2f} s wall, {cpu:.2f} s CPU (the moto server meanwhile: "
+        f"{scpu:.2f} s CPU); {total:,} requests {req}; "
+        f"target {target:g} s → {target / wall:.1f}× headroom"
+    )
+
+
+def main() -> None:
+    """Upload both stores, time the summaries, print the figures."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--tables", type=int, default=200)
+    ap.add_argument("--events", type=int, default=5000)
+    ap.add_argument("--delta-tables", type=int, default=20)
+    ap.add_argument("--commits", type=int, default=500)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-delta", action="store_true")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench_s3_load_"))
+    try:
+        with server() as srv:
+            client = srv.client()
+            client.create_bucket(Bucket="load")
+            client.create_bucket(Bucket="orcapod")  # apart: moto's LIST scans the whole bucket
+            items = parquet_root(tmp / "parquet", args.tables, args.events)
+            put_many(client, "load", [(f"parquet/{k}", v) for k, v in items])
+            wall, cpu, req, rep = summary("s3://load/parquet", args.repeat, srv)
+            scpu = statistics.median(SERVER_CPU)
+            lwall, lcpu, _, lrep = summary(str(tmp / "parquet"), args.repeat)
+            assert _packets(rep) == _packets(lrep), "S3 and local summaries differ"
+            print(
+                _line(
+                    f"1. summary --json of {args.tables} Parquet tables × {args.events:,} events "
+                    f"on S3 ({_packets(rep):,} packets)",
+                    wall,
+                    cpu,
+                    req,
+                    3.0,
+                    scpu,
+                )
+            )
+            print(
+                f"   same data on local disk: {lwall:.2f} s wall, {lcpu:.2f} s CPU "
+                f"(S3/local = {wall / lwall:.2f}×)"
+            )
+            if args.skip_delta:
+                return
+            local = delta_root(args.delta_tables, args.commits)
+            files = [p for p in local.rglob("*") if p.is_file() and p.name != "complete"]
+            put_many(
+                client,
+                "orcapod",
+                [(f"delta/{p.relative_to(local).as_posix()}", p.read_bytes()) for p in files],
+            )
+            wall, cpu, req, rep = summary("s3://orcapod/delta", args.repeat, srv)
+            scpu = statistics.median(SERVER_CPU)
+            lwall, lcpu, _, lrep = summary(str(local), args.repeat)
+            assert _packets(rep) == _packets(lrep), "S3 and local summaries differ"
+            print(
+                _line(
+                    f"2. summary --json of orcapod's layout, {args.delta_tables} Delta tables × "
+                    f"{args.commits} one-event commits on S3 ({len(files):,} objects, "
+                    f"{_packets(rep):,} packets)",
+                    wall,
+                    cpu,
+                    req,
+                    5.0,
+                    scpu,
+                )
+            )
+            print(
+                f"   same data on local disk: {lwall:.2f} s wall, {lcpu:.2f} s CPU "
+                f"(S3/local = {wall / lwall:.2f}×)"
+            )
+            _w, _c, out = run_timed(
+                [sys.executable, "-c", _ORCAPOD, "s3://orcapod/delta"], child_env()
+            )
+            said = out.stdout.strip() or out.stderr.strip().splitlines()[-1:] or ["?"]
+            print(f"   orcapod 0.1.4 ObservabilityReader('s3://orcapod/delta').status(): {said}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
