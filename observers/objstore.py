@@ -255,7 +255,7 @@ def open_bucket(root: RootURL, options: Mapping[str, str] | None = None) -> Any:
     if env_http is not None and "allow_http" not in client:
         client["allow_http"] = _client_value("allow_http", env_http)
     client.setdefault("connect_timeout", "5s")
-    client.setdefault("timeout", "60s")
+    client.setdefault("timeout", "20s")  # a hung endpoint: the banner within ~20 s, not minutes
     try:
         store = from_url(root.bucket_url, config=config, client_options=client, retry_config=RETRY)
     except BaseException as exc:  # the Rust binding panics (BaseException) on some keys

@@ -10,13 +10,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orcatui.model.durations import format_age
 from orcatui.model.logs import LogRow, NodeLogs
 from orcatui.model.naming import (
     JobLabels,
@@ -38,6 +39,7 @@ from orcatui.model.progress import (
 from orcatui.model.runs import (
     DEFAULT_STALE_AFTER_S,
     THIS_HOST,
+    Liveness,
     RunRecord,
     RunStats,
     Verdict,
@@ -59,7 +61,7 @@ from orcatui.model.views import (
     packets_for_view,
 )
 from orcatui.store.discovery import TableKind, TableRef
-from orcatui.store.store import StoreUpdate, open_store
+from orcatui.store.store import RootError, StoreUpdate, open_store
 
 Pipeline = tuple[str, ...]
 Identity = tuple[str, ...]
@@ -189,6 +191,16 @@ class PacketDetails:
     log: LogRow | None
 
 
+def _as_of_last_read(verdict: Verdict, blind_s: float) -> Verdict:
+    """A verdict reached at the last read of the root, said to be that old."""
+    if verdict.liveness is Liveness.ENDED:
+        return verdict
+    return replace(
+        verdict,
+        reason=f"{verdict.reason} (as of {format_age(blind_s)} ago: the root cannot be read since)",
+    )
+
+
 def _zero_counts() -> dict[str, int]:
     return dict.fromkeys(SHOWN_STATES, 0)
 
@@ -224,6 +236,10 @@ class Monitor:
         for job in job_files:
             self.jobs.add(labels_from_job(job))
         self.warnings: dict[str, list[str]] = {}  # record path → its problems
+        #: The reader's clock at the last read of the root that worked, and whether the latest
+        #: attempt failed (then runs are judged as of ``read_at``: see :meth:`verdicts`).
+        self.read_at: float | None = None
+        self.unread = False
         self.version = 0
         self._lock = threading.Lock()
         # node → ((packets version, all runs, run id), its packets in that view, ordered)
@@ -236,7 +252,13 @@ class Monitor:
     # -- reading ------------------------------------------------------------------------------
     def refresh(self, *, only: set[Path] | None = None, rediscover: bool = True) -> RefreshResult:
         """Read what is new under the root and fold it in; ``RootError`` if the root is gone."""
-        update = self.store.poll(rediscover=rediscover, only=only, consume=self._consume)
+        try:
+            update = self.store.poll(rediscover=rediscover, only=only, consume=self._consume)
+        except RootError:
+            self.unread = True
+            raise
+        self.unread = False
+        self.read_at = self.clock()
         self.apply(update)
         return RefreshResult(not update.empty, update.problems, update.new_tables)
 
@@ -326,8 +348,18 @@ class Monitor:
 
     # -- rules applied ------------------------------------------------------------------------
     def verdicts(self, pipeline: Pipeline, now: float | None = None) -> dict[str, Verdict]:
-        """Liveness of every run of a pipeline (docs/design.md §5)."""
+        """Liveness of every run of a pipeline (docs/design.md §5).
+
+        While the root cannot be read (an endpoint down, a mount gone), runs are judged as of
+        the last moment it could be: a heartbeat the reader could not look at is no sign of death.
+        """
         now = self.clock() if now is None else now
+        blind_since = self.read_at if self.unread else None
+        if blind_since is not None and blind_since < now:
+            return {
+                run_id: _as_of_last_read(verdict, now - blind_since)
+                for run_id, verdict in self.verdicts(pipeline, now=blind_since).items()
+            }
         model = self.pipelines[pipeline]
         starts = {r: self._started(model, r) for r in self._run_ids(model)}
         newest_start = max((s for s in starts.values() if s is not None), default=None)

@@ -494,10 +494,25 @@ class RunRecordWatch:
             chosen = changed if changed_only else list(self._records.values())
             return [dict(r) for r in chosen]
 
-    def open_records(self) -> bool:
-        """Whether any record read so far has not ended (its heartbeat needs watching)."""
+    def open_records(self, within_s: float = 60.0) -> bool:
+        """Whether a record not ended was seen changing within ``within_s`` (or 4 of its
+        heartbeat intervals) of the reader's clock: its heartbeat needs watching. A crashed
+        writer's record stays open for ever; once silent it costs nothing (the watch poller's
+        sweep notices if it ever changes again)."""
+        now = self.clock()
         with self._lock:
-            return any(r.get("ended_at") is None for r in self._records.values())
+            for r in self._records.values():
+                if r.get("ended_at") is not None:
+                    continue
+                interval = r.get("heartbeat_interval_s")
+                if isinstance(interval, bool) or not isinstance(interval, int | float):
+                    interval = 0.0
+                seen = r.get("_seen_change_at")
+                if not isinstance(seen, int | float):
+                    return True
+                if now - seen <= max(within_s, 4.0 * float(interval)):
+                    return True
+            return False
 
     def _relative(self, key: str) -> str:
         return key[len(self.base) + 1 :] if self.base and key.startswith(self.base + "/") else key

@@ -219,3 +219,53 @@ def test_sigkilled_writer_turns_dead_once_the_reader_saw_no_change(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_root_that_cannot_be_read_never_turns_a_live_run_dead(s3_server, s3_bucket: str) -> None:
+    """The endpoint down or the bucket gone: the reader sees no heartbeat because it cannot
+    look, which is no sign of death. Runs are judged as of the last read, and say so."""
+    from orcatui.store.store import RootError
+
+    writer = Writer(s3_bucket, 0.0)
+    writer.beat()
+    reader = [time.time()]
+    monitor = Monitor(f"s3://{s3_bucket}/db", clock=lambda: reader[0], this_host="here")
+    monitor.refresh()
+    for _ in range(2):
+        time.sleep(0.05)
+        writer.beat()
+        reader[0] += INTERVAL
+        assert _verdict(monitor, reader[0]).liveness is Liveness.LIVE
+    s3 = s3_server.client()
+    for obj in s3.list_objects_v2(Bucket=s3_bucket).get("Contents", []):
+        s3.delete_object(Bucket=s3_bucket, Key=obj["Key"])
+    s3.delete_bucket(Bucket=s3_bucket)
+    reader[0] += 10 * INTERVAL
+    with pytest.raises(RootError):
+        monitor.refresh(rediscover=False, only=set())
+    reader[0] += 10 * INTERVAL
+    blind = monitor.verdicts(("p",))["r1"]
+    assert blind.liveness is Liveness.LIVE, blind
+    assert "cannot be read" in blind.reason
+
+
+def test_a_crashed_writers_open_record_stops_costing_requests(s3_bucket: str) -> None:
+    """A record left open by a crashed writer is read on every poll only while its heartbeat
+    was seen changing lately; after that, polls of no table make no request for it."""
+    writer = Writer(s3_bucket, 0.0)
+    writer.beat()
+    reader = [time.time()]
+    monitor = Monitor(f"s3://{s3_bucket}/db", clock=lambda: reader[0], this_host="here")
+    monitor.refresh()
+    store = monitor.store
+
+    def lists_for_one_poll() -> int:
+        before = store.requests.get("LIST", 0)
+        monitor.refresh(rediscover=False, only=set())
+        return store.requests.get("LIST", 0) - before
+
+    reader[0] += INTERVAL
+    assert lists_for_one_poll() == 1  # open and fresh: its heartbeat is watched
+    reader[0] += 120.0
+    assert lists_for_one_poll() == 0
+    assert monitor.verdicts(("p",))["r1"].liveness is Liveness.DEAD
