@@ -22,13 +22,7 @@ import pyarrow.compute as pc
 from orcatui.app.filters import BY_NAME
 from orcatui.app.refresher import Frame, MonitorSource, ViewState
 from orcatui.app.triage_keys import RUNNING_LONGEST
-from orcatui.model.errors import (
-    ErrorGroup,
-    ErrorGrouper,
-    _tracebacks_of,
-    _zero_digits,
-    log_rows,
-)
+from orcatui.model.errors import ErrorGrouper, NodeFailures, log_rows
 from orcatui.model.monitor import Monitor, NodeInfo, NodeKey, PacketDetails, Snapshot
 from orcatui.model.severity import rank
 from orcatui.model.slow import SlowBound
@@ -263,33 +257,15 @@ def _node_names(snapshot: Snapshot) -> dict[NodeKey, str]:
 def failed_groups(
     failed: list[tuple[NodeKey, str, pa.Table, pa.Table | None]], grouper: ErrorGrouper
 ) -> list[ProblemGroup]:
-    """FAILED rows grouped by error signature, with every packet of each group (the same
-    signature as :func:`orcatui.model.errors.error_groups`, vectorised the same way)."""
+    """FAILED rows grouped by error signature, with every packet of each group (the one rule:
+    :meth:`orcatui.model.errors.ErrorGrouper.assign`, as ``summary``'s error groups)."""
     failed = [f for f in failed if f[2].num_rows]
     if not failed:
         return []
-    errors = pa.chunked_array(
-        [c for f in failed for c in f[2].column("error").cast(pa.string()).chunks], pa.string()
-    )
-    zeroed = _zero_digits(pc.fill_null(errors, "").combine_chunks())
-    enc = pc.dictionary_encode(zeroed)
-    msg_of_row = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    masked = [grouper.mask(m) for m in enc.dictionary.to_pylist()]
-    menc = pc.dictionary_encode(pa.array(masked, pa.string()))
-    msg_code = menc.indices.to_numpy(zero_copy_only=False).astype(np.int64)[msg_of_row]
-    masked_texts = menc.dictionary.to_pylist()
-    ids, texts = zip(*(_tracebacks_of(f[2], f[3]) for f in failed), strict=True)
-    info = grouper._codes(pa.concat_arrays(list(ids)), pa.concat_arrays(list(texts)))
-    used, info_dense = np.unique(info, return_inverse=True)
-    combined = msg_code * len(used) + info_dense
-    uniq, inverse = np.unique(combined, return_inverse=True)
-    titles = []
-    for code in uniq:
-        tb = grouper._infos[int(used[int(code) % len(used)])]
-        sig = ErrorGroup(tb.exception, tb.frame, masked_texts[int(code) // len(used)]).signature
-        titles.append(sig or "(no message)")
-    sources = [(k, name, rows) for k, name, rows, _ in failed]
-    return _by_code("FAILED", sources, inverse.astype(np.int64), titles)
+    found = grouper.assign(NodeFailures(name, rows, logs) for _k, name, rows, logs in failed)
+    titles = [found.signature(g) or "(no message)" for g in range(len(found.keys))]
+    sources = [(f[0], f[1], rows) for f, rows in zip(failed, found.failed, strict=True)]
+    return _by_code("FAILED", sources, found.group, titles)
 
 
 def problems(

@@ -212,6 +212,30 @@ class NodeFailures:
     logs: pa.Table | None = None
 
 
+@dataclass(frozen=True)
+class ErrorAssignment:
+    """The result of :meth:`ErrorGrouper.assign`: each FAILED row and its group.
+
+    Rows are numbered over the concatenation of ``failed`` (one table per given node).
+    """
+
+    nodes: list[NodeFailures]
+    #: Per given node, its FAILED rows (possibly empty).
+    failed: list[pa.Table]
+    #: Per row: index of its node in ``nodes`` / ``failed``.
+    node: np.ndarray
+    #: Per row: its index in its node's ``failed`` table.
+    row: np.ndarray
+    #: Per row: index of its group in ``keys``.
+    group: np.ndarray
+    #: Per group: (exception, last user frame, masked message), as :attr:`ErrorGroup.key`.
+    keys: list[tuple[str | None, str | None, str]]
+
+    def signature(self, group: int) -> str:
+        """The readable one-line signature of a group (:attr:`ErrorGroup.signature`)."""
+        return ErrorGroup(*self.keys[group]).signature
+
+
 class ErrorGrouper:
     """Groups FAILED packets; keeps masks and parsed tracebacks between calls (warm = fast).
 
@@ -253,39 +277,41 @@ class ErrorGrouper:
             self._tracebacks[text] = code
         return code
 
-    def groups(self, nodes: Iterable[NodeFailures]) -> list[ErrorGroup]:
-        """Error groups over some nodes, largest first (then by first seen, then signature)."""
-        names: list[str] = []
+    def assign(self, nodes: Iterable[NodeFailures]) -> ErrorAssignment:
+        """Every FAILED row of some nodes with the error group it belongs to — the one grouping
+        rule; :meth:`groups` and the problems view both build on it.
+
+        The FAILED rows of each node are kept in :attr:`ErrorAssignment.failed` (one table per
+        given node, in order); per row of their concatenation, ``group`` is an index into
+        ``keys`` (exception, user frame, masked message).
+        """
+        nodes = list(nodes)
         tables: list[pa.Table] = []
-        errors, ts, node_of, tb_ids, tb_texts = [], [], [], [], []
+        tb_ids: list[pa.Array] = []
+        tb_texts: list[pa.Array] = []
         for node in nodes:
             rows = node.rows
-            if rows.num_rows == 0:
-                continue
-            failed = rows.filter(pc.fill_null(pc.equal(rows.column("state"), "FAILED"), False))
-            n = failed.num_rows
-            if n == 0:
-                continue
-            ids, texts = _tracebacks_of(failed, node.logs)
-            if node.name in names:
-                index = names.index(node.name)
-            else:
-                index = len(names)
-                names.append(node.name)
-            tables.append(failed)
-            errors.append(failed.column("error"))
-            ts.append(failed.column("ts_us"))
-            node_of.append(np.full(n, index, np.int64))
-            tb_ids.append(ids)
-            tb_texts.append(texts)
-        if not tables:
-            return []
-        table_of = np.concatenate([np.full(t.num_rows, i, np.int64) for i, t in enumerate(tables)])
-        row_of = np.concatenate([np.arange(t.num_rows) for t in tables])
-        node_idx = np.concatenate(node_of)
-        times = np.concatenate([_floats(c) for c in ts])
+            if rows.num_rows:
+                rows = rows.filter(pc.fill_null(pc.equal(rows.column("state"), "FAILED"), False))
+            tables.append(rows)
+            if rows.num_rows:
+                ids, texts = _tracebacks_of(rows, node.logs)
+                tb_ids.append(ids)
+                tb_texts.append(texts)
+        sizes = [t.num_rows for t in tables]
+        node_of = np.repeat(np.arange(len(tables), dtype=np.int64), sizes)
+        row_of = (
+            np.concatenate([np.arange(n, dtype=np.int64) for n in sizes])
+            if tables
+            else np.zeros(0, np.int64)
+        )
+        if not len(node_of):
+            return ErrorAssignment(nodes, tables, node_of, row_of, np.zeros(0, np.int64), [])
         # Message part: mask each distinct message once, then one code per masked text.
-        all_errors = pa.chunked_array([c for e in errors for c in e.chunks], pa.string())
+        all_errors = pa.chunked_array(
+            [c for t in tables if t.num_rows for c in t.column("error").cast(pa.string()).chunks],
+            pa.string(),
+        )
         # Every digit becomes 0 first (length kept, so masking gives the same result): most of
         # the variation in messages is numbers, so far fewer distinct texts reach Python.
         zeroed = _zero_digits(pc.fill_null(all_errors, "").combine_chunks())
@@ -304,31 +330,51 @@ class ErrorGrouper:
         # Dense re-numbering of the traceback codes seen in this call.
         used, info_dense = np.unique(info_of_row, return_inverse=True)
         combined = msg_code[msg_of_row] * len(used) + info_dense
-        uniq, inverse, counts = np.unique(combined, return_inverse=True, return_counts=True)
+        uniq, inverse = np.unique(combined, return_inverse=True)
+        keys = []
+        for code in uniq.tolist():
+            info = self._infos[int(used[code % len(used)])]
+            keys.append((info.exception, info.frame, masked[code // len(used)]))
+        return ErrorAssignment(nodes, tables, node_of, row_of, inverse.astype(np.int64), keys)
+
+    def groups(self, nodes: Iterable[NodeFailures]) -> list[ErrorGroup]:
+        """Error groups over some nodes, largest first (then by first seen, then signature)."""
+        found = self.assign(nodes)
+        if not len(found.group):
+            return []
+        names: list[str] = []
+        name_of_node = []
+        for node in found.nodes:
+            if node.name not in names:
+                names.append(node.name)
+            name_of_node.append(names.index(node.name))
+        node_idx = np.asarray(name_of_node, np.int64)[found.node]
+        tables = found.failed
+        times = np.concatenate([_floats(t.column("ts_us")) for t in tables if t.num_rows])
+        inverse = found.group
+        counts = np.bincount(inverse, minlength=len(found.keys))
         order = np.lexsort((np.nan_to_num(times, nan=np.inf), inverse))
-        starts = np.searchsorted(inverse[order], np.arange(len(uniq)))
+        starts = np.searchsorted(inverse[order], np.arange(len(found.keys)))
         ends = np.append(starts[1:], len(order))
         pair, pair_counts = np.unique(inverse * len(names) + node_idx, return_counts=True)
         nodes_of: dict[int, dict[str, int]] = {}
         for p, c in zip(pair.tolist(), pair_counts.tolist(), strict=True):
             nodes_of.setdefault(p // len(names), {})[names[p % len(names)]] = c
         out = []
-        for g, code in enumerate(uniq):
-            info = self._infos[int(used[int(code) % len(used)])]
+        for g, (exception, frame, message) in enumerate(found.keys):
             span = order[starts[g] : ends[g]]
             finite = times[span][np.isfinite(times[span])]
-            node_counts = nodes_of.get(g, {})
             out.append(
                 ErrorGroup(
-                    exception=info.exception,
-                    frame=info.frame,
-                    message=masked[int(code) // len(used)],
+                    exception=exception,
+                    frame=frame,
+                    message=message,
                     count=int(counts[g]),
-                    nodes=node_counts,
+                    nodes=nodes_of.get(g, {}),
                     first_seen_us=int(finite[0]) if len(finite) else None,
                     last_seen_us=int(finite[-1]) if len(finite) else None,
                     examples=[
-                        _example(names[node_idx[i]], tables[table_of[i]], int(row_of[i]))
+                        _example(names[node_idx[i]], tables[found.node[i]], int(found.row[i]))
                         for i in span[:EXAMPLES_PER_GROUP]
                     ],
                 )
@@ -455,6 +501,7 @@ def groups_json(groups: Iterable[ErrorGroup]) -> list[dict[str, Any]]:
 
 
 __all__ = [
+    "ErrorAssignment",
     "ErrorGroup",
     "ErrorGrouper",
     "NodeFailures",

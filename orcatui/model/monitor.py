@@ -353,6 +353,12 @@ class Monitor:
         stats = model.runs.get(run_id)
         return stats.first_us / 1e6 if stats else None
 
+    def run_started(self, pipeline: Pipeline, run_id: str) -> float | None:
+        """When a run of a pipeline started (epoch s): its record's ``started_at``, else its
+        first event; None when unknown (the one start-time rule)."""
+        model = self.pipelines.get(pipeline)
+        return self._started(model, run_id) if model is not None else None
+
     def newest_run(self, pipeline: Pipeline) -> str | None:
         """The run of a pipeline that started last."""
         model = self.pipelines[pipeline]
