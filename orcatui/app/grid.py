@@ -34,7 +34,7 @@ from textual.widgets import Footer, Static
 from orcatui.app.render import STATE_MARK, clock_time, palette_of, verdict_text
 from orcatui.app.sanitize import cell
 from orcatui.model.durations import format_duration
-from orcatui.model.grid import CELL_STATES, Grid, GridBuilder, pipeline_inputs
+from orcatui.model.grid import CELL_STATES, Grid, GridBuilder, pipeline_inputs, slow_counts
 from orcatui.model.runids import shortest_unique_prefixes
 
 if TYPE_CHECKING:
@@ -76,10 +76,11 @@ def compute_grid(
     verdicts = monitor.verdicts(pipeline, now)
     infos = monitor.run_infos(pipeline, now, verdicts)
     inputs = pipeline_inputs(monitor, pipeline, now, run_infos=infos)
+    slow = slow_counts(monitor, pipeline, now, verdicts)
     if previous is not None and previous.pipeline == pipeline:
-        grid = builder.update_newest(previous, inputs)
+        grid = builder.update_newest(previous, inputs, slow)
     else:
-        grid = builder.build(inputs)
+        grid = builder.build(inputs, slow)
     return GridData(grid, tuple(infos), shortest_unique_prefixes(grid.runs, 6))
 
 

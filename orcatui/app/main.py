@@ -174,6 +174,9 @@ class MonitorScreen(Screen[None]):
                 self.orca.follow(screen)
             if isinstance(screen, GridScreen):
                 screen.reload()  # live: the newest column is recounted
+            follow = getattr(screen, "follow_problems", None)
+            if follow is not None:
+                follow(frame.snapshot)  # the problems view follows live data
 
     def repaint(self) -> None:
         """Render the last frame again (the theme changed)."""

@@ -186,6 +186,19 @@ class ProblemGroup:
         key, name, rows = self.sources[int(self.node_idx[i])]
         return key, name, rows, int(self.row_idx[i])
 
+    def find(self, node: NodeKey, packet: str) -> int | None:
+        """The index of a packet (by node and display-row key) in this group, or None."""
+        for s, (key, _name, rows) in enumerate(self.sources):
+            if key != node or rows.num_rows == 0:
+                continue
+            row = pc.index(rows.column("key"), packet).as_py()
+            if row < 0:
+                continue
+            hit = np.flatnonzero((self.node_idx == s) & (self.row_idx == row))
+            if len(hit):
+                return int(hit[0])
+        return None
+
 
 @dataclass
 class Problems:
