@@ -308,6 +308,7 @@ class MonitorScreen(Screen[None]):
             show_run=view.all_runs,
             placeholder=cell(placeholder, 300),
             slow=getattr(frame, "slow", None),
+            regressed=getattr(frame, "regressed", None),
             sort=state.sort if state.sort is None or state.sort[0] != RUNNING_LONGEST else None,
         )
         bar.update(self._filter_text(frame, frame.rows.num_rows))

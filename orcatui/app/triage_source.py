@@ -22,7 +22,9 @@ import pyarrow.compute as pc
 from orcatui.app.filters import BY_NAME
 from orcatui.app.refresher import Frame, MonitorSource, ViewState
 from orcatui.app.triage_keys import RUNNING_LONGEST
+from orcatui.model.diff import previous_run_of_node, regressed_keys
 from orcatui.model.errors import ErrorGrouper, NodeFailures, log_rows
+from orcatui.model.grid import NodeInput, lost_reasons
 from orcatui.model.monitor import Monitor, NodeInfo, NodeKey, PacketDetails, Snapshot
 from orcatui.model.severity import rank
 from orcatui.model.slow import SlowBound
@@ -37,6 +39,9 @@ class TriageFrame(Frame):
     """A frame plus one bool per shown row: RUNNING and past its node's slow bound."""
 
     slow: np.ndarray | None = None
+    #: Packets shown that regressed since the node's previous run: display-row key → the
+    #: state they had then (``SUCCESS`` / ``CACHED``); the table shows ``SUCCESS → FAILED``.
+    regressed: Mapping[str, str] = field(default_factory=dict)
 
 
 def slow_flags(rows: pa.Table, bound: SlowBound | None, now: float) -> np.ndarray:
@@ -127,7 +132,35 @@ def arrange(
 
 
 class TriageSource(MonitorSource):
-    """:class:`MonitorSource` with search, sort, slow flags and LOST durations of issue 10."""
+    """:class:`MonitorSource` with search, sort, slow flags and LOST durations of issue 10,
+    and packets that regressed since the node's previous run (issue 11)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._regressed: dict[NodeKey, tuple[tuple, dict[str, str]]] = {}
+
+    def regressed(self, snapshot: Snapshot, key: NodeKey) -> dict[str, str]:
+        """Packets of the shown run of a node that succeeded in the node's previous run and
+        fail in this one (display-row key → previous state); cached per node until its
+        packets, the runs or their liveness change. Empty in the all-runs view."""
+        p = next((p for p in snapshot.pipelines if p.name == key[0]), None)
+        model = self.monitor.pipelines.get(key[0])
+        node = model.nodes.get(key[1]) if model is not None else None
+        if p is None or node is None or p.view.all_runs or p.run is None:
+            return {}
+        runs = [r.run_id for r in p.runs]
+        lost = lost_reasons(p.verdicts)
+        stamp = (node.packets.version, p.run.run_id, tuple(runs), tuple(sorted(lost)))
+        hit = self._regressed.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        found: dict[str, str] = {}
+        node_in = NodeInput(key[1], "", node.packets.table(), node.packets.version)
+        before = previous_run_of_node(node_in, runs, p.run.run_id)
+        if before is not None:
+            found = regressed_keys(node_in, before, p.run.run_id, lost)
+        self._regressed[key] = (stamp, found)
+        return found
 
     def frame(self, seq: int, view: ViewState) -> Frame:
         """The frame of ``view``: the base frame of all the node's rows, then arranged."""
@@ -142,7 +175,10 @@ class TriageSource(MonitorSource):
             now=base.now,
             signs=last_signs(self.monitor, view.node[0]),
         )
-        return TriageFrame(**{**_fields(base), "view": view, "rows": rows, "slow": slow})
+        regressed = self.regressed(base.snapshot, view.node)
+        return TriageFrame(
+            **{**_fields(base), "view": view, "rows": rows, "slow": slow, "regressed": regressed}
+        )
 
     def details(
         self, key: NodeKey, view: View, packet: str, row: Mapping[str, Any]

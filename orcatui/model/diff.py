@@ -255,6 +255,42 @@ def diff_node(
     )
 
 
+def previous_run_of_node(node: NodeInput, runs: Sequence[str], run_id: str) -> str | None:
+    """The newest run before ``run_id`` (``runs`` newest first) in which the node has packets."""
+    if run_id not in runs:
+        return None
+    reached = runs_of_node(node.packets)
+    older = runs[list(runs).index(run_id) + 1 :]
+    return next((r for r in older if r in reached), None)
+
+
+def regressed_keys(
+    node: NodeInput, from_run: str, to_run: str, lost: Mapping[str, str]
+) -> dict[str, str]:
+    """The packets of ``to_run`` that regressed since ``from_run`` (success → failure, the
+    rule of :func:`diff_node`): each one's key in ``to_run`` (``NodePackets``' ``key``, the
+    display rows' ``key``) → its state in ``from_run`` (``SUCCESS`` or ``CACHED``).
+    Vectorised; Python strings only for the regressed packets."""
+    a, b = _one_run(node.packets, from_run), _one_run(node.packets, to_run)
+    if a.num_rows == 0 or b.num_rows == 0:
+        return {}
+    sb_all = _states(b, to_run in lost)
+    failing = _is(sb_all, _FAILURE)
+    if not failing.any():
+        return {}
+    b = b.filter(pa.array(failing))
+    in_a = pc.index_in(packet_keys(b, with_run=False), value_set=packet_keys(a, with_run=False))
+    found = in_a.is_valid().to_numpy(zero_copy_only=False)
+    bi = np.flatnonzero(found)
+    ai = pc.drop_null(in_a).to_numpy().astype(np.int64)
+    sa = _states(a, from_run in lost)[ai]
+    hit = _is(sa, _SUCCESS)
+    if not hit.any():
+        return {}
+    keys = b.column("key").take(pa.array(bi[hit], pa.int64())).to_pylist()
+    return dict(zip(keys, (_name(int(x)) for x in sa[hit]), strict=True))
+
+
 def _is(states: np.ndarray, codes: tuple[int, int]) -> np.ndarray:
     return (states == codes[0]) | (states == codes[1])
 
@@ -373,6 +409,8 @@ __all__ = [
     "diff_lines",
     "diff_node",
     "diff_runs",
+    "previous_run_of_node",
+    "regressed_keys",
     "runs_of_node",
 ]
 
