@@ -9,8 +9,6 @@ open and move as fast as ten.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
@@ -28,7 +26,7 @@ from textual.widgets import Footer, Static
 
 from orcatui.app.render import STATE_MARK, duration_cell, palette_of
 from orcatui.app.sanitize import cell
-from orcatui.app.triage_source import ProblemGroup, Problems, problems
+from orcatui.app.triage_source import ProblemGroup, ProblemRows, Problems, problems
 from orcatui.model.errors import ErrorGrouper
 from orcatui.model.monitor import NodeKey, Snapshot
 from orcatui.model.views import ROW_COLUMNS, View
@@ -36,6 +34,8 @@ from orcatui.model.views import ROW_COLUMNS, View
 _MARK = {"LOST": STATE_MARK["LOST"], "FAILED": STATE_MARK["FAILED"], "slow": "▸"}
 #: One grouper for the problems view (its caches live as long as the app; model thread only).
 GROUPER = ErrorGrouper()
+#: The nodes' problem rows, kept between computations (model thread only).
+ROWS = ProblemRows()
 
 
 def _group_id(group: ProblemGroup) -> tuple[str, str]:
@@ -334,7 +334,10 @@ class ProblemsScreen(Screen[None]):
         app = self.app
         source = app.source  # type: ignore[attr-defined]
         views, clock = self.views, app.clock  # type: ignore[attr-defined]
-        job: Callable[[], Problems] = lambda: problems(source.monitor, views, clock(), GROUPER)  # noqa: E731
+
+        def job() -> Problems:
+            return problems(source.monitor, views, clock(), GROUPER, ROWS)
+
         found = await asyncio.wrap_future(app.refresher.ask(job))  # type: ignore[attr-defined]
         if not self.is_attached:
             return

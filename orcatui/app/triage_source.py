@@ -317,11 +317,57 @@ def failed_groups(
     return _by_code("FAILED", sources, found.group, titles)
 
 
+class ProblemRows:
+    """Per node, its FAILED, LOST and RUNNING display rows in a view, kept while the node's
+    packets, the run shown and the runs that are over are the same (model thread only).
+
+    Only a RUNNING packet's duration depends on the time: it is re-aged to ``now``; so the
+    problems view recomputed for new data rebuilds only the nodes that changed."""
+
+    def __init__(self) -> None:
+        self._data: dict[NodeKey, tuple[tuple, float, pa.Table, pa.Table]] = {}
+
+    def rows(
+        self,
+        monitor: Monitor,
+        key: NodeKey,
+        view: View,
+        run_id: str | None,
+        now: float,
+        verdicts: Mapping[str, Any],
+    ) -> tuple[pa.Table, pa.Table]:
+        """The node's problem rows at ``now``: (FAILED rows — the same table while the node's
+        data is the same —, LOST and RUNNING rows)."""
+        node = monitor.pipelines[key[0]].nodes[key[1]]
+        dead = tuple(sorted(lost_reasons(verdicts).items()))
+        stamp = (node.packets.version, view.all_runs, run_id, dead)
+        hit = self._data.get(key)
+        if hit is None or hit[0] != stamp:
+            rows = monitor.problem_rows(key, view, now, verdicts)
+            is_failed = pc.fill_null(pc.equal(rows.column("state"), "FAILED"), False)
+            failed, others = rows.filter(is_failed), rows.filter(pc.invert(is_failed))
+            self._data[key] = (stamp, now, failed, others)
+            return failed, others
+        _stamp, then, failed, others = hit
+        if now == then or others.num_rows == 0:
+            return failed, others
+        running = pc.fill_null(pc.equal(others.column("state"), "RUNNING"), False)
+        duration = others.column("duration_s")
+        aged = pc.if_else(running, pc.add(duration, now - then), duration)
+        i = others.column_names.index("duration_s")
+        return failed, others.set_column(i, "duration_s", aged)
+
+
 def problems(
-    monitor: Monitor, views: Mapping[tuple[str, ...], View], now: float, grouper: ErrorGrouper
+    monitor: Monitor,
+    views: Mapping[tuple[str, ...], View],
+    now: float,
+    grouper: ErrorGrouper,
+    cache: ProblemRows | None = None,
 ) -> Problems:
     """Every FAILED, LOST and slow packet of the shown runs, grouped (runs on the model
-    thread)."""
+    thread). ``cache`` keeps nodes' rows between calls (and ``grouper`` their groups)."""
+    cache = cache if cache is not None else ProblemRows()
     snapshot = monitor.snapshot(dict(views), now)
     names = _node_names(snapshot)
     lost_sources: list[tuple[NodeKey, str, pa.Table]] = []
@@ -332,13 +378,11 @@ def problems(
         for n in p.nodes:
             if not (n.counts.get("FAILED") or n.counts.get("LOST") or n.slow):
                 continue
-            rows = monitor.packet_rows(
-                n.key, p.view, now, p.verdicts, states=("FAILED", "LOST", "RUNNING"), ordered=False
-            )
+            run_id = p.run.run_id if p.run is not None else None
+            f, rows = cache.rows(monitor, n.key, p.view, run_id, now, p.verdicts)
             name = names[n.key]
             state = rows.column("state")
             if n.counts.get("FAILED"):
-                f = rows.filter(pc.equal(state, "FAILED"))
                 node = monitor.pipelines[p.name].nodes[n.key[1]]
                 failed.append((n.key, name, f, log_rows(node.logs)))
             if n.counts.get("LOST"):

@@ -236,6 +236,17 @@ class ErrorAssignment:
         return ErrorGroup(*self.keys[group]).signature
 
 
+@dataclass(frozen=True)
+class _NodePrep:
+    """One node's input as given (``rows``, ``logs``) and what grouping derives from it."""
+
+    rows: pa.Table
+    logs: pa.Table | None
+    failed: pa.Table
+    ids: pa.Array | None
+    texts: pa.Array | None
+
+
 class ErrorGrouper:
     """Groups FAILED packets; keeps masks and parsed tracebacks between calls (warm = fast).
 
@@ -251,6 +262,8 @@ class ErrorGrouper:
         self._info_code: dict[TracebackInfo, int] = {self._infos[0]: 0}
         self._known_ids: list[pa.Array] = []
         self._known_codes: list[np.ndarray] = []
+        self._logs: dict[int, tuple[pa.Table, pa.Table | None]] = {}
+        self._nodes: dict[int, _NodePrep] = {}
 
     def mask(self, message: str) -> str:
         """:func:`mask_message`, cached."""
@@ -289,15 +302,28 @@ class ErrorGrouper:
         tables: list[pa.Table] = []
         tb_ids: list[pa.Array] = []
         tb_texts: list[pa.Array] = []
+        kept: dict[int, tuple[pa.Table, pa.Table | None]] = {}
+        kept_nodes: dict[int, _NodePrep] = {}
         for node in nodes:
-            rows = node.rows
-            if rows.num_rows:
-                rows = rows.filter(pc.fill_null(pc.equal(rows.column("state"), "FAILED"), False))
-            tables.append(rows)
-            if rows.num_rows:
-                ids, texts = _tracebacks_of(rows, node.logs)
-                tb_ids.append(ids)
-                tb_texts.append(texts)
+            # Per node: its FAILED rows and their tracebacks, reused while the same tables are
+            # given (tables are replaced, never changed, when data arrives).
+            prep = self._nodes.get(id(node.rows))
+            if prep is None or prep.rows is not node.rows or prep.logs is not node.logs:
+                rows = node.rows
+                if rows.num_rows:
+                    failed = pc.fill_null(pc.equal(rows.column("state"), "FAILED"), False)
+                    rows = rows.filter(failed)
+                ids = texts = None
+                if rows.num_rows:
+                    ids, texts = _tracebacks_of(rows, self._prepared_logs(node.logs, kept))
+                prep = _NodePrep(node.rows, node.logs, rows, ids, texts)
+            kept_nodes[id(node.rows)] = prep
+            tables.append(prep.failed)
+            if prep.ids is not None and prep.texts is not None:
+                tb_ids.append(prep.ids)
+                tb_texts.append(prep.texts)
+        self._logs = kept
+        self._nodes = kept_nodes
         sizes = [t.num_rows for t in tables]
         node_of = np.repeat(np.arange(len(tables), dtype=np.int64), sizes)
         row_of = (
@@ -336,6 +362,20 @@ class ErrorGrouper:
             info = self._infos[int(used[code % len(used)])]
             keys.append((info.exception, info.frame, masked[code // len(used)]))
         return ErrorAssignment(nodes, tables, node_of, row_of, inverse.astype(np.int64), keys)
+
+    def _prepared_logs(
+        self, logs: pa.Table | None, kept: dict[int, tuple[pa.Table, pa.Table | None]]
+    ) -> pa.Table | None:
+        """A node's log rows with a traceback, newest first, reused while the same table is
+        given (a node's log table is replaced, never changed, when rows arrive); ``kept``
+        collects the ones of this call (only those are kept for the next)."""
+        if logs is None:
+            return None
+        hit = self._logs.get(id(logs))
+        if hit is None or hit[0] is not logs:
+            hit = (logs, _with_tracebacks(logs))
+        kept[id(logs)] = hit
+        return hit[1]
 
     def groups(self, nodes: Iterable[NodeFailures]) -> list[ErrorGroup]:
         """Error groups over some nodes, largest first (then by first seen, then signature)."""
@@ -450,17 +490,26 @@ def _example(node: str, failed: pa.Table, row: int) -> dict[str, Any]:
     return {"node": node, "run_id": r["run_id"], "tags": tags}
 
 
-def _tracebacks_of(failed: pa.Table, logs: pa.Table | None) -> tuple[pa.Array, pa.Array]:
-    """Per failed row, the id and text of its newest log row's traceback (nulls: none)."""
-    n = failed.num_rows
-    none = (pa.nulls(n, pa.binary()), pa.nulls(n, pa.string()))
+def _with_tracebacks(logs: pa.Table | None) -> pa.Table | None:
+    """The log rows that carry a traceback, newest first (None: none)."""
     if logs is None or logs.num_rows == 0 or "traceback" not in logs.column_names:
-        return none
+        return None
     logs = logs.filter(pc.is_valid(logs.column("traceback")))
     if logs.num_rows == 0:
-        return none
+        return None
     if "ts" in logs.column_names:
         logs = logs.sort_by([("ts", "descending")])  # index_in picks the first = the newest
+    cols = [c for c in ("key", "id", "traceback") if c in logs.column_names]
+    return logs.select(cols).combine_chunks()
+
+
+def _tracebacks_of(failed: pa.Table, logs: pa.Table | None) -> tuple[pa.Array, pa.Array]:
+    """Per failed row, the id and text of its newest log row's traceback (nulls: none);
+    ``logs`` as :func:`_with_tracebacks` gives them."""
+    n = failed.num_rows
+    none = (pa.nulls(n, pa.binary()), pa.nulls(n, pa.string()))
+    if logs is None:
+        return none
     where = pc.index_in(failed.column("key"), value_set=logs.column("key").combine_chunks())
     ids = (
         pc.take(logs.column("id"), where) if "id" in logs.column_names else pa.nulls(n, pa.binary())

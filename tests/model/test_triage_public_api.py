@@ -110,3 +110,62 @@ def test_run_started_is_the_record_start_else_the_first_event(tmp_path):
     assert m.run_started(p, "nope") is None
     assert m.run_started(("no", "such"), "old") is None
     assert all_run_ids(m) == ["new", "old"]
+
+
+def _mixed_root(root):
+    rows = []
+    for i in range(6):
+        rows += packet("old", T0 + i, T0 + i + 1, "SUCCESS", s=i)
+    rows += packet("old", T0 + 7, None, "", s=7)  # RUNNING in a run that is over: LOST
+    for i in range(6):
+        state = "FAILED" if i % 2 else "SUCCESS"
+        rows += packet("new", T0 + 100 + i, T0 + 101 + i, state, f"boom {i}", s=i)
+    rows += packet("new", T0 + 110, None, "", s=7)  # RUNNING in the live run
+    rows += packet("new", T0 + 111, T0 + 112, "CACHED", s=8)
+    write_status(root, "etl", ("clean", "v0"), rows)
+
+
+def _as_set(t):
+    return {(r["key"], r["state"], r["duration_s"], r["error"]) for r in t.to_pylist()}
+
+
+def test_problem_rows_are_the_failed_lost_running_display_rows(tmp_path):
+    from orcatui.model.views import View
+
+    _mixed_root(tmp_path)
+    now = T0 + 130
+    m = Monitor(tmp_path, clock=lambda: now)
+    m.refresh()
+    (p,) = m.pipelines
+    (ident,) = m.pipelines[p].nodes
+    key = (p, ident)
+    verdicts = m.verdicts(p, now)
+    for view in (View(), View(run_id="old"), View(all_runs=True)):
+        expected = m.packet_rows(key, view, now, verdicts, states=("FAILED", "LOST", "RUNNING"))
+        got = m.problem_rows(key, view, now, verdicts)
+        assert got.column_names == expected.column_names
+        assert _as_set(got) == _as_set(expected) and got.num_rows == expected.num_rows
+    states = m.problem_rows(key, View(run_id="old"), now, verdicts).column("state").to_pylist()
+    assert states == ["LOST"]
+
+
+def test_problem_rows_cache_keeps_failed_rows_and_re_ages_running(tmp_path):
+    from orcatui.app.triage_source import ProblemRows
+    from orcatui.model.views import View
+
+    _mixed_root(tmp_path)
+    m = Monitor(tmp_path, clock=lambda: T0 + 130)
+    m.refresh()
+    (p,) = m.pipelines
+    (ident,) = m.pipelines[p].nodes
+    key, cache = (p, ident), ProblemRows()
+    verdicts = m.verdicts(p, T0 + 130)
+    failed, others = cache.rows(m, key, View(), "new", T0 + 130, verdicts)
+    assert failed.column("state").to_pylist() == ["FAILED"] * 3
+    assert others.column("state").to_pylist() == ["RUNNING"]
+    assert others.column("duration_s").to_pylist() == [20.0]
+    failed2, others2 = cache.rows(m, key, View(), "new", T0 + 135, verdicts)
+    assert failed2 is failed  # the same table while the data is the same (grouping reuses it)
+    assert others2.column("duration_s").to_pylist() == [25.0]  # re-aged to the new time
+    fresh = m.problem_rows(key, View(), T0 + 135, verdicts)
+    assert _as_set(fresh) == _as_set(failed2) | _as_set(others2)
