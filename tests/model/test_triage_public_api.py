@@ -169,3 +169,33 @@ def test_problem_rows_cache_keeps_failed_rows_and_re_ages_running(tmp_path):
     assert others2.column("duration_s").to_pylist() == [25.0]  # re-aged to the new time
     fresh = m.problem_rows(key, View(), T0 + 135, verdicts)
     assert _as_set(fresh) == _as_set(failed2) | _as_set(others2)
+
+
+def test_nodes_times_of_many_nodes_equal_each_node_alone(tmp_path):
+    """The vectorised split per node gives each node exactly its own numbers."""
+    from orcatui.model.progress import node_times, nodes_times
+    from orcatui.model.views import View
+
+    _mixed_root(tmp_path)
+    rows = []
+    for i in range(4):
+        rows += packet("new", T0 + 100 + i, None if i % 2 else T0 + 104 + i, "SUCCESS", t=i)
+    write_status(tmp_path, "etl", ("fit", "v0"), rows)
+    now = T0 + 130
+    m = Monitor(tmp_path, clock=lambda: now)
+    m.refresh()
+    (p,) = m.pipelines
+    tables = [
+        m.packet_rows((p, ident), view, now, ordered=False)
+        for ident in sorted(m.pipelines[p].nodes)
+        for view in (View(), View(run_id="old"), View(all_runs=True))
+    ]
+    tables.insert(1, tables[0].slice(0, 0))  # a node with no rows in between
+    together = nodes_times(tables)
+    for t, got in zip(tables, together, strict=True):
+        alone = node_times(t)
+        assert got.counts == alone.counts
+        for field in ("durations", "done_ts_us", "running_started_us", "running_rows"):
+            assert getattr(got, field).tolist() == getattr(alone, field).tolist(), field
+    assert any(len(t.running_rows) for t in together)
+    assert sorted(together[0].durations.tolist()) == together[0].durations.tolist()
