@@ -46,6 +46,8 @@ def _name(code: int) -> str:
     return _NAMES[code] if 0 <= code < len(_NAMES) else "UNKNOWN"
 
 
+#: State names by code; index -1 and len(_NAMES) (clipped out-of-range codes) are UNKNOWN.
+_NAME_ARRAY = np.array([*_NAMES, "UNKNOWN", "UNKNOWN"], dtype=object)
 _SUCCESS = (int(State.SUCCESS), int(State.CACHED))
 _FAILURE = (int(State.FAILED), int(State.LOST))
 _COMPUTED = (int(State.SUCCESS), int(State.FAILED))
@@ -214,8 +216,9 @@ def _tags(rows: pa.Table, idx: np.ndarray) -> list[dict[str, str]]:
     cols = [c for c in rows.column_names if c.startswith(TAG_PREFIX)]
     if not len(idx):
         return []
-    picked = rows.select(cols).take(pa.array(idx, pa.int64())).to_pylist()
-    return [{c[len(TAG_PREFIX) :]: v for c, v in r.items()} for r in picked]
+    picked = rows.select(cols).take(pa.array(idx, pa.int64()))
+    # Renamed in Arrow (names may repeat only if the columns did): dicts come out ready.
+    return picked.rename_columns([c[len(TAG_PREFIX) :] for c in cols]).to_pylist()
 
 
 def _texts(rows: pa.Table, idx: np.ndarray, column: str) -> list[str | None]:
@@ -236,6 +239,23 @@ def _error(state: int, error: str | None, lost_reason: str | None) -> str | None
     if state == int(State.LOST):
         return lost_reason
     return error if state == int(State.FAILED) else None
+
+
+def _errors(states: np.ndarray, errors: list[str | None], lost_reason: str | None) -> list:
+    """:func:`_error` of many packets: the error of FAILED ones, the reason of LOST ones."""
+    failed = (states == int(State.FAILED)).tolist()
+    if lost_reason is None or not (states == int(State.LOST)).any():
+        return [e if f else None for e, f in zip(errors, failed, strict=True)]
+    lost = (states == int(State.LOST)).tolist()
+    return [
+        lost_reason if lo else (e if f else None)
+        for e, f, lo in zip(errors, failed, lost, strict=True)
+    ]
+
+
+def _names(states: np.ndarray) -> list[str]:
+    """:func:`_name` of many state codes."""
+    return _NAME_ARRAY[np.clip(states, -1, len(_NAMES))].tolist()
 
 
 def diff_node(
@@ -334,22 +354,15 @@ def _diff_rows(
             order = pc.sort_indices(ka.take(pa.array(ia, pa.int64()))).to_numpy()
             ia, ib = ia[order], ib[order]
         tags = _tags(b, ib)
-        ea, eb = _texts(a, ia, "error"), _texts(b, ib, "error")
-        out = []
-        for k in range(len(ia)):
-            fa, fb = int(sa_all[ia[k]]), int(sb_all[ib[k]])
-            out.append(
-                PacketChange(
-                    tags[k],
-                    _name(fa),
-                    _name(fb),
-                    _error(fa, ea[k], lost_a),
-                    _error(fb, eb[k], lost_b),
-                    float(da_all[ia[k]]) if with_times else None,
-                    float(db_all[ib[k]]) if with_times else None,
-                )
-            )
-        return tuple(out)
+        fa, fb = sa_all[ia], sb_all[ib]
+        ea = _errors(fa, _texts(a, ia, "error"), lost_a)
+        eb = _errors(fb, _texts(b, ib, "error"), lost_b)
+        na, nb = _names(fa), _names(fb)
+        if with_times:
+            ta, tb = da_all[ia].tolist(), db_all[ib].tolist()
+        else:
+            ta = tb = [None] * len(ia)
+        return tuple(map(PacketChange, tags, na, nb, ea, eb, ta, tb))
 
     def alone(
         rows: pa.Table, idx: np.ndarray, states: np.ndarray, reason: str | None, older: bool
