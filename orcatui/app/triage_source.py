@@ -138,11 +138,15 @@ class TriageSource(MonitorSource):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._regressed: dict[NodeKey, tuple[tuple, dict[str, str]]] = {}
+        self._regressed_for: Monitor | None = None
 
     def regressed(self, snapshot: Snapshot, key: NodeKey) -> dict[str, str]:
         """Packets of the shown run of a node that succeeded in the node's previous run and
         fail in this one (display-row key → previous state); cached per node until its
         packets, the runs or their liveness change. Empty in the all-runs view."""
+        if self.monitor is not self._regressed_for:  # a new model: nothing kept
+            self._regressed.clear()
+            self._regressed_for = self.monitor
         p = next((p for p in snapshot.pipelines if p.name == key[0]), None)
         model = self.monitor.pipelines.get(key[0])
         node = model.nodes.get(key[1]) if model is not None else None
@@ -326,6 +330,7 @@ class ProblemRows:
 
     def __init__(self) -> None:
         self._data: dict[NodeKey, tuple[tuple, float, pa.Table, pa.Table]] = {}
+        self._monitor: Monitor | None = None
 
     def rows(
         self,
@@ -338,6 +343,9 @@ class ProblemRows:
     ) -> tuple[pa.Table, pa.Table]:
         """The node's problem rows at ``now``: (FAILED rows — the same table while the node's
         data is the same —, LOST and RUNNING rows)."""
+        if monitor is not self._monitor:  # a new model (the root came back): nothing kept
+            self._data.clear()
+            self._monitor = monitor
         node = monitor.pipelines[key[0]].nodes[key[1]]
         dead = tuple(sorted(lost_reasons(verdicts).items()))
         stamp = (node.packets.version, view.all_runs, run_id, dead)
