@@ -18,8 +18,8 @@ cached per distinct text: a root has far fewer distinct messages than failed pac
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -243,8 +243,8 @@ class _NodePrep:
     rows: pa.Table
     logs: pa.Table | None
     failed: pa.Table
-    ids: pa.Array | None
-    texts: pa.Array | None
+    masked: pa.Array | None = None  # per FAILED row, its masked message
+    info: np.ndarray | None = None  # per FAILED row, its traceback's code (0: none)
 
 
 class ErrorGrouper:
@@ -299,31 +299,69 @@ class ErrorGrouper:
         ``keys`` (exception, user frame, masked message).
         """
         nodes = list(nodes)
-        tables: list[pa.Table] = []
-        tb_ids: list[pa.Array] = []
-        tb_texts: list[pa.Array] = []
         kept: dict[int, tuple[pa.Table, pa.Table | None]] = {}
         kept_nodes: dict[int, _NodePrep] = {}
+        preps: list[_NodePrep] = []
+        fresh: list[int] = []
         for node in nodes:
-            # Per node: its FAILED rows and their tracebacks, reused while the same tables are
-            # given (tables are replaced, never changed, when data arrives).
+            # Per node: its FAILED rows, their masked messages and traceback codes, reused
+            # while the same tables are given (tables are replaced, never changed).
             prep = self._nodes.get(id(node.rows))
             if prep is None or prep.rows is not node.rows or prep.logs is not node.logs:
                 rows = node.rows
                 if rows.num_rows:
                     failed = pc.fill_null(pc.equal(rows.column("state"), "FAILED"), False)
                     rows = rows.filter(failed)
-                ids = texts = None
+                prep = _NodePrep(node.rows, node.logs, rows)
                 if rows.num_rows:
-                    ids, texts = _tracebacks_of(rows, self._prepared_logs(node.logs, kept))
-                prep = _NodePrep(node.rows, node.logs, rows, ids, texts)
-            kept_nodes[id(node.rows)] = prep
-            tables.append(prep.failed)
-            if prep.ids is not None and prep.texts is not None:
-                tb_ids.append(prep.ids)
-                tb_texts.append(prep.texts)
+                    fresh.append(len(preps))
+            preps.append(prep)
+        if fresh:
+            # New nodes are prepared together: one masking pass, one traceback lookup.
+            logs_of = [self._prepared_logs(preps[i].logs, kept) for i in fresh]
+            tbs = [
+                _tracebacks_of(preps[i].failed, lg) for i, lg in zip(fresh, logs_of, strict=True)
+            ]
+            errors = pa.chunked_array(
+                [
+                    c
+                    for i in fresh
+                    for c in preps[i].failed.column("error").cast(pa.string()).chunks
+                ],
+                pa.string(),
+            )
+            masked_all = self._masked(errors)
+            wheres = [t[1] for t in tbs]
+
+            def texts_of(mask: np.ndarray) -> list[str]:
+                out: list[str] = []
+                at = 0
+                for where, lg in zip(wheres, logs_of, strict=True):
+                    m = mask[at : at + len(where)]
+                    at += len(where)
+                    if lg is not None and m.any():
+                        picked = where.filter(pa.array(m))
+                        out += pc.take(lg.column("traceback"), picked).cast(pa.string()).to_pylist()
+                return out
+
+            has_text = np.concatenate([w.is_valid().to_numpy(zero_copy_only=False) for w in wheres])
+            info_all = self._codes(pa.concat_arrays([t[0] for t in tbs]), has_text, texts_of)
+            at = 0
+            for i in fresh:
+                n = preps[i].failed.num_rows
+                preps[i] = replace(
+                    preps[i], masked=masked_all.slice(at, n), info=info_all[at : at + n]
+                )
+                at += n
+        for prep in preps:
+            if prep.logs is not None and prep.failed.num_rows:
+                hit = self._logs.get(id(prep.logs))
+                if hit is not None and hit[0] is prep.logs:
+                    kept.setdefault(id(prep.logs), hit)
+            kept_nodes[id(prep.rows)] = prep
         self._logs = kept
         self._nodes = kept_nodes
+        tables = [p.failed for p in preps]
         sizes = [t.num_rows for t in tables]
         node_of = np.repeat(np.arange(len(tables), dtype=np.int64), sizes)
         row_of = (
@@ -333,35 +371,37 @@ class ErrorGrouper:
         )
         if not len(node_of):
             return ErrorAssignment(nodes, tables, node_of, row_of, np.zeros(0, np.int64), [])
-        # Message part: mask each distinct message once, then one code per masked text.
-        all_errors = pa.chunked_array(
-            [c for t in tables if t.num_rows for c in t.column("error").cast(pa.string()).chunks],
-            pa.string(),
-        )
-        # Every digit becomes 0 first (length kept, so masking gives the same result): most of
-        # the variation in messages is numbers, so far fewer distinct texts reach Python.
-        zeroed = _zero_digits(pc.fill_null(all_errors, "").combine_chunks())
-        enc = pc.dictionary_encode(zeroed)
-        msg_of_row = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        texts = enc.dictionary.to_pylist()
-        cache = self._masks
-        masked_texts = [cache.get(m) for m in texts]
-        for k, v in enumerate(masked_texts):
-            if v is None:
-                masked_texts[k] = self.mask(texts[k])
-        menc = pc.dictionary_encode(pa.array(masked_texts, pa.string()))
+        with_rows = [p for p in preps if p.failed.num_rows]
+        menc = pc.dictionary_encode(
+            pa.chunked_array([p.masked for p in with_rows], pa.string())
+        ).combine_chunks()
         msg_code = menc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         masked = menc.dictionary.to_pylist()
-        info_of_row = self._codes(pa.concat_arrays(tb_ids), pa.concat_arrays(tb_texts))
+        info_of_row = np.concatenate([p.info for p in with_rows])
         # Dense re-numbering of the traceback codes seen in this call.
         used, info_dense = np.unique(info_of_row, return_inverse=True)
-        combined = msg_code[msg_of_row] * len(used) + info_dense
+        combined = msg_code * len(used) + info_dense
         uniq, inverse = np.unique(combined, return_inverse=True)
         keys = []
         for code in uniq.tolist():
             info = self._infos[int(used[code % len(used)])]
             keys.append((info.exception, info.frame, masked[code // len(used)]))
         return ErrorAssignment(nodes, tables, node_of, row_of, inverse.astype(np.int64), keys)
+
+    def _masked(self, errors: pa.ChunkedArray) -> pa.Array:
+        """The masked text of each error message (null: ``""``), each distinct text masked
+        once."""
+        # Every digit becomes 0 first (length kept, so masking gives the same result): most of
+        # the variation in messages is numbers, so far fewer distinct texts reach Python.
+        zeroed = _zero_digits(pc.fill_null(errors, "").combine_chunks())
+        enc = pc.dictionary_encode(zeroed)
+        texts = enc.dictionary.to_pylist()
+        cache = self._masks
+        masked = [cache.get(m) for m in texts]
+        for k, v in enumerate(masked):
+            if v is None:
+                masked[k] = self.mask(texts[k])
+        return pa.array(masked, pa.string()).take(enc.indices)
 
     def _prepared_logs(
         self, logs: pa.Table | None, kept: dict[int, tuple[pa.Table, pa.Table | None]]
@@ -421,11 +461,19 @@ class ErrorGrouper:
             )
         return sorted(out, key=lambda g: (-g.count, g.first_seen_us or 0, g.signature))
 
-    def _codes(self, ids: pa.Array, texts: pa.Array) -> np.ndarray:
-        """Per failed row, the code of its parsed traceback (0 = none), by log row id."""
+    def _codes(
+        self,
+        ids: pa.Array,
+        has_text: np.ndarray,
+        texts_of: Callable[[np.ndarray], list[str]],
+    ) -> np.ndarray:
+        """Per failed row, the code of its parsed traceback (0 = none), by log row id.
+
+        ``has_text``: which rows have a traceback; ``texts_of(mask)``: the traceback texts of
+        the rows in ``mask`` (asked only for rows whose log row id is not known yet).
+        """
         n = len(ids)
         out = np.zeros(n, np.int64)
-        has_text = pc.is_valid(texts).to_numpy(zero_copy_only=False)
         if not has_text.any():
             return out
         by_id = has_text & pc.fill_null(pc.greater(pc.binary_length(ids), 0), False).to_numpy(
@@ -449,7 +497,10 @@ class ErrorGrouper:
                 got[hit >= 0] = codes[hit[hit >= 0]]
             miss = np.flatnonzero(hit < 0)
             if len(miss):
-                miss_texts = texts.filter(pa.array(by_id)).take(pa.array(miss)).to_pylist()
+                rows = np.flatnonzero(by_id)[miss]
+                mask = np.zeros(n, dtype=bool)
+                mask[rows] = True
+                miss_texts = texts_of(mask)  # in row order, as ``rows`` (sorted)
                 new = np.fromiter((self._text_code(t) for t in miss_texts), np.int64, len(miss))
                 got[miss] = new
                 self._known_ids.append(wanted.take(pa.array(miss)))
@@ -459,7 +510,7 @@ class ErrorGrouper:
             out[by_id] = got
         by_text = has_text & ~by_id
         if by_text.any():
-            rest = texts.filter(pa.array(by_text)).to_pylist()
+            rest = texts_of(by_text)
             out[by_text] = np.fromiter((self._text_code(t) for t in rest), np.int64, len(rest))
         return out
 
@@ -494,30 +545,31 @@ def _with_tracebacks(logs: pa.Table | None) -> pa.Table | None:
     """The log rows that carry a traceback, newest first (None: none)."""
     if logs is None or logs.num_rows == 0 or "traceback" not in logs.column_names:
         return None
+    # Only the columns used (a log table also holds stdout, stderr, …): cheaper to sort.
+    logs = logs.select([c for c in ("key", "id", "traceback", "ts") if c in logs.column_names])
     logs = logs.filter(pc.is_valid(logs.column("traceback")))
     if logs.num_rows == 0:
         return None
     if "ts" in logs.column_names:
         logs = logs.sort_by([("ts", "descending")])  # index_in picks the first = the newest
-    cols = [c for c in ("key", "id", "traceback") if c in logs.column_names]
-    return logs.select(cols).combine_chunks()
+    return logs.combine_chunks()
 
 
 def _tracebacks_of(failed: pa.Table, logs: pa.Table | None) -> tuple[pa.Array, pa.Array]:
-    """Per failed row, the id and text of its newest log row's traceback (nulls: none);
-    ``logs`` as :func:`_with_tracebacks` gives them."""
+    """Per failed row, the id of its newest log row with a traceback and that row's index in
+    ``logs`` (as :func:`_with_tracebacks` gives them; nulls: none). The texts themselves are
+    taken only for the rows whose traceback is not known yet (see :meth:`ErrorGrouper._codes`).
+    """
     n = failed.num_rows
-    none = (pa.nulls(n, pa.binary()), pa.nulls(n, pa.string()))
     if logs is None:
-        return none
+        return pa.nulls(n, pa.binary()), pa.nulls(n, pa.int32())
     where = pc.index_in(failed.column("key"), value_set=logs.column("key").combine_chunks())
-    ids = (
-        pc.take(logs.column("id"), where) if "id" in logs.column_names else pa.nulls(n, pa.binary())
-    )
-    texts = pc.take(logs.column("traceback"), where)
+    where = where.combine_chunks() if isinstance(where, pa.ChunkedArray) else where
+    if "id" not in logs.column_names:
+        return pa.nulls(n, pa.binary()), where
+    ids = pc.take(logs.column("id"), where)
     ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
-    texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
-    return pc.cast(ids, pa.binary()), pc.cast(texts, pa.string())
+    return pc.cast(ids, pa.binary()), where
 
 
 _DEFAULT = ErrorGrouper()
