@@ -339,18 +339,34 @@ def build(root: Path) -> tuple[int, int, float]:
     return events, failed_total, newest
 
 
-def best(fn, repeat: int = 5) -> tuple[float, object]:
-    """The best wall time of ``repeat`` calls (ms) and the last result."""
-    times = []
-    out = None
+class Ms(float):
+    """A wall time in ms that also carries the CPU time (user + system) of the same call."""
+
+    cpu: float = 0.0
+
+    def __format__(self, spec: str) -> str:
+        return f"{float(self):{spec}} ms wall, {self.cpu:{spec}} ms CPU"
+
+
+def best(fn, repeat: int = 5) -> tuple[Ms, object]:
+    """The best wall time of ``repeat`` calls (ms, with that call's CPU time) and the last
+    result. The machine may be shared: wall time is an upper bound, CPU time the work done."""
+    times, out = [], None
     for _ in range(repeat):
-        t = time.perf_counter()
+        w, c = time.perf_counter(), time.process_time()
         out = fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return min(times), out
+        times.append(((time.perf_counter() - w) * 1000, (time.process_time() - c) * 1000))
+    wall, cpu = min(times)
+    ms = Ms(wall)
+    ms.cpu = cpu
+    return ms, out
 
 
 def main() -> None:
+    global T0
+    # The store skips events more than a day ahead of the machine's clock: the runs end
+    # now-ish (the fixed T0 would put run B days after 2026-11-28 on a later clock).
+    T0 = time.time() - 450_000
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         t = time.perf_counter()
@@ -371,7 +387,7 @@ def main() -> None:
         assert verdicts[RUN_B].live and not verdicts[RUN_A].live
 
         ms, rows = best(lambda: [monitor.packet_rows(k, now=now, verdicts=verdicts) for k in keys])
-        print(f"display rows, every node (Monitor.packet_rows, input of every rule): {ms:.0f} ms")
+        print(f"display rows, every node (Monitor.packet_rows, input of every rule): {ms:.0f}")
         logs = [log_rows(model.nodes[k[1]].logs) for k in keys]
         inputs = [NodeFailures(k[1][0], r, lg) for k, r, lg in zip(keys, rows, logs, strict=True)]
 
@@ -383,7 +399,7 @@ def main() -> None:
         warm, groups = best(lambda: grouper.groups(inputs))
         print(
             f"error groups: {len(groups)} groups of {sum(g.count for g in groups):,} FAILED; "
-            f"cold {cold:.0f} ms, warm {warm:.0f} ms "
+            f"cold {cold:.0f} ms, warm {warm:.0f} "
             f"(target ≤ 300 ms; target / measured = {300 / warm:.2f})"
         )
         for g in groups[:3]:
@@ -405,7 +421,7 @@ def main() -> None:
         run_p = run_progress([p for p, *_ in per_node])
         n_slow = sum(int(m.sum()) for _, m, *_ in per_node)
         print(
-            f"progress + ETA + slow flags, every node, on data change: {ms_change:.1f} ms "
+            f"progress + ETA + slow flags, every node, on data change: {ms_change:.1f} "
             f"(target ≤ 20 ms; target / measured = {20 / ms_change:.2f}); {n_slow} slow packets; "
             f"run {run_p.done:,}/{run_p.expected:,} ETA {format_eta(run_p)}"
         )
@@ -415,7 +431,7 @@ def main() -> None:
                 for (_, _, times, bound), r in zip(per_node, rows, strict=True)
             ]
         )
-        print(f"slow-packet lists for --json (tags etc.), every node: {ms_list:.1f} ms")
+        print(f"slow-packet lists for --json (tags etc.), every node: {ms_list:.1f}")
 
         def on_tick():
             return [
@@ -424,7 +440,7 @@ def main() -> None:
             ]
 
         ms_tick, _ = best(on_tick)
-        print(f"per-second re-age (progress + slow mask), every node: {ms_tick:.1f} ms")
+        print(f"per-second re-age (progress + slow mask), every node: {ms_tick:.1f}")
         print(f"rules + display rows on data change: {ms + ms_change:.0f} ms")
 
         big = max(rows, key=lambda r: r.num_rows)
@@ -436,7 +452,7 @@ def main() -> None:
             ("search 'failed sub-001 range'", lambda: search_rows(big, "failed sub-001 range")),
         ):
             ms_one, _ = best(fn)
-            print(f"{label} ({big.num_rows:,} rows): {ms_one:.1f} ms")
+            print(f"{label} ({big.num_rows:,} rows): {ms_one:.1f}")
 
 
 if __name__ == "__main__":

@@ -38,9 +38,9 @@ class DiffUsageError(ValueError):
 def all_run_ids(monitor: Monitor, now: float | None = None) -> list[str]:
     """Every run id of every pipeline, newest first (the order candidates are listed in)."""
     started: dict[str, float] = {}
-    for model in monitor.pipelines.values():
+    for pipeline, model in monitor.pipelines.items():
         for run_id in [*model.runs, *model.records]:
-            t = monitor._started(model, run_id)  # the one start-time rule
+            t = monitor.run_started(pipeline, run_id)
             t = t if t is not None else 0.0
             started[run_id] = max(started.get(run_id, t), t)
     return sorted(started, key=lambda r: (started[r], r), reverse=True)

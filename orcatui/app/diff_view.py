@@ -145,16 +145,21 @@ class DiffScreen(Screen[None]):
             for kind in KINDS:
                 for c in getattr(node, kind):
                     self.changes.append((node.name, kind, c))
+        rows = []
+        kind_text = {k: Text(k, style=palette.state(_KIND_STATE[k])) for k in KINDS}
         for name, kind, c in self.changes[:MAX_ROWS]:
             to_style = palette.state(c.to_state) if c.to_state else "dim"
             error = c.to_error or c.from_error
-            table.add_row(
-                Text(cell(name, 24)),
-                Text(kind, style=palette.state(_KIND_STATE[kind])),
-                Text(cell(_tags(c.tags), 40)),
-                Text(cell(state_change(c, kind), 24), style=to_style),
-                Text(cell(error, 80) if error else "", style=palette.plain("FAILED")),
+            rows.append(
+                (
+                    Text(cell(name, 24)),
+                    kind_text[kind],
+                    Text(cell(_tags(c.tags), 40)),
+                    Text(cell(state_change(c, kind), 24), style=to_style),
+                    Text(cell(error, 80) if error else "", style=palette.plain("FAILED")),
+                )
             )
+        table.add_rows(rows)  # one update of the table, not one per row
         if len(self.changes) > MAX_ROWS:
             table.add_row(Text(f"… and {len(self.changes) - MAX_ROWS:,} more (see summary --diff)"))
         if not self.changes:

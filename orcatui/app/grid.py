@@ -25,6 +25,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.events import Click
+from textual.geometry import Region
 from textual.message import Message
 from textual.screen import Screen
 from textual.strip import Strip
@@ -34,7 +35,7 @@ from textual.widgets import Footer, Static
 from orcatui.app.render import STATE_MARK, clock_time, palette_of, verdict_text
 from orcatui.app.sanitize import cell
 from orcatui.model.durations import format_duration
-from orcatui.model.grid import CELL_STATES, Grid, GridBuilder, pipeline_inputs
+from orcatui.model.grid import CELL_STATES, Grid, GridBuilder, pipeline_inputs, slow_counts
 from orcatui.model.runids import shortest_unique_prefixes
 
 if TYPE_CHECKING:
@@ -76,10 +77,11 @@ def compute_grid(
     verdicts = monitor.verdicts(pipeline, now)
     infos = monitor.run_infos(pipeline, now, verdicts)
     inputs = pipeline_inputs(monitor, pipeline, now, run_infos=infos)
+    slow = slow_counts(monitor, pipeline, now, verdicts)
     if previous is not None and previous.pipeline == pipeline:
-        grid = builder.update_newest(previous, inputs)
+        grid = builder.update_newest(previous, inputs, slow)
     else:
-        grid = builder.build(inputs)
+        grid = builder.build(inputs, slow)
     return GridData(grid, tuple(infos), shortest_unique_prefixes(grid.runs, 6))
 
 
@@ -126,6 +128,7 @@ class GridView(Widget, can_focus=True):
         self.left = 0
         self.show_counts = False
         self.marked: str | None = None
+        self._name_width: tuple[object, int] = (None, NAME_MIN)
 
     # -- data --------------------------------------------------------------------------------
     def set_data(self, data: GridData) -> None:
@@ -146,9 +149,12 @@ class GridView(Widget, can_focus=True):
 
     @property
     def name_width(self) -> int:
-        """Width of the node-name column."""
+        """Width of the node-name column (computed once per grid: every line reads it)."""
         names = self.data.grid.names if self.data else ()
-        return min(max([len(cell(n, NAME_MAX)) for n in names] + [NAME_MIN]), NAME_MAX)
+        if self._name_width[0] is not names:
+            width = min(max([len(cell(n, NAME_MAX)) for n in names] + [NAME_MIN]), NAME_MAX)
+            self._name_width = (names, width)
+        return self._name_width[1]
 
     @property
     def visible_cols(self) -> int:
@@ -237,9 +243,16 @@ class GridView(Widget, can_focus=True):
         col = max(0, min(col, _last(grid.runs)))
         if (row, col) == (self.row, self.col):
             return
+        old_row, view = self.row, (self.top, self.left)
         self.row, self.col = row, col
         self._clamp()
-        self.refresh()
+        if (self.top, self.left) == view:
+            # Only the run header and the two node lines change: repaint just those.
+            width = self.size.width
+            lines = {0, 1, HEAD + old_row - self.top, HEAD + row - self.top}
+            self.refresh(*(Region(0, y, width, 1) for y in lines))
+        else:
+            self.refresh()
         self.post_message(self.Moved())
 
     def action_move(self, rows: int, cols: int) -> None:

@@ -182,6 +182,9 @@ class MonitorScreen(Screen[None]):
                 self.orca.follow(screen)
             if isinstance(screen, GridScreen):
                 screen.reload()  # live: the newest column is recounted
+            follow = getattr(screen, "follow_problems", None)
+            if follow is not None:
+                follow(frame.snapshot)  # the problems view follows live data
 
     def repaint(self) -> None:
         """Render the last frame again (the theme changed)."""
@@ -313,6 +316,7 @@ class MonitorScreen(Screen[None]):
             show_run=view.all_runs,
             placeholder=cell(placeholder, 300),
             slow=getattr(frame, "slow", None),
+            regressed=getattr(frame, "regressed", None),
             sort=state.sort if state.sort is None or state.sort[0] != RUNNING_LONGEST else None,
         )
         bar.update(self._filter_text(frame, frame.rows.num_rows))

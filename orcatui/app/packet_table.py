@@ -7,7 +7,8 @@ cursor's place on screen (the scroll position) stays put.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -33,8 +34,14 @@ TAG_MAX = 32
 ERROR_MIN = 24
 SAMPLE_ROWS = 400
 GAP = 1
-#: The error column's width when it comes before the tags (narrow tables).
+#: The error column's width when it comes before the other tags (narrow tables) …
 NARROW_ERROR = 36
+#: … and at least this (on a very narrow table it runs past the right edge instead).
+NARROW_ERROR_MIN = 12
+#: The first tag's width when it comes first in a narrow table (longer values are cut, "…").
+NARROW_TAG = 16
+#: The state column's width when it shows a regression (``✗ SUCCESS → FAILED``).
+STATE_REGRESSED_W = 18
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,7 @@ class PacketTable(ScrollView, can_focus=True):
         self.slow: np.ndarray | None = None  # one bool per row: RUNNING and slow
         self.sort: tuple[str, bool] | None = None  # shown in the header
         self.hide_tags = False
+        self.regressed: Mapping[str, str] = {}  # display-row key → state in the previous run
 
     # -- data --------------------------------------------------------------------------------
     @property
@@ -130,13 +138,17 @@ class PacketTable(ScrollView, can_focus=True):
         placeholder: str = "no packets",
         slow: np.ndarray | None = None,
         sort: tuple[str, bool] | None = None,
+        regressed: Mapping[str, str] | None = None,
     ) -> None:
         """Show new rows; keep the cursor on its packet and that packet's place on screen.
 
         ``slow``: one bool per row (RUNNING past its node's bound); ``sort``: the sort shown
-        in the header ((field, descending)).
+        in the header ((field, descending)); ``regressed``: display-row key → the state a
+        packet had in the node's previous run, for packets that regressed since (shown as
+        ``SUCCESS → FAILED``).
         """
         old_key = self.cursor_key
+        self.regressed = regressed or {}
         self.slow = slow if slow is not None and len(slow) == rows.num_rows else None
         self.sort = sort
         same_node = node == self._node
@@ -210,7 +222,12 @@ class PacketTable(ScrollView, can_focus=True):
         tag_cols = [Column(t, t, width(t, t, TAG_MAX), "tag") for t in tags]
         tag_cols = [] if self.hide_tags else tag_cols
         cols = list(tag_cols)
-        cols.append(Column("state", "state", 11 if self.flaky else 9, "state"))
+        state_w = 9
+        if self.regressed and any(r.get("key") in self.regressed for r in sample):
+            state_w = STATE_REGRESSED_W
+        elif self.regressed and n > SAMPLE_ROWS:
+            state_w = STATE_REGRESSED_W  # unsampled rows may be regressed: room for them
+        cols.append(Column("state", "state", state_w + (2 if self.flaky else 0), "state"))
         started = Column("started", "started_us", 11 if self._multi_day(sample) else 8, "started")
         cols.append(started)
         cols.append(Column("duration", "duration_s", 8, "duration"))
@@ -223,11 +240,18 @@ class PacketTable(ScrollView, can_focus=True):
         available = self.scrollable_content_region.width
         squeezed = sum(c.width + GAP for c in cols) + ERROR_MIN > available
         if available > 0 and squeezed and tag_cols:
-            # Too narrow for every column: what went wrong first (state, duration, error),
-            # then the tags.
-            first = [c for c in cols if c.kind in ("state", "duration")]
-            error = Column("error", "error", min(max(err_sample, 5), NARROW_ERROR), "error")
-            rest = [c for c in cols if c.kind not in ("state", "duration")]
+            # Too narrow for every column: the first tag (the packet's identity), then what
+            # went wrong (state, duration, error), then the other tags.
+            ident = tag_cols[0]
+            shown = replace(ident, width=min(ident.width, NARROW_TAG))
+            first = [shown, *(c for c in cols if c.kind in ("state", "duration"))]
+            room = available - sum(c.width + GAP for c in first)
+            error_w = min(max(err_sample, 5), NARROW_ERROR, max(room, NARROW_ERROR_MIN))
+            rest = [c for c in cols if c is not ident and c.kind not in ("state", "duration")]
+            left = room - error_w - GAP
+            if rest and 0 < left < rest[0].width and err_sample > error_w:
+                error_w += left  # no column cut at the right edge: the error takes the room
+            error = Column("error", "error", error_w, "error")
             self.columns = [*first, error, *rest]
             return
         used = sum(c.width + GAP for c in cols)
@@ -306,7 +330,9 @@ class PacketTable(ScrollView, can_focus=True):
         state = row.get("state") or ""
         if col.kind == "state":
             flaky = " ≈" if self.flaky and row.get("key") in self.flaky else ""
-            return f"{STATE_MARK.get(state, '?')} {state}{flaky}", palette_of(self.app).state(state)
+            was = self.regressed.get(row.get("key")) if self.regressed else None
+            text = f"{was} → {state}" if was else state
+            return f"{STATE_MARK.get(state, '?')} {text}{flaky}", palette_of(self.app).state(state)
         if col.kind == "started":
             return started_cell(value, self.now), Style()
         if col.kind == "duration":

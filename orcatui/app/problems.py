@@ -9,8 +9,6 @@ open and move as fast as ten.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
@@ -28,14 +26,30 @@ from textual.widgets import Footer, Static
 
 from orcatui.app.render import STATE_MARK, duration_cell, palette_of
 from orcatui.app.sanitize import cell
-from orcatui.app.triage_source import Problems, problems
+from orcatui.app.triage_source import ProblemGroup, ProblemRows, Problems, problems
 from orcatui.model.errors import ErrorGrouper
-from orcatui.model.monitor import NodeKey
+from orcatui.model.monitor import NodeKey, Snapshot
 from orcatui.model.views import ROW_COLUMNS, View
 
 _MARK = {"LOST": STATE_MARK["LOST"], "FAILED": STATE_MARK["FAILED"], "slow": "▸"}
 #: One grouper for the problems view (its caches live as long as the app; model thread only).
 GROUPER = ErrorGrouper()
+#: The nodes' problem rows, kept between computations (model thread only).
+ROWS = ProblemRows()
+
+
+def _group_id(group: ProblemGroup) -> tuple[str, str]:
+    """What names a group across recomputations: its kind and title (signature, reason)."""
+    return group.kind, group.title
+
+
+def _stamp(snapshot: Snapshot) -> tuple[int, tuple]:
+    """What decides whether the problems changed: the data version and each node's counts."""
+    return snapshot.version, tuple(
+        (n.key, n.counts.get("FAILED", 0), n.counts.get("LOST", 0), n.slow)
+        for p in snapshot.pipelines
+        for n in p.nodes
+    )
 
 
 class ProblemList(ScrollView, can_focus=True):
@@ -74,13 +88,57 @@ class ProblemList(ScrollView, can_focus=True):
 
     # -- data ---------------------------------------------------------------------------------
     def set_problems(self, found: Problems) -> None:
-        """Show the groups (all collapsed, or the only group expanded)."""
+        """Show the groups: the first time all collapsed (or the only group expanded); after
+        that (live data) the same groups stay expanded and the cursor stays on the same group
+        or packet when it still exists, at the same place on screen."""
+        old = self.problems
+        if old is None:
+            self.problems = found
+            self.expanded = {0} if len(found.groups) == 1 else set()
+            self.cursor = 0
+            self.placeholder = "no FAILED, LOST or slow packets in the shown runs"
+            self._layout()
+            self.scroll_to(y=0, animate=False, immediate=True)
+            return
+        at = self._cursor_item()
+        screen_offset = self.cursor - int(self.scroll_y)
+        open_ids = {_group_id(old.groups[g]) for g in self.expanded if g < len(old.groups)}
+        index = {_group_id(g): i for i, g in enumerate(found.groups)}
         self.problems = found
-        self.expanded = {0} if len(found.groups) == 1 else set()
-        self.cursor = 0
-        self.placeholder = "no FAILED, LOST or slow packets in the shown runs"
+        self.expanded = {index[i] for i in open_ids if i in index}
+        if len(found.groups) == 1 and len(old.groups) != 1:
+            self.expanded = {0}
         self._layout()
-        self.scroll_to(y=0, animate=False, immediate=True)
+        line = self._line_of_item(at) if at is not None else None
+        if line is None:
+            line = min(self.cursor, max(self.line_count - 1, 0))
+        self.cursor = line
+        self.scroll_to(y=max(0, line - max(screen_offset, 0)), animate=False, immediate=True)
+        self._move(line)
+
+    def _cursor_item(self) -> tuple[tuple[str, str], tuple[NodeKey, str] | None] | None:
+        """What the cursor is on: (group id, (node key, packet key) or None for the group)."""
+        if self.problems is None or not self.line_count:
+            return None
+        g, k = self.locate(self.cursor)
+        group = self.problems.groups[g]
+        if k < 0:
+            return _group_id(group), None
+        key, _name, rows, i = group.packet(k)
+        return _group_id(group), (key, rows.column("key")[i].as_py())
+
+    def _line_of_item(self, item: tuple[tuple[str, str], tuple[NodeKey, str] | None]) -> int | None:
+        """The line of a group or packet in the current problems, None if it is gone."""
+        assert self.problems is not None
+        gid, packet = item
+        for g, group in enumerate(self.problems.groups):
+            if _group_id(group) != gid:
+                continue
+            if packet is None or g not in self.expanded:
+                return self.line_of(g)
+            found = group.find(*packet)
+            return self.line_of(g, found) if found is not None else self.line_of(g)
+        return None
 
     def _layout(self) -> None:
         groups = self.problems.groups if self.problems else []
@@ -251,6 +309,7 @@ class ProblemsScreen(Screen[None]):
     def __init__(self, views: dict[tuple[str, ...], View]) -> None:
         super().__init__()
         self.views = views
+        self._followed: object = None  # what the last live frame changed (see follow)
 
     def compose(self) -> ComposeResult:
         """A title line, the list, the footer."""
@@ -261,6 +320,10 @@ class ProblemsScreen(Screen[None]):
     def on_mount(self) -> None:
         """Compute the groups on the model thread; focus the list."""
         self.query_one(ProblemList).focus()
+        main = getattr(self.app, "main", None)
+        frame = getattr(main, "frame", None)
+        if frame is not None:
+            self._followed = _stamp(frame.snapshot)  # computed now: no reload for it
         self.action_reload()
 
     @work(group="problems", exclusive=True, exit_on_error=False)
@@ -271,11 +334,22 @@ class ProblemsScreen(Screen[None]):
         app = self.app
         source = app.source  # type: ignore[attr-defined]
         views, clock = self.views, app.clock  # type: ignore[attr-defined]
-        job: Callable[[], Problems] = lambda: problems(source.monitor, views, clock(), GROUPER)  # noqa: E731
+
+        def job() -> Problems:
+            return problems(source.monitor, views, clock(), GROUPER, ROWS)
+
         found = await asyncio.wrap_future(app.refresher.ask(job))  # type: ignore[attr-defined]
         if not self.is_attached:
             return
         self.show(found)
+
+    def follow_problems(self, snapshot: Snapshot) -> None:
+        """A new frame arrived: compute the problems again when the data or a node's problem
+        counts changed (new FAILED, LOST or slow packets appear, fixed ones leave)."""
+        stamp = _stamp(snapshot)
+        if stamp != self._followed:
+            self._followed = stamp
+            self.action_reload()
 
     def show(self, found: Problems) -> None:
         """Show computed problems."""

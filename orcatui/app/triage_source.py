@@ -22,13 +22,9 @@ import pyarrow.compute as pc
 from orcatui.app.filters import BY_NAME
 from orcatui.app.refresher import Frame, MonitorSource, ViewState
 from orcatui.app.triage_keys import RUNNING_LONGEST
-from orcatui.model.errors import (
-    ErrorGroup,
-    ErrorGrouper,
-    _tracebacks_of,
-    _zero_digits,
-    log_rows,
-)
+from orcatui.model.diff import previous_run_of_node, regressed_keys
+from orcatui.model.errors import ErrorGrouper, NodeFailures, log_rows
+from orcatui.model.grid import NodeInput, lost_reasons
 from orcatui.model.monitor import Monitor, NodeInfo, NodeKey, PacketDetails, Snapshot
 from orcatui.model.severity import rank
 from orcatui.model.slow import SlowBound
@@ -43,6 +39,9 @@ class TriageFrame(Frame):
     """A frame plus one bool per shown row: RUNNING and past its node's slow bound."""
 
     slow: np.ndarray | None = None
+    #: Packets shown that regressed since the node's previous run: display-row key → the
+    #: state they had then (``SUCCESS`` / ``CACHED``); the table shows ``SUCCESS → FAILED``.
+    regressed: Mapping[str, str] = field(default_factory=dict)
 
 
 def slow_flags(rows: pa.Table, bound: SlowBound | None, now: float) -> np.ndarray:
@@ -133,7 +132,39 @@ def arrange(
 
 
 class TriageSource(MonitorSource):
-    """:class:`MonitorSource` with search, sort, slow flags and LOST durations of issue 10."""
+    """:class:`MonitorSource` with search, sort, slow flags and LOST durations of issue 10,
+    and packets that regressed since the node's previous run (issue 11)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._regressed: dict[NodeKey, tuple[tuple, dict[str, str]]] = {}
+        self._regressed_for: Monitor | None = None
+
+    def regressed(self, snapshot: Snapshot, key: NodeKey) -> dict[str, str]:
+        """Packets of the shown run of a node that succeeded in the node's previous run and
+        fail in this one (display-row key → previous state); cached per node until its
+        packets, the runs or their liveness change. Empty in the all-runs view."""
+        if self.monitor is not self._regressed_for:  # a new model: nothing kept
+            self._regressed.clear()
+            self._regressed_for = self.monitor
+        p = next((p for p in snapshot.pipelines if p.name == key[0]), None)
+        model = self.monitor.pipelines.get(key[0])
+        node = model.nodes.get(key[1]) if model is not None else None
+        if p is None or node is None or p.view.all_runs or p.run is None:
+            return {}
+        runs = [r.run_id for r in p.runs]
+        lost = lost_reasons(p.verdicts)
+        stamp = (node.packets.version, p.run.run_id, tuple(runs), tuple(sorted(lost)))
+        hit = self._regressed.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        found: dict[str, str] = {}
+        node_in = NodeInput(key[1], "", node.packets.table(), node.packets.version)
+        before = previous_run_of_node(node_in, runs, p.run.run_id)
+        if before is not None:
+            found = regressed_keys(node_in, before, p.run.run_id, lost)
+        self._regressed[key] = (stamp, found)
+        return found
 
     def frame(self, seq: int, view: ViewState) -> Frame:
         """The frame of ``view``: the base frame of all the node's rows, then arranged."""
@@ -148,7 +179,10 @@ class TriageSource(MonitorSource):
             now=base.now,
             signs=last_signs(self.monitor, view.node[0]),
         )
-        return TriageFrame(**{**_fields(base), "view": view, "rows": rows, "slow": slow})
+        regressed = self.regressed(base.snapshot, view.node)
+        return TriageFrame(
+            **{**_fields(base), "view": view, "rows": rows, "slow": slow, "regressed": regressed}
+        )
 
     def details(
         self, key: NodeKey, view: View, packet: str, row: Mapping[str, Any]
@@ -191,6 +225,19 @@ class ProblemGroup:
         """The ``i``-th packet: (node key, node name, its node's rows, row index)."""
         key, name, rows = self.sources[int(self.node_idx[i])]
         return key, name, rows, int(self.row_idx[i])
+
+    def find(self, node: NodeKey, packet: str) -> int | None:
+        """The index of a packet (by node and display-row key) in this group, or None."""
+        for s, (key, _name, rows) in enumerate(self.sources):
+            if key != node or rows.num_rows == 0:
+                continue
+            row = pc.index(rows.column("key"), packet).as_py()
+            if row < 0:
+                continue
+            hit = np.flatnonzero((self.node_idx == s) & (self.row_idx == row))
+            if len(hit):
+                return int(hit[0])
+        return None
 
 
 @dataclass
@@ -263,40 +310,72 @@ def _node_names(snapshot: Snapshot) -> dict[NodeKey, str]:
 def failed_groups(
     failed: list[tuple[NodeKey, str, pa.Table, pa.Table | None]], grouper: ErrorGrouper
 ) -> list[ProblemGroup]:
-    """FAILED rows grouped by error signature, with every packet of each group (the same
-    signature as :func:`orcatui.model.errors.error_groups`, vectorised the same way)."""
+    """FAILED rows grouped by error signature, with every packet of each group (the one rule:
+    :meth:`orcatui.model.errors.ErrorGrouper.assign`, as ``summary``'s error groups)."""
     failed = [f for f in failed if f[2].num_rows]
     if not failed:
         return []
-    errors = pa.chunked_array(
-        [c for f in failed for c in f[2].column("error").cast(pa.string()).chunks], pa.string()
-    )
-    zeroed = _zero_digits(pc.fill_null(errors, "").combine_chunks())
-    enc = pc.dictionary_encode(zeroed)
-    msg_of_row = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    masked = [grouper.mask(m) for m in enc.dictionary.to_pylist()]
-    menc = pc.dictionary_encode(pa.array(masked, pa.string()))
-    msg_code = menc.indices.to_numpy(zero_copy_only=False).astype(np.int64)[msg_of_row]
-    masked_texts = menc.dictionary.to_pylist()
-    ids, texts = zip(*(_tracebacks_of(f[2], f[3]) for f in failed), strict=True)
-    info = grouper._codes(pa.concat_arrays(list(ids)), pa.concat_arrays(list(texts)))
-    used, info_dense = np.unique(info, return_inverse=True)
-    combined = msg_code * len(used) + info_dense
-    uniq, inverse = np.unique(combined, return_inverse=True)
-    titles = []
-    for code in uniq:
-        tb = grouper._infos[int(used[int(code) % len(used)])]
-        sig = ErrorGroup(tb.exception, tb.frame, masked_texts[int(code) // len(used)]).signature
-        titles.append(sig or "(no message)")
-    sources = [(k, name, rows) for k, name, rows, _ in failed]
-    return _by_code("FAILED", sources, inverse.astype(np.int64), titles)
+    found = grouper.assign(NodeFailures(name, rows, logs) for _k, name, rows, logs in failed)
+    titles = [found.signature(g) or "(no message)" for g in range(len(found.keys))]
+    sources = [(f[0], f[1], rows) for f, rows in zip(failed, found.failed, strict=True)]
+    return _by_code("FAILED", sources, found.group, titles)
+
+
+class ProblemRows:
+    """Per node, its FAILED, LOST and RUNNING display rows in a view, kept while the node's
+    packets, the run shown and the runs that are over are the same (model thread only).
+
+    Only a RUNNING packet's duration depends on the time: it is re-aged to ``now``; so the
+    problems view recomputed for new data rebuilds only the nodes that changed."""
+
+    def __init__(self) -> None:
+        self._data: dict[NodeKey, tuple[tuple, float, pa.Table, pa.Table]] = {}
+        self._monitor: Monitor | None = None
+
+    def rows(
+        self,
+        monitor: Monitor,
+        key: NodeKey,
+        view: View,
+        run_id: str | None,
+        now: float,
+        verdicts: Mapping[str, Any],
+    ) -> tuple[pa.Table, pa.Table]:
+        """The node's problem rows at ``now``: (FAILED rows — the same table while the node's
+        data is the same —, LOST and RUNNING rows)."""
+        if monitor is not self._monitor:  # a new model (the root came back): nothing kept
+            self._data.clear()
+            self._monitor = monitor
+        node = monitor.pipelines[key[0]].nodes[key[1]]
+        dead = tuple(sorted(lost_reasons(verdicts).items()))
+        stamp = (node.packets.version, view.all_runs, run_id, dead)
+        hit = self._data.get(key)
+        if hit is None or hit[0] != stamp:
+            rows = monitor.problem_rows(key, view, now, verdicts)
+            is_failed = pc.fill_null(pc.equal(rows.column("state"), "FAILED"), False)
+            failed, others = rows.filter(is_failed), rows.filter(pc.invert(is_failed))
+            self._data[key] = (stamp, now, failed, others)
+            return failed, others
+        _stamp, then, failed, others = hit
+        if now == then or others.num_rows == 0:
+            return failed, others
+        running = pc.fill_null(pc.equal(others.column("state"), "RUNNING"), False)
+        duration = others.column("duration_s")
+        aged = pc.if_else(running, pc.add(duration, now - then), duration)
+        i = others.column_names.index("duration_s")
+        return failed, others.set_column(i, "duration_s", aged)
 
 
 def problems(
-    monitor: Monitor, views: Mapping[tuple[str, ...], View], now: float, grouper: ErrorGrouper
+    monitor: Monitor,
+    views: Mapping[tuple[str, ...], View],
+    now: float,
+    grouper: ErrorGrouper,
+    cache: ProblemRows | None = None,
 ) -> Problems:
     """Every FAILED, LOST and slow packet of the shown runs, grouped (runs on the model
-    thread)."""
+    thread). ``cache`` keeps nodes' rows between calls (and ``grouper`` their groups)."""
+    cache = cache if cache is not None else ProblemRows()
     snapshot = monitor.snapshot(dict(views), now)
     names = _node_names(snapshot)
     lost_sources: list[tuple[NodeKey, str, pa.Table]] = []
@@ -307,13 +386,11 @@ def problems(
         for n in p.nodes:
             if not (n.counts.get("FAILED") or n.counts.get("LOST") or n.slow):
                 continue
-            rows = monitor.packet_rows(
-                n.key, p.view, now, p.verdicts, states=("FAILED", "LOST", "RUNNING"), ordered=False
-            )
+            run_id = p.run.run_id if p.run is not None else None
+            f, rows = cache.rows(monitor, n.key, p.view, run_id, now, p.verdicts)
             name = names[n.key]
             state = rows.column("state")
             if n.counts.get("FAILED"):
-                f = rows.filter(pc.equal(state, "FAILED"))
                 node = monitor.pipelines[p.name].nodes[n.key[1]]
                 failed.append((n.key, name, f, log_rows(node.logs)))
             if n.counts.get("LOST"):

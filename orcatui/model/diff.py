@@ -46,6 +46,8 @@ def _name(code: int) -> str:
     return _NAMES[code] if 0 <= code < len(_NAMES) else "UNKNOWN"
 
 
+#: State names by code; index -1 and len(_NAMES) (clipped out-of-range codes) are UNKNOWN.
+_NAME_ARRAY = np.array([*_NAMES, "UNKNOWN", "UNKNOWN"], dtype=object)
 _SUCCESS = (int(State.SUCCESS), int(State.CACHED))
 _FAILURE = (int(State.FAILED), int(State.LOST))
 _COMPUTED = (int(State.SUCCESS), int(State.FAILED))
@@ -214,8 +216,9 @@ def _tags(rows: pa.Table, idx: np.ndarray) -> list[dict[str, str]]:
     cols = [c for c in rows.column_names if c.startswith(TAG_PREFIX)]
     if not len(idx):
         return []
-    picked = rows.select(cols).take(pa.array(idx, pa.int64())).to_pylist()
-    return [{c[len(TAG_PREFIX) :]: v for c, v in r.items()} for r in picked]
+    picked = rows.select(cols).take(pa.array(idx, pa.int64()))
+    # Renamed in Arrow (names may repeat only if the columns did): dicts come out ready.
+    return picked.rename_columns([c[len(TAG_PREFIX) :] for c in cols]).to_pylist()
 
 
 def _texts(rows: pa.Table, idx: np.ndarray, column: str) -> list[str | None]:
@@ -238,6 +241,23 @@ def _error(state: int, error: str | None, lost_reason: str | None) -> str | None
     return error if state == int(State.FAILED) else None
 
 
+def _errors(states: np.ndarray, errors: list[str | None], lost_reason: str | None) -> list:
+    """:func:`_error` of many packets: the error of FAILED ones, the reason of LOST ones."""
+    failed = (states == int(State.FAILED)).tolist()
+    if lost_reason is None or not (states == int(State.LOST)).any():
+        return [e if f else None for e, f in zip(errors, failed, strict=True)]
+    lost = (states == int(State.LOST)).tolist()
+    return [
+        lost_reason if lo else (e if f else None)
+        for e, f, lo in zip(errors, failed, lost, strict=True)
+    ]
+
+
+def _names(states: np.ndarray) -> list[str]:
+    """:func:`_name` of many state codes."""
+    return _NAME_ARRAY[np.clip(states, -1, len(_NAMES))].tolist()
+
+
 def diff_node(
     node: NodeInput,
     from_run: str,
@@ -253,6 +273,42 @@ def diff_node(
         to_run,
         lost,
     )
+
+
+def previous_run_of_node(node: NodeInput, runs: Sequence[str], run_id: str) -> str | None:
+    """The newest run before ``run_id`` (``runs`` newest first) in which the node has packets."""
+    if run_id not in runs:
+        return None
+    reached = runs_of_node(node.packets)
+    older = runs[list(runs).index(run_id) + 1 :]
+    return next((r for r in older if r in reached), None)
+
+
+def regressed_keys(
+    node: NodeInput, from_run: str, to_run: str, lost: Mapping[str, str]
+) -> dict[str, str]:
+    """The packets of ``to_run`` that regressed since ``from_run`` (success → failure, the
+    rule of :func:`diff_node`): each one's key in ``to_run`` (``NodePackets``' ``key``, the
+    display rows' ``key``) → its state in ``from_run`` (``SUCCESS`` or ``CACHED``).
+    Vectorised; Python strings only for the regressed packets."""
+    a, b = _one_run(node.packets, from_run), _one_run(node.packets, to_run)
+    if a.num_rows == 0 or b.num_rows == 0:
+        return {}
+    sb_all = _states(b, to_run in lost)
+    failing = _is(sb_all, _FAILURE)
+    if not failing.any():
+        return {}
+    b = b.filter(pa.array(failing))
+    in_a = pc.index_in(packet_keys(b, with_run=False), value_set=packet_keys(a, with_run=False))
+    found = in_a.is_valid().to_numpy(zero_copy_only=False)
+    bi = np.flatnonzero(found)
+    ai = pc.drop_null(in_a).to_numpy().astype(np.int64)
+    sa = _states(a, from_run in lost)[ai]
+    hit = _is(sa, _SUCCESS)
+    if not hit.any():
+        return {}
+    keys = b.column("key").take(pa.array(bi[hit], pa.int64())).to_pylist()
+    return dict(zip(keys, (_name(int(x)) for x in sa[hit]), strict=True))
 
 
 def _is(states: np.ndarray, codes: tuple[int, int]) -> np.ndarray:
@@ -298,22 +354,15 @@ def _diff_rows(
             order = pc.sort_indices(ka.take(pa.array(ia, pa.int64()))).to_numpy()
             ia, ib = ia[order], ib[order]
         tags = _tags(b, ib)
-        ea, eb = _texts(a, ia, "error"), _texts(b, ib, "error")
-        out = []
-        for k in range(len(ia)):
-            fa, fb = int(sa_all[ia[k]]), int(sb_all[ib[k]])
-            out.append(
-                PacketChange(
-                    tags[k],
-                    _name(fa),
-                    _name(fb),
-                    _error(fa, ea[k], lost_a),
-                    _error(fb, eb[k], lost_b),
-                    float(da_all[ia[k]]) if with_times else None,
-                    float(db_all[ib[k]]) if with_times else None,
-                )
-            )
-        return tuple(out)
+        fa, fb = sa_all[ia], sb_all[ib]
+        ea = _errors(fa, _texts(a, ia, "error"), lost_a)
+        eb = _errors(fb, _texts(b, ib, "error"), lost_b)
+        na, nb = _names(fa), _names(fb)
+        if with_times:
+            ta, tb = da_all[ia].tolist(), db_all[ib].tolist()
+        else:
+            ta = tb = [None] * len(ia)
+        return tuple(map(PacketChange, tags, na, nb, ea, eb, ta, tb))
 
     def alone(
         rows: pa.Table, idx: np.ndarray, states: np.ndarray, reason: str | None, older: bool
@@ -373,6 +422,8 @@ __all__ = [
     "diff_lines",
     "diff_node",
     "diff_runs",
+    "previous_run_of_node",
+    "regressed_keys",
     "runs_of_node",
 ]
 

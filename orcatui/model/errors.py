@@ -18,8 +18,8 @@ cached per distinct text: a root has far fewer distinct messages than failed pac
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -212,6 +212,41 @@ class NodeFailures:
     logs: pa.Table | None = None
 
 
+@dataclass(frozen=True)
+class ErrorAssignment:
+    """The result of :meth:`ErrorGrouper.assign`: each FAILED row and its group.
+
+    Rows are numbered over the concatenation of ``failed`` (one table per given node).
+    """
+
+    nodes: list[NodeFailures]
+    #: Per given node, its FAILED rows (possibly empty).
+    failed: list[pa.Table]
+    #: Per row: index of its node in ``nodes`` / ``failed``.
+    node: np.ndarray
+    #: Per row: its index in its node's ``failed`` table.
+    row: np.ndarray
+    #: Per row: index of its group in ``keys``.
+    group: np.ndarray
+    #: Per group: (exception, last user frame, masked message), as :attr:`ErrorGroup.key`.
+    keys: list[tuple[str | None, str | None, str]]
+
+    def signature(self, group: int) -> str:
+        """The readable one-line signature of a group (:attr:`ErrorGroup.signature`)."""
+        return ErrorGroup(*self.keys[group]).signature
+
+
+@dataclass(frozen=True)
+class _NodePrep:
+    """One node's input as given (``rows``, ``logs``) and what grouping derives from it."""
+
+    rows: pa.Table
+    logs: pa.Table | None
+    failed: pa.Table
+    masked: pa.Array | None = None  # per FAILED row, its masked message
+    info: np.ndarray | None = None  # per FAILED row, its traceback's code (0: none)
+
+
 class ErrorGrouper:
     """Groups FAILED packets; keeps masks and parsed tracebacks between calls (warm = fast).
 
@@ -227,6 +262,8 @@ class ErrorGrouper:
         self._info_code: dict[TracebackInfo, int] = {self._infos[0]: 0}
         self._known_ids: list[pa.Array] = []
         self._known_codes: list[np.ndarray] = []
+        self._logs: dict[int, tuple[pa.Table, pa.Table | None]] = {}
+        self._nodes: dict[int, _NodePrep] = {}
 
     def mask(self, message: str) -> str:
         """:func:`mask_message`, cached."""
@@ -253,93 +290,190 @@ class ErrorGrouper:
             self._tracebacks[text] = code
         return code
 
-    def groups(self, nodes: Iterable[NodeFailures]) -> list[ErrorGroup]:
-        """Error groups over some nodes, largest first (then by first seen, then signature)."""
-        names: list[str] = []
-        tables: list[pa.Table] = []
-        errors, ts, node_of, tb_ids, tb_texts = [], [], [], [], []
+    def assign(self, nodes: Iterable[NodeFailures]) -> ErrorAssignment:
+        """Every FAILED row of some nodes with the error group it belongs to — the one grouping
+        rule; :meth:`groups` and the problems view both build on it.
+
+        The FAILED rows of each node are kept in :attr:`ErrorAssignment.failed` (one table per
+        given node, in order); per row of their concatenation, ``group`` is an index into
+        ``keys`` (exception, user frame, masked message).
+        """
+        nodes = list(nodes)
+        kept: dict[int, tuple[pa.Table, pa.Table | None]] = {}
+        kept_nodes: dict[int, _NodePrep] = {}
+        preps: list[_NodePrep] = []
+        fresh: list[int] = []
         for node in nodes:
-            rows = node.rows
-            if rows.num_rows == 0:
-                continue
-            failed = rows.filter(pc.fill_null(pc.equal(rows.column("state"), "FAILED"), False))
-            n = failed.num_rows
-            if n == 0:
-                continue
-            ids, texts = _tracebacks_of(failed, node.logs)
-            if node.name in names:
-                index = names.index(node.name)
-            else:
-                index = len(names)
-                names.append(node.name)
-            tables.append(failed)
-            errors.append(failed.column("error"))
-            ts.append(failed.column("ts_us"))
-            node_of.append(np.full(n, index, np.int64))
-            tb_ids.append(ids)
-            tb_texts.append(texts)
-        if not tables:
-            return []
-        table_of = np.concatenate([np.full(t.num_rows, i, np.int64) for i, t in enumerate(tables)])
-        row_of = np.concatenate([np.arange(t.num_rows) for t in tables])
-        node_idx = np.concatenate(node_of)
-        times = np.concatenate([_floats(c) for c in ts])
-        # Message part: mask each distinct message once, then one code per masked text.
-        all_errors = pa.chunked_array([c for e in errors for c in e.chunks], pa.string())
-        # Every digit becomes 0 first (length kept, so masking gives the same result): most of
-        # the variation in messages is numbers, so far fewer distinct texts reach Python.
-        zeroed = _zero_digits(pc.fill_null(all_errors, "").combine_chunks())
-        enc = pc.dictionary_encode(zeroed)
-        msg_of_row = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        texts = enc.dictionary.to_pylist()
-        cache = self._masks
-        masked_texts = [cache.get(m) for m in texts]
-        for k, v in enumerate(masked_texts):
-            if v is None:
-                masked_texts[k] = self.mask(texts[k])
-        menc = pc.dictionary_encode(pa.array(masked_texts, pa.string()))
+            # Per node: its FAILED rows, their masked messages and traceback codes, reused
+            # while the same tables are given (tables are replaced, never changed).
+            prep = self._nodes.get(id(node.rows))
+            if prep is None or prep.rows is not node.rows or prep.logs is not node.logs:
+                rows = node.rows
+                if rows.num_rows:
+                    failed = pc.fill_null(pc.equal(rows.column("state"), "FAILED"), False)
+                    rows = rows.filter(failed)
+                prep = _NodePrep(node.rows, node.logs, rows)
+                if rows.num_rows:
+                    fresh.append(len(preps))
+            preps.append(prep)
+        if fresh:
+            # New nodes are prepared together: one masking pass, one traceback lookup.
+            logs_of = [self._prepared_logs(preps[i].logs, kept) for i in fresh]
+            tbs = [
+                _tracebacks_of(preps[i].failed, lg) for i, lg in zip(fresh, logs_of, strict=True)
+            ]
+            errors = pa.chunked_array(
+                [
+                    c
+                    for i in fresh
+                    for c in preps[i].failed.column("error").cast(pa.string()).chunks
+                ],
+                pa.string(),
+            )
+            masked_all = self._masked(errors)
+            wheres = [t[1] for t in tbs]
+
+            def texts_of(mask: np.ndarray) -> list[str]:
+                out: list[str] = []
+                at = 0
+                for where, lg in zip(wheres, logs_of, strict=True):
+                    m = mask[at : at + len(where)]
+                    at += len(where)
+                    if lg is not None and m.any():
+                        picked = where.filter(pa.array(m))
+                        out += pc.take(lg.column("traceback"), picked).cast(pa.string()).to_pylist()
+                return out
+
+            has_text = np.concatenate([w.is_valid().to_numpy(zero_copy_only=False) for w in wheres])
+            info_all = self._codes(pa.concat_arrays([t[0] for t in tbs]), has_text, texts_of)
+            at = 0
+            for i in fresh:
+                n = preps[i].failed.num_rows
+                preps[i] = replace(
+                    preps[i], masked=masked_all.slice(at, n), info=info_all[at : at + n]
+                )
+                at += n
+        for prep in preps:
+            if prep.logs is not None and prep.failed.num_rows:
+                hit = self._logs.get(id(prep.logs))
+                if hit is not None and hit[0] is prep.logs:
+                    kept.setdefault(id(prep.logs), hit)
+            kept_nodes[id(prep.rows)] = prep
+        self._logs = kept
+        self._nodes = kept_nodes
+        tables = [p.failed for p in preps]
+        sizes = [t.num_rows for t in tables]
+        node_of = np.repeat(np.arange(len(tables), dtype=np.int64), sizes)
+        row_of = (
+            np.concatenate([np.arange(n, dtype=np.int64) for n in sizes])
+            if tables
+            else np.zeros(0, np.int64)
+        )
+        if not len(node_of):
+            return ErrorAssignment(nodes, tables, node_of, row_of, np.zeros(0, np.int64), [])
+        with_rows = [p for p in preps if p.failed.num_rows]
+        menc = pc.dictionary_encode(
+            pa.chunked_array([p.masked for p in with_rows], pa.string())
+        ).combine_chunks()
         msg_code = menc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         masked = menc.dictionary.to_pylist()
-        info_of_row = self._codes(pa.concat_arrays(tb_ids), pa.concat_arrays(tb_texts))
+        info_of_row = np.concatenate([p.info for p in with_rows])
         # Dense re-numbering of the traceback codes seen in this call.
         used, info_dense = np.unique(info_of_row, return_inverse=True)
-        combined = msg_code[msg_of_row] * len(used) + info_dense
-        uniq, inverse, counts = np.unique(combined, return_inverse=True, return_counts=True)
+        combined = msg_code * len(used) + info_dense
+        uniq, inverse = np.unique(combined, return_inverse=True)
+        keys = []
+        for code in uniq.tolist():
+            info = self._infos[int(used[code % len(used)])]
+            keys.append((info.exception, info.frame, masked[code // len(used)]))
+        return ErrorAssignment(nodes, tables, node_of, row_of, inverse.astype(np.int64), keys)
+
+    def _masked(self, errors: pa.ChunkedArray) -> pa.Array:
+        """The masked text of each error message (null: ``""``), each distinct text masked
+        once."""
+        # Every digit becomes 0 first (length kept, so masking gives the same result): most of
+        # the variation in messages is numbers, so far fewer distinct texts reach Python.
+        zeroed = _zero_digits(pc.fill_null(errors, "").combine_chunks())
+        enc = pc.dictionary_encode(zeroed)
+        texts = enc.dictionary.to_pylist()
+        cache = self._masks
+        masked = [cache.get(m) for m in texts]
+        for k, v in enumerate(masked):
+            if v is None:
+                masked[k] = self.mask(texts[k])
+        return pa.array(masked, pa.string()).take(enc.indices)
+
+    def _prepared_logs(
+        self, logs: pa.Table | None, kept: dict[int, tuple[pa.Table, pa.Table | None]]
+    ) -> pa.Table | None:
+        """A node's log rows with a traceback, newest first, reused while the same table is
+        given (a node's log table is replaced, never changed, when rows arrive); ``kept``
+        collects the ones of this call (only those are kept for the next)."""
+        if logs is None:
+            return None
+        hit = self._logs.get(id(logs))
+        if hit is None or hit[0] is not logs:
+            hit = (logs, _with_tracebacks(logs))
+        kept[id(logs)] = hit
+        return hit[1]
+
+    def groups(self, nodes: Iterable[NodeFailures]) -> list[ErrorGroup]:
+        """Error groups over some nodes, largest first (then by first seen, then signature)."""
+        found = self.assign(nodes)
+        if not len(found.group):
+            return []
+        names: list[str] = []
+        name_of_node = []
+        for node in found.nodes:
+            if node.name not in names:
+                names.append(node.name)
+            name_of_node.append(names.index(node.name))
+        node_idx = np.asarray(name_of_node, np.int64)[found.node]
+        tables = found.failed
+        times = np.concatenate([_floats(t.column("ts_us")) for t in tables if t.num_rows])
+        inverse = found.group
+        counts = np.bincount(inverse, minlength=len(found.keys))
         order = np.lexsort((np.nan_to_num(times, nan=np.inf), inverse))
-        starts = np.searchsorted(inverse[order], np.arange(len(uniq)))
+        starts = np.searchsorted(inverse[order], np.arange(len(found.keys)))
         ends = np.append(starts[1:], len(order))
         pair, pair_counts = np.unique(inverse * len(names) + node_idx, return_counts=True)
         nodes_of: dict[int, dict[str, int]] = {}
         for p, c in zip(pair.tolist(), pair_counts.tolist(), strict=True):
             nodes_of.setdefault(p // len(names), {})[names[p % len(names)]] = c
         out = []
-        for g, code in enumerate(uniq):
-            info = self._infos[int(used[int(code) % len(used)])]
+        for g, (exception, frame, message) in enumerate(found.keys):
             span = order[starts[g] : ends[g]]
             finite = times[span][np.isfinite(times[span])]
-            node_counts = nodes_of.get(g, {})
             out.append(
                 ErrorGroup(
-                    exception=info.exception,
-                    frame=info.frame,
-                    message=masked[int(code) // len(used)],
+                    exception=exception,
+                    frame=frame,
+                    message=message,
                     count=int(counts[g]),
-                    nodes=node_counts,
+                    nodes=nodes_of.get(g, {}),
                     first_seen_us=int(finite[0]) if len(finite) else None,
                     last_seen_us=int(finite[-1]) if len(finite) else None,
                     examples=[
-                        _example(names[node_idx[i]], tables[table_of[i]], int(row_of[i]))
+                        _example(names[node_idx[i]], tables[found.node[i]], int(found.row[i]))
                         for i in span[:EXAMPLES_PER_GROUP]
                     ],
                 )
             )
         return sorted(out, key=lambda g: (-g.count, g.first_seen_us or 0, g.signature))
 
-    def _codes(self, ids: pa.Array, texts: pa.Array) -> np.ndarray:
-        """Per failed row, the code of its parsed traceback (0 = none), by log row id."""
+    def _codes(
+        self,
+        ids: pa.Array,
+        has_text: np.ndarray,
+        texts_of: Callable[[np.ndarray], list[str]],
+    ) -> np.ndarray:
+        """Per failed row, the code of its parsed traceback (0 = none), by log row id.
+
+        ``has_text``: which rows have a traceback; ``texts_of(mask)``: the traceback texts of
+        the rows in ``mask`` (asked only for rows whose log row id is not known yet).
+        """
         n = len(ids)
         out = np.zeros(n, np.int64)
-        has_text = pc.is_valid(texts).to_numpy(zero_copy_only=False)
         if not has_text.any():
             return out
         by_id = has_text & pc.fill_null(pc.greater(pc.binary_length(ids), 0), False).to_numpy(
@@ -363,7 +497,10 @@ class ErrorGrouper:
                 got[hit >= 0] = codes[hit[hit >= 0]]
             miss = np.flatnonzero(hit < 0)
             if len(miss):
-                miss_texts = texts.filter(pa.array(by_id)).take(pa.array(miss)).to_pylist()
+                rows = np.flatnonzero(by_id)[miss]
+                mask = np.zeros(n, dtype=bool)
+                mask[rows] = True
+                miss_texts = texts_of(mask)  # in row order, as ``rows`` (sorted)
                 new = np.fromiter((self._text_code(t) for t in miss_texts), np.int64, len(miss))
                 got[miss] = new
                 self._known_ids.append(wanted.take(pa.array(miss)))
@@ -373,7 +510,7 @@ class ErrorGrouper:
             out[by_id] = got
         by_text = has_text & ~by_id
         if by_text.any():
-            rest = texts.filter(pa.array(by_text)).to_pylist()
+            rest = texts_of(by_text)
             out[by_text] = np.fromiter((self._text_code(t) for t in rest), np.int64, len(rest))
         return out
 
@@ -404,25 +541,35 @@ def _example(node: str, failed: pa.Table, row: int) -> dict[str, Any]:
     return {"node": node, "run_id": r["run_id"], "tags": tags}
 
 
-def _tracebacks_of(failed: pa.Table, logs: pa.Table | None) -> tuple[pa.Array, pa.Array]:
-    """Per failed row, the id and text of its newest log row's traceback (nulls: none)."""
-    n = failed.num_rows
-    none = (pa.nulls(n, pa.binary()), pa.nulls(n, pa.string()))
+def _with_tracebacks(logs: pa.Table | None) -> pa.Table | None:
+    """The log rows that carry a traceback, newest first (None: none)."""
     if logs is None or logs.num_rows == 0 or "traceback" not in logs.column_names:
-        return none
+        return None
+    # Only the columns used (a log table also holds stdout, stderr, …): cheaper to sort.
+    logs = logs.select([c for c in ("key", "id", "traceback", "ts") if c in logs.column_names])
     logs = logs.filter(pc.is_valid(logs.column("traceback")))
     if logs.num_rows == 0:
-        return none
+        return None
     if "ts" in logs.column_names:
         logs = logs.sort_by([("ts", "descending")])  # index_in picks the first = the newest
+    return logs.combine_chunks()
+
+
+def _tracebacks_of(failed: pa.Table, logs: pa.Table | None) -> tuple[pa.Array, pa.Array]:
+    """Per failed row, the id of its newest log row with a traceback and that row's index in
+    ``logs`` (as :func:`_with_tracebacks` gives them; nulls: none). The texts themselves are
+    taken only for the rows whose traceback is not known yet (see :meth:`ErrorGrouper._codes`).
+    """
+    n = failed.num_rows
+    if logs is None:
+        return pa.nulls(n, pa.binary()), pa.nulls(n, pa.int32())
     where = pc.index_in(failed.column("key"), value_set=logs.column("key").combine_chunks())
-    ids = (
-        pc.take(logs.column("id"), where) if "id" in logs.column_names else pa.nulls(n, pa.binary())
-    )
-    texts = pc.take(logs.column("traceback"), where)
+    where = where.combine_chunks() if isinstance(where, pa.ChunkedArray) else where
+    if "id" not in logs.column_names:
+        return pa.nulls(n, pa.binary()), where
+    ids = pc.take(logs.column("id"), where)
     ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
-    texts = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
-    return pc.cast(ids, pa.binary()), pc.cast(texts, pa.string())
+    return pc.cast(ids, pa.binary()), where
 
 
 _DEFAULT = ErrorGrouper()
@@ -455,6 +602,7 @@ def groups_json(groups: Iterable[ErrorGroup]) -> list[dict[str, Any]]:
 
 
 __all__ = [
+    "ErrorAssignment",
     "ErrorGroup",
     "ErrorGrouper",
     "NodeFailures",

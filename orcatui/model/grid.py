@@ -127,6 +127,29 @@ def pipeline_inputs(
     )
 
 
+def slow_counts(
+    monitor: Monitor,
+    pipeline: tuple[str, ...],
+    now: float,
+    verdicts: Mapping[str, Any] | None = None,
+) -> dict[tuple[Identity, str], int]:
+    """(node identity, run id) → RUNNING packets flagged slow at ``now``, for every live run of
+    a pipeline (only a live run has RUNNING packets that are not LOST). The bounds come from the
+    monitor's per-node triage, cached per data version, so this costs one count per node."""
+    from orcatui.model.monitor import slow_count
+
+    verdicts = monitor.verdicts(pipeline, now) if verdicts is None else verdicts
+    out: dict[tuple[Identity, str], int] = {}
+    for run_id, verdict in verdicts.items():
+        if not verdict.live:
+            continue
+        for (_p, identity), t in monitor.triage(pipeline, run_id, verdicts, now).items():
+            n = slow_count(t, now)
+            if n:
+                out[(identity, run_id)] = n
+    return out
+
+
 @dataclass(frozen=True)
 class Cell:
     """One node in one run: counts per cell state, the worst one; ``ran`` False = did not run."""

@@ -399,6 +399,12 @@ class Monitor:
         stats = model.runs.get(run_id)
         return stats.first_us / 1e6 if stats else None
 
+    def run_started(self, pipeline: Pipeline, run_id: str) -> float | None:
+        """When a run of a pipeline started (epoch s): its record's ``started_at``, else its
+        first event; None when unknown (the one start-time rule)."""
+        model = self.pipelines.get(pipeline)
+        return self._started(model, run_id) if model is not None else None
+
     def newest_run(self, pipeline: Pipeline) -> str | None:
         """The run of a pipeline that started last."""
         model = self.pipelines[pipeline]
@@ -505,6 +511,34 @@ class Monitor:
         ordered = order_rows(chosen)
         self._rows_cache[node.key] = (stamp, ordered)
         return display_rows(ordered, verdicts, now)
+
+    def problem_rows(
+        self, key: NodeKey, view: View, now: float, verdicts: Mapping[str, Verdict]
+    ) -> pa.Table:
+        """A node's FAILED, LOST and RUNNING display rows in a view, unordered: only those
+        packets are made display rows (the problems view reads every node's; far cheaper than
+        ``packet_rows(states=…)``, which makes every packet a display row first)."""
+        pipeline, identity = key
+        node = self.pipelines[pipeline].nodes[identity]
+        run_id = self._resolve(pipeline, view)
+        stamp = (node.packets.version, view.all_runs, run_id)
+        cached = self._rows_cache.get(node.key)
+        packets = node.packets.table()
+        codes = pa.array([int(State.FAILED), int(State.RUNNING)]).cast(
+            packets.schema.field("state").type
+        )
+        if cached is not None and cached[0] == stamp:
+            chosen = cached[1]
+        elif view.all_runs or run_id is None:
+            chosen = packets_for_view(packets, run_id, view.all_runs)
+        else:  # one mask for the run and the states: no copy of the run's other packets
+            mask = pc.and_(
+                pc.equal(packets.column("run_id"), run_id),
+                pc.is_in(packets.column("state"), codes),
+            )
+            return display_rows(packets.filter(pc.fill_null(mask, False)), verdicts, now)
+        chosen = chosen.filter(pc.fill_null(pc.is_in(chosen.column("state"), codes), False))
+        return display_rows(chosen, verdicts, now)
 
     def node_counts(
         self,

@@ -72,7 +72,8 @@ def nodes_times(tables: Sequence[pa.Table]) -> list[NodeTimes]:
     bounds = np.concatenate([[0], np.cumsum(sizes)])
 
     def column(name: str, kind: pa.DataType) -> pa.ChunkedArray:
-        chunks = [c for t in tables for c in t.column(name).cast(kind).chunks]
+        cols = (t.column(name) for t in tables)
+        chunks = [c for col in cols for c in (col if col.type == kind else col.cast(kind)).chunks]
         return pa.chunked_array(chunks, kind)
 
     if bounds[-1] == 0:
@@ -88,22 +89,37 @@ def nodes_times(tables: Sequence[pa.Table]) -> list[NodeTimes]:
         dur = _floats(column("duration_s", pa.float64()))
         started = _floats(column("started_us", pa.int64()))
         ts = _floats(column("ts_us", pa.int64()))
-    completed_all = ((code == _SUCCESS) | (code == _FAILED)) & np.isfinite(dur) & (dur >= 0)
+    with np.errstate(invalid="ignore"):
+        completed_all = ((code == _SUCCESS) | (code == _FAILED)) & (dur >= 0) & np.isfinite(dur)
     done_all = ((code == _SUCCESS) | (code == _FAILED) | (code == _CACHED)) & np.isfinite(ts)
     running_all = (code == _RUNNING) & np.isfinite(started)
+    # Everything but the per-node sort is done once for all nodes, then sliced per node.
+    n = len(tables)
+    node_of = np.repeat(np.arange(n, dtype=np.int64), sizes)
+    ok = code >= 0
+    counts = np.bincount(node_of[ok] * len(STATES) + code[ok], minlength=n * len(STATES)).reshape(
+        n, len(STATES)
+    )
+    counts_list = counts.tolist()
+    comp = np.flatnonzero(completed_all)
+    comp_dur = dur[comp]
+    comp_at = np.searchsorted(comp, bounds)
+    done_ts = ts[done_all].astype(np.int64)
+    done_at = np.searchsorted(np.flatnonzero(done_all), bounds)
+    run_idx = np.flatnonzero(running_all)
+    run_started = started[run_idx].astype(np.int64)
+    run_at = np.searchsorted(run_idx, bounds)
     out = []
-    for i in range(len(tables)):
-        a, b = bounds[i], bounds[i + 1]
-        c = code[a:b]
-        counts = np.bincount(c[c >= 0], minlength=len(STATES))
-        running = np.flatnonzero(running_all[a:b])
+    for i in range(n):
+        durations = comp_dur[comp_at[i] : comp_at[i + 1]]
+        durations.sort()  # in place: a slice of this call's own copy
         out.append(
             NodeTimes(
-                counts={s: int(counts[j]) for j, s in enumerate(STATES)},
-                durations=np.sort(dur[a:b][completed_all[a:b]]),
-                done_ts_us=ts[a:b][done_all[a:b]].astype(np.int64),
-                running_started_us=started[a:b][running].astype(np.int64),
-                running_rows=running,
+                counts=dict(zip(STATES, counts_list[i], strict=True)),
+                durations=durations,
+                done_ts_us=done_ts[done_at[i] : done_at[i + 1]],
+                running_started_us=run_started[run_at[i] : run_at[i + 1]],
+                running_rows=run_idx[run_at[i] : run_at[i + 1]] - bounds[i],
             )
         )
     return out
