@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orcatui.model.event_history import EventHistory
 from orcatui.model.logs import LogRow, NodeLogs
 from orcatui.model.naming import (
     JobLabels,
@@ -215,6 +216,8 @@ class Monitor:
         self.clock = clock
         self.this_host = this_host
         self.check_process = check_process
+        #: Keep every folded event per node (the app's time cursor; set before the first read).
+        self.keep_history = False
         self.pipelines: dict[Pipeline, PipelineModel] = {}
         self.jobs = JobLabels()
         for job in job_files:
@@ -309,6 +312,8 @@ class Monitor:
         node = model.nodes.get(identity)
         if node is None:
             node = model.nodes[identity] = Node(pipeline, identity)
+            if self.keep_history:
+                node.packets.history = EventHistory()
         return node
 
     @staticmethod
