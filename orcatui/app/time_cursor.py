@@ -99,10 +99,9 @@ class TimeTravelSource(TriageSource):
         return self.at
 
     def go_live(self) -> None:
-        """Back to the live view (the cursor's events are dropped)."""
+        """Back to the live view."""
         self.at = None
-        self.cursor = None
-        self._as_of = None
+        self._as_of = None  # (the cursor is kept: it is rebuilt when the live data moves on)
 
     def historical(self) -> AsOfMonitor | None:
         """The monitor as of :attr:`at` (cached per moment), or None when live."""

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 from orcatui.model.event_history import codes as column_codes
 from orcatui.model.logs import NodeLogs
 from orcatui.model.monitor import Monitor, Node, PipelineModel
-from orcatui.model.packets import PACKET_SCHEMA, NodePackets, from_numpy
+from orcatui.model.packets import NodePackets, from_numpy
 from orcatui.model.runs import (
     DEFAULT_STALE_AFTER_S,
     THIS_HOST,
@@ -49,7 +49,6 @@ from orcatui.model.runs import (
     merge_records,
 )
 from orcatui.model.states import State
-from orcatui.store.schema import TAG_PREFIX
 from orcatui.store.store import StoreUpdate
 
 Pipeline = tuple[str, ...]
@@ -312,11 +311,12 @@ class _NodeEvents:
     logs: NodeLogs
     raw: pa.Table  # the history's events (``id``, ``error``), in the order folded
     live_table: pa.Table  # the live packet table ``live_pos`` points into
-    live_pos: pa.Array  # per packet, its row in ``live_table``
+    live_pos: pa.Array | None  # per packet, its row in ``live_table`` (None: packet j is row j)
     order: np.ndarray  # raw row of each sorted event
     ts: np.ndarray
     prio: np.ndarray
     state: np.ndarray
+    running_upto: np.ndarray  # per event: its packet's latest RUNNING time up to it
     starts: np.ndarray  # first sorted event of each packet
     packet_run: np.ndarray  # run code of each packet
     run_names: list[str]
@@ -347,9 +347,15 @@ class _NodeEvents:
         if n == 0:
             e8 = np.empty(0, np.int8)
             return cls(pipeline, node.identity, node.packets, node.logs, raw, live_table,
-                       pa.array([], pa.int32()), _EMPTY, _EMPTY, e8, e8, _EMPTY, _EMPTY, [], {},
-                       None)  # fmt: skip
+                       None, _EMPTY, _EMPTY, e8, e8, _EMPTY, _EMPTY, _EMPTY,
+                       [], {}, None)  # fmt: skip
         codes, keys = column_codes(raw.column("key"))
+        live_pos = pc.index_in(keys, value_set=live_table.column("key"))
+        # Normally every live packet is a key of the history and back: number the packets by
+        # their live row, so a moment's packet table is the live one with a few columns swapped.
+        aligned = live_pos.null_count == 0 and len(keys) == live_table.num_rows
+        if aligned:
+            codes = live_pos.to_numpy(zero_copy_only=False)[codes]
         raw_ts = raw.column("ts").to_numpy()
         prio = raw.column("prio").to_numpy()
         order = np.lexsort((prio, raw_ts, codes))
@@ -364,9 +370,15 @@ class _NodeEvents:
                 keyed, [(c, "ascending") for c in ("code", "ts", "prio", "id")]
             ).to_numpy()
             sc, st, sp = codes[order], raw_ts[order], prio[order]
-        # Packets are sorted by code, and codes are 0…k-1: packet j is the dictionary's key j.
+        # Packets are sorted by code, and codes are 0…k-1: packet j is the dictionary's key j
+        # (aligned: live row j).
         starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
-        live_pos = pc.index_in(keys, value_set=live_table.column("key"))
+        state = raw.column("state").to_numpy()[order]
+        # Per event, the time of its packet's latest RUNNING event up to it (a step then reads
+        # it at each packet's last event seen instead of reducing over every event).
+        latest = np.maximum.accumulate(np.where(state == _RUNNING, np.arange(n), -1))
+        group_start = np.repeat(starts, np.diff(np.r_[starts, n]))
+        running_upto = np.where(latest >= group_start, st[np.maximum(latest, 0)], _MIN_INT64)
         run_codes, run_values = column_codes(raw.column("run_id"))
         run_names = [str(r) for r in run_values.to_pylist()]
         by_run = np.argsort(run_codes, kind="stable")
@@ -384,11 +396,12 @@ class _NodeEvents:
             logs=node.logs,
             raw=raw.select(["id", "error"]),
             live_table=live_table,
-            live_pos=live_pos,
+            live_pos=None if aligned else live_pos,
             order=order,
             ts=st,
             prio=sp,
-            state=raw.column("state").to_numpy()[order],
+            state=state,
+            running_upto=running_upto,
             starts=starts,
             packet_run=run_codes[order][starts].astype(np.int64),
             run_names=run_names,
@@ -405,8 +418,7 @@ class _NodeEvents:
         count = np.add.reduceat(seen, self.starts, dtype=np.int64)
         present = np.flatnonzero(count)
         last = self.starts[present] + count[present] - 1
-        running = np.where(seen & (self.state == _RUNNING), self.ts, _MIN_INT64)
-        running_ts = np.maximum.reduceat(running, self.starts)[present]
+        running_ts = self.running_upto[last]
         combined = self.packet_run[present] * 8 + self.state[last].astype(np.int64)
         bins = np.bincount(combined)
         counts = Counter(
@@ -418,27 +430,37 @@ class _NodeEvents:
     def packet_table(
         self, present: np.ndarray, last: np.ndarray, running_ts: np.ndarray
     ) -> pa.Table:
-        """Packet rows (``PACKET_SCHEMA`` + tags): packets ``present``, events ``last``."""
-        pos = self.live_pos.take(from_numpy(present))
+        """Packet rows (``PACKET_SCHEMA`` + tags): packets ``present``, events ``last``.
+
+        A packet's key, run and tags are its live row's; the rest is its event ``last``'s.
+        """
         live = self.live_table
-        picked = self.raw.take(from_numpy(self.order[last]))
-        run_ids = pa.array(self.run_names, pa.string()).take(from_numpy(self.packet_run[present]))
+        every = len(present) == len(self.starts)
+        if self.live_pos is None:
+            base = live if every else live.take(from_numpy(present))
+        else:
+            base = live.take(self.live_pos.take(from_numpy(present)))
+        ends = np.r_[self.starts[1:], len(self.ts)] - 1
+        final = bool(np.array_equal(last, ends[present]))
+        if final and every and self.live_pos is None:
+            return live  # every packet at its newest event: the live table as it is
+        if final:  # each packet's event shown is its newest: the live row's id and error
+            ids, errors = base.column("id"), base.column("error")
+        else:
+            picked = self.raw.take(from_numpy(self.order[last]))
+            ids, errors = picked.column("id"), picked.column("error")
         cols = {
-            "key": live.column("key").take(pos),
-            "run_id": run_ids,
             "ts": from_numpy(self.ts[last]),
             "prio": pa.array(self.prio[last], pa.int8()),
-            "id": picked.column("id"),
+            "id": ids,
             "state": pa.array(self.state[last], pa.int8()),
             "running_ts": from_numpy(running_ts, null=running_ts == _MIN_INT64),
-            "error": picked.column("error"),
+            "error": errors,
         }
-        tags = [c for c in live.column_names if c.startswith(TAG_PREFIX)]
-        tag_cols = [live.column(c).take(pos) for c in tags]
-        return pa.table(
-            [*(cols[c] for c in PACKET_SCHEMA.names), *tag_cols],
-            names=[*PACKET_SCHEMA.names, *tags],
-        )
+        for name, col in cols.items():
+            i = base.schema.get_field_index(name)
+            base = base.set_column(i, pa.field(name, base.schema.field(i).type), col)
+        return base
 
     def run_stats_at(self, at_us: int) -> list[tuple[str, int, int, int, str]]:
         """(run id, first µs, last µs, events, uri) of each run with events at or before it."""
@@ -478,6 +500,10 @@ class TimeCursor:
         }
         self.warnings = {k: list(v) for k, v in monitor.warnings.items()}
         self.problems: list[str] = []
+        # The last moment's packets per node (with how many events they had seen) and monitor:
+        # a step reuses the nodes it did not change.
+        self._shown: dict[tuple[Pipeline, tuple[str, ...]], tuple[int, FrozenPackets]] = {}
+        self._previous: AsOfMonitor | None = None
         stamps = [n.ts for n in self.nodes if len(n.ts)]
         times = np.sort(np.concatenate(stamps)) if stamps else _EMPTY
         # (numpy 2's np.unique hashes: seconds on 2 M stamps; a sort and a mask is ~20× faster)
@@ -529,20 +555,28 @@ class TimeCursor:
         at_us = to_us(at)
         monitor = AsOfMonitor(self.root, at, stale_after=self.stale_after, this_host=self.this_host)
         monitor.jobs = self.jobs
+        shown: dict[tuple[Pipeline, tuple[str, ...]], tuple[int, FrozenPackets]] = {}
         for src in self.nodes:
             model = monitor.pipelines.get(src.pipeline)
             if model is None:
                 model = monitor.pipelines[src.pipeline] = PipelineModel(src.pipeline)
-            node = Node(
-                src.pipeline, src.identity, src.packets_at(at_us), FrozenLogs(src.logs, at_us)
+            stats_at = src.run_stats_at(at_us)
+            seen = sum(n for _, _, _, n, _ in stats_at)
+            # The same events seen as at the last moment: the same packets (and the monitor's
+            # per-node caches, keyed by their version, stay valid).
+            was = self._shown.get((src.pipeline, src.identity))
+            packets = was[1] if was is not None and was[0] == seen else src.packets_at(at_us)
+            shown[(src.pipeline, src.identity)] = (seen, packets)
+            model.nodes[src.identity] = Node(
+                src.pipeline, src.identity, packets, FrozenLogs(src.logs, at_us)
             )
-            model.nodes[src.identity] = node
-            for run_id, lo, hi, n, uri in src.run_stats_at(at_us):
+            for run_id, lo, hi, n, uri in stats_at:
                 stats = model.runs.get(run_id)
                 if stats is None:
                     model.runs[run_id] = RunStats(run_id, lo, hi, n, uri)
                 else:
                     stats.absorb(lo, hi, n)
+        self._shown = shown
         for pipeline, runs in self.writers.items():
             for run_id, writers in runs.items():
                 kept = {}
@@ -560,4 +594,7 @@ class TimeCursor:
                     model.writers[run_id] = kept
                     model.records[run_id] = merge_records(list(kept.values()))
         monitor.warnings = {k: list(v) for k, v in self.warnings.items()}
+        if self._previous is not None:
+            monitor.reuse_views(self._previous)
+        self._previous = monitor
         return monitor

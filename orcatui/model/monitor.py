@@ -638,6 +638,13 @@ class Monitor:
                 out[node.key] = t
         return out
 
+    def reuse_views(self, other: Monitor) -> None:
+        """Take ``other``'s cached per-node rows and triage inputs (the time cursor's moments
+        share the packets of nodes with no event between them). The caches are keyed by the
+        node's packets version, so an entry applies only to the same packets."""
+        self._rows_cache.update(other._rows_cache)
+        self._triage_cache.update(other._triage_cache)
+
     def details(self, key: NodeKey, row: Mapping) -> PacketDetails:
         """A packet's display row with its log row (None when it has none)."""
         pipeline, identity = key

@@ -129,3 +129,29 @@ def test_cursor_needs_no_second_read_of_the_store(tmp_path):
     row = next(r for r in early.packet_rows(clean.key, View(run_id="r1")).to_pylist()
                if r["subject"] == "s1")  # fmt: skip
     assert early.details(clean.key, row).log is None
+
+
+def test_a_live_packet_without_history_is_left_out_and_the_rest_still_right(tmp_path):
+    """(Defensive path) a live packet the history never saw does not shift the others."""
+    rows = _rows(random.Random(11))
+    for node, node_rows in rows.items():
+        write_parquet(table_dir(tmp_path, "etl", (node,)), node_rows)
+    monitor = Monitor(tmp_path, stale_after=50)
+    monitor.keep_history = True
+    monitor.refresh()
+    node = monitor.pipelines[ETL].nodes[("clean",)]
+    history, node.packets.history = node.packets.history, None
+    # "a" sorts before every s… key: the live rows of all other packets move down by one
+    node.packets.fold(_normalised([event("RUNNING", T0 + 1, "r1", subject="a")]))
+    node.packets.history = history
+    cursor = TimeCursor(monitor)
+    assert [n.live_pos is None for n in cursor.nodes] == [False, True]  # the path under test
+    _compare(tmp_path, cursor, _moments(rows))
+
+
+def _normalised(rows: list[dict]):
+    import pyarrow as pa
+
+    from orcatui.store.normalize import normalise_status
+
+    return normalise_status(pa.Table.from_pylist(rows), "test", now=T0 + 1e6).table
