@@ -322,6 +322,7 @@ class _NodeEvents:
     run_names: list[str]
     runs: dict[str, _RunTimes]
     first_us: int | None
+    newest_us: int = _MIN_INT64
 
     @classmethod
     def of(cls, pipeline: Pipeline, node: Node, uris: Mapping[str, str]) -> _NodeEvents:
@@ -407,12 +408,19 @@ class _NodeEvents:
             run_names=run_names,
             runs=runs,
             first_us=int(raw_ts.min()),
+            newest_us=int(raw_ts.max()),
         )
 
-    def packets_at(self, at_us: int) -> FrozenPackets:
-        """The node's packets as of ``at_us``: per packet, its latest event at or before it."""
+    def packets_at(self, at_us: int) -> NodePackets:
+        """The node's packets as of ``at_us``: per packet, its latest event at or before it.
+
+        At or after the node's newest event that is the live packets themselves (so the views
+        the live monitor has cached for the node apply: see :meth:`TimeCursor.monitor_at`).
+        """
         if len(self.ts) == 0:
             return FrozenPackets(self, _EMPTY, _EMPTY, _EMPTY, Counter(), None)
+        if at_us >= self.newest_us and self.live_pos is None:
+            return self.live
         seen = self.ts <= at_us
         # Within a packet rows are sorted by time, so the events seen form a prefix of its group.
         count = np.add.reduceat(seen, self.starts, dtype=np.int64)
@@ -502,8 +510,9 @@ class TimeCursor:
         self.problems: list[str] = []
         # The last moment's packets per node (with how many events they had seen) and monitor:
         # a step reuses the nodes it did not change.
-        self._shown: dict[tuple[Pipeline, tuple[str, ...]], tuple[int, FrozenPackets]] = {}
+        self._shown: dict[tuple[Pipeline, tuple[str, ...]], tuple[int, NodePackets]] = {}
         self._previous: AsOfMonitor | None = None
+        self._live = monitor
         stamps = [n.ts for n in self.nodes if len(n.ts)]
         times = np.sort(np.concatenate(stamps)) if stamps else _EMPTY
         # (numpy 2's np.unique hashes: seconds on 2 M stamps; a sort and a mask is ~20× faster)
@@ -555,7 +564,7 @@ class TimeCursor:
         at_us = to_us(at)
         monitor = AsOfMonitor(self.root, at, stale_after=self.stale_after, this_host=self.this_host)
         monitor.jobs = self.jobs
-        shown: dict[tuple[Pipeline, tuple[str, ...]], tuple[int, FrozenPackets]] = {}
+        shown: dict[tuple[Pipeline, tuple[str, ...]], tuple[int, NodePackets]] = {}
         for src in self.nodes:
             model = monitor.pipelines.get(src.pipeline)
             if model is None:
@@ -594,6 +603,7 @@ class TimeCursor:
                     model.writers[run_id] = kept
                     model.records[run_id] = merge_records(list(kept.values()))
         monitor.warnings = {k: list(v) for k, v in self.warnings.items()}
+        monitor.reuse_views(self._live)  # nodes with no event after the moment: live views
         if self._previous is not None:
             monitor.reuse_views(self._previous)
         self._previous = monitor
