@@ -142,3 +142,50 @@ def test_partial_details_snapshot_small(snap_compare, copy_sample) -> None:
         await _open_first_lost(pilot)
 
     assert snap_compare(make_app(root), terminal_size=(80, 24), run_before=run_before)
+
+
+@sync
+async def test_running_packet_with_a_partial_row_says_so_far(tmp_path: Path):
+    """A packet still running (its run's heartbeat is fresh): its output is "so far"."""
+    import json
+
+    from support.app import CLOCK
+    from support.events import iso, log_row, packet, table_dir, write_parquet
+
+    root = tmp_path / "root"
+    write_parquet(
+        table_dir(root, "etl", ("fit",)),
+        packet("r1", CLOCK - 60, CLOCK - 50, "SUCCESS", subject="s1")
+        + packet("r1", CLOCK - 30, None, "", subject="s2"),
+    )
+    write_parquet(
+        table_dir(root, "etl", ("fit",), "log"),
+        [log_row("r1", CLOCK - 5, stdout="epoch 1 of 9", ok=None, subject="s2")],
+    )
+    (root / "etl" / "_runs").mkdir(parents=True)
+    (root / "etl" / "_runs" / "r1.json").write_text(
+        json.dumps(
+            {
+                "run_id": "r1",
+                "host": "elsewhere",
+                "pid": 7,
+                "started_at": iso(CLOCK - 60),
+                "heartbeat_at": iso(CLOCK - 1),
+                "heartbeat_interval_s": 5,
+            }
+        )
+    )
+    app = make_app(root)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.main.query_one(PacketTable).focus()
+        await pilot.press("down")  # s1 (SUCCESS), then s2 (RUNNING)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DetailsScreen)
+        assert screen.details.row["state"] == "RUNNING"
+        summary = _summary(screen)
+        assert PARTIAL_MARK in summary and "the packet is still running" in summary
+        note = _note(screen, "stdout")
+        assert note is not None and "so far" in note
