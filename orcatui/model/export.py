@@ -189,8 +189,9 @@ def export_batches(monitor: Monitor, plan: ExportPlan) -> Iterator[pa.RecordBatc
     verdicts = {p: monitor.verdicts(p, plan.now) for p in pipelines}
 
     def node_rows(item: ExportNode) -> pa.Table | None:
+        view = _single_run_view(monitor, item)
         rows = monitor.packet_rows(
-            item.key, item.view, plan.now, verdicts[item.key[0]], states=plan.states
+            item.key, view, plan.now, verdicts[item.key[0]], states=plan.states
         )
         return export_rows(item, rows, plan.schema) if rows.num_rows else None
 
@@ -210,6 +211,16 @@ def export_batches(monitor: Monitor, plan: ExportPlan) -> Iterator[pa.RecordBatc
         finally:
             for pending in window:  # the consumer stopped early: do not make the rest
                 pending.cancel()
+
+
+def _single_run_view(monitor: Monitor, item: ExportNode) -> View:
+    """``item.view``; but the all-runs view of a node whose packets are all of one run is that
+    run's view: the same rows, without looking for the latest of each packet across runs."""
+    if not item.view.all_runs:
+        return item.view
+    counts = monitor.pipelines[item.key[0]].nodes[item.key[1]].packets.counts
+    runs = {run for (run, _state), n in counts.items() if n > 0}
+    return View(run_id=runs.pop()) if len(runs) == 1 else item.view
 
 
 def export_rows(item: ExportNode, rows: pa.Table, schema: pa.Schema) -> pa.Table:

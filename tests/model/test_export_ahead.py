@@ -49,3 +49,26 @@ def test_a_consumer_that_stops_early_leaves_no_worker_behind(tmp_path):
     assert first.num_rows == 3
     batches.close()  # as when the writer fails: the pool is shut down, nothing left running
     assert not [t for t in threading.enumerate() if t.name.startswith("orcatui-export")]
+
+
+def test_all_runs_export_equals_the_all_runs_view_with_one_or_more_runs(tmp_path):
+    from orcatui.model.export import export_rows
+
+    one = packet("r1", T0, T0 + 1, "SUCCESS", subject="s2") + packet(
+        "r1", T0 + 1, None, "", subject="s10"
+    )
+    two = one + packet("r2", T0 + 50, T0 + 51, "FAILED", "boom", subject="s2")
+    write_parquet(table_dir(tmp_path, "etl", ("one",)), one)
+    write_parquet(table_dir(tmp_path, "etl", ("two",)), two)
+    m = Monitor(tmp_path, clock=lambda: T0 + 3600)
+    m.refresh()
+    plan = plan_export(m, all_runs=True, now=T0 + 3600)
+    got = pa.Table.from_batches(list(export_batches(m, plan)), plan.schema)
+    expected = pa.concat_tables(
+        [
+            export_rows(item, m.packet_rows(item.key, View(all_runs=True), T0 + 3600), plan.schema)
+            for item in plan.nodes
+        ]
+    )
+    assert got.to_pylist() == expected.to_pylist()
+    assert {r["state"] for r in got.to_pylist()} == {"SUCCESS", "LOST", "FAILED"}
