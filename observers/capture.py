@@ -3,10 +3,12 @@
 Two mechanisms, both based on context variables so concurrent packets (threads, asyncio
 tasks) never mix their output:
 
-* our own tee streams and logging handler, used by the plain-Python API
-  (:class:`PacketCapture`); ``install()``/``uninstall()`` are reference-counted and the
-  last ``uninstall()`` restores ``sys.stdout``, ``sys.stderr`` and the root logger's
-  handlers;
+* our own tee streams and logging handler (:class:`PacketCapture`), used by the plain-Python
+  API and, beside orcapod's, for the partial log rows of packets orcapod executes;
+  ``install()``/``uninstall()`` are reference-counted and the last ``uninstall()`` takes our
+  tees out of ``sys.stdout``/``sys.stderr`` and our handler off the root logger. Our tees go
+  beneath orcapod's (each tee writes once to its own buffer, so both capture everything and
+  neither twice);
 * orcapod's own (``orcapod.pipeline.logging_capture``): inside an orcapod pipeline the
   executor captures each packet and calls ``logger.record(**captured)``; it only
   captures once orcapod's tee streams are installed, which :func:`install_orcapod` does
@@ -82,6 +84,45 @@ _stdout_tee: TeeStream | None = None
 _stderr_tee: TeeStream | None = None
 
 
+def _is_orcapod_tee(stream: Any) -> bool:
+    return type(stream).__name__ == "ContextLocalTeeStream" and hasattr(stream, "_original")
+
+
+def _tee_in(name: str, var: contextvars.ContextVar[io.StringIO | None]) -> TeeStream:
+    """Install a tee on ``sys.<name>``, beneath orcapod's tees when they are on top.
+
+    orcapod's ``install_capture_streams`` wraps ``sys.stdout`` again whenever the top stream
+    is not its own tee; ours on top of one of its tees would make it wrap twice and capture
+    every write twice. Beneath its tees, each tee writes once to its own buffer.
+    """
+    holder: Any = None
+    stream = getattr(sys, name)
+    while _is_orcapod_tee(stream):
+        holder, stream = stream, stream._original
+    tee = TeeStream(stream, var)
+    if holder is None:
+        setattr(sys, name, tee)
+    else:
+        holder._original = tee
+    return tee
+
+
+def _tee_out(name: str, tee: TeeStream | None) -> None:
+    """Take ``tee`` out of the chain of tees on ``sys.<name>`` (wherever it is now)."""
+    if tee is None:
+        return
+    holder: Any = None
+    stream = getattr(sys, name)
+    while stream is not tee and (_is_orcapod_tee(stream) or isinstance(stream, TeeStream)):
+        holder, stream = stream, stream._original
+    if stream is not tee:
+        return  # replaced by someone else meanwhile: leave their stream alone
+    if holder is None:
+        setattr(sys, name, tee._original)
+    else:
+        holder._original = tee._original
+
+
 def install() -> None:
     """Install our tee streams and logging handler (reference-counted)."""
     global _refs, _handler, _stdout_tee, _stderr_tee
@@ -89,10 +130,8 @@ def install() -> None:
         _refs += 1
         if _refs > 1:
             return
-        _stdout_tee = TeeStream(sys.stdout, _stdout_buf)
-        _stderr_tee = TeeStream(sys.stderr, _stderr_buf)
-        sys.stdout = _stdout_tee
-        sys.stderr = _stderr_tee
+        _stdout_tee = _tee_in("stdout", _stdout_buf)
+        _stderr_tee = _tee_in("stderr", _stderr_buf)
         _handler = CaptureHandler()
         logging.getLogger().addHandler(_handler)
 
@@ -106,10 +145,8 @@ def uninstall() -> None:
         _refs -= 1
         if _refs:
             return
-        if sys.stdout is _stdout_tee and _stdout_tee is not None:
-            sys.stdout = _stdout_tee._original
-        if sys.stderr is _stderr_tee and _stderr_tee is not None:
-            sys.stderr = _stderr_tee._original
+        _tee_out("stdout", _stdout_tee)
+        _tee_out("stderr", _stderr_tee)
         if _handler is not None:
             logging.getLogger().removeHandler(_handler)
         _handler = _stdout_tee = _stderr_tee = None
@@ -151,6 +188,20 @@ class PacketCapture:
             _log_buf.set(self._logs),
         ]
         return self
+
+    def start(self) -> PacketCapture:
+        """Start capturing in the current context, outside a ``with`` block (orcapod's
+        executor runs the packet after the observer's hook returns); end with :meth:`stop`."""
+        return self.__enter__()
+
+    def stop(self) -> None:
+        """Stop a :meth:`start`: restore the context's previous capture (idempotent)."""
+        tokens, self._tokens = self._tokens, []
+        for var, token in zip((_stdout_buf, _stderr_buf, _log_buf), tokens, strict=False):
+            try:
+                var.reset(token)  # type: ignore[attr-defined]
+            except ValueError:  # stopped from another context: no capture there any more
+                var.set(None)  # type: ignore[attr-defined]
 
     def __exit__(
         self,

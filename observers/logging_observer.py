@@ -13,7 +13,9 @@ restores ``sys.stdout``/``sys.stderr`` and the logging handlers on ``close()``. 
 plain-Python API (:func:`observers.run`) captures with :mod:`observers.capture`.
 
 **Partial log rows ("last words survive a crash").** While a packet captured by
-:mod:`observers.capture` runs (the plain API's packets), the flush thread writes a
+:mod:`observers.capture` runs — the plain API's packets, and (with ``capture=True``) the
+packets orcapod's executor runs: from ``create_data_logger`` to ``record()`` our tee
+captures the packet's output beside orcapod's own capture — the flush thread writes a
 *partial* log row for it — same ``_log_run_id`` and tag values, ``_log_success`` null,
 ``_log_traceback`` null, ``_log_stdout_log``/``_log_stderr_log``/``_log_python_logs``
 holding everything captured so far (each cut to its last ``PARTIAL_MAX_CHARS``
@@ -42,6 +44,7 @@ status↔log join working.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 import time
@@ -92,7 +95,7 @@ class DataLogger:
     its final row after them.
     """
 
-    __slots__ = ("_core", "_live", "_ref", "_run_id", "_tags")
+    __slots__ = ("_capture", "_core", "_live", "_ref", "_run_id", "_tags")
 
     def __init__(
         self,
@@ -101,12 +104,25 @@ class DataLogger:
         run_id: str,
         tags: dict[Any, Any],
         live: _Live | None = None,
+        started: capture.PacketCapture | None = None,
     ):
         self._core = core
         self._ref = ref
         self._run_id = run_id
         self._tags = tags
         self._live = live
+        #: Our capture started for this packet (orcapod's packets): stopped at ``record()``.
+        self._capture = started
+
+    def abandon(self) -> None:
+        """The packet ended without ``record()``: stop its capture and partial rows (the
+        last partial row, if any, stays its log row)."""
+        live, self._live = self._live, None
+        if live is not None:
+            self._core._end_live(live)
+        started, self._capture = self._capture, None
+        if started is not None:
+            started.stop()
 
     def stop_partials(self) -> bool:
         """Stop this packet's partial rows without a final row; True if some were written.
@@ -138,12 +154,32 @@ class DataLogger:
             if self._live is not None:
                 ns = max(ns, core._end_live(self._live) + 1000)
                 self._live = None
+            started, self._capture = self._capture, None
+            if started is not None:
+                started.stop()
             if core._closed:
                 core.writer.stats.add(events_dropped=1)
                 return
             core.writer.emit((self._ref, ns, self._run_id, fields, self._tags))
         except Exception:
             self._core._hook_failed("record")
+
+
+#: The logger ``create_data_logger`` made last in this context (orcapod's packet in flight).
+_pending: contextvars.ContextVar[DataLogger | None] = contextvars.ContextVar(
+    "observers_pending_logger", default=None
+)
+
+
+def _end_pending() -> None:
+    """Stop the capture of this context's packet if it ended without ``record()``."""
+    try:
+        logger = _pending.get()
+        if logger is not None:
+            _pending.set(None)
+            logger.abandon()
+    except Exception:
+        pass
 
 
 class _LoggingHooks:
@@ -154,9 +190,24 @@ class _LoggingHooks:
     _run_id: str
 
     def create_data_logger(self, tag: Any = None, data: Any = None, **kwargs: Any) -> Any:
-        """A :class:`DataLogger` bound to this node, run and ``tag``."""
+        """A :class:`DataLogger` bound to this node, run and ``tag``.
+
+        orcapod's executor calls this just before it runs the packet, in the packet's own
+        context (thread or task), and ``record()``s its captured output when the packet ends.
+        While capturing, we also capture the packet's output from here on (our tee beside
+        orcapod's) and write it as partial log rows until then.
+        """
         try:
-            return DataLogger(self._core, self._ref, self._run_id, tags_of(tag))
+            core = self._core
+            tags = tags_of(tag)
+            if not (core._capture and core._own_capture and not core._closed):
+                return DataLogger(core, self._ref, self._run_id, tags)
+            packet = capture.PacketCapture().start()
+            live = _Live(self._ref, self._run_id, tags, packet)
+            core._begin_live(live)
+            logger = DataLogger(core, live.ref, live.run_id, live.tags, live, packet)
+            _pending.set(logger)
+            return logger
         except Exception:
             self._core._hook_failed("create_data_logger")
             from observers.base import noop_logger
@@ -198,10 +249,12 @@ class _LoggingHooks:
         """Nothing to do (the executor captures)."""
 
     def on_data_end(self, node_label: str, tag: Any = None, *args: Any, **kwargs: Any) -> None:
-        """Nothing to do."""
+        """A packet ended: if its logger was never ``record()``ed, stop its capture."""
+        _end_pending()
 
     def on_data_crash(self, node_label: str, tag: Any = None, *args: Any, **kwargs: Any) -> None:
-        """Nothing to do (the traceback arrives through ``record``)."""
+        """Likewise (the traceback arrives through ``record``)."""
+        _end_pending()
 
     on_packet_start = on_data_start
     on_packet_end = on_data_end
@@ -263,6 +316,7 @@ class LoggingObserver(ObserverCore, _LoggingHooks):
         self._ref = self.table(self.run.parts, ())
         self._capture = capture
         self._installed_orcapod = False
+        self._own_capture = False  # our tees installed (partial rows of orcapod's packets)
         self._install_capture()
         self._live: dict[int, _Live] = {}
         self._live_lock = threading.Lock()
@@ -310,6 +364,9 @@ class LoggingObserver(ObserverCore, _LoggingHooks):
     def _install_capture(self) -> None:
         if self._capture and not self._installed_orcapod:
             self._installed_orcapod = capture.install_orcapod()
+        if self._capture and not self._own_capture:
+            capture.install()
+            self._own_capture = True
 
     @never_raise
     def on_run_start(self, run_id: str, pipeline_uri: str = "", **kwargs: Any) -> None:
@@ -329,6 +386,9 @@ class LoggingObserver(ObserverCore, _LoggingHooks):
         if self._closed:
             return
         super().close()
+        if self._own_capture:
+            self._own_capture = False
+            capture.uninstall()
         if self._installed_orcapod:
             self._installed_orcapod = False
             capture.uninstall_orcapod()

@@ -35,6 +35,9 @@ def export_format(fmt: str | None, out: Path | None) -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """``orcatui export``."""
+    from orcatui.cli import _arrow_without_pandas
+
+    _arrow_without_pandas()  # pyarrow would import pandas (0.2–0.3 s) to ask about our arrays
     from orcatui.cmd_report import has_run, load, parse_at
     from orcatui.model.export import export_batches, plan_export
     from orcatui.text import inert

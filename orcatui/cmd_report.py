@@ -118,6 +118,9 @@ def write_output(text: str, out: Path | None) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``orcatui report``: the post-mortem of each pipeline's newest run (or of ``--run``)."""
+    from orcatui.cli import _arrow_without_pandas
+
+    _arrow_without_pandas()  # pyarrow would import pandas (0.2–0.3 s) to ask about our arrays
     from orcatui.postmortem import build_postmortem, render_html, render_markdown, report_exit_code
     from orcatui.text import inert
 

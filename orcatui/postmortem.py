@@ -367,6 +367,11 @@ def _log_note(log: LogRow | None) -> str:
     if log is None:
         return "no captured output on disk (nothing was written before it was lost)"
     at = _iso(log.ts_us / 1e6) if log.ts_us is not None else "—"
+    if log.success is None:  # a partial row (design.md §3): the packet never wrote its final one
+        return (
+            f"PARTIAL captured output: what it had printed by {at}, its last flush before it "
+            "was lost (anything printed after that was not written)"
+        )
     return f"captured output, written {at}"
 
 

@@ -32,13 +32,49 @@ SECTIONS = (
 )
 
 
-def section_view(value: str | None, *, colour: bool, empty: str, style: Style | str = "") -> Widget:
-    """A detail value, at most :data:`DETAIL_LIMIT` characters (noted when cut), scrollable."""
+def section_view(
+    value: str | None,
+    *,
+    colour: bool,
+    empty: str,
+    style: Style | str = "",
+    partial: str | None = None,
+) -> Widget:
+    """A detail value, at most :data:`DETAIL_LIMIT` characters (noted when cut), scrollable;
+    ``partial`` (see :func:`partial_note`) is said under the text, where its output stops."""
     if value is None or value == "":
-        return Static(Text(empty, style="dim italic"), classes="details-empty")
+        text = Text(empty, style="dim italic")
+        if partial:
+            text.append(f"\n{PARTIAL_MARK} {partial}", style="bold")
+        return Static(text, classes="details-empty")
     shown, cut = bounded(value, DETAIL_LIMIT)
     note = f"… cut: showing the first {len(shown):,} of {len(value):,} characters" if cut else None
+    if partial:
+        note = f"{PARTIAL_MARK} {partial}" + (f"  ({note})" if note else "")
     return TextView(shown, colour=colour, style=style, note=note, classes="details-text")
+
+
+#: Marks output that is not the packet's final log row (design.md §3 partial log rows).
+PARTIAL_MARK = "▲ PARTIAL OUTPUT:"
+
+
+def partial_note(details: PacketDetails) -> str | None:
+    """What a partial log row means for this packet (None: the log row is final, or none).
+
+    A logging observer writes a running packet's output so far (``_log_success`` null) and
+    replaces it with a final row when the packet ends; a packet that never ended keeps the
+    partial row: its output up to the last flush; what it printed after that is not on disk.
+    """
+    log = details.log
+    if log is None or log.success is not None:
+        return None
+    at = clock_time(log.ts_us / 1e6) if log.ts_us is not None else "an unknown time"
+    state = details.row.get("state")
+    if state == "RUNNING":
+        return f"so far, last written at {at}; the packet is still running"
+    if state == "LOST":
+        return f"up to its last flush at {at}, before the packet was lost"
+    return f"up to {at}; the packet's final log row was never written"
 
 
 def summary_text(
@@ -85,6 +121,11 @@ def summary_text(
     if details.log is None:
         out.append("\nlog       ", style="dim")
         out.append(log_note(str(details.row.get("state"))), style="italic")
+    partial = partial_note(details)
+    if partial is not None:
+        out.append("\nlog       ", style="dim")
+        out.append(f"{PARTIAL_MARK} ", style=palette.plain("LOST") + Style(bold=True))
+        out.append(partial, style="italic")
     return out
 
 
@@ -135,7 +176,10 @@ def _sections(details: PacketDetails, palette: Palette) -> dict[str, Widget]:
             out[tab_id] = Static(Text(log_note(state), style="dim italic"), classes="details-empty")
         else:
             out[tab_id] = section_view(
-                getattr(log, field), colour=field in ("stdout", "stderr"), empty=f"no {title}"
+                getattr(log, field),
+                colour=field in ("stdout", "stderr"),
+                empty=f"no {title}",
+                partial=partial_note(details) if field != "traceback" else None,
             )
     return out
 
@@ -146,7 +190,7 @@ def _section_key(details: PacketDetails, field: str | None) -> object:
         return ("error", details.row.get("state") == "LOST", details.row.get("error"))
     if details.log is None:
         return ("none", log_note(str(details.row.get("state"))))
-    return ("log", getattr(details.log, field))
+    return ("log", getattr(details.log, field), partial_note(details))
 
 
 class DetailsScreen(Screen[None]):

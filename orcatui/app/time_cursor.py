@@ -3,9 +3,9 @@
 :class:`TimeTravelSource` is the refresher's model side with a moment: while :attr:`at` is set,
 frames and details are made from :meth:`TimeCursor.monitor_at` (events after the moment ignored,
 run records wound back, the clock standing at the moment) instead of the live monitor, which
-goes on reading the disk underneath. The :class:`TimeCursor` (the root's raw events, sorted once)
-is built on the model thread when the cursor first leaves live, and again each time it leaves
-live after returning (the store may have grown meanwhile).
+goes on reading the disk underneath. The :class:`TimeCursor` is built on the model thread from
+the live monitor's own events (it keeps them: ``Monitor.keep_history``), so entering history
+reads nothing from disk; it is built again when the live monitor has folded new events since.
 
 Keys (bound by the main screen): ``<`` / ``>`` one event back / forward, ``,`` / ``.`` one minute
 back / forward, ``L`` back to live. From live, steps start at the newest event (a run that
@@ -46,7 +46,12 @@ class TimeTravelSource(TriageSource):
     a moment (:attr:`at`)."""
 
     def __init__(self, factory: Callable[[], Monitor], clock: Callable[[], float]) -> None:
-        super().__init__(factory, clock)
+        def keeping_history() -> Monitor:
+            monitor = factory()
+            monitor.keep_history = True  # the time cursor is built from the live fold
+            return monitor
+
+        super().__init__(keeping_history, clock)
         #: The moment shown (epoch seconds); None = live. Set on the model thread only.
         self.at: float | None = None
         self.cursor: TimeCursor | None = None
@@ -54,12 +59,11 @@ class TimeTravelSource(TriageSource):
 
     # -- moving (call on the model thread) ---------------------------------------------------
     def load_cursor(self) -> TimeCursor:
-        """The root's events, read once (again, when coming from live)."""
-        if self.cursor is None or self.at is None:
-            live = self.monitor
-            self.cursor = TimeCursor.load(
-                self.root, stale_after=live.stale_after, this_host=live.this_host
-            )
+        """The live monitor's events as a :class:`TimeCursor` (no read of the store: the live
+        fold keeps them); built again when the live monitor has read new data since."""
+        live = self.monitor
+        if self.cursor is None or self.cursor.version != live.version:
+            self.cursor = TimeCursor(live)
             self._as_of = None
         return self.cursor
 
@@ -95,20 +99,18 @@ class TimeTravelSource(TriageSource):
         return self.at
 
     def go_live(self) -> None:
-        """Back to the live view (the cursor's events are dropped)."""
+        """Back to the live view."""
         self.at = None
-        self.cursor = None
-        self._as_of = None
+        self._as_of = None  # (the cursor is kept: it is rebuilt when the live data moves on)
 
     def historical(self) -> AsOfMonitor | None:
         """The monitor as of :attr:`at` (cached per moment), or None when live."""
         at = self.at
         if at is None:
             return None
+        cursor = self.load_cursor()  # (drops the cached moment when the live data moved on)
         if self._as_of is None or self._as_of[0] != at:
-            monitor = self.load_cursor().monitor_at(at)
-            monitor.jobs = self.monitor.jobs  # node labels from --job files
-            self._as_of = (at, monitor)
+            self._as_of = (at, cursor.monitor_at(at))
         return self._as_of[1]
 
     # -- the refresher's side ----------------------------------------------------------------

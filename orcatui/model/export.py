@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -50,6 +52,8 @@ FIXED_COLUMNS = (
 )
 FORMATS = ("csv", "jsonl", "parquet")
 BATCH_ROWS = 65_536
+#: Nodes whose rows are made ahead of the one being written (and worker threads).
+AHEAD = 2
 _TS = pa.timestamp("us", tz="UTC")
 FIXED_SCHEMA = pa.schema(
     [
@@ -175,19 +179,48 @@ def plan_export(
 
 
 def export_batches(monitor: Monitor, plan: ExportPlan) -> Iterator[pa.RecordBatch]:
-    """The plan's rows, node by node, as record batches of ``plan.schema``."""
-    verdicts: dict[Pipeline, dict] = {}
-    for item in plan.nodes:
-        pipeline = item.key[0]
-        if pipeline not in verdicts:
-            verdicts[pipeline] = monitor.verdicts(pipeline, plan.now)
-        rows = monitor.packet_rows(item.key, item.view, plan.now, verdicts[pipeline])
-        if plan.states is not None:
-            rows = rows.filter(pc.is_in(rows.column("state"), pa.array(plan.states, pa.string())))
-        if rows.num_rows == 0:
-            continue
-        table = export_rows(item, rows, plan.schema)
-        yield from table.to_batches(max_chunksize=BATCH_ROWS)
+    """The plan's rows, node by node, as record batches of ``plan.schema``.
+
+    The next :data:`AHEAD` nodes' rows are made on worker threads while a node's batches are
+    written (ordering rows and writing Parquet spend most of their time in Arrow, outside the
+    GIL); memory stays bounded by that window. Each node is worked on by one thread.
+    """
+    pipelines = dict.fromkeys(item.key[0] for item in plan.nodes)
+    verdicts = {p: monitor.verdicts(p, plan.now) for p in pipelines}
+
+    def node_rows(item: ExportNode) -> pa.Table | None:
+        view = _single_run_view(monitor, item)
+        rows = monitor.packet_rows(
+            item.key, view, plan.now, verdicts[item.key[0]], states=plan.states
+        )
+        return export_rows(item, rows, plan.schema) if rows.num_rows else None
+
+    with ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="orcatui-export") as pool:
+        window: deque[Future[pa.Table | None]] = deque()
+        try:
+            for item in plan.nodes:
+                window.append(pool.submit(node_rows, item))
+                if len(window) > AHEAD:
+                    table = window.popleft().result()
+                    if table is not None:
+                        yield from table.to_batches(max_chunksize=BATCH_ROWS)
+            while window:
+                table = window.popleft().result()
+                if table is not None:
+                    yield from table.to_batches(max_chunksize=BATCH_ROWS)
+        finally:
+            for pending in window:  # the consumer stopped early: do not make the rest
+                pending.cancel()
+
+
+def _single_run_view(monitor: Monitor, item: ExportNode) -> View:
+    """``item.view``; but the all-runs view of a node whose packets are all of one run is that
+    run's view: the same rows, without looking for the latest of each packet across runs."""
+    if not item.view.all_runs:
+        return item.view
+    counts = monitor.pipelines[item.key[0]].nodes[item.key[1]].packets.counts
+    runs = {run for (run, _state), n in counts.items() if n > 0}
+    return View(run_id=runs.pop()) if len(runs) == 1 else item.view
 
 
 def export_rows(item: ExportNode, rows: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orcatui.model.durations import format_age
+from orcatui.model.event_history import EventHistory
 from orcatui.model.logs import LogRow, NodeLogs
 from orcatui.model.naming import (
     JobLabels,
@@ -231,6 +232,8 @@ class Monitor:
         self.clock = clock
         self.this_host = this_host
         self.check_process = check_process
+        #: Keep every folded event per node (the app's time cursor; set before the first read).
+        self.keep_history = False
         self.pipelines: dict[Pipeline, PipelineModel] = {}
         self.jobs = JobLabels()
         for job in job_files:
@@ -335,6 +338,8 @@ class Monitor:
         node = model.nodes.get(identity)
         if node is None:
             node = model.nodes[identity] = Node(pipeline, identity)
+            if self.keep_history:
+                node.packets.history = EventHistory()
         return node
 
     @staticmethod
@@ -712,6 +717,13 @@ class Monitor:
                 self._triage_cache[node.key] = (stamp, t)
                 out[node.key] = t
         return out
+
+    def reuse_views(self, other: Monitor) -> None:
+        """Take ``other``'s cached per-node rows and triage inputs (the time cursor's moments
+        share the packets of nodes with no event between them). The caches are keyed by the
+        node's packets version, so an entry applies only to the same packets."""
+        self._rows_cache.update(other._rows_cache)
+        self._triage_cache.update(other._triage_cache)
 
     def details(self, key: NodeKey, row: Mapping) -> PacketDetails:
         """A packet's display row with its log row (None when it has none)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +22,9 @@ import pyarrow.compute as pc
 from orcatui.model.keys import packet_keys
 from orcatui.model.states import STATE_CODE
 from orcatui.store.schema import TAG_PREFIX
+
+if TYPE_CHECKING:
+    from orcatui.model.event_history import EventHistory
 
 #: Columns of a packet row, before the ``tag:<name>`` columns.
 PACKET_SCHEMA = pa.schema(
@@ -199,6 +203,8 @@ class NodePackets:
         self.counts: Counter[tuple[str, int]] = Counter()  # (run id, state code) -> packets
         self.version = 0
         self.first_us: int | None = None  # earliest event seen: orders nodes as the run met them
+        #: When set, every event folded is also kept there (the app's time cursor).
+        self.history: EventHistory | None = None
 
     @property
     def tag_names(self) -> list[str]:
@@ -218,7 +224,10 @@ class NodePackets:
         lo = pc.min(events.column("ts")).as_py()
         if lo is not None and (self.first_us is None or lo < self.first_us):
             self.first_us = lo
-        rows = reduce_packet_rows(events_to_packet_rows(events))
+        event_rows = events_to_packet_rows(events)
+        if self.history is not None:
+            self.history.add(event_rows)
+        rows = reduce_packet_rows(event_rows)
         size = self._base.num_rows + len(self._overlay)
         if size == 0 or rows.num_rows * _SMALL_BATCH_RATIO > size:
             merged = reduce_packet_rows(_unify([self.table(), rows])) if size else rows
