@@ -34,16 +34,10 @@ def load(args: argparse.Namespace, at: float | None) -> tuple[Monitor, list[str]
     ``RootError`` when the root cannot be read at all.
     """
     from orcatui.cli import storage_options
-    from orcatui.store.store import check_any_root, is_remote_root
+    from orcatui.store.store import check_any_root
 
     options = storage_options(args)
     check_any_root(args.root, options)
-    if at is not None and options and is_remote_root(args.root):
-        # the as-of loader (model/asof.py) opens the store without storage options yet
-        raise ValueError(
-            "--at with --storage-option is not supported on object storage yet: give those "
-            "settings as environment variables (AWS_*, GOOGLE_*, AZURE_*)"
-        )
     if at is None:
         from orcatui.model.monitor import Monitor
 
@@ -53,7 +47,9 @@ def load(args: argparse.Namespace, at: float | None) -> tuple[Monitor, list[str]
         return monitor, monitor.refresh().problems
     from orcatui.model.asof import load_as_of
 
-    return load_as_of(args.root, at, stale_after=args.stale_after, job_files=args.job)
+    return load_as_of(
+        args.root, at, stale_after=args.stale_after, job_files=args.job, storage_options=options
+    )
 
 
 def has_run(monitor: Monitor, run_id: str) -> bool:

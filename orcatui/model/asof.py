@@ -92,6 +92,8 @@ def record_as_of(data: Mapping[str, Any], at: float) -> RecordAsOf:
         out["outcome"] = None
     if alive_later:
         out["heartbeat_at"] = at
+        # the offset was measured against a later heartbeat: applied to T it would misjudge
+        out.pop("_clock_offset_s", None)
     return RecordAsOf(out, alive_later)
 
 
@@ -145,12 +147,13 @@ class AsOfMonitor(Monitor):
 
     def __init__(
         self,
-        root: Path,
+        root: Path | str,
         at: float,
         *,
         stale_after: float = DEFAULT_STALE_AFTER_S,
         job_files: Iterable[Path] = (),
         this_host: str = THIS_HOST,
+        storage_options: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(
             root,
@@ -158,6 +161,7 @@ class AsOfMonitor(Monitor):
             job_files=job_files,
             clock=lambda: at,
             this_host=this_host,
+            storage_options=storage_options,
             check_process=False,  # whether a process ran at T cannot be known now
             until_us=to_us(at),  # rows after T are dropped as they are folded
         )
@@ -178,12 +182,13 @@ class AsOfMonitor(Monitor):
 
 
 def load_as_of(
-    root: Path,
+    root: Path | str,
     at: float,
     *,
     stale_after: float = DEFAULT_STALE_AFTER_S,
     job_files: Iterable[Path] = (),
     this_host: str = THIS_HOST,
+    storage_options: Mapping[str, str] | None = None,
 ) -> tuple[AsOfMonitor, list[str]]:
     """Read ``root`` once and fold only what the store held at ``at`` (``summary --at``).
 
@@ -191,7 +196,12 @@ def load_as_of(
     Raises ``RootError`` when the root cannot be read at all.
     """
     monitor = AsOfMonitor(
-        root, at, stale_after=stale_after, job_files=job_files, this_host=this_host
+        root,
+        at,
+        stale_after=stale_after,
+        job_files=job_files,
+        this_host=this_host,
+        storage_options=storage_options,
     )
     # Each table's rows are folded in its reading thread, minus those after ``at`` (the
     # monitor's ``until_us``): the threaded cold load, never all raw events at once.
@@ -215,6 +225,7 @@ def wind_back(rec: RunRecord, at: float) -> tuple[RunRecord | None, bool]:
         changes.update(ended_at=None, outcome=None)
     if alive_later:
         changes["heartbeat_at"] = at
+        changes["clock_offset_s"] = None  # measured against a later heartbeat
     return (replace(rec, **changes) if changes else rec), alive_later
 
 

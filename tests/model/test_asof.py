@@ -248,3 +248,27 @@ def _same(a, b) -> bool:
         == [(r.run_id, r.verdict, r.counts) for r in pb.runs]
         and [(n.key, n.counts) for n in pa_.nodes] == [(n.key, n.counts) for n in pb.nodes]
     )
+
+
+def test_a_remote_writers_clock_offset_is_not_applied_to_a_wound_back_heartbeat() -> None:
+    """A writer 5 minutes ahead of the store, alive after T: wound back to T its heartbeat is T
+    on the reader's scale already; shifting it by the offset again would call it dead at T."""
+    from orcatui.model.runs import RunRecord, judge_run
+
+    at = T0 + 60
+    data = {
+        "run_id": "r1",
+        "host": "elsewhere",
+        "pid": 4242,
+        "started_at": iso(T0),
+        "heartbeat_at": iso(at + 600),
+        "heartbeat_interval_s": 5.0,
+        "ended_at": None,
+        "_seen_change_at": at + 300,
+        "_heartbeat_watched": False,
+        "_clock_offset_s": -300.0,
+    }
+    out = record_as_of(data, at)
+    assert out.alive_later and "_clock_offset_s" not in out.data
+    verdict = judge_run(None, RunRecord.from_json(out.data), now=at, this_host="here")
+    assert verdict.liveness is Liveness.LIVE, verdict
