@@ -9,16 +9,19 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from orcatui import exitcodes
 from orcatui.model.monitor import Monitor, PipelineInfo, RunInfo
-from orcatui.model.progress import node_times
+from orcatui.model.progress import NodeTimes, node_times
 from orcatui.model.slow import slow_packets
 from orcatui.model.views import View, duration_stats, order_rows
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def iso(epoch: float | None) -> str | None:
@@ -93,8 +96,29 @@ def _error_groups(failures: list[tuple[str, pa.Table, Any]]) -> list[dict[str, A
     )
 
 
+def _triage_times(monitor: Monitor, info: PipelineInfo, now: float) -> dict[Any, NodeTimes]:
+    """Per node, the :class:`NodeTimes` the snapshot's triage computed from the very rows the
+    report lists (its shown run), so they are not extracted again; empty in the all-runs view."""
+    if info.view.all_runs or info.run is None:
+        return {}
+    triage = monitor.triage(info.name, info.run.run_id, info.verdicts, now)
+    return {key: t.times for key, t in triage.items()}
+
+
+def sorted_duration_stats(durations: np.ndarray) -> tuple[float | None, float | None]:
+    """:func:`views.duration_stats` of a node from its sorted finished durations
+    (``NodeTimes.durations``): the same median and maximum, without filtering and sorting."""
+    n = len(durations)
+    if n == 0:
+        return None, None
+    k = n // 2
+    median = durations[k] if n % 2 else durations[k - 1 : k + 1].mean()
+    return float(median), float(durations[-1])
+
+
 def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[str, Any]:
     """One pipeline's part of the report."""
+    times = _triage_times(monitor, info, now)
     nodes = []
     failures = []
     any_failed = False
@@ -107,12 +131,17 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
         if titles[group_name] > 1 and node.name.detail:
             group_name += f" [{node.name.detail}]"
         failures.append((group_name, rows, monitor.pipelines[info.name].nodes[node.key[1]]))
+        known = times.get(node.key)
         slow = (
-            slow_packets(rows, node_times(rows), now, node.slow_bound)
+            slow_packets(
+                rows, known if known is not None else node_times(rows), now, node.slow_bound
+            )
             if node.slow_bound is not None and node.counts.get("RUNNING")
             else []
         )
-        median, longest = duration_stats(rows)
+        median, longest = (
+            sorted_duration_stats(known.durations) if known is not None else duration_stats(rows)
+        )
         failed = _listed(rows, "FAILED", ["run_id", "error"], node.tags)
         any_failed = any_failed or bool(failed)
         lost = _listed(rows, "LOST", ["run_id", "lost_reason", "started_us"], node.tags)

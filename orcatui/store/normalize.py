@@ -51,11 +51,19 @@ def _column(table: pa.Table, name: str) -> pa.ChunkedArray | None:
     return col
 
 
+def whole(col: pa.ChunkedArray) -> pa.Array:
+    """A chunked column as one array: its only chunk as is (``combine_chunks`` copies even
+    then: tens of ms for a 2 M-row string column), else the chunks concatenated."""
+    if col.num_chunks == 1:
+        return col.chunk(0)
+    return col.combine_chunks()
+
+
 def _as_string(col: pa.ChunkedArray | None, n: int) -> pa.Array:
     if col is None:
         return pa.nulls(n, pa.string())
     if pa.types.is_string(col.type):
-        return col.combine_chunks()
+        return whole(col)
     if pa.types.is_binary(col.type):
         # Text stored as bytes: decode, replacing what is not UTF-8.
         return pa.array(
@@ -63,7 +71,7 @@ def _as_string(col: pa.ChunkedArray | None, n: int) -> pa.Array:
             pa.string(),
         )
     try:
-        return pc.cast(col, pa.string()).combine_chunks()
+        return whole(pc.cast(col, pa.string()))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return pa.array([None if v is None else str(v) for v in col.to_pylist()], pa.string())
 
@@ -194,9 +202,9 @@ def normalise_ids(col: pa.ChunkedArray | None, n: int) -> pa.Array:
     if col is None:
         return pa.nulls(n, pa.binary())
     if pa.types.is_binary(col.type):
-        return col.combine_chunks()
+        return whole(col)
     if pa.types.is_string(col.type):
-        return uuid_strings_to_bytes(col.combine_chunks())
+        return uuid_strings_to_bytes(whole(col))
     return _python_ids([None if v is None else str(v) for v in col.to_pylist()])
 
 
@@ -229,7 +237,7 @@ def parse_timestamps(col: pa.ChunkedArray | pa.Array | None, n: int) -> pa.Array
     if pa.types.is_timestamp(col.type):
         try:
             ts = col if col.type.tz else pc.assume_timezone(col, "UTC")
-            return pc.cast(pc.cast(ts, pa.timestamp("us", tz="UTC")), pa.int64()).combine_chunks()
+            return whole(pc.cast(pc.cast(ts, pa.timestamp("us", tz="UTC")), pa.int64()))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             col = pc.cast(col, pa.string())
     strings = _as_string(col, n)
@@ -308,7 +316,7 @@ def normalise_status(table: pa.Table, source: str = "", now: float | None = None
         )
         out = out.filter(good)
     if out.num_rows:
-        ts_col = out.column("ts").combine_chunks()
+        ts_col = whole(out.column("ts"))
         implausible = _implausible(ts_col, now)
         far = pc.sum(pc.cast(implausible, pa.int64())).as_py() or 0
         if far:
@@ -338,7 +346,7 @@ def normalise_logs(table: pa.Table, source: str = "", now: float | None = None) 
     if success is None or not pa.types.is_boolean(success.type):
         success_arr = pa.nulls(n, pa.bool_())
     else:
-        success_arr = success.combine_chunks()
+        success_arr = whole(success)
     tag_names, tag_arrays = _tag_columns(table, n)
     out = pa.table(
         [
