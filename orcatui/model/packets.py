@@ -62,10 +62,16 @@ def from_numpy(
 def events_to_packet_rows(events: pa.Table) -> pa.Table:
     """Normalised status events → packet rows (one per event, not yet reduced)."""
     state = events.column("state")
-    running = pc.equal(state, "RUNNING")
     codes = pa.array(list(STATE_CODE.values()), pa.int8())
     names = pa.array(list(STATE_CODE.keys()))
     state_code = pc.take(codes, pc.index_in(state, names))
+    # RUNNING from the codes (a second comparison of every state text cost as much); a state
+    # with no code (never, after normalisation) is compared as text, as before.
+    running = (
+        pc.equal(state_code, STATE_CODE["RUNNING"])
+        if not state_code.null_count
+        else pc.equal(state, "RUNNING")
+    )
     tag_cols = [c for c in events.column_names if c.startswith(TAG_PREFIX)]
     return pa.table(
         [
@@ -340,6 +346,13 @@ def _rows_schema(rows: list[dict]) -> pa.Table:
 def _count(rows: pa.Table) -> Counter[tuple[str, int]]:
     if rows.num_rows == 0:
         return Counter()
+    run_ids = rows.column("run_id")
+    first = run_ids[0].as_py()
+    plain = not run_ids.null_count and not rows.column("state").null_count
+    if first is not None and plain and pc.all(pc.equal(run_ids, first)).as_py():
+        # One run (the usual node): no hashing of every run id.
+        bins = np.bincount(rows.column("state").to_numpy().astype(np.int64))
+        return Counter({(first, int(i)): int(bins[i]) for i in np.nonzero(bins)[0]})
     enc = pc.dictionary_encode(rows.column("run_id")).combine_chunks()
     runs = enc.dictionary.to_pylist()
     combined = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64) * 8

@@ -8,6 +8,8 @@ keys' escape scans done in blocks, and normalisation's columns kept as one chunk
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orcatui.model.keys import key_of, packet_keys
+from orcatui.model.packets import _count
 from orcatui.model.progress import nodes_times
 from orcatui.model.report import _listed, sorted_duration_stats
 from orcatui.model.runs import Certainty, Liveness, Verdict
@@ -181,3 +184,15 @@ def test_normalising_one_chunk_and_many_chunks_gives_the_same_events():
     a, b = normalise_status(raw, "t", now=now), normalise_status(split, "t", now=now)
     assert a.table.to_pylist() == b.table.to_pylist()
     assert a.problems == b.problems and len(a.table) == 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(PACKET, min_size=1, max_size=40), st.booleans())
+def test_packet_counts_of_one_run_and_of_several_match_the_rows(rows, one_run):
+    """``_count``'s one-run shortcut and its general path both count (run, state) pairs."""
+    if one_run:
+        rows = [("r1", *r[1:]) for r in rows]
+    packets = _packets(rows)
+    pairs = zip(packets["run_id"].to_pylist(), packets["state"].to_pylist(), strict=True)
+    expected = Counter(pairs)
+    assert _count(packets) == expected
