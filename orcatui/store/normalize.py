@@ -249,6 +249,13 @@ def parse_timestamps(col: pa.ChunkedArray | pa.Array | None, n: int) -> pa.Array
         return pa.array([_parse_one(v) for v in strings.to_pylist()], pa.int64())
 
 
+def _all_plausible(ts: pa.ChunkedArray | pa.Array, now: float | None) -> bool:
+    """Whether every timestamp lies in the believed range (one min/max pass, the usual case)."""
+    limit = int(((time.time() if now is None else now) + AHEAD_MARGIN_S) * 1_000_000)
+    lo, hi = pc.min_max(ts).values()
+    return lo.as_py() is None or (lo.as_py() >= EARLIEST_US and hi.as_py() <= limit)
+
+
 def _implausible(ts: pa.Array, now: float | None) -> pa.Array:
     """Rows whose timestamp is before 2000 or more than a day ahead of ``now`` (nulls: False)."""
     limit = int(((time.time() if now is None else now) + AHEAD_MARGIN_S) * 1_000_000)
@@ -289,7 +296,13 @@ def normalise_status(table: pa.Table, source: str = "", now: float | None = None
     missing = [c for c in (s.S_RUN, s.S_STATE, s.S_TS) if c not in table.column_names]
     if missing and n:
         return Normalised(_empty_events(), [f"{source}: missing column(s) {', '.join(missing)}"])
-    state = pc.utf8_upper(_as_string(_column(table, s.S_STATE), n))
+    now = time.time() if now is None else now  # one clock reading for the whole batch
+    known_states = pa.array(KNOWN_STATES)
+    state = _as_string(_column(table, s.S_STATE), n)
+    known = pc.is_in(state, known_states)
+    if known.null_count or not pc.all(known).as_py():  # some state not as writers spell it
+        state = pc.utf8_upper(state)
+        known = pc.is_in(state, known_states)
     ts = parse_timestamps(_column(table, s.S_TS), n)
     tag_names, tag_arrays = _tag_columns(table, n)
     out = pa.table(
@@ -304,7 +317,6 @@ def normalise_status(table: pa.Table, source: str = "", now: float | None = None
         ],
         names=[*s.EVENT_SCHEMA.names, *tag_names],
     )
-    known = pc.is_in(state, pa.array(KNOWN_STATES))
     good = pc.and_(pc.fill_null(known, False), pc.is_valid(ts))
     good = pc.and_(good, pc.is_valid(out.column("run_id")))
     bad = n - pc.sum(pc.cast(good, pa.int64())).as_py() if n else 0
@@ -315,7 +327,7 @@ def normalise_status(table: pa.Table, source: str = "", now: float | None = None
             f"{source}: skipped {bad} event(s) with unknown state or bad timestamp{detail}"
         )
         out = out.filter(good)
-    if out.num_rows:
+    if out.num_rows and not _all_plausible(out.column("ts"), now):
         ts_col = whole(out.column("ts"))
         implausible = _implausible(ts_col, now)
         far = pc.sum(pc.cast(implausible, pa.int64())).as_py() or 0

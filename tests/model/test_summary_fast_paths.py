@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orcatui.model.keys import key_of, packet_keys
+from orcatui.model.monitor import _run_aggregates
 from orcatui.model.packets import _count
 from orcatui.model.progress import nodes_times
 from orcatui.model.report import _listed, sorted_duration_stats
@@ -196,3 +197,21 @@ def test_packet_counts_of_one_run_and_of_several_match_the_rows(rows, one_run):
     pairs = zip(packets["run_id"].to_pylist(), packets["state"].to_pylist(), strict=True)
     expected = Counter(pairs)
     assert _count(packets) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(PACKET, min_size=1, max_size=40), st.booleans())
+def test_run_aggregates_of_one_run_and_of_several_match_the_events(rows, one_run):
+    """``_run_aggregates``' one-run shortcut and its general path: per run, first and last
+    event time, event count and the first event's pipeline URI."""
+    if one_run:
+        rows = [("r1", *r[1:]) for r in rows]
+    events = _packets(rows).append_column(
+        "pipeline_uri", pa.array([f"p@{i % 3}" for i in range(len(rows))], pa.string())
+    )
+    expected = []
+    for run in dict.fromkeys(r[0] for r in rows):
+        mine = [i for i, r in enumerate(rows) if r[0] == run]
+        times = [T0_US + rows[i][3] for i in mine]
+        expected.append((run, min(times), max(times), len(mine), f"p@{mine[0] % 3}"))
+    assert _run_aggregates(events) == expected
