@@ -18,7 +18,12 @@ from hypothesis import strategies as st
 
 from orcatui.model.keys import key_of, packet_keys
 from orcatui.model.monitor import _run_aggregates
-from orcatui.model.packets import _count
+from orcatui.model.packets import (
+    _count,
+    events_to_packet_rows,
+    packet_rows,
+    reduce_packet_rows,
+)
 from orcatui.model.progress import nodes_times
 from orcatui.model.report import _listed, sorted_duration_stats
 from orcatui.model.runs import Certainty, Liveness, Verdict
@@ -215,3 +220,37 @@ def test_run_aggregates_of_one_run_and_of_several_match_the_events(rows, one_run
         times = [T0_US + rows[i][3] for i in mine]
         expected.append((run, min(times), max(times), len(mine), f"p@{mine[0] % 3}"))
     assert _run_aggregates(events) == expected
+
+
+EVENT = st.tuples(
+    st.sampled_from(["r1", "r\\2", "r\x1f3"]),
+    st.sampled_from(["RUNNING", "SUCCESS", "FAILED", "CACHED"]),
+    st.integers(0, 50),  # ts offset: ties are likely
+    st.binary(min_size=16, max_size=16),
+    st.one_of(st.none(), st.sampled_from(["a", "b\\", "c\x1fd", "", "7"])),
+    st.one_of(st.none(), st.sampled_from(["x", "y", "=z"])),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(EVENT, max_size=50), st.booleans(), st.sampled_from([0, 1, 2]))
+def test_packet_rows_of_one_run_equal_the_general_fold(events, one_run, tags):
+    """One run's events keyed by their tags, the run id put in front afterwards: the same
+    rows and keys as keying every event by run and tags."""
+    if one_run:
+        events = [(events[0][0], *e[1:]) for e in events] if events else []
+    columns = {
+        "id": pa.array([e[3] for e in events], pa.binary()),
+        "run_id": pa.array([e[0] for e in events], pa.string()),
+        "pipeline_uri": pa.array(["p@1"] * len(events), pa.string()),
+        "state": pa.array([e[1] for e in events], pa.string()),
+        "ts": pa.array([T0_US + e[2] for e in events], pa.int64()),
+        "error": pa.array([None] * len(events), pa.string()),
+    }
+    if tags >= 1:
+        columns["tag:subject"] = pa.array([e[4] for e in events], pa.string())
+    if tags >= 2:
+        columns["tag:a=b"] = pa.array([e[5] for e in events], pa.string())
+    table = pa.table(columns)
+    expected = reduce_packet_rows(events_to_packet_rows(table))
+    assert packet_rows(table).to_pylist() == expected.to_pylist()
