@@ -6,6 +6,7 @@ README. It is built from :class:`~orcatui.model.monitor.Monitor` views only, lik
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -218,6 +219,26 @@ def build_report(
     With ``diffs`` (pipeline → a ``RunDiff`` or None), only those pipelines are included, each
     with ``"diff"`` filled in and shown by the run ``diff_views`` names (None: newest run).
     """
+    # The report is tens of thousands of small dicts and lists, all kept: the cyclic garbage
+    # collector would scan them some seventy times for nothing (30 ms of a 2 M-event summary).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_report(monitor, run_id, all_runs, now, problems, diffs, diff_views)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build_report(
+    monitor: Monitor,
+    run_id: str | None,
+    all_runs: bool,
+    now: float | None,
+    problems: list[str] | None,
+    diffs: Mapping[tuple[str, ...], Any] | None,
+    diff_views: Mapping[tuple[str, ...], str | None] | None,
+) -> dict[str, Any]:
     now = monitor.clock() if now is None else now
     views = {}
     for name, model in monitor.pipelines.items():

@@ -8,16 +8,19 @@ keys' escape scans done in blocks, and normalisation's columns kept as one chunk
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.events import T0, packet, write_status
 
 from orcatui.model.keys import key_of, packet_keys
-from orcatui.model.monitor import _run_aggregates
+from orcatui.model.monitor import Monitor, _run_aggregates
 from orcatui.model.packets import (
     _count,
     events_to_packet_rows,
@@ -25,7 +28,7 @@ from orcatui.model.packets import (
     reduce_packet_rows,
 )
 from orcatui.model.progress import nodes_times
-from orcatui.model.report import _listed, sorted_duration_stats
+from orcatui.model.report import _listed, build_report, sorted_duration_stats
 from orcatui.model.runs import Certainty, Liveness, Verdict
 from orcatui.model.states import State
 from orcatui.model.views import display_rows, duration_stats, order_rows
@@ -254,3 +257,29 @@ def test_packet_rows_of_one_run_equal_the_general_fold(events, one_run, tags):
     table = pa.table(columns)
     expected = reduce_packet_rows(events_to_packet_rows(table))
     assert packet_rows(table).to_pylist() == expected.to_pylist()
+
+
+def test_build_report_leaves_the_garbage_collector_as_it_found_it(tmp_path):
+    """The report is built with the cyclic collector paused; it is switched back on after
+    (also when building fails), and left off if the caller had it off."""
+    rows = [
+        *packet("r1", T0, T0 + 2, "SUCCESS", subject="s1"),
+        *packet("r1", T0 + 1, T0 + 3, "FAILED", "boom", subject="s2"),
+    ]
+    write_status(tmp_path, "pipe", ("fn",), rows)
+    monitor = Monitor(tmp_path, clock=lambda: T0 + 10)
+    monitor.refresh()
+    assert gc.isenabled()
+    report = build_report(monitor)
+    assert gc.isenabled()
+    assert report["pipelines"][0]["counts"]["FAILED"] == 1
+    (pipeline,) = monitor.pipelines
+    with pytest.raises(AttributeError):
+        build_report(monitor, diffs={pipeline: object()})  # not a RunDiff: fails mid-way
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        build_report(monitor)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
