@@ -53,9 +53,15 @@ def _holds(col: pa.ChunkedArray | pa.Array, byte: bytes) -> bool:
         if data is None:
             continue
         raw = np.frombuffer(data, np.uint8)[offsets[0] : offsets[-1]]
-        if raw.size and (raw == code).any():
-            return True
+        # In blocks that stay in the CPU cache: a whole-column comparison writes a temporary
+        # as large as the text (72 MB for 2 M run ids), twice as slow.
+        for lo in range(0, raw.size, _SCAN_BLOCK):
+            if (raw[lo : lo + _SCAN_BLOCK] == code).any():
+                return True
     return False
+
+
+_SCAN_BLOCK = 1 << 18
 
 
 def packet_keys(table: pa.Table, *, with_run: bool = True) -> pa.Array:

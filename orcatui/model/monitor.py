@@ -764,6 +764,12 @@ def _declared(record: RunRecord | None, identity: Identity) -> int | None:
 
 def _run_aggregates(events: pa.Table) -> list[tuple[str, int, int, int, str]]:
     """(run id, first µs, last µs, events, pipeline uri) per run in a batch of events."""
+    run_ids = events.column("run_id")
+    first = run_ids[0].as_py() if events.num_rows else None
+    if first is not None and not run_ids.null_count and pc.all(pc.equal(run_ids, first)).as_py():
+        lo, hi = pc.min_max(events.column("ts")).values()  # one run: no hashing of run ids
+        uri = events.column("pipeline_uri")[0].as_py() or ""
+        return [(first, lo.as_py(), hi.as_py(), events.num_rows, uri)]
     enc = pc.dictionary_encode(events.column("run_id")).combine_chunks()
     runs = enc.dictionary.to_pylist()
     idx = enc.indices.to_numpy(zero_copy_only=False)

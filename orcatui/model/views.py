@@ -114,21 +114,26 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
     """
     n = packets.num_rows
     names = pa.array([s.name for s in State], pa.string())
-    state = (
-        pc.take(names, pc.cast(packets.column("state"), pa.int32()))
-        if n
-        else pa.array([], pa.string())
-    )
+    codes = packets.column("state")
+    lost_codes = None  # the LOST mask, when it is applied to the names (null state codes)
     lost_reason = pa.nulls(n, pa.string())
     dead = lost_reasons(verdicts)
     if dead and n:
         dead_runs = pa.array(list(dead), pa.string())
         which = pc.index_in(packets.column("run_id"), value_set=dead_runs)
-        lost = pc.and_(pc.equal(packets.column("state"), int(State.RUNNING)), pc.is_valid(which))
+        lost = pc.and_(pc.equal(codes, int(State.RUNNING)), pc.is_valid(which))
         lost = pc.fill_null(lost, False)
-        state = pc.if_else(lost, pa.scalar("LOST"), state)
-        reasons = pc.take(pa.array(list(dead.values()), pa.string()), which)
-        lost_reason = pc.if_else(lost, reasons, pa.scalar(None, pa.string()))
+        is_lost = lost.to_numpy(zero_copy_only=False)
+        if is_lost.any():
+            reasons = pc.take(pa.array(list(dead.values()), pa.string()), which)
+            lost_reason = pc.if_else(lost, reasons, pa.scalar(None, pa.string()))
+            if codes.null_count:
+                lost_codes = lost
+            else:  # LOST as a code of its own: the names are then taken once
+                codes = from_numpy(np.where(is_lost, int(State.LOST), codes.to_numpy()))
+    state = pc.take(names, pc.cast(codes, pa.int32())) if n else pa.array([], pa.string())
+    if lost_codes is not None:
+        state = pc.if_else(lost_codes, pa.scalar("LOST"), state)
     ts = packets.column("ts")
     running = packets.column("running_ts")
     duration = _durations(packets, now)
@@ -310,6 +315,17 @@ def order_rows(packets: pa.Table) -> pa.Table:
         cols = names[len(ROW_COLUMNS) :]
     else:
         cols = [c for c in names if c.startswith(TAG_PREFIX)]
+    order = row_order(packets, cols)
+    if (order == np.arange(len(order))).all():
+        return packets
+    return packets.take(from_numpy(order))
+
+
+def row_order(packets: pa.Table, cols: list[str]) -> np.ndarray:
+    """The permutation :func:`order_rows` applies: rows by the tag columns ``cols`` (in that
+    order), then by ``run_id``. ``packets`` needs only those columns."""
+    if packets.num_rows <= 1:
+        return np.arange(packets.num_rows, dtype=np.int64)
     if packets.num_rows <= _SMALL:
         columns = [packets.column(c).to_pylist() for c in [*cols, "run_id"]]
         # A column of one value (the run id, in a one-run view) orders nothing: its keys are
@@ -320,6 +336,4 @@ def order_rows(packets: pa.Table) -> pa.Table:
     else:
         keys = [_ranks(packets.column(c)) for c in [*cols, "run_id"]]
         order = np.lexsort(keys[::-1])
-    if (order == np.arange(len(order))).all():
-        return packets
-    return packets.take(from_numpy(order))
+    return order

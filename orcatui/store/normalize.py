@@ -7,6 +7,7 @@ missing columns, and user tag columns (renamed ``tag:<name>`` so they can never 
 
 from __future__ import annotations
 
+import binascii
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -51,11 +52,19 @@ def _column(table: pa.Table, name: str) -> pa.ChunkedArray | None:
     return col
 
 
+def whole(col: pa.ChunkedArray) -> pa.Array:
+    """A chunked column as one array: its only chunk as is (``combine_chunks`` copies even
+    then: tens of ms for a 2 M-row string column), else the chunks concatenated."""
+    if col.num_chunks == 1:
+        return col.chunk(0)
+    return col.combine_chunks()
+
+
 def _as_string(col: pa.ChunkedArray | None, n: int) -> pa.Array:
     if col is None:
         return pa.nulls(n, pa.string())
     if pa.types.is_string(col.type):
-        return col.combine_chunks()
+        return whole(col)
     if pa.types.is_binary(col.type):
         # Text stored as bytes: decode, replacing what is not UTF-8.
         return pa.array(
@@ -63,7 +72,7 @@ def _as_string(col: pa.ChunkedArray | None, n: int) -> pa.Array:
             pa.string(),
         )
     try:
-        return pc.cast(col, pa.string()).combine_chunks()
+        return whole(pc.cast(col, pa.string()))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return pa.array([None if v is None else str(v) for v in col.to_pylist()], pa.string())
 
@@ -113,8 +122,8 @@ def _fromhex36(strings: pa.Array) -> pa.Array | None:
     """36-byte strings (no nulls) that are all hyphenated hex UUIDs → 16-byte binary; None if
     any is not (the caller then finds which, row by row in :func:`_decode36`).
 
-    ``bytes.fromhex`` decodes the 32 digits of each row in C, several times faster than numpy
-    arithmetic on nibbles; it also skips whitespace, which shows as a shorter result.
+    ``binascii.unhexlify`` decodes the 32 digits of each row in C, several times faster than
+    numpy arithmetic on nibbles; any character that is not a hex digit makes it fail.
     """
     n = len(strings)
     bufs = strings.buffers()
@@ -128,10 +137,9 @@ def _fromhex36(strings: pa.Array) -> pa.Array | None:
         if not (block[:, _HYPHENS] == 45).all():
             return None
         try:
-            raw = bytes.fromhex(block[:, _HEX_COLS].tobytes().decode("ascii"))
-        except ValueError:  # a non-hex character (UnicodeDecodeError included)
-            return None
-        if len(raw) != 16 * len(block):
+            # unhexlify reads the digits' buffer as is (fromhex needed a str copy first)
+            raw = binascii.unhexlify(block[:, _HEX_COLS].reshape(-1))
+        except ValueError:  # a non-hex character (binascii.Error is a ValueError)
             return None
         out.append(raw)
     fixed = pa.FixedSizeBinaryArray.from_buffers(
@@ -194,9 +202,9 @@ def normalise_ids(col: pa.ChunkedArray | None, n: int) -> pa.Array:
     if col is None:
         return pa.nulls(n, pa.binary())
     if pa.types.is_binary(col.type):
-        return col.combine_chunks()
+        return whole(col)
     if pa.types.is_string(col.type):
-        return uuid_strings_to_bytes(col.combine_chunks())
+        return uuid_strings_to_bytes(whole(col))
     return _python_ids([None if v is None else str(v) for v in col.to_pylist()])
 
 
@@ -229,7 +237,7 @@ def parse_timestamps(col: pa.ChunkedArray | pa.Array | None, n: int) -> pa.Array
     if pa.types.is_timestamp(col.type):
         try:
             ts = col if col.type.tz else pc.assume_timezone(col, "UTC")
-            return pc.cast(pc.cast(ts, pa.timestamp("us", tz="UTC")), pa.int64()).combine_chunks()
+            return whole(pc.cast(pc.cast(ts, pa.timestamp("us", tz="UTC")), pa.int64()))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             col = pc.cast(col, pa.string())
     strings = _as_string(col, n)
@@ -239,6 +247,13 @@ def parse_timestamps(col: pa.ChunkedArray | pa.Array | None, n: int) -> pa.Array
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         # Some value is not zone-aware ISO: fall back to Python's parser, row by row.
         return pa.array([_parse_one(v) for v in strings.to_pylist()], pa.int64())
+
+
+def _all_plausible(ts: pa.ChunkedArray | pa.Array, now: float | None) -> bool:
+    """Whether every timestamp lies in the believed range (one min/max pass, the usual case)."""
+    limit = int(((time.time() if now is None else now) + AHEAD_MARGIN_S) * 1_000_000)
+    lo, hi = pc.min_max(ts).values()
+    return lo.as_py() is None or (lo.as_py() >= EARLIEST_US and hi.as_py() <= limit)
 
 
 def _implausible(ts: pa.Array, now: float | None) -> pa.Array:
@@ -281,7 +296,13 @@ def normalise_status(table: pa.Table, source: str = "", now: float | None = None
     missing = [c for c in (s.S_RUN, s.S_STATE, s.S_TS) if c not in table.column_names]
     if missing and n:
         return Normalised(_empty_events(), [f"{source}: missing column(s) {', '.join(missing)}"])
-    state = pc.utf8_upper(_as_string(_column(table, s.S_STATE), n))
+    now = time.time() if now is None else now  # one clock reading for the whole batch
+    known_states = pa.array(KNOWN_STATES)
+    state = _as_string(_column(table, s.S_STATE), n)
+    known = pc.is_in(state, known_states)
+    if known.null_count or not pc.all(known).as_py():  # some state not as writers spell it
+        state = pc.utf8_upper(state)
+        known = pc.is_in(state, known_states)
     ts = parse_timestamps(_column(table, s.S_TS), n)
     tag_names, tag_arrays = _tag_columns(table, n)
     out = pa.table(
@@ -296,7 +317,6 @@ def normalise_status(table: pa.Table, source: str = "", now: float | None = None
         ],
         names=[*s.EVENT_SCHEMA.names, *tag_names],
     )
-    known = pc.is_in(state, pa.array(KNOWN_STATES))
     good = pc.and_(pc.fill_null(known, False), pc.is_valid(ts))
     good = pc.and_(good, pc.is_valid(out.column("run_id")))
     bad = n - pc.sum(pc.cast(good, pa.int64())).as_py() if n else 0
@@ -307,8 +327,8 @@ def normalise_status(table: pa.Table, source: str = "", now: float | None = None
             f"{source}: skipped {bad} event(s) with unknown state or bad timestamp{detail}"
         )
         out = out.filter(good)
-    if out.num_rows:
-        ts_col = out.column("ts").combine_chunks()
+    if out.num_rows and not _all_plausible(out.column("ts"), now):
+        ts_col = whole(out.column("ts"))
         implausible = _implausible(ts_col, now)
         far = pc.sum(pc.cast(implausible, pa.int64())).as_py() or 0
         if far:
@@ -338,7 +358,7 @@ def normalise_logs(table: pa.Table, source: str = "", now: float | None = None) 
     if success is None or not pa.types.is_boolean(success.type):
         success_arr = pa.nulls(n, pa.bool_())
     else:
-        success_arr = success.combine_chunks()
+        success_arr = whole(success)
     tag_names, tag_arrays = _tag_columns(table, n)
     out = pa.table(
         [
