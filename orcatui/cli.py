@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from pathlib import Path
@@ -359,6 +360,9 @@ def _arrow_without_pandas() -> None:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     """``orcatui summary``."""
+    # A one-shot process whose objects are all kept until it exits: the cyclic collector only
+    # re-scans them (some 66 passes over the imports and the load) and would free nothing.
+    gc.disable()
     _arrow_without_pandas()
     from orcatui.model.report import build_report, exit_code
     from orcatui.summary_text import render
