@@ -202,34 +202,19 @@ class DeltaTableReader:
                     continue
                 break  # not complete yet: read up to the commit before it, retry it next call
             self._complete(version)
-            removed: set[str] = set()
-            compacted: list[dict] = []
-            for action in actions:
-                if "add" in action:
-                    add = action["add"]
-                    p = unquote(add["path"])
-                    if recovered and p in self._removed_since_skip:
-                        continue  # removed by a later commit already folded
-                    if add.get("dataChange") is False:
-                        compacted.append(add)
-                    else:
-                        pending[p] = add
-                elif "remove" in action:
-                    p = unquote(action["remove"]["path"])
-                    removed.add(p)
-                    pending.pop(p, None)
-                    self._files.discard(p)
-                    self._retry.pop(p, None)
-                    if self._skipped:
-                        self._removed_since_skip.add(p)
-                elif "protocol" in action and action["protocol"].get("minReaderVersion", 1) > 3:
-                    return None
-            # Rows of a rewrite (OPTIMIZE) are already known if every file it replaced was read.
-            if compacted and removed and removed <= read_before:
-                self._files.update(unquote(a["path"]) for a in compacted)
-            else:
-                for a in compacted:
-                    pending[unquote(a["path"])] = a
+            removed = fold_actions(
+                actions,
+                pending,
+                self._files,
+                read_before,
+                skip=self._removed_since_skip if recovered else frozenset(),
+            )
+            if removed is None:
+                return None
+            for p in removed:
+                self._retry.pop(p, None)
+                if self._skipped:
+                    self._removed_since_skip.add(p)
             if not recovered:
                 last = version
         if not self._skipped:
@@ -301,6 +286,11 @@ def _read_commit(path: str) -> list[dict] | None:
             data = fh.read()
     except FileNotFoundError:
         return None
+    return parse_commit(data)
+
+
+def parse_commit(data: bytes) -> list[dict] | None:
+    """The actions of a commit's bytes; None if empty or not complete JSON lines (objects)."""
     actions = []
     for line in data.splitlines():
         if not line.strip():
@@ -313,6 +303,53 @@ def _read_commit(path: str) -> list[dict] | None:
             return None
         actions.append(action)
     return actions or None
+
+
+def fold_actions(
+    actions: list[dict],
+    pending: dict[str, dict],
+    files: set[str],
+    read_before: set[str],
+    *,
+    skip: set[str] | frozenset[str] = frozenset(),
+) -> set[str] | None:
+    """Apply one commit's actions to the adds not read yet (the one folding rule of a Delta log,
+    local and remote alike).
+
+    ``pending``: table-relative path → add action still to read, in commit order (updated);
+    ``files``: paths whose rows are known (a removed one is discarded; updated);
+    ``read_before``: paths whose rows were known before this batch of commits. A rewrite
+    (``dataChange: false`` adds) whose removed files were all read before adds nothing; else its
+    adds are read. Adds of paths in ``skip`` are ignored. Returns the removed paths, or None
+    when the commit needs a reader protocol above 3 (tail no further: reload the snapshot). A
+    malformed action raises (``KeyError``/``TypeError``/``AttributeError``).
+    """
+    removed: set[str] = set()
+    compacted: list[dict] = []
+    for action in actions:
+        if "add" in action:
+            add = action["add"]
+            p = unquote(add["path"])
+            if p in skip:
+                continue  # removed by a later commit already folded
+            if add.get("dataChange") is False:
+                compacted.append(add)
+            else:
+                pending[p] = add
+        elif "remove" in action:
+            p = unquote(action["remove"]["path"])
+            removed.add(p)
+            pending.pop(p, None)
+            files.discard(p)
+        elif "protocol" in action and action["protocol"].get("minReaderVersion", 1) > 3:
+            return None
+    # Rows of a rewrite (OPTIMIZE) are already known if every file it replaced was read.
+    if compacted and removed and removed <= read_before:
+        files.update(unquote(a["path"]) for a in compacted)
+    else:
+        for a in compacted:
+            pending[unquote(a["path"])] = a
+    return removed
 
 
 def _written_within(path: str, seconds: float) -> bool:
