@@ -64,8 +64,40 @@ __all__ = [
 LAG_MS = 60_000
 #: A run record is a few kB; a larger object is not parsed.
 MAX_RECORD_BYTES = 4 << 20
-#: Concurrent GETs when reading many objects.
-READ_THREADS = 16
+#: GETs in flight at once in the whole process (object storage is latency-bound: a request
+#: costs 20-50 ms of waiting and almost no CPU, so many are kept in flight).
+GET_THREADS = 64
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def get_pool() -> ThreadPoolExecutor:
+    """The process-wide pool that runs single GETs (leaf tasks only: nothing run on it waits
+    for another task of it, so table threads may share it without deadlock)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=GET_THREADS, thread_name_prefix="get")
+        return _pool
+
+
+def get_many(bucket: Bucket, keys: list[str]) -> dict[str, bytes | None]:
+    """GET ``keys`` concurrently on the shared pool: key → bytes, or None when not found.
+    Any other failure raises (the first, as an :class:`ObjectStoreError`)."""
+
+    def one(key: str) -> bytes | None:
+        try:
+            return bucket.get(key)
+        except ObjectStoreError as exc:
+            if exc.kind == "not-found":
+                return None
+            raise
+
+    if len(keys) <= 1:
+        return {k: one(k) for k in keys}
+    return dict(zip(keys, get_pool().map(one, keys), strict=True))
+
+
 _TIME_NAME = re.compile(r"^(\d{13})-.+\.parquet$")
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 _DELTA_LOG = "_delta_log"
@@ -81,12 +113,14 @@ class Listing:
     """What one full LIST of a root found (keys relative to the bucket).
 
     ``parquet``: table prefix → its Parquet objects (``path``, ``size``, ``last_modified``…);
-    ``delta``: table prefixes that have a ``_delta_log/``; ``records``: run-record objects;
-    ``requests``: LIST requests made.
+    ``delta``: table prefixes that have a ``_delta_log/``; ``delta_logs``: table prefix → the
+    objects of its ``_delta_log/`` (so a cold load needs no LIST of its own); ``records``:
+    run-record objects; ``requests``: LIST requests made.
     """
 
     parquet: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     delta: list[str] = field(default_factory=list)
+    delta_logs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
 
@@ -125,7 +159,11 @@ class RemoteRoot:
             parts = key.split("/")
             name = parts[-1]
             if _DELTA_LOG in parts:
-                delta.add("/".join(parts[: parts.index(_DELTA_LOG)]))
+                at = parts.index(_DELTA_LOG)
+                table = "/".join(parts[:at])
+                delta.add(table)
+                if at == len(parts) - 2:
+                    out.delta_logs.setdefault(table, []).append(obj)
                 continue
             if len(parts) >= 2 and (parts[-2] == _RUNS or (len(parts) >= 3 and parts[-3] == _RUNS)):
                 if name.endswith(".json") and not name.startswith("."):
@@ -180,9 +218,9 @@ class RemoteRoot:
 
 
 def read_objects(
-    bucket: Bucket, keys: list[str], *, threads: int = READ_THREADS
+    bucket: Bucket, keys: list[str]
 ) -> tuple[list[tuple[str, pa.Table]], list[str], dict[str, str]]:
-    """GET and parse Parquet objects concurrently.
+    """GET and parse Parquet objects concurrently (on the shared pool).
 
     Returns ``(tables, missing, broken)``: ``(key, table)`` in key order, keys that no
     longer exist (compacted away), and key → one-line reason for objects that failed.
@@ -200,11 +238,7 @@ def read_objects(
         except Exception as exc:
             return key, None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
 
-    if len(keys) <= 1:
-        results = [one(k) for k in keys]
-    else:
-        with ThreadPoolExecutor(max_workers=min(threads, len(keys))) as pool:
-            results = list(pool.map(one, keys))
+    results = [one(k) for k in keys] if len(keys) <= 1 else list(get_pool().map(one, keys))
     tables: list[tuple[str, pa.Table]] = []
     missing: list[str] = []
     broken: dict[str, str] = {}
