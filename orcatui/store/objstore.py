@@ -67,6 +67,12 @@ MAX_RECORD_BYTES = 4 << 20
 #: GETs in flight at once in the whole process (object storage is latency-bound: a request
 #: costs 20-50 ms of waiting and almost no CPU, so many are kept in flight).
 GET_THREADS = 64
+#: :func:`list_tree`: split a root's listing into this many prefixes, walking down at most
+#: ``SCAN_DEPTH`` folder levels to find them.
+SCAN_FAN = 16
+SCAN_DEPTH = 4
+#: Keys in one LIST page (S3's maximum; :meth:`Bucket.list` asks for pages of this size).
+LIST_PAGE = 1000
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -150,11 +156,11 @@ class RemoteRoot:
         next(iter(self.bucket.list(self.root.prefix)), None)
 
     def scan(self) -> Listing:
-        """List the whole root once and classify what is there."""
+        """List the whole root once (:func:`list_tree`) and classify what is there."""
         before = self.bucket.requests.get("LIST", 0)
         out = Listing()
         delta: set[str] = set()
-        for obj in self.bucket.list(self.root.prefix):
+        for obj in list_tree(self.bucket, self.root.prefix):
             key: str = obj["path"]
             parts = key.split("/")
             name = parts[-1]
@@ -215,6 +221,44 @@ class RemoteRoot:
     def run_records(self) -> RunRecordWatch:
         """A watch of every run record under the root."""
         return RunRecordWatch(self.bucket, self.root.prefix)
+
+
+def list_tree(
+    bucket: Bucket, prefix: str, *, fan: int = SCAN_FAN, depth: int = SCAN_DEPTH
+) -> list[dict[str, Any]]:
+    """Every object under ``prefix`` (as one recursive LIST would give, in key order).
+
+    A root that fits one page (1,000 keys) costs that one LIST. A larger one is listed as a
+    few prefixes at once: a delimiter LIST per level (up to ``depth`` levels, each level's
+    folders at once) until there are ``fan`` folders, then a full LIST of each, concurrently.
+    One recursive LIST would page through the whole root one page after another (a round
+    trip each, and moto re-sorts every key below the prefix for every page); the split keeps
+    many requests in flight and each one small.
+    """
+    prefix = prefix.strip("/")
+    pages = bucket.list(prefix)
+    first: list[dict[str, Any]] = []
+    for obj in pages:
+        first.append(obj)
+        if len(first) == LIST_PAGE:
+            break
+    pages.close()
+    if len(first) < LIST_PAGE:
+        return first
+    objects: list[dict[str, Any]] = []
+    frontier = [prefix]
+    for _ in range(depth):
+        if len(frontier) >= fan:
+            break
+        found = list(get_pool().map(bucket.list_dirs, frontier))
+        frontier = [d for dirs, _ in found for d in dirs]
+        objects.extend(o for _, objs in found for o in objs)
+        if not frontier:
+            break
+    for part in get_pool().map(lambda p: list(bucket.list(p)), frontier):
+        objects.extend(part)
+    objects.sort(key=lambda o: o["path"])
+    return objects
 
 
 def read_objects(
