@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from support.events import T0, event
 from test_remote_summary import download
 
@@ -209,3 +210,30 @@ def test_a_bad_commit_is_named_and_read_past(s3_bucket: str) -> None:
     store = RemoteStore(f"s3://{s3_bucket}/db")
     assert _events(store.poll()) == Counter([("RUNNING", "a"), ("SUCCESS", "a")])
     assert any("commit 1 " in why for why in store.broken.values()), store.broken
+
+
+def test_list_tree_gives_what_one_recursive_listing_gives(
+    s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A root larger than a page is listed as prefixes at once: the same objects, in key
+    order, with objects at every level (the walk's folders and below its frontier)."""
+    from orcatui.store import objstore
+
+    b = Bucket(f"s3://{s3_bucket}/db")
+    keys = ["db/top.json", "db/p/_runs/r/w.json", "db/p/x.parquet"]
+    keys += [f"db/p/_status/n{i}/v0/t/{j}.parquet" for i in range(5) for j in range(3)]
+    keys += ["db/q/_status/m/_delta_log/00000000000000000000.json", "dbx/outside.json"]
+    for k in keys:
+        b.put(k, b"{}")
+    whole = [o["path"] for o in b.list("db")]
+    assert "dbx/outside.json" not in whole and len(whole) == len(keys) - 1
+    monkeypatch.setattr(objstore, "LIST_PAGE", 4)  # "more than a page": walk the tree
+    for fan, depth in ((16, 4), (2, 1), (3, 2), (100, 10)):
+        before = b.requests.get("LIST", 0)
+        got = [o["path"] for o in objstore.list_tree(b, "db", fan=fan, depth=depth)]
+        assert got == whole, (fan, depth)
+        assert b.requests["LIST"] - before > 1  # it did split
+    monkeypatch.setattr(objstore, "LIST_PAGE", 1000)
+    before = b.requests.get("LIST", 0)
+    assert [o["path"] for o in objstore.list_tree(b, "db")] == whole
+    assert b.requests["LIST"] - before == 1  # one page: one LIST
