@@ -371,33 +371,31 @@ def _delta_error(exc: BaseException, path: Path) -> str:
 
 def _adds_table(adds: list[dict]) -> pa.Table:
     """Add actions from JSON commits, flattened like ``get_add_actions(flatten=True)``."""
-    cols: dict[str, list] = {"path": [], "num_records": []}
-    rows = []
-    for a in adds:
+    n = len(adds)
+    paths: list = []
+    num_records: list = []
+    names = (("min", "minValues"), ("max", "maxValues"), ("null_count", "nullCount"))
+    cols: dict[str, list] = {}  # "<short>.<column>" -> one value per add (None when absent)
+    for i, a in enumerate(adds):
         try:
-            stats = json.loads(a.get("stats") or "{}")
+            st = json.loads(a.get("stats") or "{}")
         except ValueError:
-            stats = {}
-        rows.append(stats)
-    names = {"min": "minValues", "max": "maxValues", "null_count": "nullCount"}
-    keys: set[str] = set()
-    for st in rows:
-        for short, part in names.items():
+            st = {}
+        paths.append(a["path"])
+        num_records.append(st.get("numRecords"))
+        for short, part in names:
             for k, v in (st.get(part) or {}).items():
                 if not isinstance(v, dict):
-                    keys.add(f"{short}.{k}")
-    for k in keys:
-        cols[k] = []
-    for a, st in zip(adds, rows, strict=True):
-        cols["path"].append(a["path"])
-        cols["num_records"].append(st.get("numRecords"))
-        for k in keys:
-            part, col = k.split(".", 1)
-            v = (st.get(names[part]) or {}).get(col)
-            cols[k].append(None if isinstance(v, dict) else v)
-    arrays = {}
+                    col = cols.get(f"{short}.{k}")
+                    if col is None:
+                        col = cols[f"{short}.{k}"] = [None] * n
+                    col[i] = v
+    arrays = {
+        "path": pa.array(paths, pa.string()),
+        "num_records": pa.array(num_records, pa.int64()),
+    }
     for k, v in cols.items():
-        if k.startswith("null_count.") or k == "num_records":
+        if k.startswith("null_count."):
             arrays[k] = pa.array(v, pa.int64())
         else:
             arrays[k] = pa.array([None if x is None else str(x) for x in v], pa.string())

@@ -36,7 +36,6 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from observers.objstore import ObjectStoreError
 from orcatui.store.discovery import ObjectPath, TableFormat, TableKind, TableRef
@@ -49,6 +48,7 @@ from orcatui.store.objstore import (
     RemoteRoot,
     RunRecordWatch,
     read_objects,
+    read_parquet_bytes,
 )
 from orcatui.store.store import SKIPPED_SUFFIX, RootError, StoreUpdate, _thread_map
 
@@ -383,7 +383,7 @@ class LogState:
         """Take one classic checkpoint part: its protocol, metadata and live files (into
         ``pending``, as add actions). False when it is a kind not followed here (sidecars of
         a v2 checkpoint)."""
-        table = pq.read_table(pa.BufferReader(data))
+        table = read_parquet_bytes(data)
         names = set(table.column_names)
         for col in ("sidecar", "checkpointMetadata"):
             if col in names and table.column(col).null_count < table.num_rows:
