@@ -3,8 +3,9 @@
 The client (obstore, configured from each cloud's environment variables plus storage
 options) lives in :mod:`observers.objstore`; this module adds what a reader needs:
 
-* :class:`RemoteRoot` — one full prefix LIST classifies the root: Parquet tables, Delta
-  tables, run records (cold load).
+* :class:`RemoteRoot` — one listing of the whole root classifies it: Parquet tables, Delta
+  tables (with their ``_delta_log/`` objects), run records (cold load). A root larger than one
+  LIST page is listed as many prefixes at once (:func:`list_tree`).
 * :class:`ParquetTail` — new objects of one Parquet table. Our writers name objects
   ``<13-digit epoch ms>-<writer id>-<seq>.parquet``, so keys sort by time across writers:
   the tail LISTs only after ``(newest ms seen − LAG_MS)`` (the lag covers uploads that

@@ -10,11 +10,14 @@ where a root lives. What differs is only how bytes are found and fetched (design
   (pipeline above ``_status``/``_log``, identity below, tables never nested).
 * **Tables**: a remote table's :attr:`TableRef.path` is an :class:`ObjectPath` (its URL; never a
   local path). Parquet tables are tailed by :class:`ParquetTail` (LIST after the newest time-named
-  key); Delta tables by :class:`RemoteDeltaReader` (delta-rs for the snapshot, then the new
-  ``_delta_log`` commits found by a LIST after the last commit key), folding adds and removes as
-  :class:`~orcatui.store.delta_table.DeltaTableReader` does: an OPTIMIZE never makes rows count
-  twice. Rows are normalised by the same functions as local files, so the model sees identical
-  rows.
+  key); Delta tables by :class:`RemoteDeltaReader`: the cold load reads the log itself (the
+  newest checkpoint and the commits after it, named by the root's listing, fetched by
+  concurrent GETs), later polls the new commits found by a LIST after the last commit key; both
+  fold adds and removes by :func:`~orcatui.store.delta_table.fold_actions`, the rule of the
+  local :class:`~orcatui.store.delta_table.DeltaTableReader`: an OPTIMIZE whose inputs were all
+  read adds nothing. delta-rs loads the snapshot when the log reader cannot (a gap, a v2
+  checkpoint, deletion vectors, column mapping, unknown reader features). Rows are normalised
+  by the same functions as local files, so the model sees identical rows.
 * **Run records**: one :class:`RunRecordWatch` per pipeline's ``_runs/`` prefix; each record
   carries ``_seen_change_at`` / ``_heartbeat_watched`` / ``_clock_offset_s`` for liveness by the
   reader's clock (:func:`orcatui.model.runs.judge_run`).
@@ -105,14 +108,20 @@ class RemoteParquetReader:
 
 
 class RemoteDeltaReader:
-    """A Delta table on object storage: delta-rs for the snapshot, then the new commits.
+    """A Delta table on object storage: its log read directly, delta-rs as the fallback.
 
-    Mirrors :class:`~orcatui.store.delta_table.DeltaTableReader`: the data files read are
-    remembered; the adds and removes of each batch of new commits are applied before any file
-    is read; a compaction (``dataChange: false``) whose replaced files were all read adds
-    nothing; a snapshot reload (a gap in the log, a protocol it cannot tail) reads only files
-    not read before. Rows come from the add actions' statistics where those are exact (one-row
-    files, as orcapod writes), else from the data files (GET).
+    Cold load (:meth:`_load_log`): the newest complete classic checkpoint and every commit
+    after it, GET at once (``seed``: the root scan's objects of ``_delta_log/``, so no LIST).
+    Then each poll LISTs ``_delta_log/`` after the last commit key and GETs the new commits at
+    once. Mirrors :class:`~orcatui.store.delta_table.DeltaTableReader` through the shared
+    :func:`~orcatui.store.delta_table.fold_actions`: the data files read are remembered; the
+    adds and removes of each batch of new commits are applied before any file is read; a
+    compaction (``dataChange: false``) whose replaced files were all read adds nothing. delta-rs
+    loads the snapshot (reading only files not read before) when the log cannot be followed
+    here: a gap, a vanished object, a malformed action, a v2 checkpoint, a live file with a
+    deletion vector, column mapping, a reader feature not known (:class:`LogState`). Rows come
+    from the add actions' statistics where those are exact (one-row files, as orcapod writes),
+    else from the data files (GET).
     """
 
     def __init__(
