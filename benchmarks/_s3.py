@@ -121,6 +121,59 @@ def server() -> Iterator[Server]:
                 os.environ[k] = v
 
 
+_PROXY = r"""
+import asyncio, sys
+delay, target_port = float(sys.argv[1]), int(sys.argv[2])
+
+async def pipe(reader, writer, wait):
+    try:
+        while data := await reader.read(1 << 16):
+            if wait:
+                await asyncio.sleep(wait)  # each request (one chunk) waits: a round trip
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, asyncio.CancelledError):
+        pass
+    finally:
+        writer.close()
+
+async def handle(client_r, client_w):
+    server_r, server_w = await asyncio.open_connection("127.0.0.1", target_port)
+    await asyncio.gather(pipe(client_r, server_w, delay), pipe(server_r, client_w, 0.0))
+
+async def main():
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
+    print(srv.sockets[0].getsockname()[1], flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # EOF stops
+
+asyncio.run(main())
+"""
+
+
+@contextmanager
+def latency_proxy(endpoint: str, delay_ms: float) -> Iterator[str]:
+    """A TCP proxy (child process) in front of ``endpoint`` that holds each request chunk
+    ``delay_ms`` before passing it on — object storage's round trip, with any number of
+    requests in flight (as on S3). Yields the proxy's endpoint URL."""
+    port = endpoint.rsplit(":", 1)[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PROXY, str(delay_ms / 1000), port],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    try:
+        yield f"http://127.0.0.1:{int(proc.stdout.readline())}"
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for a child process: this repository first on ``PYTHONPATH``."""
     env = dict(os.environ)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._s3 import child_env, diff, put_many, run_timed, server
+from benchmarks._s3 import child_env, diff, latency_proxy, put_many, run_timed, server
 
 DATA = Path(__file__).resolve().parent / "_data"
 
@@ -44,6 +44,22 @@ except Exception as exc:
     print(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
 """
 
+# The phases of a cold load inside one process (the store only, no summary around it).
+_PHASES = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+from orcatui.store.remote_store import RemoteStore
+store = RemoteStore(sys.argv[1])
+t1 = time.perf_counter()
+tables = store.discover()
+t2 = time.perf_counter()
+update = store.poll(rediscover=False)
+t3 = time.perf_counter()
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"import+client": t1 - t0, "scan": t2 - t1, "read": t3 - t2,
+    "tables": len(tables), "rows": sum(t.num_rows for _, t in update.status),
+    "cpu": ru.ru_utime + ru.ru_stime, "requests": store.requests}))
+"""
 
 SERVER_CPU: list[float] = []  # the server's CPU seconds during each of the last summaries
 
@@ -131,6 +147,13 @@ def main() -> None:
     ap.add_argument("--commits", type=int, default=500)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-delta", action="store_true")
+    ap.add_argument("--skip-parquet", action="store_true")
+    ap.add_argument(
+        "--latency-ms",
+        type=float,
+        default=20.0,
+        help="round trip a proxy adds to each request for the with-latency figure (0: none)",
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_s3_load_"))
     try:
@@ -138,27 +161,28 @@ def main() -> None:
             client = srv.client()
             client.create_bucket(Bucket="load")
             client.create_bucket(Bucket="orcapod")  # apart: moto's LIST scans the whole bucket
-            items = parquet_root(tmp / "parquet", args.tables, args.events)
-            put_many(client, "load", [(f"parquet/{k}", v) for k, v in items])
-            wall, cpu, req, rep = summary("s3://load/parquet", args.repeat, srv)
-            scpu = statistics.median(SERVER_CPU)
-            lwall, lcpu, _, lrep = summary(str(tmp / "parquet"), args.repeat)
-            assert _packets(rep) == _packets(lrep), "S3 and local summaries differ"
-            print(
-                _line(
-                    f"1. summary --json of {args.tables} Parquet tables × {args.events:,} events "
-                    f"on S3 ({_packets(rep):,} packets)",
-                    wall,
-                    cpu,
-                    req,
-                    3.0,
-                    scpu,
+            if not args.skip_parquet:
+                items = parquet_root(tmp / "parquet", args.tables, args.events)
+                put_many(client, "load", [(f"parquet/{k}", v) for k, v in items])
+                wall, cpu, req, rep = summary("s3://load/parquet", args.repeat, srv)
+                scpu = statistics.median(SERVER_CPU)
+                lwall, lcpu, _, lrep = summary(str(tmp / "parquet"), args.repeat)
+                assert _packets(rep) == _packets(lrep), "S3 and local summaries differ"
+                print(
+                    _line(
+                        f"1. summary --json of {args.tables} Parquet tables × "
+                        f"{args.events:,} events on S3 ({_packets(rep):,} packets)",
+                        wall,
+                        cpu,
+                        req,
+                        3.0,
+                        scpu,
+                    )
                 )
-            )
-            print(
-                f"   same data on local disk: {lwall:.2f} s wall, {lcpu:.2f} s CPU "
-                f"(S3/local = {wall / lwall:.2f}×)"
-            )
+                print(
+                    f"   same data on local disk: {lwall:.2f} s wall, {lcpu:.2f} s CPU "
+                    f"(S3/local = {wall / lwall:.2f}×)"
+                )
             if args.skip_delta:
                 return
             local = delta_root(args.delta_tables, args.commits)
@@ -188,6 +212,42 @@ def main() -> None:
                 f"   same data on local disk: {lwall:.2f} s wall, {lcpu:.2f} s CPU "
                 f"(S3/local = {wall / lwall:.2f}×)"
             )
+            _w, _c, out = run_timed(
+                [sys.executable, "-c", _PHASES, "s3://orcapod/delta"], child_env()
+            )
+            ph = json.loads(out.stdout)
+            print(
+                f"   phases in one process: import+client {ph['import+client']:.2f} s, "
+                f"scan {ph['scan']:.2f} s, read {ph['read']:.2f} s ({ph['tables']} tables, "
+                f"{ph['rows']:,} rows); {ph['cpu']:.2f} s CPU; our client's requests "
+                f"{ph['requests']}"
+            )
+            if args.latency_ms > 0:
+                with latency_proxy(srv.endpoint, args.latency_ms) as proxied:
+                    walls, cpus = [], []
+                    before = srv.counts()
+                    for _ in range(args.repeat):
+                        wall, cpu, out = run_timed(
+                            [
+                                sys.executable,
+                                "-m",
+                                "orcatui",
+                                "summary",
+                                "--json",
+                                "s3://orcapod/delta",
+                            ],
+                            child_env({"AWS_ENDPOINT_URL": proxied}),
+                        )
+                        assert _packets(json.loads(out.stdout)) == _packets(rep), out.stderr
+                        walls.append(wall)
+                        cpus.append(cpu)
+                    per = {k: v // args.repeat for k, v in diff(srv.counts(), before).items()}
+                print(
+                    f"   with {args.latency_ms:g} ms added to every request (a proxy): "
+                    f"{statistics.median(walls):.2f} s wall, {statistics.median(cpus):.2f} s CPU, "
+                    f"{sum(per.values()):,} requests {per}; target 5 s → "
+                    f"{5.0 / statistics.median(walls):.1f}× headroom"
+                )
             _w, _c, out = run_timed(
                 [sys.executable, "-c", _ORCAPOD, "s3://orcapod/delta"], child_env()
             )

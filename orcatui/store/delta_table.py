@@ -202,34 +202,19 @@ class DeltaTableReader:
                     continue
                 break  # not complete yet: read up to the commit before it, retry it next call
             self._complete(version)
-            removed: set[str] = set()
-            compacted: list[dict] = []
-            for action in actions:
-                if "add" in action:
-                    add = action["add"]
-                    p = unquote(add["path"])
-                    if recovered and p in self._removed_since_skip:
-                        continue  # removed by a later commit already folded
-                    if add.get("dataChange") is False:
-                        compacted.append(add)
-                    else:
-                        pending[p] = add
-                elif "remove" in action:
-                    p = unquote(action["remove"]["path"])
-                    removed.add(p)
-                    pending.pop(p, None)
-                    self._files.discard(p)
-                    self._retry.pop(p, None)
-                    if self._skipped:
-                        self._removed_since_skip.add(p)
-                elif "protocol" in action and action["protocol"].get("minReaderVersion", 1) > 3:
-                    return None
-            # Rows of a rewrite (OPTIMIZE) are already known if every file it replaced was read.
-            if compacted and removed and removed <= read_before:
-                self._files.update(unquote(a["path"]) for a in compacted)
-            else:
-                for a in compacted:
-                    pending[unquote(a["path"])] = a
+            removed = fold_actions(
+                actions,
+                pending,
+                self._files,
+                read_before,
+                skip=self._removed_since_skip if recovered else frozenset(),
+            )
+            if removed is None:
+                return None
+            for p in removed:
+                self._retry.pop(p, None)
+                if self._skipped:
+                    self._removed_since_skip.add(p)
             if not recovered:
                 last = version
         if not self._skipped:
@@ -301,6 +286,11 @@ def _read_commit(path: str) -> list[dict] | None:
             data = fh.read()
     except FileNotFoundError:
         return None
+    return parse_commit(data)
+
+
+def parse_commit(data: bytes) -> list[dict] | None:
+    """The actions of a commit's bytes; None if empty or not complete JSON lines (objects)."""
     actions = []
     for line in data.splitlines():
         if not line.strip():
@@ -313,6 +303,53 @@ def _read_commit(path: str) -> list[dict] | None:
             return None
         actions.append(action)
     return actions or None
+
+
+def fold_actions(
+    actions: list[dict],
+    pending: dict[str, dict],
+    files: set[str],
+    read_before: set[str],
+    *,
+    skip: set[str] | frozenset[str] = frozenset(),
+) -> set[str] | None:
+    """Apply one commit's actions to the adds not read yet (the one folding rule of a Delta log,
+    local and remote alike).
+
+    ``pending``: table-relative path → add action still to read, in commit order (updated);
+    ``files``: paths whose rows are known (a removed one is discarded; updated);
+    ``read_before``: paths whose rows were known before this batch of commits. A rewrite
+    (``dataChange: false`` adds) whose removed files were all read before adds nothing; else its
+    adds are read. Adds of paths in ``skip`` are ignored. Returns the removed paths, or None
+    when the commit needs a reader protocol above 3 (tail no further: reload the snapshot). A
+    malformed action raises (``KeyError``/``TypeError``/``AttributeError``).
+    """
+    removed: set[str] = set()
+    compacted: list[dict] = []
+    for action in actions:
+        if "add" in action:
+            add = action["add"]
+            p = unquote(add["path"])
+            if p in skip:
+                continue  # removed by a later commit already folded
+            if add.get("dataChange") is False:
+                compacted.append(add)
+            else:
+                pending[p] = add
+        elif "remove" in action:
+            p = unquote(action["remove"]["path"])
+            removed.add(p)
+            pending.pop(p, None)
+            files.discard(p)
+        elif "protocol" in action and action["protocol"].get("minReaderVersion", 1) > 3:
+            return None
+    # Rows of a rewrite (OPTIMIZE) are already known if every file it replaced was read.
+    if compacted and removed and removed <= read_before:
+        files.update(unquote(a["path"]) for a in compacted)
+    else:
+        for a in compacted:
+            pending[unquote(a["path"])] = a
+    return removed
 
 
 def _written_within(path: str, seconds: float) -> bool:
@@ -334,33 +371,31 @@ def _delta_error(exc: BaseException, path: Path) -> str:
 
 def _adds_table(adds: list[dict]) -> pa.Table:
     """Add actions from JSON commits, flattened like ``get_add_actions(flatten=True)``."""
-    cols: dict[str, list] = {"path": [], "num_records": []}
-    rows = []
-    for a in adds:
+    n = len(adds)
+    paths: list = []
+    num_records: list = []
+    names = (("min", "minValues"), ("max", "maxValues"), ("null_count", "nullCount"))
+    cols: dict[str, list] = {}  # "<short>.<column>" -> one value per add (None when absent)
+    for i, a in enumerate(adds):
         try:
-            stats = json.loads(a.get("stats") or "{}")
+            st = json.loads(a.get("stats") or "{}")
         except ValueError:
-            stats = {}
-        rows.append(stats)
-    names = {"min": "minValues", "max": "maxValues", "null_count": "nullCount"}
-    keys: set[str] = set()
-    for st in rows:
-        for short, part in names.items():
+            st = {}
+        paths.append(a["path"])
+        num_records.append(st.get("numRecords"))
+        for short, part in names:
             for k, v in (st.get(part) or {}).items():
                 if not isinstance(v, dict):
-                    keys.add(f"{short}.{k}")
-    for k in keys:
-        cols[k] = []
-    for a, st in zip(adds, rows, strict=True):
-        cols["path"].append(a["path"])
-        cols["num_records"].append(st.get("numRecords"))
-        for k in keys:
-            part, col = k.split(".", 1)
-            v = (st.get(names[part]) or {}).get(col)
-            cols[k].append(None if isinstance(v, dict) else v)
-    arrays = {}
+                    col = cols.get(f"{short}.{k}")
+                    if col is None:
+                        col = cols[f"{short}.{k}"] = [None] * n
+                    col[i] = v
+    arrays = {
+        "path": pa.array(paths, pa.string()),
+        "num_records": pa.array(num_records, pa.int64()),
+    }
     for k, v in cols.items():
-        if k.startswith("null_count.") or k == "num_records":
+        if k.startswith("null_count."):
             arrays[k] = pa.array(v, pa.int64())
         else:
             arrays[k] = pa.array([None if x is None else str(x) for x in v], pa.string())

@@ -3,8 +3,9 @@
 The client (obstore, configured from each cloud's environment variables plus storage
 options) lives in :mod:`observers.objstore`; this module adds what a reader needs:
 
-* :class:`RemoteRoot` — one full prefix LIST classifies the root: Parquet tables, Delta
-  tables, run records (cold load).
+* :class:`RemoteRoot` — one listing of the whole root classifies it: Parquet tables, Delta
+  tables (with their ``_delta_log/`` objects), run records (cold load). A root larger than one
+  LIST page is listed as many prefixes at once (:func:`list_tree`).
 * :class:`ParquetTail` — new objects of one Parquet table. Our writers name objects
   ``<13-digit epoch ms>-<writer id>-<seq>.parquet``, so keys sort by time across writers:
   the tail LISTs only after ``(newest ms seen − LAG_MS)`` (the lag covers uploads that
@@ -64,8 +65,46 @@ __all__ = [
 LAG_MS = 60_000
 #: A run record is a few kB; a larger object is not parsed.
 MAX_RECORD_BYTES = 4 << 20
-#: Concurrent GETs when reading many objects.
-READ_THREADS = 16
+#: GETs in flight at once in the whole process (object storage is latency-bound: a request
+#: costs 20-50 ms of waiting and almost no CPU, so many are kept in flight).
+GET_THREADS = 64
+#: :func:`list_tree`: split a root's listing into this many prefixes, walking down at most
+#: ``SCAN_DEPTH`` folder levels to find them.
+SCAN_FAN = 16
+SCAN_DEPTH = 4
+#: Keys in one LIST page (S3's maximum; :meth:`Bucket.list` asks for pages of this size).
+LIST_PAGE = 1000
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def get_pool() -> ThreadPoolExecutor:
+    """The process-wide pool that runs single GETs (leaf tasks only: nothing run on it waits
+    for another task of it, so table threads may share it without deadlock)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=GET_THREADS, thread_name_prefix="get")
+        return _pool
+
+
+def get_many(bucket: Bucket, keys: list[str]) -> dict[str, bytes | None]:
+    """GET ``keys`` concurrently on the shared pool: key → bytes, or None when not found.
+    Any other failure raises (the first, as an :class:`ObjectStoreError`)."""
+
+    def one(key: str) -> bytes | None:
+        try:
+            return bucket.get(key)
+        except ObjectStoreError as exc:
+            if exc.kind == "not-found":
+                return None
+            raise
+
+    if len(keys) <= 1:
+        return {k: one(k) for k in keys}
+    return dict(zip(keys, get_pool().map(one, keys), strict=True))
+
+
 _TIME_NAME = re.compile(r"^(\d{13})-.+\.parquet$")
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 _DELTA_LOG = "_delta_log"
@@ -81,12 +120,14 @@ class Listing:
     """What one full LIST of a root found (keys relative to the bucket).
 
     ``parquet``: table prefix → its Parquet objects (``path``, ``size``, ``last_modified``…);
-    ``delta``: table prefixes that have a ``_delta_log/``; ``records``: run-record objects;
-    ``requests``: LIST requests made.
+    ``delta``: table prefixes that have a ``_delta_log/``; ``delta_logs``: table prefix → the
+    objects of its ``_delta_log/`` (so a cold load needs no LIST of its own); ``records``:
+    run-record objects; ``requests``: LIST requests made.
     """
 
     parquet: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     delta: list[str] = field(default_factory=list)
+    delta_logs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
 
@@ -116,16 +157,20 @@ class RemoteRoot:
         next(iter(self.bucket.list(self.root.prefix)), None)
 
     def scan(self) -> Listing:
-        """List the whole root once and classify what is there."""
+        """List the whole root once (:func:`list_tree`) and classify what is there."""
         before = self.bucket.requests.get("LIST", 0)
         out = Listing()
         delta: set[str] = set()
-        for obj in self.bucket.list(self.root.prefix):
+        for obj in list_tree(self.bucket, self.root.prefix):
             key: str = obj["path"]
             parts = key.split("/")
             name = parts[-1]
             if _DELTA_LOG in parts:
-                delta.add("/".join(parts[: parts.index(_DELTA_LOG)]))
+                at = parts.index(_DELTA_LOG)
+                table = "/".join(parts[:at])
+                delta.add(table)
+                if at == len(parts) - 2:
+                    out.delta_logs.setdefault(table, []).append(obj)
                 continue
             if len(parts) >= 2 and (parts[-2] == _RUNS or (len(parts) >= 3 and parts[-3] == _RUNS)):
                 if name.endswith(".json") and not name.startswith("."):
@@ -179,10 +224,54 @@ class RemoteRoot:
         return RunRecordWatch(self.bucket, self.root.prefix)
 
 
+def read_parquet_bytes(data: bytes) -> pa.Table:
+    """One Parquet object's rows (``ParquetFile``: ``pq.read_table`` would import
+    ``pyarrow.dataset`` and with it pandas, 0.3 s, the first time)."""
+    return pq.ParquetFile(pa.BufferReader(data)).read()
+
+
+def list_tree(
+    bucket: Bucket, prefix: str, *, fan: int = SCAN_FAN, depth: int = SCAN_DEPTH
+) -> list[dict[str, Any]]:
+    """Every object under ``prefix`` (as one recursive LIST would give, in key order).
+
+    A root that fits one page (1,000 keys) costs that one LIST. A larger one is listed as a
+    few prefixes at once: a delimiter LIST per level (up to ``depth`` levels, each level's
+    folders at once) until there are ``fan`` folders, then a full LIST of each, concurrently.
+    One recursive LIST would page through the whole root one page after another (a round
+    trip each, and moto re-sorts every key below the prefix for every page); the split keeps
+    many requests in flight and each one small.
+    """
+    prefix = prefix.strip("/")
+    pages = bucket.list(prefix)
+    first: list[dict[str, Any]] = []
+    for obj in pages:
+        first.append(obj)
+        if len(first) == LIST_PAGE:
+            break
+    pages.close()
+    if len(first) < LIST_PAGE:
+        return first
+    objects: list[dict[str, Any]] = []
+    frontier = [prefix]
+    for _ in range(depth):
+        if len(frontier) >= fan:
+            break
+        found = list(get_pool().map(bucket.list_dirs, frontier))
+        frontier = [d for dirs, _ in found for d in dirs]
+        objects.extend(o for _, objs in found for o in objs)
+        if not frontier:
+            break
+    for part in get_pool().map(lambda p: list(bucket.list(p)), frontier):
+        objects.extend(part)
+    objects.sort(key=lambda o: o["path"])
+    return objects
+
+
 def read_objects(
-    bucket: Bucket, keys: list[str], *, threads: int = READ_THREADS
+    bucket: Bucket, keys: list[str]
 ) -> tuple[list[tuple[str, pa.Table]], list[str], dict[str, str]]:
-    """GET and parse Parquet objects concurrently.
+    """GET and parse Parquet objects concurrently (on the shared pool).
 
     Returns ``(tables, missing, broken)``: ``(key, table)`` in key order, keys that no
     longer exist (compacted away), and key → one-line reason for objects that failed.
@@ -196,15 +285,11 @@ def read_objects(
                 return key, None, None
             raise
         try:
-            return key, pq.read_table(pa.BufferReader(data)), None
+            return key, read_parquet_bytes(data), None
         except Exception as exc:
             return key, None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
 
-    if len(keys) <= 1:
-        results = [one(k) for k in keys]
-    else:
-        with ThreadPoolExecutor(max_workers=min(threads, len(keys))) as pool:
-            results = list(pool.map(one, keys))
+    results = [one(k) for k in keys] if len(keys) <= 1 else list(get_pool().map(one, keys))
     tables: list[tuple[str, pa.Table]] = []
     missing: list[str] = []
     broken: dict[str, str] = {}

@@ -10,11 +10,14 @@ where a root lives. What differs is only how bytes are found and fetched (design
   (pipeline above ``_status``/``_log``, identity below, tables never nested).
 * **Tables**: a remote table's :attr:`TableRef.path` is an :class:`ObjectPath` (its URL; never a
   local path). Parquet tables are tailed by :class:`ParquetTail` (LIST after the newest time-named
-  key); Delta tables by :class:`RemoteDeltaReader` (delta-rs for the snapshot, then the new
-  ``_delta_log`` commits found by a LIST after the last commit key), folding adds and removes as
-  :class:`~orcatui.store.delta_table.DeltaTableReader` does: an OPTIMIZE never makes rows count
-  twice. Rows are normalised by the same functions as local files, so the model sees identical
-  rows.
+  key); Delta tables by :class:`RemoteDeltaReader`: the cold load reads the log itself (the
+  newest checkpoint and the commits after it, named by the root's listing, fetched by
+  concurrent GETs), later polls the new commits found by a LIST after the last commit key; both
+  fold adds and removes by :func:`~orcatui.store.delta_table.fold_actions`, the rule of the
+  local :class:`~orcatui.store.delta_table.DeltaTableReader`: an OPTIMIZE whose inputs were all
+  read adds nothing. delta-rs loads the snapshot when the log reader cannot (a gap, a v2
+  checkpoint, deletion vectors, column mapping, unknown reader features). Rows are normalised
+  by the same functions as local files, so the model sees identical rows.
 * **Run records**: one :class:`RunRecordWatch` per pipeline's ``_runs/`` prefix; each record
   carries ``_seen_change_at`` / ``_heartbeat_watched`` / ``_clock_offset_s`` for liveness by the
   reader's clock (:func:`orcatui.model.runs.judge_run`).
@@ -27,23 +30,28 @@ table or record that cannot be read (e.g. a sub-prefix denied by policy) is name
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from observers.objstore import ObjectStoreError
 from orcatui.store.discovery import ObjectPath, TableFormat, TableKind, TableRef
 from orcatui.store.files import FileBatch, concat_normalised, normaliser, one_line
 from orcatui.store.layout_walk import RUNS, place
 from orcatui.store.objstore import (
+    _COMMIT,
     Listing,
     ParquetTail,
     RemoteRoot,
     RunRecordWatch,
     read_objects,
+    read_parquet_bytes,
 )
 from orcatui.store.store import SKIPPED_SUFFIX, RootError, StoreUpdate, _thread_map
 
@@ -100,18 +108,32 @@ class RemoteParquetReader:
 
 
 class RemoteDeltaReader:
-    """A Delta table on object storage: delta-rs for the snapshot, then the new commits.
+    """A Delta table on object storage: its log read directly, delta-rs as the fallback.
 
-    Mirrors :class:`~orcatui.store.delta_table.DeltaTableReader`: the data files read are
-    remembered; the adds and removes of each batch of new commits are applied before any file
-    is read; a compaction (``dataChange: false``) whose replaced files were all read adds
-    nothing; a snapshot reload (a gap in the log, a protocol it cannot tail) reads only files
-    not read before. Rows come from the add actions' statistics where those are exact (one-row
-    files, as orcapod writes), else from the data files (GET).
+    Cold load (:meth:`_load_log`): the newest complete classic checkpoint and every commit
+    after it, GET at once (``seed``: the root scan's objects of ``_delta_log/``, so no LIST).
+    Then each poll LISTs ``_delta_log/`` after the last commit key and GETs the new commits at
+    once. Mirrors :class:`~orcatui.store.delta_table.DeltaTableReader` through the shared
+    :func:`~orcatui.store.delta_table.fold_actions`: the data files read are remembered; the
+    adds and removes of each batch of new commits are applied before any file is read; a
+    compaction (``dataChange: false``) whose replaced files were all read adds nothing. delta-rs
+    loads the snapshot (reading only files not read before) when the log cannot be followed
+    here: a gap, a vanished object, a malformed action, a v2 checkpoint, a live file with a
+    deletion vector, column mapping, a reader feature not known (:class:`LogState`). Rows come
+    from the add actions' statistics where those are exact (one-row files, as orcapod writes),
+    else from the data files (GET).
     """
 
-    def __init__(self, remote: RemoteRoot, prefix: str, kind: TableKind, source: str) -> None:
+    def __init__(
+        self,
+        remote: RemoteRoot,
+        prefix: str,
+        kind: TableKind,
+        source: str,
+        seed: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.remote = remote
+        self._seed = seed
         self.bucket = remote.bucket
         self.prefix = prefix.strip("/")
         self.url = remote.root.url(self.prefix)
@@ -120,15 +142,85 @@ class RemoteDeltaReader:
         self.version = -1
         self._last_key: str | None = None
         self._files: set[str] = set()
+        self._state = LogState()
         self.broken: dict[str, str] = {}
 
     def read_new(self) -> FileBatch:
         """Rows added since the last call (all rows on the first call), normalised."""
         if self.version >= 0:
-            batch = self._tail()
+            try:
+                batch = self._tail()
+            except (ValueError, KeyError, TypeError, AttributeError):
+                batch = None  # a malformed action: delta-rs decides what the table is
+            if batch is not None:
+                return batch
+        else:
+            seed, self._seed = self._seed, None
+            try:
+                batch = self._load_log(seed)
+            except (ValueError, KeyError, TypeError, AttributeError, pa.ArrowException):
+                batch = None
             if batch is not None:
                 return batch
         return self._snapshot()
+
+    def _load_log(self, listing: list[dict[str, Any]] | None) -> FileBatch | None:
+        """Cold load from the log itself: the newest checkpoint and the commits after it, all
+        fetched at once (concurrent GETs; no LIST when ``listing`` — the root scan's objects of
+        ``_delta_log/`` — is given), folded by the same rule as the tail
+        (:func:`~orcatui.store.delta_table.fold_actions`). None when delta-rs must do it: a
+        gap in the log, a checkpoint kind or a protocol feature this reader does not follow
+        (v2 checkpoints, deletion vectors, column mapping, partitions, reader features)."""
+        from orcatui.store.delta_table import _adds_table, fold_actions, parse_commit
+        from orcatui.store.objstore import get_many
+
+        if listing is None:
+            listing = list(self.bucket.list(f"{self.prefix}/{_DELTA_LOG}"))
+        plan = plan_log(o["path"] for o in listing)
+        if plan is None:
+            return None
+        checkpoint, commits = plan
+        got = get_many(self.bucket, checkpoint + [k for _, k in commits])
+        if any(got[k] is None for k in checkpoint):
+            return None  # cleaned up since the listing
+        pending: dict[str, dict[str, Any]] = {}
+        files: set[str] = set()
+        state = LogState()
+        if checkpoint:
+            for key in checkpoint:
+                data = got[key]
+                assert data is not None
+                if not state.checkpoint(data, pending):
+                    return None
+        for version, key in commits:
+            data = got[key]
+            if data is None:
+                return None  # vanished (log cleanup) since the listing
+            actions = parse_commit(data)
+            if actions is None:
+                self._bad_commit(version)
+                continue
+            state.note(actions)
+            if fold_actions(actions, pending, files, set()) is None:
+                return None
+        if not state.supported() or any(_has_dv(a) for a in pending.values()):
+            return None
+        self._state = state
+        newest = commits[-1][0] if commits else int(checkpoint[0].rsplit("/", 1)[-1][:20])
+        fresh = list(pending.values())
+        paths = [unquote(a["path"]) for a in fresh]
+        batch = self._rows_for(_adds_table(fresh), paths)
+        self._files = set(paths) - set(batch.failed)
+        self.version = newest
+        self._last_key = self._commit_key(newest)
+        self.broken.pop(_DELTA_LOG, None)
+        return batch
+
+    def _bad_commit(self, version: int) -> None:
+        # Puts are atomic on object storage: a bad commit stays bad. Named, read past.
+        self.broken[f"{_DELTA_LOG}/{version:020d}.json"] = (
+            f"commit {version} is empty or not JSON lines: its rows are not shown"
+        )
 
     def _snapshot(self) -> FileBatch:
         from deltalake import DeltaTable
@@ -142,6 +234,7 @@ class RemoteDeltaReader:
         except Exception as exc:
             raise self.bucket.error(exc, self.prefix) from None
         actions = pa.RecordBatchReader.from_stream(stream).read_all()
+        self._state = LogState.of(dt)
         paths = [unquote(p) for p in actions.column("path").to_pylist()]
         new_idx = [i for i, p in enumerate(paths) if p not in self._files]
         batch = self._rows_for(
@@ -158,9 +251,8 @@ class RemoteDeltaReader:
 
     def _tail(self) -> FileBatch | None:
         """Fold the commits after ``self.version``; None when a snapshot reload is needed."""
-        import json
-
-        from orcatui.store.objstore import _COMMIT
+        from orcatui.store.delta_table import _adds_table, fold_actions, parse_commit
+        from orcatui.store.objstore import get_many
 
         versions: list[tuple[int, str]] = []
         for obj in self.bucket.list(f"{self.prefix}/{_DELTA_LOG}", after=self._last_key):
@@ -170,60 +262,32 @@ class RemoteDeltaReader:
         versions.sort()
         if versions and versions[0][0] != self.version + 1:
             return None  # a gap (the log was cleaned up past us): reload the snapshot
+        contiguous = []
+        for i, (version, key) in enumerate(versions):
+            if version != self.version + 1 + i:
+                break  # not yet visible: read up to the gap, list again next time
+            contiguous.append((version, key))
+        got = get_many(self.bucket, [k for _, k in contiguous])
         read_before = set(self._files)
         pending: dict[str, dict[str, Any]] = {}
-        expected = self.version + 1
-        for version, key in versions:
-            if version != expected:
-                break  # not yet visible: read up to the gap, list again next time
-            actions: list[dict[str, Any]] = []
-            bad = False
-            for line in self.bucket.get(key).decode("utf-8", "replace").splitlines():
-                if not line.strip():
-                    continue
-                try:
-                    action = json.loads(line)
-                except ValueError:
-                    bad = True
-                    break
-                if isinstance(action, dict):
-                    actions.append(action)
-            if bad or not actions:
-                # Puts are atomic on object storage: a bad commit stays bad. Named, read past.
-                self.broken[f"{_DELTA_LOG}/{version:020d}.json"] = (
-                    f"commit {version} is empty or not JSON lines: its rows are not shown"
-                )
-            removed: set[str] = set()
-            compacted: list[dict[str, Any]] = []
-            for action in actions:
-                add, rm = action.get("add"), action.get("remove")
-                if isinstance(add, dict) and isinstance(add.get("path"), str):
-                    p = unquote(add["path"])
-                    if add.get("dataChange") is False:
-                        compacted.append(add)
-                    else:
-                        pending[p] = add
-                elif isinstance(rm, dict) and isinstance(rm.get("path"), str):
-                    p = unquote(rm["path"])
-                    removed.add(p)
-                    pending.pop(p, None)
-                    self._files.discard(p)
-                elif (
-                    isinstance(action.get("protocol"), dict)
-                    and action["protocol"].get("minReaderVersion", 1) > 3
-                ):
-                    return None
-            if compacted and removed and removed <= read_before:
-                self._files.update(unquote(a["path"]) for a in compacted)
-            else:
-                for a in compacted:
-                    pending[unquote(a["path"])] = a
+        for version, key in contiguous:
+            data = got[key]
+            if data is None:
+                return None  # cleaned up since the listing
+            actions = parse_commit(data)
+            if actions is None:
+                self._bad_commit(version)
+                actions = []
+            self._state.note(actions)
+            if not self._state.supported():
+                return None
+            if fold_actions(actions, pending, self._files, read_before) is None:
+                return None
             self.version = version
             self._last_key = key
-            expected += 1
-        from orcatui.store.delta_table import _adds_table
-
         fresh = [a for p, a in pending.items() if p not in self._files]
+        if any(_has_dv(a) for a in fresh):
+            return None
         paths = [unquote(a["path"]) for a in fresh]
         batch = self._rows_for(_adds_table(fresh), paths)
         self._files.update(p for p in paths if p not in batch.failed)
@@ -260,6 +324,139 @@ class RemoteDeltaReader:
 
 
 Reader = RemoteParquetReader | RemoteDeltaReader
+
+_CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint\.parquet$")
+_CHECKPOINT_PART = re.compile(r"^(\d{20})\.checkpoint\.(\d{10})\.(\d{10})\.parquet$")
+#: Reader features whose tables this reader folds itself (a deletion vector on any live file,
+#: or a column mapping mode other than ``none``, still sends the table to delta-rs).
+_SAFE_FEATURES = frozenset(
+    {"timestampNtz", "deletionVectors", "columnMapping", "vacuumProtocolCheck"}
+)
+
+
+def plan_log(keys: Iterable[str]) -> tuple[list[str], list[tuple[int, str]]] | None:
+    """What a cold load of a ``_delta_log/`` listing reads: the newest complete classic
+    checkpoint's part keys (none if there is no checkpoint) and the ``(version, key)`` of every
+    commit after it, in order. None when that chain has a gap (delta-rs then decides) or there
+    is no commit at all."""
+    commits: dict[int, str] = {}
+    parts: dict[tuple[int, int], set[int]] = {}
+    part_keys: dict[tuple[int, int], list[str]] = {}
+    for key in keys:
+        name = key.rsplit("/", 1)[-1]
+        if (m := _COMMIT.match(name)) is not None:
+            commits[int(m.group(1))] = key
+        elif (m := _CHECKPOINT.match(name)) is not None:
+            at = (int(m.group(1)), 1)
+            parts.setdefault(at, set()).add(1)
+            part_keys.setdefault(at, []).append(key)
+        elif (m := _CHECKPOINT_PART.match(name)) is not None:
+            at = (int(m.group(1)), int(m.group(3)))
+            parts.setdefault(at, set()).add(int(m.group(2)))
+            part_keys.setdefault(at, []).append(key)
+    complete = [at for at, got in parts.items() if got == set(range(1, at[1] + 1))]
+    newest = max(commits, default=-1)
+    usable = [at for at in complete if at[0] <= max(newest, at[0])]
+    checkpoint = max(usable, default=None)
+    start = checkpoint[0] + 1 if checkpoint is not None else 0
+    newest = max(newest, start - 1)
+    if newest < 0:
+        return None
+    chain = [(v, commits[v]) for v in range(start, newest + 1) if v in commits]
+    if len(chain) != newest + 1 - start:
+        return None
+    return (sorted(part_keys[checkpoint]) if checkpoint is not None else []), chain
+
+
+def _has_dv(add: dict[str, Any]) -> bool:
+    return isinstance(add.get("deletionVector"), dict)
+
+
+@dataclass
+class LogState:
+    """The protocol and metadata a Delta log has shown so far (what decides whether this
+    reader may fold the log itself or must leave the table to delta-rs)."""
+
+    protocol: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None
+
+    def note(self, actions: list[dict[str, Any]]) -> None:
+        """Take the ``protocol`` and ``metaData`` actions of one commit."""
+        for action in actions:
+            if isinstance(action.get("protocol"), dict):
+                self.protocol = action["protocol"]
+            elif isinstance(action.get("metaData"), dict):
+                self.meta = action["metaData"]
+
+    def checkpoint(self, data: bytes, pending: dict[str, dict[str, Any]]) -> bool:
+        """Take one classic checkpoint part: its protocol, metadata and live files (into
+        ``pending``, as add actions). False when it is a kind not followed here (sidecars of
+        a v2 checkpoint)."""
+        table = read_parquet_bytes(data)
+        names = set(table.column_names)
+        for col in ("sidecar", "checkpointMetadata"):
+            if col in names and table.column(col).null_count < table.num_rows:
+                return False
+        for col in ("protocol", "metaData"):
+            if col in names:
+                rows = [r for r in table.column(col).to_pylist() if r]
+                if rows and col == "protocol":
+                    self.protocol = rows[-1]
+                elif rows:
+                    meta = dict(rows[-1])
+                    conf = meta.get("configuration")
+                    meta["configuration"] = dict(conf) if isinstance(conf, list) else conf
+                    self.meta = meta
+        if "add" not in names:
+            return True
+        add = table.column("add")
+        add = add.filter(add.is_valid())
+        fields = {add.type.field(i).name for i in range(add.type.num_fields)}
+        paths = pc.struct_field(add, "path").to_pylist()
+        stats = (
+            pc.struct_field(add, "stats").to_pylist() if "stats" in fields else [None] * len(paths)
+        )
+        change = (
+            pc.struct_field(add, "dataChange").to_pylist()
+            if "dataChange" in fields
+            else [True] * len(paths)
+        )
+        dv = (
+            pc.struct_field(add, "deletionVector").is_valid().to_pylist()
+            if "deletionVector" in fields
+            else [False] * len(paths)
+        )
+        for path, st, ch, has_dv in zip(paths, stats, change, dv, strict=True):
+            pending[unquote(path)] = {
+                "path": path,
+                "stats": st,
+                "dataChange": ch,
+                "deletionVector": {} if has_dv else None,
+            }
+        return True
+
+    def supported(self) -> bool:
+        """Whether the protocol and metadata seen let this reader fold the log itself."""
+        proto = self.protocol or {}
+        version = proto.get("minReaderVersion", 1)
+        if isinstance(version, bool) or not isinstance(version, int) or version > 3:
+            return False
+        features = proto.get("readerFeatures") or []
+        if version == 3 and not set(features) <= _SAFE_FEATURES:
+            return False
+        conf = (self.meta or {}).get("configuration") or {}
+        mode = conf.get("delta.columnMapping.mode", "none") if isinstance(conf, dict) else None
+        return mode in (None, "none")
+
+    @classmethod
+    def of(cls, dt: Any) -> LogState:
+        """The state of a table delta-rs has opened."""
+        p = dt.protocol()
+        m = dt.metadata()
+        return cls(
+            {"minReaderVersion": p.min_reader_version, "readerFeatures": p.reader_features},
+            {"configuration": dict(m.configuration or {})},
+        )
 
 
 class RemoteStore:
@@ -315,7 +512,7 @@ class RemoteStore:
         listing = self._scan()
         found: dict[tuple[str, ...], tuple[TableFormat, list[dict[str, Any]] | None]] = {}
         for key in listing.delta:
-            found[self._relative_parts(key)] = (TableFormat.DELTA, None)
+            found[self._relative_parts(key)] = (TableFormat.DELTA, listing.delta_logs.get(key))
         for key, objects in listing.parquet.items():
             found.setdefault(self._relative_parts(key), (TableFormat.PARQUET, objects))
         # The table is the folder the rule names: data nested deeper inside a table, a table
@@ -340,7 +537,7 @@ class RemoteStore:
             key = self.remote.root.key(*parts)
             reader: Reader
             if fmt is TableFormat.DELTA:
-                reader = RemoteDeltaReader(self.remote, key, kind, path.url)
+                reader = RemoteDeltaReader(self.remote, key, kind, path.url, objects)
             else:
                 reader = RemoteParquetReader(self.remote.parquet_tail(key, objects), kind, path.url)
             self.readers[path] = (ref, reader)
