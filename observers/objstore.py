@@ -326,8 +326,10 @@ class Bucket:
         prefix = prefix.rstrip("/") + "/" if prefix else ""
         try:
             stream = obstore.list(self.store, prefix or None, offset=after, chunk_size=1000)
-            for chunk in stream:
-                self._count("LIST")
+            self._count("LIST")  # the first page is a request even when it comes back empty
+            for i, chunk in enumerate(stream):
+                if i:  # S3 pages hold 1,000 keys: each further chunk is one more request
+                    self._count("LIST")
                 yield from chunk
         except GeneratorExit:
             raise

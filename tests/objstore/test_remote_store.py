@@ -177,7 +177,8 @@ def test_poll_only_and_rediscover(s3_bucket: str) -> None:
     before = dict(store.requests)
     only_b = store.poll(rediscover=False, only={bb.path})
     assert [r.identity for r, _ in only_b.status] == [("b",)]
-    assert store.requests["LIST"] - before.get("LIST", 0) == 1  # b's tail only, no rescan
+    # b's tail and its pipeline's _runs/ (empty, still a request), no rescan of the root
+    assert store.requests["LIST"] - before.get("LIST", 0) == 2
     _put_parquet(b, "db/p/_status/c/execution_status/1-x.parquet", [event("RUNNING", T0)])
     assert store.poll(rediscover=False, only=set()).new_tables == []
     found = store.poll(rediscover=True)
