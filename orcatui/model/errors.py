@@ -132,10 +132,9 @@ _NOT_PLAIN = re.compile(
     "\u2028\u2029\ud800-\udfff]"
 )
 _HEADER = "Traceback (most recent call last):"
-# ``_FRAME`` over a whole text: ``[^\S\n]`` is ``\s`` kept within one line.
-_FRAME_LINES = re.compile(
-    r'^[^\S\n]*File "([^"\n]{1,4096})", line \d+(?:, in (.{1,512}))?$', re.MULTILINE
-)
+# ``_FRAME`` over a whole text from its literal start (found fast), the line's start checked
+# apart: a match ends at its line's end, so matches never span or share lines.
+_FRAME_LINES = re.compile(r'File "([^"\n]{1,4096})", line \d+(?:, in (.{1,512}))?$', re.MULTILINE)
 # The first line that is not empty and does not start with whitespace.
 _UNINDENTED = re.compile(r"^\S.*$", re.MULTILINE)
 _USER_FRAMES: dict[str, bool] = {}
@@ -173,6 +172,10 @@ def _parse_plain(text: str) -> TracebackInfo:
     frame: str | None = None
     last = None
     for m in _FRAME_LINES.finditer(text, start):
+        at = m.start()
+        indent = text[text.rfind("\n", 0, at) + 1 : at]
+        if indent and not indent.isspace():
+            continue  # not at the start of its line (after whitespace)
         last = m
         base = _user_base(m.group(1))
         if base is not None:

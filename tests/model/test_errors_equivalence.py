@@ -98,9 +98,7 @@ def frame_lines(draw) -> str:
 @st.composite
 def tracebacks(draw) -> str:
     parts = draw(
-        st.lists(
-            st.one_of(frame_lines(), EXC, JUNK, st.text(max_size=30)), min_size=0, max_size=14
-        )
+        st.lists(st.one_of(frame_lines(), EXC, JUNK, st.text(max_size=30)), min_size=0, max_size=14)
     )
     sep = draw(st.sampled_from(["\n", "\r\n", "\n\n"]))
     text = sep.join(parts)
