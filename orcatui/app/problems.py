@@ -52,6 +52,21 @@ def _stamp(snapshot: Snapshot) -> tuple[int, tuple]:
     )
 
 
+def _nodes_text(nodes: dict[str, int], width: int) -> str:
+    """``name ×count, …`` of a group's nodes, only as many as can show in ``width`` cells
+    (a group may span hundreds of nodes; the line is cut to the width anyway)."""
+    parts: list[str] = []
+    length = 0
+    for n, c in nodes.items():
+        if length > width:
+            parts.append("…")
+            break
+        part = f"{cell(n, 40)} ×{c:,}"
+        parts.append(part)
+        length += len(part) + 2
+    return ", ".join(parts)
+
+
 class ProblemList(ScrollView, can_focus=True):
     """Groups and, when expanded, their packets; one line each, rendered when visible."""
 
@@ -85,6 +100,10 @@ class ProblemList(ScrollView, can_focus=True):
         self.cursor = 0
         self._starts = np.zeros(1, np.int64)  # first line of each group (+ the end)
         self.placeholder = "computing…"
+        # line → its text without the cursor style, for the current layout and width (a cursor
+        # move repaints two lines, a scroll only the lines that come into view)
+        self._texts: dict[int, Text] = {}
+        self._texts_width = 0
 
     # -- data ---------------------------------------------------------------------------------
     def set_problems(self, found: Problems) -> None:
@@ -147,6 +166,7 @@ class ProblemList(ScrollView, can_focus=True):
         )
         self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.virtual_size = Size(self.scrollable_content_region.width, self.line_count)
+        self._texts.clear()
         self.refresh()
 
     @property
@@ -176,8 +196,14 @@ class ProblemList(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         if line >= self.line_count:
             return Strip.blank(width, base)
-        text = self._line_text(line)
+        if width != self._texts_width or len(self._texts) > 4096:
+            self._texts.clear()
+            self._texts_width = width
+        text = self._texts.get(line)
+        if text is None:
+            text = self._texts[line] = self._line_text(line)
         if line == self.cursor:
+            text = text.copy()
             text.stylize(self.get_component_rich_style("problem-list--cursor"))
         segments = [
             Segment(s.text, base + (s.style or Style()))
@@ -198,8 +224,7 @@ class ProblemList(ScrollView, can_focus=True):
             out.append(" - " if g in self.expanded else " + ", style="dim")
             out.append(f"{_MARK[group.kind]} {group.count:>6,}  ", style=palette.state(state))
             out.append(cell(group.title, 300), style="bold")
-            nodes = ", ".join(f"{cell(n, 40)} ×{c:,}" for n, c in group.nodes.items())
-            out.append(f"  [{nodes}]", style="dim")
+            out.append(f"  [{_nodes_text(group.nodes, width)}]", style="dim")
             out.truncate(width, overflow="ellipsis")
             out.pad_right(width)
             return out
@@ -224,6 +249,7 @@ class ProblemList(ScrollView, can_focus=True):
     def _move(self, line: int) -> None:
         if not self.line_count:
             return
+        old = self.cursor
         self.cursor = max(0, min(line, self.line_count - 1))
         visible = max(self.scrollable_content_region.height, 1)
         top = int(self.scroll_y)
@@ -231,7 +257,11 @@ class ProblemList(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor, animate=False, immediate=True)
         elif self.cursor >= top + visible:
             self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
-        self.refresh()
+        if int(self.scroll_y) == top:  # no scroll: only the old and the new cursor line change
+            self.refresh_line(old)
+            self.refresh_line(self.cursor)
+        else:
+            self.refresh()
 
     def action_cursor(self, delta: int) -> None:
         """Move the cursor by ``delta`` lines."""

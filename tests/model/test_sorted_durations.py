@@ -27,7 +27,7 @@ def test_same_as_a_fresh_sort(steps):
         assert np.array_equal(got, np.sort(values))
 
 
-def test_growth_reuses_and_merges():
+def test_same_durations_reused_changed_sorted_again():
     cache = SortedDurations()
     first = cache.sorted("n", np.array([0, 2, 5]), np.array([3.0, 1.0, 2.0]))
     assert first.tolist() == [1.0, 2.0, 3.0]
@@ -35,10 +35,10 @@ def test_growth_reuses_and_merges():
     assert again is first  # nothing new: the same sorted array
     grown = cache.sorted("n", np.array([0, 1, 2, 5, 9]), np.array([3.0, 9.0, 1.0, 2.0, 0.5]))
     assert grown.tolist() == [0.5, 1.0, 2.0, 3.0, 9.0]
-    changed = cache.sorted("n", np.array([0, 1, 2, 5, 9]), np.array([3.0, 9.0, 4.0, 2.0, 0.5]))
+    moved = cache.sorted("n", np.array([0, 1, 2, 6, 9]), np.array([3.0, 9.0, 1.0, 2.0, 0.5]))
+    assert moved.tolist() == grown.tolist() and moved is not grown
+    changed = cache.sorted("n", np.array([0, 1, 2, 6, 9]), np.array([3.0, 9.0, 4.0, 2.0, 0.5]))
     assert changed.tolist() == [0.5, 2.0, 3.0, 4.0, 9.0]
-    shrunk = cache.sorted("n", np.array([1]), np.array([9.0]))
-    assert shrunk.tolist() == [9.0]
     assert cache.sorted("other", np.array([0]), np.array([5.0])).tolist() == [5.0]
 
 
