@@ -86,6 +86,7 @@ class SortedDurations:
         if hit is not None and np.array_equal(hit[0], rows) and np.array_equal(hit[1], values):
             return hit[2]
         out = np.sort(values)
+        out.flags.writeable = False  # shared between calls (and slow bounds are kept by it)
         if len(self._data) > 100_000:
             self._data.clear()
         self._data[key] = (rows, values, out)

@@ -52,10 +52,30 @@ class SlowBound:
     source: str  # "this run" | "earlier runs"
 
 
+#: Bounds of read-only sorted durations that own their data (those ``SortedDurations`` keeps
+#: between data changes): a node whose durations did not change keeps its bound.
+_BOUNDS: dict[tuple[int, str, int], tuple[np.ndarray, SlowBound | None]] = {}
+_BOUNDS_LIMIT = 4096
+
+
 def slow_bound(
     durations: np.ndarray, *, source: str = THIS_RUN, min_peers: int = MIN_PEERS
 ) -> SlowBound | None:
     """The bound from sorted completed durations, or None with fewer than ``min_peers``."""
+    if durations.flags.writeable or durations.base is not None:
+        return _slow_bound(durations, source, min_peers)
+    key = (id(durations), source, min_peers)
+    hit = _BOUNDS.get(key)
+    if hit is not None and hit[0] is durations:
+        return hit[1]
+    bound = _slow_bound(durations, source, min_peers)
+    if len(_BOUNDS) >= _BOUNDS_LIMIT:
+        _BOUNDS.clear()
+    _BOUNDS[key] = (durations, bound)
+    return bound
+
+
+def _slow_bound(durations: np.ndarray, source: str, min_peers: int) -> SlowBound | None:
     n = len(durations)
     if n < max(min_peers, 1):
         return None

@@ -49,3 +49,19 @@ def test_slow_bound_uses_the_spread():
     assert b is not None and b.bound_s == max(
         med + 3.0 * 1.4826 * mad, quantile(d, 0.95), 1.5 * med, med + 1.0
     )
+
+
+def test_bound_kept_for_shared_read_only_durations_only():
+    from orcatui.model.progress import SortedDurations
+
+    values = np.array([5.0, 1.0, 2.0, 3.0, 4.0, 2.5])
+    shared = SortedDurations().sorted("n", np.arange(6), values)
+    assert not shared.flags.writeable
+    first = slow_bound(shared)
+    assert slow_bound(shared) is first  # the same durations: the same bound, not recomputed
+    assert slow_bound(shared, min_peers=10) is None  # other arguments: computed for them
+    mine = np.sort(values)  # writeable: never kept (it could change under the cache)
+    b1 = slow_bound(mine)
+    mine[-1] = 100.0
+    b2 = slow_bound(mine)
+    assert b1 is not None and b2 is not None and b2.bound_s > b1.bound_s
