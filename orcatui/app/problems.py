@@ -9,6 +9,11 @@ open and move as fast as ten.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from concurrent.futures import Future
+from typing import Any
+
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
@@ -36,6 +41,54 @@ _MARK = {"LOST": STATE_MARK["LOST"], "FAILED": STATE_MARK["FAILED"], "slow": "â–
 GROUPER = ErrorGrouper()
 #: The nodes' problem rows, kept between computations (model thread only).
 ROWS = ProblemRows()
+
+
+#: The last problems asked of the model thread: (what they are for, their future). After each
+#: frame whose problems changed they are computed ahead (:func:`prepare_problems`), so ``p``
+#: finds them done and only paints.
+_AHEAD: list[tuple[weakref.ref, tuple, Future[Problems]]] = []
+
+
+def _views_key(views: dict[tuple[str, ...], View]) -> tuple:
+    return tuple(sorted(views.items(), key=lambda kv: kv[0]))
+
+
+def _has_problems(snapshot: Snapshot) -> bool:
+    return any(
+        n.counts.get("FAILED") or n.counts.get("LOST") or n.slow
+        for p in snapshot.pipelines
+        for n in p.nodes
+    )
+
+
+def problems_for(
+    app: Any, views: dict[tuple[str, ...], View], snapshot: Snapshot | None, *, force: bool = False
+) -> Future[Problems]:
+    """The problems of ``views`` as of ``snapshot`` (the frame shown), computed on the model
+    thread â€” or the computation already asked for the same monitor, views and problem counts
+    (done or running), unless ``force``."""
+    source, clock = app.source, app.clock
+    monitor = source.monitor
+    key = None
+    if snapshot is not None:
+        key = (_views_key(views), _stamp(snapshot))
+        if not force and _AHEAD and _AHEAD[0][0]() is monitor and _AHEAD[0][1] == key:
+            return _AHEAD[0][2]
+
+    def job() -> Problems:
+        return problems(source.monitor, views, clock(), GROUPER, ROWS)
+
+    future: Future[Problems] = app.refresher.ask(job)
+    if key is not None:
+        _AHEAD[:] = [(weakref.ref(monitor), key, future)]
+    return future
+
+
+def prepare_problems(app: Any, snapshot: Snapshot, views: dict[tuple[str, ...], View]) -> None:
+    """After a frame: compute its problems ahead on the model thread when there are any and
+    they may have changed (new data or other problem counts), so opening the view only paints."""
+    if _has_problems(snapshot):
+        problems_for(app, dict(views), snapshot)
 
 
 def _group_id(group: ProblemGroup) -> tuple[str, str]:
@@ -333,7 +386,7 @@ class ProblemsScreen(Screen[None]):
 
     BINDINGS = [  # noqa: RUF012
         Binding("escape,q", "app.pop_screen", "Back"),
-        Binding("r", "reload", "Recompute", show=False),
+        Binding("r", "reload(True)", "Recompute", show=False),
     ]
 
     def __init__(self, views: dict[tuple[str, ...], View]) -> None:
@@ -357,18 +410,14 @@ class ProblemsScreen(Screen[None]):
         self.action_reload()
 
     @work(group="problems", exclusive=True, exit_on_error=False)
-    async def action_reload(self) -> None:
-        """Compute the problems again from the current model."""
-        import asyncio
-
-        app = self.app
-        source = app.source  # type: ignore[attr-defined]
-        views, clock = self.views, app.clock  # type: ignore[attr-defined]
-
-        def job() -> Problems:
-            return problems(source.monitor, views, clock(), GROUPER, ROWS)
-
-        found = await asyncio.wrap_future(app.refresher.ask(job))  # type: ignore[attr-defined]
+    async def action_reload(self, force: bool = False) -> None:
+        """Compute the problems again from the current model (``force``: even when the ones
+        computed ahead for the frame shown are there)."""
+        main = getattr(self.app, "main", None)
+        frame = getattr(main, "frame", None)
+        snapshot = frame.snapshot if frame is not None else None
+        future = problems_for(self.app, self.views, snapshot, force=force)
+        found = future.result() if future.done() else await asyncio.wrap_future(future)
         if not self.is_attached:
             return
         self.show(found)
