@@ -137,21 +137,23 @@ _HEADER = "Traceback (most recent call last):"
 _FRAME_LINES = re.compile(r'File "([^"\n]{1,4096})", line \d+(?:, in (.{1,512}))?$', re.MULTILINE)
 # The first line that is not empty and does not start with whitespace.
 _UNINDENTED = re.compile(r"^\S.*$", re.MULTILINE)
-_USER_FRAMES: dict[str, bool] = {}
-_BASE_NAMES: dict[str, str] = {}
+# (file, function) of a frame line → "file.py:function" when it is user code, else "".
+_FRAMES: dict[tuple[str, str | None], str] = {}
 
 
-def _user_base(path: str) -> str | None:
-    """The base name of a user frame's file, None when the frame is not user code (cached:
-    a root has few distinct file paths)."""
-    user = _USER_FRAMES.get(path)
-    if user is None:
-        if len(_USER_FRAMES) > CACHE_LIMIT:
-            _USER_FRAMES.clear()
-            _BASE_NAMES.clear()
-        user = _USER_FRAMES[path] = is_user_frame(path)
-        _BASE_NAMES[path] = re.split(r"[/\\]", path)[-1]
-    return _BASE_NAMES[path] if user else None
+def _user_frame(path: str, func: str | None) -> str:
+    """``base:function`` of a frame in user code, ``""`` otherwise (cached: a root has few
+    distinct frames)."""
+    out = _FRAMES.get((path, func))
+    if out is None:
+        if len(_FRAMES) > CACHE_LIMIT:
+            _FRAMES.clear()
+        out = ""
+        if is_user_frame(path):
+            base = re.split(r"[/\\]", path)[-1]
+            out = f"{base}:{(func or '?').strip()}"  # never empty: it has a ":"
+        _FRAMES[(path, func)] = out
+    return out
 
 
 def _parse_plain(text: str) -> TracebackInfo:
@@ -177,9 +179,7 @@ def _parse_plain(text: str) -> TracebackInfo:
         if indent and not indent.isspace():
             continue  # not at the start of its line (after whitespace)
         last = m
-        base = _user_base(m.group(1))
-        if base is not None:
-            frame = f"{base}:{(m.group(2) or '?').strip()}"
+        frame = _user_frame(*m.groups()) or frame
     if last is None:
         return TracebackInfo(None, None)
     exception = None
