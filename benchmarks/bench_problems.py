@@ -148,7 +148,6 @@ def main() -> None:
         ms_change, snap = best(changed)
 
         def changed_durations():
-            changed()  # warm the display rows of every node (as the monitor keeps them)
             monitor._triage_cache.clear()
             monitor._sorted_durations = SortedDurations()  # every node's durations changed too
             return monitor.snapshot(views, now=now)
