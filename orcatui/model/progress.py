@@ -105,90 +105,64 @@ def nodes_times(
     they changed since the last call with its key (see :class:`SortedDurations`)."""
     sizes = np.array([t.num_rows for t in tables], np.int64)
     bounds = np.concatenate([[0], np.cumsum(sizes)])
-    n = len(tables)
+
+    def column(name: str, kind: pa.DataType) -> pa.ChunkedArray:
+        cols = (t.column(name) for t in tables)
+        chunks = [c for col in cols for c in (col if col.type == kind else col.cast(kind)).chunks]
+        return pa.chunked_array(chunks, kind)
+
     if bounds[-1] == 0:
         code = np.empty(0, np.int64)
         dur = started = ts = np.empty(0, np.float64)
     else:
-        state, dur_col, started_col, ts_col = _columns(tables)
-        code = pc.fill_null(pc.index_in(state, value_set=_STATE_SET), -1)
-        code = _numpy(code).astype(np.int64) + 1  # 0: not a known state
-        dur = _floats(dur_col)
-        started = _floats(started_col)
-        ts = _floats(ts_col)
-    # One pass over the codes: which rows are completed / done / running by their state.
-    flags = _FLAGS[code]
+        code = pc.fill_null(pc.index_in(column("state", pa.string()), value_set=_STATE_SET), -1)
+        code = (
+            code.to_numpy(zero_copy_only=False)
+            if code.num_chunks != 1
+            else (code.chunk(0).to_numpy(zero_copy_only=False))
+        )
+        dur = _floats(column("duration_s", pa.float64()))
+        started = _floats(column("started_us", pa.int64()))
+        ts = _floats(column("ts_us", pa.int64()))
     with np.errstate(invalid="ignore"):
-        completed_all = (flags & _COMPLETED).astype(bool) & (dur >= 0) & np.isfinite(dur)
-    done_all = (flags & _DONE).astype(bool) & np.isfinite(ts)
-    running_all = (flags & _RUN).astype(bool) & np.isfinite(started)
+        completed_all = ((code == _SUCCESS) | (code == _FAILED)) & (dur >= 0) & np.isfinite(dur)
+    done_all = ((code == _SUCCESS) | (code == _FAILED) | (code == _CACHED)) & np.isfinite(ts)
+    running_all = (code == _RUNNING) & np.isfinite(started)
     # Everything but the per-node sort is done once for all nodes, then sliced per node.
-    width = len(STATES) + 1
-    node_base = np.repeat(np.arange(0, n * width, width, dtype=np.int64), sizes)
-    counts = np.bincount(node_base + code, minlength=n * width).reshape(n, width)[:, 1:]
+    n = len(tables)
+    node_of = np.repeat(np.arange(n, dtype=np.int64), sizes)
+    ok = code >= 0
+    counts = np.bincount(node_of[ok] * len(STATES) + code[ok], minlength=n * len(STATES)).reshape(
+        n, len(STATES)
+    )
     counts_list = counts.tolist()
     comp = np.flatnonzero(completed_all)
     comp_dur = dur[comp]
     comp_at = np.searchsorted(comp, bounds)
-    done_idx = np.flatnonzero(done_all)
-    done_ts = ts[done_idx].astype(np.int64)
-    done_at = np.searchsorted(done_idx, bounds)
+    done_ts = ts[done_all].astype(np.int64)
+    done_at = np.searchsorted(np.flatnonzero(done_all), bounds)
     run_idx = np.flatnonzero(running_all)
     run_started = started[run_idx].astype(np.int64)
     run_at = np.searchsorted(run_idx, bounds)
-    comp_at, done_at, run_at, starts = (a.tolist() for a in (comp_at, done_at, run_at, bounds))
     out = []
     use_cache = cache is not None and keys is not None
     for i in range(n):
         durations = comp_dur[comp_at[i] : comp_at[i + 1]]
         if use_cache:
-            comp_rows = comp[comp_at[i] : comp_at[i + 1]] - starts[i]
+            comp_rows = comp[comp_at[i] : comp_at[i + 1]] - bounds[i]
             durations = cache.sorted(keys[i], comp_rows, durations)  # type: ignore[union-attr,index]
         else:
             durations.sort()  # in place: a slice of this call's own copy
-        r0, r1 = run_at[i], run_at[i + 1]
         out.append(
             NodeTimes(
                 counts=dict(zip(STATES, counts_list[i], strict=True)),
                 durations=durations,
                 done_ts_us=done_ts[done_at[i] : done_at[i + 1]],
-                running_started_us=run_started[r0:r1],
-                running_rows=run_idx[r0:r1] - starts[i],
+                running_started_us=run_started[run_at[i] : run_at[i + 1]],
+                running_rows=run_idx[run_at[i] : run_at[i + 1]] - bounds[i],
             )
         )
     return out
-
-
-_COMPLETED, _DONE, _RUN = 1, 2, 4
-# Per state code + 1 (0: unknown state), its flags.
-_FLAGS = np.array(
-    [0, _COMPLETED | _DONE, _COMPLETED | _DONE, _DONE, _RUN, 0], np.int8
-)  # unknown, SUCCESS, FAILED, CACHED, RUNNING, LOST
-_KINDS = (pa.string(), pa.float64(), pa.int64(), pa.int64())
-_NAMES = ("state", "duration_s", "started_us", "ts_us")
-
-
-def _columns(tables: Sequence[pa.Table]) -> list[pa.ChunkedArray]:
-    """The columns of every table that :func:`nodes_times` reads, each as one chunked array of
-    its wanted type (all nodes' chunks, in order; cast only where a table's type differs)."""
-    out = []
-    for name, kind in zip(_NAMES, _KINDS, strict=True):
-        chunks = []
-        for t in tables:
-            col = t.column(name)
-            chunks += (col if col.type == kind else col.cast(kind)).chunks
-        out.append(pa.chunked_array(chunks, kind))
-    return out
-
-
-def _numpy(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """An array without nulls as numpy (one chunk: no copy)."""
-    if isinstance(arr, pa.ChunkedArray):
-        if arr.num_chunks == 1:
-            arr = arr.chunk(0)
-        else:
-            return arr.to_numpy()
-    return arr.to_numpy(zero_copy_only=False)
 
 
 def _floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
