@@ -177,6 +177,9 @@ class MonitorScreen(Screen[None]):
             return
         self.frame = frame
         self._show_frame(frame)
+        from orcatui.app.problems import prepare_problems
+
+        prepare_problems(self.app, frame.snapshot, dict(self.state.views))  # so `p` only paints
         for screen in self.app.screen_stack:
             if isinstance(screen, DetailsScreen):
                 self.orca.follow(screen)

@@ -9,6 +9,11 @@ open and move as fast as ten.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from concurrent.futures import Future
+from typing import Any
+
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
@@ -38,6 +43,54 @@ GROUPER = ErrorGrouper()
 ROWS = ProblemRows()
 
 
+#: The last problems asked of the model thread: (what they are for, their future). After each
+#: frame whose problems changed they are computed ahead (:func:`prepare_problems`), so ``p``
+#: finds them done and only paints.
+_AHEAD: list[tuple[weakref.ref, tuple, Future[Problems]]] = []
+
+
+def _views_key(views: dict[tuple[str, ...], View]) -> tuple:
+    return tuple(sorted(views.items(), key=lambda kv: kv[0]))
+
+
+def _has_problems(snapshot: Snapshot) -> bool:
+    return any(
+        n.counts.get("FAILED") or n.counts.get("LOST") or n.slow
+        for p in snapshot.pipelines
+        for n in p.nodes
+    )
+
+
+def problems_for(
+    app: Any, views: dict[tuple[str, ...], View], snapshot: Snapshot | None, *, force: bool = False
+) -> Future[Problems]:
+    """The problems of ``views`` as of ``snapshot`` (the frame shown), computed on the model
+    thread — or the computation already asked for the same monitor, views and problem counts
+    (done or running), unless ``force``."""
+    source, clock = app.source, app.clock
+    monitor = source.monitor
+    key = None
+    if snapshot is not None:
+        key = (_views_key(views), _stamp(snapshot))
+        if not force and _AHEAD and _AHEAD[0][0]() is monitor and _AHEAD[0][1] == key:
+            return _AHEAD[0][2]
+
+    def job() -> Problems:
+        return problems(source.monitor, views, clock(), GROUPER, ROWS)
+
+    future: Future[Problems] = app.refresher.ask(job)
+    if key is not None:
+        _AHEAD[:] = [(weakref.ref(monitor), key, future)]
+    return future
+
+
+def prepare_problems(app: Any, snapshot: Snapshot, views: dict[tuple[str, ...], View]) -> None:
+    """After a frame: compute its problems ahead on the model thread when there are any and
+    they may have changed (new data or other problem counts), so opening the view only paints."""
+    if _has_problems(snapshot):
+        problems_for(app, dict(views), snapshot)
+
+
 def _group_id(group: ProblemGroup) -> tuple[str, str]:
     """What names a group across recomputations: its kind and title (signature, reason)."""
     return group.kind, group.title
@@ -50,6 +103,21 @@ def _stamp(snapshot: Snapshot) -> tuple[int, tuple]:
         for p in snapshot.pipelines
         for n in p.nodes
     )
+
+
+def _nodes_text(nodes: dict[str, int], width: int) -> str:
+    """``name ×count, …`` of a group's nodes, only as many as can show in ``width`` cells
+    (a group may span hundreds of nodes; the line is cut to the width anyway)."""
+    parts: list[str] = []
+    length = 0
+    for n, c in nodes.items():
+        if length > width:
+            parts.append("…")
+            break
+        part = f"{cell(n, 40)} ×{c:,}"
+        parts.append(part)
+        length += len(part) + 2
+    return ", ".join(parts)
 
 
 class ProblemList(ScrollView, can_focus=True):
@@ -85,6 +153,10 @@ class ProblemList(ScrollView, can_focus=True):
         self.cursor = 0
         self._starts = np.zeros(1, np.int64)  # first line of each group (+ the end)
         self.placeholder = "computing…"
+        # line → its text without the cursor style, for the current layout and width (a cursor
+        # move repaints two lines, a scroll only the lines that come into view)
+        self._texts: dict[int, Text] = {}
+        self._texts_width = 0
 
     # -- data ---------------------------------------------------------------------------------
     def set_problems(self, found: Problems) -> None:
@@ -147,6 +219,7 @@ class ProblemList(ScrollView, can_focus=True):
         )
         self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.virtual_size = Size(self.scrollable_content_region.width, self.line_count)
+        self._texts.clear()
         self.refresh()
 
     @property
@@ -176,8 +249,14 @@ class ProblemList(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         if line >= self.line_count:
             return Strip.blank(width, base)
-        text = self._line_text(line)
+        if width != self._texts_width or len(self._texts) > 4096:
+            self._texts.clear()
+            self._texts_width = width
+        text = self._texts.get(line)
+        if text is None:
+            text = self._texts[line] = self._line_text(line)
         if line == self.cursor:
+            text = text.copy()
             text.stylize(self.get_component_rich_style("problem-list--cursor"))
         segments = [
             Segment(s.text, base + (s.style or Style()))
@@ -198,8 +277,7 @@ class ProblemList(ScrollView, can_focus=True):
             out.append(" - " if g in self.expanded else " + ", style="dim")
             out.append(f"{_MARK[group.kind]} {group.count:>6,}  ", style=palette.state(state))
             out.append(cell(group.title, 300), style="bold")
-            nodes = ", ".join(f"{cell(n, 40)} ×{c:,}" for n, c in group.nodes.items())
-            out.append(f"  [{nodes}]", style="dim")
+            out.append(f"  [{_nodes_text(group.nodes, width)}]", style="dim")
             out.truncate(width, overflow="ellipsis")
             out.pad_right(width)
             return out
@@ -224,6 +302,7 @@ class ProblemList(ScrollView, can_focus=True):
     def _move(self, line: int) -> None:
         if not self.line_count:
             return
+        old = self.cursor
         self.cursor = max(0, min(line, self.line_count - 1))
         visible = max(self.scrollable_content_region.height, 1)
         top = int(self.scroll_y)
@@ -231,7 +310,11 @@ class ProblemList(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor, animate=False, immediate=True)
         elif self.cursor >= top + visible:
             self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
-        self.refresh()
+        if int(self.scroll_y) == top:  # no scroll: only the old and the new cursor line change
+            self.refresh_line(old)
+            self.refresh_line(self.cursor)
+        else:
+            self.refresh()
 
     def action_cursor(self, delta: int) -> None:
         """Move the cursor by ``delta`` lines."""
@@ -303,7 +386,7 @@ class ProblemsScreen(Screen[None]):
 
     BINDINGS = [  # noqa: RUF012
         Binding("escape,q", "app.pop_screen", "Back"),
-        Binding("r", "reload", "Recompute", show=False),
+        Binding("r", "reload(True)", "Recompute", show=False),
     ]
 
     def __init__(self, views: dict[tuple[str, ...], View]) -> None:
@@ -327,18 +410,14 @@ class ProblemsScreen(Screen[None]):
         self.action_reload()
 
     @work(group="problems", exclusive=True, exit_on_error=False)
-    async def action_reload(self) -> None:
-        """Compute the problems again from the current model."""
-        import asyncio
-
-        app = self.app
-        source = app.source  # type: ignore[attr-defined]
-        views, clock = self.views, app.clock  # type: ignore[attr-defined]
-
-        def job() -> Problems:
-            return problems(source.monitor, views, clock(), GROUPER, ROWS)
-
-        found = await asyncio.wrap_future(app.refresher.ask(job))  # type: ignore[attr-defined]
+    async def action_reload(self, force: bool = False) -> None:
+        """Compute the problems again from the current model (``force``: even when the ones
+        computed ahead for the frame shown are there)."""
+        main = getattr(self.app, "main", None)
+        frame = getattr(main, "frame", None)
+        snapshot = frame.snapshot if frame is not None else None
+        future = problems_for(self.app, self.views, snapshot, force=force)
+        found = future.result() if future.done() else await asyncio.wrap_future(future)
         if not self.is_attached:
             return
         self.show(found)

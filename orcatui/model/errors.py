@@ -120,10 +120,82 @@ def parse_traceback(text: str) -> TracebackInfo:
     if len(text) > 4 * SIGNATURE_TEXT_LIMIT:
         # Keep the end, where the raised exception and its frames are.
         text = text[-4 * SIGNATURE_TEXT_LIMIT :]
-    lines = strip_escapes(text).splitlines()
+    if _NOT_PLAIN.search(text) is None:
+        return _parse_plain(text)
+    return _parse_lines(strip_escapes(text).splitlines())
+
+
+# A text without these is left as is by ``strip_escapes`` and splits into lines only at "\n"
+# (``str.splitlines`` also splits at U+2028 / U+2029, which ``strip_escapes`` keeps).
+_NOT_PLAIN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    "\u2028\u2029\ud800-\udfff]"
+)
+_HEADER = "Traceback (most recent call last):"
+# ``_FRAME`` over a whole text from its literal start (found fast), the line's start checked
+# apart: a match ends at its line's end, so matches never span or share lines.
+_FRAME_LINES = re.compile(r'File "([^"\n]{1,4096})", line \d+(?:, in (.{1,512}))?$', re.MULTILINE)
+# The first line that is not empty and does not start with whitespace.
+_UNINDENTED = re.compile(r"^\S.*$", re.MULTILINE)
+# (file, function) of a frame line → "file.py:function" when it is user code, else "".
+_FRAMES: dict[tuple[str, str | None], str] = {}
+
+
+def _user_frame(path: str, func: str | None) -> str:
+    """``base:function`` of a frame in user code, ``""`` otherwise (cached: a root has few
+    distinct frames)."""
+    out = _FRAMES.get((path, func))
+    if out is None:
+        if len(_FRAMES) > CACHE_LIMIT:
+            _FRAMES.clear()
+        out = ""
+        if is_user_frame(path):
+            base = re.split(r"[/\\]", path)[-1]
+            out = f"{base}:{(func or '?').strip()}"  # never empty: it has a ":"
+        _FRAMES[(path, func)] = out
+    return out
+
+
+def _parse_plain(text: str) -> TracebackInfo:
+    """:func:`parse_traceback` of a text that ``strip_escapes`` leaves as is and that breaks
+    lines only at ``\n``: the same rule as :func:`_parse_lines`, by a few passes over the
+    whole text instead of Python work per line."""
+    start = 0
+    at = text.rfind("\n" + _HEADER)
+    if at >= 0:
+        start = at + 1
+    elif not text.startswith(_HEADER):
+        start = -1
+    if start >= 0:  # the lines after the last header line
+        end = text.find("\n", start)
+        start = len(text) if end < 0 else end + 1
+    else:
+        start = 0
+    frame: str | None = None
+    last = None
+    for m in _FRAME_LINES.finditer(text, start):
+        at = m.start()
+        indent = text[text.rfind("\n", 0, at) + 1 : at]
+        if indent and not indent.isspace():
+            continue  # not at the start of its line (after whitespace)
+        last = m
+        frame = _user_frame(*m.groups()) or frame
+    if last is None:
+        return TracebackInfo(None, None)
+    exception = None
+    line = _UNINDENTED.search(text, last.end())
+    if line is not None:
+        m = _EXC_LINE.match(line.group(0))
+        if m:
+            exception = m.group(1)
+    return TracebackInfo(exception, frame)
+
+
+def _parse_lines(lines: list[str]) -> TracebackInfo:
+    """:func:`parse_traceback` of a text already made inert and split into lines."""
     start = 0
     for i, line in enumerate(lines):
-        if line.startswith("Traceback (most recent call last):"):
+        if line.startswith(_HEADER):
             start = i + 1
     frame: str | None = None
     last_frame_at = -1
@@ -391,8 +463,9 @@ class ErrorGrouper:
     def _masked(self, errors: pa.ChunkedArray) -> pa.Array:
         """The masked text of each error message (null: ``""``), each distinct text masked
         once."""
-        # Every digit becomes 0 first (length kept, so masking gives the same result): most of
-        # the variation in messages is numbers, so far fewer distinct texts reach Python.
+        # Every digit 1-9 becomes 1 first (length and zeros kept, so masking gives the same
+        # result): most of the variation in messages is numbers, so far fewer distinct texts
+        # reach Python.
         zeroed = _zero_digits(pc.fill_null(errors, "").combine_chunks())
         enc = pc.dictionary_encode(zeroed)
         texts = enc.dictionary.to_pylist()
@@ -516,14 +589,16 @@ class ErrorGrouper:
 
 
 def _zero_digits(arr: pa.Array) -> pa.Array:
-    """Every ASCII digit of a string array replaced by ``0``, on the bytes (UTF-8 safe: digit
+    """Every ASCII digit 1-9 of a string array replaced by ``1``, on the bytes (UTF-8 safe: digit
     bytes never occur inside a multi-byte character); a regex replace is ~40× slower."""
     arr = arr.cast(pa.string())
     validity, offsets, data = arr.buffers()
     if data is None:
         return arr
     raw = np.frombuffer(data, np.uint8).copy()
-    raw[(raw >= 0x30) & (raw <= 0x39)] = 0x30
+    # 1-9 become 1 and 0 stays: the masks tell only ``0x`` (a hex literal) by a digit's value,
+    # so "3x3" (two numbers) and "0x3" (hex) must not become the same text.
+    raw[(raw >= 0x31) & (raw <= 0x39)] = 0x31
     return pa.Array.from_buffers(
         pa.string(), len(arr), [validity, offsets, pa.py_buffer(raw)], offset=arr.offset
     )

@@ -32,6 +32,7 @@ from orcatui.model.packets import NodePackets
 from orcatui.model.progress import (
     NodeTimes,
     Progress,
+    SortedDurations,
     node_progress,
     nodes_times,
     previous_run,
@@ -249,6 +250,8 @@ class Monitor:
         self._rows_cache: dict[NodeKey, tuple[tuple, pa.Table]] = {}
         # node → (stamp, its triage inputs): recomputed only when the node's data changes
         self._triage_cache: dict[NodeKey, tuple[tuple, NodeTriage]] = {}
+        # (node, run) → its sorted completed durations: a change sorts only the new ones
+        self._sorted_durations = SortedDurations()
         # node → (its last display-row request, the rows): the same request twice in a row
         self._display_memo: dict[NodeKey, tuple[tuple, pa.Table]] = {}
 
@@ -690,7 +693,9 @@ class Monitor:
                 stale.append((node, stamp, declared, prev_count))
         if stale:
             tables = [self._rows(n, View(run_id), verdicts, now, ordered=False) for n, *_ in stale]
-            times = nodes_times(tables)
+            times = nodes_times(
+                tables, [(n.key, run_id) for n, *_ in stale], self._sorted_durations
+            )
             # An earlier run is read only for nodes with too few completed packets of their own
             # (for the typical duration of the ETA and for the slow bound).
             need = [
@@ -701,7 +706,12 @@ class Monitor:
             history_tables = {
                 i: self._rows(stale[i][0], View(prev), verdicts, now, ordered=False) for i in need
             }
-            histories = dict(zip(need, nodes_times([history_tables[i] for i in need]), strict=True))
+            history_times = nodes_times(
+                [history_tables[i] for i in need],
+                [(stale[i][0].key, prev) for i in need],
+                self._sorted_durations,
+            )
+            histories = dict(zip(need, history_times, strict=True))
             for i, (node, stamp, declared, prev_count) in enumerate(stale):
                 history = histories.get(i)
                 earlier = (
