@@ -137,6 +137,22 @@ async def grid_in_app(root: Path) -> None:
             statistics.median(m[1] for m in moves),
             0.05,
         )
+        # The pilot's own floor: press() and pause() wait for the process to look idle (several
+        # sleeps of Textual's wait granularity), whatever the key does. A key bound to nothing
+        # measures it; the move's own cost is the difference.
+        floor = [await _timed(pilot, "f12", lambda: True) for _ in range(30)]
+        floor_wall = statistics.median(f[0] for f in floor)
+        show(
+            "pilot floor: a key bound to nothing (median of 30)",
+            floor_wall,
+            statistics.median(f[1] for f in floor),
+        )
+        show(
+            "cursor move above the pilot floor",
+            statistics.median(m[0] for m in moves) - floor_wall,
+            statistics.median(m[1] for m in moves) - statistics.median(f[1] for f in floor),
+            0.05,
+        )
         await pilot.press("escape")
         await pilot.pause()
 
