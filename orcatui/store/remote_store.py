@@ -53,7 +53,12 @@ from orcatui.store.objstore import (
     read_objects,
     read_parquet_bytes,
 )
-from orcatui.store.store import SKIPPED_SUFFIX, RootError, StoreUpdate, _thread_map
+from orcatui.store.store import (
+    RootError,
+    StoreUpdate,
+    TableResults,
+    read_tables,
+)
 
 Consumer = Callable[[TableRef, pa.Table], None]
 #: Tables read at once: object storage is latency-bound, not CPU-bound.
@@ -64,6 +69,16 @@ _DELTA_LOG = "_delta_log"
 def root_error(exc: ObjectStoreError) -> RootError:
     """An object-store failure of the whole root as a one-line :class:`RootError`."""
     return RootError(str(exc).splitlines()[0] if str(exc) else exc.kind)
+
+
+_WHOLE_ROOT = {"credentials", "no-bucket", "unreachable"}  # error kinds that mean the root
+
+
+def _root_failure(exc: Exception) -> Exception:
+    """A table's read failure that is the whole root's (credentials, bucket, endpoint)."""
+    if isinstance(exc, ObjectStoreError) and exc.kind in _WHOLE_ROOT:
+        return root_error(exc)
+    return exc
 
 
 def check_remote_root(url: str, storage_options: Mapping[str, str] | None = None) -> None:
@@ -459,7 +474,7 @@ class LogState:
         )
 
 
-class RemoteStore:
+class RemoteStore(TableResults):
     """Discovers the tables of a root on object storage and reads each incrementally.
 
     The same interface as :class:`orcatui.store.store.Store`; ``root`` is the URL (a string),
@@ -581,45 +596,19 @@ class RemoteStore:
             if only is None or path in only or ref in update.new_tables
         ]
 
-        def read(item: tuple[ObjectPath, TableRef, Reader]) -> tuple[Any, ...]:
-            path, ref, reader = item
-            try:
-                batch = reader.read_new()
-                rows = 0
-                if consume is not None and batch.table is not None and batch.table.num_rows:
-                    rows = batch.table.num_rows
-                    consume(ref, batch.table)
-                    batch.table = None
-                return path, ref, reader, batch, rows
-            except ObjectStoreError as exc:
-                if exc.kind in {"credentials", "no-bucket", "unreachable"}:
-                    return path, ref, reader, root_error(exc), 0
-                return path, ref, reader, exc, 0
-            except Exception as exc:  # one table's failure never stops the others
-                return path, ref, reader, exc, 0
-
-        results = _thread_map(read, todo, _THREADS) if len(todo) > 1 else [read(t) for t in todo]
-        for path, ref, reader, batch, consumed in results:
-            if isinstance(batch, RootError):
-                raise batch
-            if isinstance(batch, Exception):
-                why = str(batch) if isinstance(batch, ObjectStoreError) else one_line(batch)
-                self._mark_broken(update, path.url, why)
-                continue
-            update.problems.extend(batch.problems)
-            if batch.problems and ref.kind is TableKind.STATUS:
-                self.broken[path.url + SKIPPED_SUFFIX] = batch.problems[-1]
-            if reader.broken:
-                name, err = next(iter(reader.broken.items()))
-                self._mark_broken(update, path.url, f"{name}: {err}")
-            elif path.url in self.broken:
-                del self.broken[path.url]
-            if batch.table is not None and batch.table.num_rows:
-                target = update.status if ref.kind is TableKind.STATUS else update.logs
-                target.append((ref, batch.table))
-            update.consumed += consumed
+        results = read_tables(todo, consume, _THREADS, min_parallel=2, failure=_root_failure)
+        self._take_results(update, results)
         self._poll_run_records(update, only, rediscover)
         return update
+
+    def _key(self, path: ObjectPath) -> str:
+        return path.url
+
+    def _describe(self, exc: Exception) -> str:
+        return str(exc) if isinstance(exc, ObjectStoreError) else one_line(exc)
+
+    def _mark_table_broken(self, update: StoreUpdate, path: ObjectPath, err: str) -> None:
+        self._mark_broken(update, path.url, err)
 
     def _mark_broken(self, update: StoreUpdate, where: str, err: str) -> None:
         msg = f"{where}: {err}" if not err.startswith(where) else err
@@ -649,7 +638,7 @@ class RemoteStore:
                 listing = seeds.get(parts, []) if rediscover else None
                 records = watch.poll(listing, changed_only=True)
             except ObjectStoreError as exc:
-                if exc.kind in {"credentials", "no-bucket", "unreachable"}:
+                if exc.kind in _WHOLE_ROOT:
                     raise root_error(exc) from None
                 self._mark_broken(update, where, str(exc))
                 continue

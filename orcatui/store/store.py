@@ -95,6 +95,85 @@ class StoreUpdate:
         )
 
 
+ReadResult = tuple[Any, TableRef, Any, "FileBatch | Exception", int]
+
+
+def read_tables(
+    todo: list[tuple[Any, TableRef, Any]],
+    consume: Consumer | None,
+    threads: int,
+    *,
+    min_parallel: int = 3,
+    failure: Callable[[Exception], Exception] = lambda exc: exc,
+) -> list[ReadResult]:
+    """Each table's new rows: ``(path, ref, reader, batch or exception, rows consumed)``.
+
+    Tables are read in parallel threads (Arrow releases the GIL) once there are
+    ``min_parallel`` of them. With ``consume``, a table's rows are handed to it in the reading
+    thread as soon as they are read, instead of being returned — a cold load then never holds
+    all raw events at once. A table's failure is returned in place of its batch (``failure``
+    may turn it into another exception, e.g. a :class:`RootError`), never raised: one table's
+    failure never stops the others.
+    """
+
+    def read(item: tuple[Any, TableRef, Any]) -> ReadResult:
+        path, ref, reader = item
+        try:
+            batch = reader.read_new()
+            rows = 0
+            if consume is not None and batch.table is not None and batch.table.num_rows:
+                rows = batch.table.num_rows
+                consume(ref, batch.table)
+                batch.table = None
+            return path, ref, reader, batch, rows
+        except Exception as exc:
+            return path, ref, reader, failure(exc), 0
+
+    if len(todo) >= min_parallel:
+        return _thread_map(read, todo, threads)
+    return [read(item) for item in todo]
+
+
+class TableResults:
+    """How a store takes in what its table readers returned — one rule for local and remote
+    roots. A store provides ``broken`` and ``_mark_table_broken``; ``_describe`` says an
+    error in one line and ``_key`` names a table in ``broken``."""
+
+    broken: dict[str, str]
+
+    def _mark_table_broken(self, update: StoreUpdate, path: Any, err: str) -> None:
+        raise NotImplementedError
+
+    def _key(self, path: Any) -> str:
+        return str(path)
+
+    def _describe(self, exc: Exception) -> str:
+        return one_line(exc)
+
+    def _take_results(self, update: StoreUpdate, results: list[ReadResult]) -> None:
+        for path, ref, reader, batch, consumed in results:
+            if isinstance(batch, RootError):
+                raise batch
+            if isinstance(batch, Exception):
+                self._mark_table_broken(update, path, self._describe(batch))
+                continue
+            key = self._key(path)
+            update.problems.extend(shown(p) for p in batch.problems)
+            if batch.problems and ref.kind is TableKind.STATUS:
+                # Events skipped for bad values are never read again: the table stays marked, so
+                # a report over it cannot claim all is well (a skipped event may be a FAILED one).
+                self.broken[key + SKIPPED_SUFFIX] = shown(batch.problems[-1])
+            if reader.broken:
+                name, err = next(iter(reader.broken.items()))
+                self._mark_table_broken(update, path, f"{name}: {err}")
+            elif key in self.broken:
+                del self.broken[key]
+            if batch.table is not None and batch.table.num_rows:
+                target = update.status if ref.kind is TableKind.STATUS else update.logs
+                target.append((ref, batch.table))
+            update.consumed += consumed
+
+
 def check_root(root: Path) -> None:
     """Raise :class:`RootError` with a one-line message, in words, if ``root`` cannot be read.
 
@@ -123,7 +202,7 @@ def check_root(root: Path) -> None:
         raise RootError(f"{where}: cannot list the directory: {describe_os_error(exc)}") from None
 
 
-class Store:
+class Store(TableResults):
     """Discovers the tables of a root and reads each incrementally."""
 
     def __init__(self, root: Path) -> None:
@@ -181,43 +260,7 @@ class Store:
             for path, (ref, reader) in list(self.readers.items())
             if only is None or path in only or ref in update.new_tables
         ]
-
-        def read(item: tuple[Path, TableRef, Reader]) -> tuple[Path, TableRef, Reader, object, int]:
-            path, ref, reader = item
-            try:
-                batch = reader.read_new()
-                rows = 0
-                if consume is not None and batch.table is not None and batch.table.num_rows:
-                    rows = batch.table.num_rows
-                    consume(ref, batch.table)
-                    batch.table = None
-                return path, ref, reader, batch, rows
-            except Exception as exc:  # one table's failure never stops the others
-                return path, ref, reader, exc, 0
-
-        if len(todo) > 2:
-            results = _thread_map(read, todo, _THREADS)
-        else:
-            results = [read(item) for item in todo]
-        for path, ref, reader, batch, consumed in results:
-            if isinstance(batch, Exception):
-                self._mark_broken(update, path, one_line(batch))
-                continue
-            assert isinstance(batch, FileBatch)
-            update.problems.extend(shown(p) for p in batch.problems)
-            if batch.problems and ref.kind is TableKind.STATUS:
-                # Events skipped for bad values are never read again: the table stays marked, so
-                # a report over it cannot claim all is well (a skipped event may be a FAILED one).
-                self.broken[str(path) + SKIPPED_SUFFIX] = shown(batch.problems[-1])
-            if reader.broken:
-                name, err = next(iter(reader.broken.items()))
-                self._mark_broken(update, path, f"{name}: {err}")
-            elif str(path) in self.broken:
-                del self.broken[str(path)]
-            if batch.table is not None and batch.table.num_rows:
-                target = update.status if ref.kind is TableKind.STATUS else update.logs
-                target.append((ref, batch.table))
-            update.consumed += consumed
+        self._take_results(update, read_tables(todo, consume, _THREADS))
         self._poll_run_records(update)
         return update
 
@@ -233,7 +276,7 @@ class Store:
             self._unlisted.discard(path)
             self.broken.pop(path, None)
 
-    def _mark_broken(self, update: StoreUpdate, path: Path, err: str) -> None:
+    def _mark_table_broken(self, update: StoreUpdate, path: Path, err: str) -> None:
         msg = f"{shown(path)}: {shown(err)}"
         if self.broken.get(str(path)) != msg:
             update.problems.append(msg)
