@@ -61,12 +61,16 @@ def _root(text: str) -> Path | str:
         from observers.objstore import local_path
 
         return Path(local_path(text))
-    from observers.objstore import REMOTE_SCHEMES
+    from observers.objstore import REMOTE_SCHEMES, ObjectStoreError, parse_root
 
     if scheme not in REMOTE_SCHEMES:
         known = ", ".join(f"{s}://" for s in ("s3", "gs", "az", "abfs", "file"))
         raise argparse.ArgumentTypeError(f"unsupported URL scheme {scheme!r} (use {known})")
-    return text.rstrip("/") if text.rstrip("/").split("://", 1)[1] else text
+    try:
+        parse_root(text)  # a URL without a bucket (``s3://``) is refused here, in one line
+    except ObjectStoreError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.rstrip("/")
 
 
 def _storage_option(text: str) -> str:

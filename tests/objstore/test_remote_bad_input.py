@@ -123,6 +123,13 @@ def test_unknown_url_scheme(tmp_path: Path, child_env: dict[str, str]) -> None:
     assert "unsupported URL scheme" in line
 
 
+@pytest.mark.parametrize("root", ["s3://", "s3:///", "gs://", "az:///db"])
+def test_url_without_a_bucket(root: str, child_env: dict[str, str]) -> None:
+    for command in ("summary", "watch"):
+        line = _one_line_exit_2(orcatui(command, root, env=child_env))
+        assert "no bucket" in line
+
+
 def test_file_url_is_a_local_root(tmp_path: Path, child_env: dict[str, str]) -> None:
     _store(str(tmp_path / "db"))
     plain = orcatui("summary", str(tmp_path / "db"), "--json", env=child_env)
