@@ -412,6 +412,15 @@ def classify(exc: BaseException, root: RootURL, key: str = "") -> ObjectStoreErr
             f"bad credentials for {root.bucket_url} ({detail}): check AWS_* / "
             "--storage-option keys",
         )
+    if "token request" in text.lower() or "169.254.169.254" in text:
+        # No keys given, so the client asked the cloud's instance metadata service, which
+        # answers only on a cloud machine: say what to set instead of the HTTP failure.
+        env = {"s3": "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY", "gs": "GOOGLE_*", "az": "AZURE_*"}
+        return ObjectStoreError(
+            "credentials",
+            f"no credentials for {root.bucket_url}: set {env.get(root.scheme, 'credentials')} "
+            "or give them with --storage-option",
+        )
     if code in {"AccessDenied", "AllAccessDisabled"} or name == "PermissionDeniedError":
         return ObjectStoreError("denied", f"access denied to {where}")
     if name == "NotFoundError" or code in {"NoSuchKey", "NotFound"}:

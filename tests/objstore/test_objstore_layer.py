@@ -14,6 +14,7 @@ import pytest
 from observers.objstore import (
     Bucket,
     ObjectStoreError,
+    classify,
     is_url,
     local_path,
     obstore_options,
@@ -240,3 +241,15 @@ def test_heartbeat_liveness_ignores_writer_clock(s3_bucket: str, skew_min: int) 
     reader[0] += 1.0
     (record,) = watch.poll()
     assert looks_dead(record, reader[0])
+
+
+def test_no_credentials_says_what_to_set() -> None:
+    """Without keys the client asks the instance metadata service, which fails off-cloud: the
+    message names the variables to set, not the HTTP failure (text as obstore 0.12 words it)."""
+    exc = RuntimeError(
+        "Generic S3 error: Error performing PUT http://169.254.169.254/latest/api/token in "
+        "1.4ms - Server returned non-2xx status code: 403 Forbidden: resolve_deny"
+    )
+    err = classify(exc, parse_root("s3://bkt/db"))
+    assert err.kind == "credentials"
+    assert "AWS_ACCESS_KEY_ID" in str(err) and "169.254" not in str(err)
