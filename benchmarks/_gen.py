@@ -181,3 +181,25 @@ def delta_table_fast(path: Path, commits: int) -> int:
         )
     DeltaTable(str(path)).create_checkpoint()
     return commits
+
+
+def iso_moment(epoch: float) -> str:
+    """A moment as orcapod writes it: ``2026-11-28T15:13:37.610238+00:00``."""
+    frac = f"{int(epoch % 1 * 1e6):06d}"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{frac}+00:00"
+
+
+def latency_packet(subject: str, at: float, run: str, pipeline: str) -> pa.Table:
+    """One packet's status rows: RUNNING at ``at``, SUCCESS 10 ms later (orcapod's columns and
+    timestamp format, 36-character ids); the latency benchmarks write one per measurement."""
+    return pa.table(
+        {
+            "_status_id": [str(uuid.uuid4()), str(uuid.uuid4())],
+            "_status_run_id": [run, run],
+            "_status_pipeline_uri": [f"{pipeline}@0123456789abcdef"] * 2,
+            "_status_state": ["RUNNING", "SUCCESS"],
+            "_status_timestamp": [iso_moment(at), iso_moment(at + 0.01)],
+            "_status_error_summary": pa.array([None, None], pa.string()),
+            "subject_id": [subject, subject],
+        }
+    )

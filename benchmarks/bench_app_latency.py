@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -34,6 +33,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks._gen import latency_packet  # noqa: E402
 from orcatui.app.main import OrcaApp  # noqa: E402
 from orcatui.app.packet_table import PacketTable  # noqa: E402
 
@@ -43,23 +43,9 @@ RUN = "run-latency"
 SEED = 10
 
 
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1e6):06d}Z"
-
-
 def _packet_table(subject: str, at: float) -> pa.Table:
-    """One packet: RUNNING, then SUCCESS 10 ms later."""
-    return pa.table(
-        {
-            "_status_id": [str(uuid.uuid4()), str(uuid.uuid4())],
-            "_status_run_id": [RUN, RUN],
-            "_status_pipeline_uri": [f"{PIPELINE}@0123456789abcdef"] * 2,
-            "_status_state": ["RUNNING", "SUCCESS"],
-            "_status_timestamp": [_iso(at), _iso(at + 0.01)],
-            "_status_error_summary": pa.array([None, None], pa.string()),
-            "subject_id": [subject, subject],
-        }
-    )
+    """One packet: RUNNING, then SUCCESS 10 ms later (orcapod's timestamp format)."""
+    return latency_packet(subject, at, RUN, PIPELINE)
 
 
 def _write(table_dir: Path, subject: str, at: float) -> float:

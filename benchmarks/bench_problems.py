@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_triage
-from bench_triage import NODES, RUN_B, build
+from bench_triage import NODES, RUN_B, Ms, best, build
 
 from orcatui.app.problems import GROUPER, ProblemList, ProblemsScreen
 from orcatui.app.triage_source import ProblemRows, problems
@@ -42,29 +42,6 @@ from orcatui.model.progress import SortedDurations
 from orcatui.model.views import View
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-class Ms(float):
-    """A wall time in ms that also carries the CPU time (user + system) of the same call."""
-
-    cpu: float = 0.0
-
-    def __format__(self, spec: str) -> str:
-        return f"{float(self):{spec}} ms wall, {self.cpu:{spec}} ms CPU"
-
-
-def best(fn, repeat: int = 5) -> tuple[Ms, object]:
-    """The best wall time of ``repeat`` calls (ms, with that call's CPU time) and the last
-    result. The machine may be shared: wall time is an upper bound, CPU time the work done."""
-    times, out = [], None
-    for _ in range(repeat):
-        w, c = time.perf_counter(), time.process_time()
-        out = fn()
-        times.append(((time.perf_counter() - w) * 1000, (time.process_time() - c) * 1000))
-    wall, cpu = min(times)
-    ms = Ms(wall)
-    ms.cpu = cpu
-    return ms, out
 
 
 def ratio(target: float, measured: float) -> str:

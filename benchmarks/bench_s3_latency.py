@@ -29,7 +29,6 @@ import statistics
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -37,6 +36,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._gen import latency_packet
 from benchmarks._s3 import server
 
 PIPELINE = "latency_pipeline"
@@ -45,24 +45,9 @@ SEED = 10
 TABLE = f"{PIPELINE}/_status/measure/v0/execution_status"
 
 
-def _iso(epoch: float) -> str:
-    frac = f"{int(epoch % 1 * 1e6):06d}"
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{frac}+00:00"
-
-
 def _packet(subject: str, at: float) -> pa.Table:
     """One packet: RUNNING, then SUCCESS 10 ms later (orcapod's timestamp format)."""
-    return pa.table(
-        {
-            "_status_id": [str(uuid.uuid4()), str(uuid.uuid4())],
-            "_status_run_id": [RUN, RUN],
-            "_status_pipeline_uri": [f"{PIPELINE}@0123456789abcdef"] * 2,
-            "_status_state": ["RUNNING", "SUCCESS"],
-            "_status_timestamp": [_iso(at), _iso(at + 0.01)],
-            "_status_error_summary": pa.array([None, None], pa.string()),
-            "subject_id": [subject, subject],
-        }
-    )
+    return latency_packet(subject, at, RUN, PIPELINE)
 
 
 class Writer:
