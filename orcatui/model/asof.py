@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,9 @@ import pyarrow.compute as pc
 
 from orcatui.model.event_history import codes as column_codes
 from orcatui.model.logs import NodeLogs
-from orcatui.model.monitor import Monitor, Node, PipelineModel
+from orcatui.model.monitor import Monitor, Node, NodeKey, NodeTriage, PipelineModel, _declared
 from orcatui.model.packets import NodePackets, from_numpy
+from orcatui.model.progress import STATES, NodeTimes, previous_run
 from orcatui.model.runs import (
     DEFAULT_STALE_AFTER_S,
     THIS_HOST,
@@ -48,7 +49,10 @@ from orcatui.model.runs import (
     Verdict,
     merge_records,
 )
+from orcatui.model.slow import MIN_PEERS as MIN_PEERS_FOR_BOUND
+from orcatui.model.slow import node_bound
 from orcatui.model.states import State
+from orcatui.model.views import MAX_DURATION_S
 from orcatui.store.store import StoreUpdate
 
 Pipeline = tuple[str, ...]
@@ -167,6 +171,9 @@ class AsOfMonitor(Monitor):
         )
         self.at = at
         self.alive_later: set[tuple[Pipeline, str]] = set()
+        #: Set by :meth:`TimeCursor.monitor_at`: per node, its sorted events and which of them
+        #: are each packet's latest at ``at`` (the triage's figures are read from them).
+        self.cursor_nodes: dict[NodeKey, tuple[_NodeEvents, NodePackets]] = {}
 
     def refresh(self, *, only: set[Path] | None = None, rediscover: bool = True):  # type: ignore[override]
         """Refused: a historical view never reads newer data (build a new one instead)."""
@@ -179,6 +186,24 @@ class AsOfMonitor(Monitor):
             if verdict.live and (pipeline, run_id) in self.alive_later:
                 out[run_id] = replace(verdict, reason=f"{verdict.reason} ({ALIVE_LATER})")
         return out
+
+    def triage(
+        self,
+        pipeline: Pipeline,
+        run_id: str,
+        verdicts: Mapping[str, Verdict],
+        now: float,
+    ) -> dict[NodeKey, NodeTriage]:
+        """:meth:`Monitor.triage`, the same figures; for a moment of the time cursor read from
+        the cursor's sorted events (no packet table and no display rows per node: only the node
+        shown needs its rows), else (``load_as_of``) the monitor's own way."""
+        model = self.pipelines[pipeline]
+        fast = self.cursor_nodes
+        if not all(
+            (hit := fast.get(n.key)) is not None and hit[0].fast for n in model.nodes.values()
+        ):
+            return super().triage(pipeline, run_id, verdicts, now)
+        return cursor_triage(self, model, run_id, verdicts)
 
 
 def load_as_of(
@@ -258,7 +283,7 @@ class FrozenPackets(NodePackets):
     @property
     def tag_names(self) -> list[str]:
         """User tag names of the node (those of every event read)."""
-        return self._source.live.tag_names
+        return self._source.tag_names
 
     def fold(self, events: pa.Table) -> None:
         """Refused: an as-of view never takes newer events."""
@@ -304,7 +329,13 @@ class _RunTimes:
 
 
 _EMPTY = np.empty(0, np.int64)
+_EMPTY_F = np.empty(0, np.float64)
 _RUNNING = int(State.RUNNING)
+#: State code (``State``) → index into ``progress.STATES`` (RUNNING → "RUNNING", …).
+_TIMES_CODE = np.array([STATES.index(s.name) for s in State], np.int64)
+_T_RUNNING, _T_LOST = STATES.index("RUNNING"), STATES.index("LOST")
+_T_DONE = np.array([s in ("SUCCESS", "FAILED", "CACHED") for s in STATES])
+_T_COMPLETED = np.array([s in ("SUCCESS", "FAILED") for s in STATES])
 
 
 @dataclass
@@ -334,6 +365,13 @@ class _NodeEvents:
     runs: dict[str, _RunTimes]
     first_us: int | None
     newest_us: int = _MIN_INT64
+    #: Per sorted event, the duration its packet shows when that event is its latest and
+    #: terminal (``views.display_rows``' arithmetic; NaN where it shows none).
+    dur: np.ndarray = field(default_factory=lambda: _EMPTY_F)
+    #: Every state code is one the triage knows (0…4): its figures can be read from here.
+    fast: bool = True
+    tag_names: list[str] = field(default_factory=list)
+    _final: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def of(cls, pipeline: Pipeline, node: Node, uris: Mapping[str, str]) -> _NodeEvents:
@@ -360,7 +398,7 @@ class _NodeEvents:
             e8 = np.empty(0, np.int8)
             return cls(pipeline, node.identity, node.packets, node.logs, raw, live_table,
                        None, _EMPTY, _EMPTY, e8, e8, _EMPTY, _EMPTY, _EMPTY,
-                       [], {}, None)  # fmt: skip
+                       [], {}, None, tag_names=node.packets.tag_names)  # fmt: skip
         codes, keys = column_codes(raw.column("key"))
         live_pos = pc.index_in(keys, value_set=live_table.column("key"))
         # Normally every live packet is a key of the history and back: number the packets by
@@ -420,6 +458,9 @@ class _NodeEvents:
             runs=runs,
             first_us=int(raw_ts.min()),
             newest_us=int(raw_ts.max()),
+            dur=_terminal_durations(st, running_upto),
+            fast=bool(state.min() >= 0 and state.max() < len(_TIMES_CODE)),
+            tag_names=node.packets.tag_names,
         )
 
     def packets_at(self, at_us: int) -> NodePackets:
@@ -481,6 +522,42 @@ class _NodeEvents:
             base = base.set_column(i, pa.field(name, base.schema.field(i).type), col)
         return base
 
+    def latest(self, packets: NodePackets) -> tuple[np.ndarray, np.ndarray]:
+        """(packets present, the sorted event shown for each) of ``packets``: a moment's
+        :class:`FrozenPackets` of this node, or the live packets (every event seen)."""
+        if isinstance(packets, FrozenPackets):
+            return packets._present, packets._last
+        if self._final is None:
+            ends = np.r_[self.starts[1:], len(self.ts)] - 1 if len(self.ts) else _EMPTY
+            self._final = (np.arange(len(self.starts), dtype=np.int64), ends)
+        return self._final
+
+    def times_in_run(
+        self, present: np.ndarray, last: np.ndarray, run_id: str, lost: bool
+    ) -> NodeTimes:
+        """The :class:`NodeTimes` of the node's display rows in ``run_id`` (``lost``: the run is
+        not live, its RUNNING packets are LOST) — exactly what ``progress.nodes_times`` reads
+        from those rows (unordered: in packet order), from the sorted events alone."""
+        code = self.run_names.index(run_id) if run_id in self.run_names else -1
+        ev = last[self.packet_run[present] == code] if code >= 0 else _EMPTY
+        kind = _TIMES_CODE[self.state[ev]]
+        if lost:
+            kind[kind == _T_RUNNING] = _T_LOST
+        counts = np.bincount(kind, minlength=len(STATES)).tolist()
+        done = ev[_T_DONE[kind]]
+        dur = self.dur[ev[_T_COMPLETED[kind]]]
+        with np.errstate(invalid="ignore"):
+            durations = np.sort(dur[(dur >= 0) & np.isfinite(dur)])
+        started = self.running_upto[ev]
+        running_rows = np.flatnonzero((kind == _T_RUNNING) & (started != _MIN_INT64))
+        return NodeTimes(
+            counts=dict(zip(STATES, counts, strict=True)),
+            durations=durations,
+            done_ts_us=self.ts[done],
+            running_started_us=started[running_rows],
+            running_rows=running_rows,
+        )
+
     def run_stats_at(self, at_us: int) -> list[tuple[str, int, int, int, str]]:
         """(run id, first µs, last µs, events, uri) of each run with events at or before it."""
         out = []
@@ -489,6 +566,73 @@ class _NodeEvents:
             if n:
                 out.append((name, int(times.ts[0]), int(times.ts[n - 1]), n, times.uri))
         return out
+
+
+def _terminal_durations(ts: np.ndarray, running_ts: np.ndarray) -> np.ndarray:
+    """Per event, the ``duration_s`` a display row shows for a terminal packet whose latest
+    event it is (``views._durations``' very operations; NaN for null)."""
+    started = running_ts != _MIN_INT64
+    start_s = np.where(started, running_ts, 0).astype(np.float64) / 1e6
+    end_s = ts.astype(np.float64) / 1e6
+    duration = np.where(started, np.fmax(end_s - start_s, 0.0), 0.0)
+    duration[duration > MAX_DURATION_S] = np.nan
+    return duration
+
+
+def cursor_triage(
+    monitor: AsOfMonitor,
+    model: PipelineModel,
+    run_id: str,
+    verdicts: Mapping[str, Verdict],
+) -> dict[NodeKey, NodeTriage]:
+    """:meth:`Monitor.triage` of a time-cursor moment, from the cursor's sorted events.
+
+    The same rules (previous run, declared totals, the earlier run's durations for nodes with
+    too few of their own, the slow bound) and the same cache (``Monitor._triage_cache``, keyed
+    as there: a node whose packets did not change keeps its figures); only the per-node
+    :class:`NodeTimes` are read from the events instead of from display rows.
+    """
+    newest_first = [
+        r
+        for _, r in sorted(
+            ((monitor._started(model, r) or 0.0, r) for r in monitor._run_ids(model)),
+            reverse=True,
+        )
+    ]
+    live = {r: v.live for r, v in verdicts.items()}
+    prev = previous_run(newest_first, live, run_id)
+    lost = run_id in verdicts and not verdicts[run_id].live
+    prev_lost = prev is not None and prev in verdicts and not verdicts[prev].live
+    record = model.records.get(run_id)
+    prev_record = model.records.get(prev) if prev is not None else None
+    out: dict[NodeKey, NodeTriage] = {}
+    for node in model.nodes.values():
+        declared = _declared(record, node.identity)
+        prev_count = None
+        if prev is not None:
+            prev_count = sum(node.packets.counts.get((prev, int(s)), 0) for s in State) or None
+            prev_count = prev_count or _declared(prev_record, node.identity)
+        stamp = (node.packets.version, run_id, lost, prev, declared, prev_count)
+        cached = monitor._triage_cache.get(node.key)
+        if cached is not None and cached[0] == stamp:
+            out[node.key] = cached[1]
+            continue
+        src, packets = monitor.cursor_nodes[node.key]
+        present, last = src.latest(packets)
+        times = src.times_in_run(present, last, run_id, lost)
+        history = None
+        if prev is not None and len(times.durations) < MIN_PEERS_FOR_BOUND:
+            history = src.times_in_run(present, last, prev, prev_lost)
+        t = NodeTriage(
+            times=times,
+            declared=declared,
+            previous_count=prev_count,
+            history=history,
+            bound=node_bound(times, history.durations if history is not None else None),
+        )
+        monitor._triage_cache[node.key] = (stamp, t)
+        out[node.key] = t
+    return out
 
 
 class TimeCursor:
@@ -590,6 +734,7 @@ class TimeCursor:
             model.nodes[src.identity] = Node(
                 src.pipeline, src.identity, packets, FrozenLogs(src.logs, at_us)
             )
+            monitor.cursor_nodes[(src.pipeline, src.identity)] = (src, packets)
             for run_id, lo, hi, n, uri in stats_at:
                 stats = model.runs.get(run_id)
                 if stats is None:
