@@ -254,6 +254,9 @@ def wind_back(rec: RunRecord, at: float) -> tuple[RunRecord | None, bool]:
     return (replace(rec, **changes) if changes else rec), alive_later
 
 
+_PACKETS_FIELDS = dict(vars(NodePackets()))
+
+
 class FrozenPackets(NodePackets):
     """A node's packets as of a moment, computed by :class:`TimeCursor` (read-only).
 
@@ -270,7 +273,9 @@ class FrozenPackets(NodePackets):
         counts: Counter[tuple[str, int]],
         first_us: int | None,
     ) -> None:
-        super().__init__()
+        # NodePackets.__init__'s fields, from one instance made once: it builds an empty
+        # table per call (~0.1 ms, for every node at every step); these packets never fold.
+        self.__dict__.update(_PACKETS_FIELDS)
         self._source = source
         self._present = present
         self._last = last
@@ -370,6 +375,14 @@ class _NodeEvents:
     dur: np.ndarray = field(default_factory=lambda: _EMPTY_F)
     #: Every state code is one the triage knows (0…4): its figures can be read from here.
     fast: bool = True
+    #: Last sorted event of each packet.
+    ends: np.ndarray = field(default_factory=lambda: _EMPTY)
+    #: Per sorted event, its state as an index into ``progress.STATES`` (LOST not derived).
+    kind: np.ndarray = field(default_factory=lambda: _EMPTY)
+    #: The SUCCESS / FAILED events with a duration shown (finite, ≥ 0), by duration: a
+    #: moment's sorted durations are these, filtered (no sort per step).
+    by_dur: np.ndarray = field(default_factory=lambda: _EMPTY)
+    dur_sorted: np.ndarray = field(default_factory=lambda: _EMPTY_F)
     tag_names: list[str] = field(default_factory=list)
     _final: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -429,6 +442,13 @@ class _NodeEvents:
         latest = np.maximum.accumulate(np.where(state == _RUNNING, np.arange(n), -1))
         group_start = np.repeat(starts, np.diff(np.r_[starts, n]))
         running_upto = np.where(latest >= group_start, st[np.maximum(latest, 0)], _MIN_INT64)
+        dur = _terminal_durations(st, running_upto)
+        fast = bool(state.min() >= 0 and state.max() < len(_TIMES_CODE))
+        kind = _TIMES_CODE[state] if fast else np.zeros(n, np.int64)
+        with np.errstate(invalid="ignore"):
+            counted = _T_COMPLETED[kind] & (dur >= 0) & np.isfinite(dur)
+        by_dur = np.flatnonzero(counted)
+        by_dur = by_dur[np.argsort(dur[by_dur], kind="stable")]
         run_codes, run_values = column_codes(raw.column("run_id"))
         run_names = [str(r) for r in run_values.to_pylist()]
         by_run = np.argsort(run_codes, kind="stable")
@@ -458,8 +478,12 @@ class _NodeEvents:
             runs=runs,
             first_us=int(raw_ts.min()),
             newest_us=int(raw_ts.max()),
-            dur=_terminal_durations(st, running_upto),
-            fast=bool(state.min() >= 0 and state.max() < len(_TIMES_CODE)),
+            dur=dur,
+            fast=fast,
+            ends=np.r_[starts[1:], n] - 1,
+            kind=kind,
+            by_dur=by_dur,
+            dur_sorted=dur[by_dur],
             tag_names=node.packets.tag_names,
         )
 
@@ -474,8 +498,10 @@ class _NodeEvents:
         if at_us >= self.newest_us and self.live_pos is None:
             return self.live
         seen = self.ts <= at_us
-        # Within a packet rows are sorted by time, so the events seen form a prefix of its group.
-        count = np.add.reduceat(seen, self.starts, dtype=np.int64)
+        # Within a packet rows are sorted by time, so the events seen form a prefix of its group
+        # (counted from a running sum: cheaper than np.add.reduceat).
+        total = np.cumsum(seen)
+        count = total[self.ends] - total[self.starts] + seen[self.starts]
         present = np.flatnonzero(count)
         last = self.starts[present] + count[present] - 1
         running_ts = self.running_upto[last]
@@ -539,22 +565,25 @@ class _NodeEvents:
         not live, its RUNNING packets are LOST) — exactly what ``progress.nodes_times`` reads
         from those rows (unordered: in packet order), from the sorted events alone."""
         code = self.run_names.index(run_id) if run_id in self.run_names else -1
-        ev = last[self.packet_run[present] == code] if code >= 0 else _EMPTY
-        kind = _TIMES_CODE[self.state[ev]]
+        if code < 0:
+            ev = _EMPTY
+        elif len(self.run_names) == 1:
+            ev = last  # (every packet is of the one run)
+        else:
+            ev = last[self.packet_run[present] == code]
+        kind = self.kind[ev]
         if lost:
             kind[kind == _T_RUNNING] = _T_LOST
         counts = np.bincount(kind, minlength=len(STATES)).tolist()
-        done = ev[_T_DONE[kind]]
-        dur = self.dur[ev[_T_COMPLETED[kind]]]
-        with np.errstate(invalid="ignore"):
-            durations = np.sort(dur[(dur >= 0) & np.isfinite(dur)])
-        started = self.running_upto[ev]
-        running_rows = np.flatnonzero((kind == _T_RUNNING) & (started != _MIN_INT64))
+        shown = np.zeros(len(self.ts), bool)
+        shown[ev] = True
+        # (a RUNNING packet's start is its own RUNNING event: always known)
+        running_rows = np.flatnonzero(kind == _T_RUNNING)
         return NodeTimes(
             counts=dict(zip(STATES, counts, strict=True)),
-            durations=durations,
-            done_ts_us=self.ts[done],
-            running_started_us=started[running_rows],
+            durations=self.dur_sorted[shown[self.by_dur]],
+            done_ts_us=self.ts[ev[_T_DONE[kind]]],
+            running_started_us=self.running_upto[ev[running_rows]],
             running_rows=running_rows,
         )
 
