@@ -59,7 +59,10 @@ Pipeline = tuple[str, ...]
 _MIN_INT64 = np.iinfo(np.int64).min
 #: Appended to the reason of a run judged live because its record shows life after ``T``.
 ALIVE_LATER = "alive then: its record shows a heartbeat after this moment"
-_versions = itertools.count(1)
+#: Versions of a moment's packets: negative, so that they never equal a live node's (counted
+#: up from 0 by its folds); the live monitor's cached views, handed to every moment, are keyed
+#: by the packets' version.
+_versions = itertools.count(-1, -1)
 
 
 def to_us(at: float) -> int:

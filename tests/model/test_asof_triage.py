@@ -171,3 +171,36 @@ def test_a_moment_from_load_as_of_takes_the_monitors_own_way(tmp_path):
     assert folded.cursor_nodes == {}
     got = folded.triage(ETL, "r2", folded.verdicts(ETL), at)
     assert got and all(t.times.seen for t in got.values())
+
+
+def test_a_moments_packets_never_share_a_version_with_the_live_ones(tmp_path):
+    """The live monitor's cached rows and triage (handed to each moment: nodes with no event
+    after it share the live packets) are keyed by the packets' version: a moment's own
+    packets must never carry a version live packets can have (folds count up from 0), or the
+    moment would show the live rows and figures. (Before the fix moments counted up too.)"""
+    from orcatui.model import asof
+
+    rows = []
+    for k in range(10):
+        rows += [event("RUNNING", T0 + k, "r1", subject=f"s{k}")]
+        rows += [event("SUCCESS", T0 + k + 20, "r1", subject=f"s{k}")]
+    write_parquet(table_dir(tmp_path, "etl", ("clean",)), rows)
+    monitor = Monitor(tmp_path, stale_after=1e9, clock=lambda: T0 + 100)
+    monitor.keep_history = True
+    monitor.refresh()
+    (node,) = monitor.pipelines[ETL].nodes.values()
+    # a live node folded as often as the version the next moment's packets would get if
+    # moments counted up like folds
+    node.packets.version = abs(next(asof._versions)) + 1
+    monitor.snapshot()  # the live views, cached by version
+    live_rows = monitor.packet_rows(node.key, View(), T0 + 100)
+    assert set(live_rows.column("state").to_pylist()) == {"SUCCESS"}
+    at = T0 + 25
+    moment = TimeCursor(monitor).monitor_at(at)
+    folded, _ = load_as_of(tmp_path, at, stale_after=1e9)
+    want = folded.packet_rows(node.key, View()).sort_by("key").to_pylist()
+    assert {r["state"] for r in want} == {"RUNNING", "SUCCESS"}
+    assert moment.packet_rows(node.key, View()).sort_by("key").to_pylist() == want
+    a = folded.snapshot().pipelines[0]
+    b = moment.snapshot().pipelines[0]
+    assert [(n.counts, n.progress) for n in a.nodes] == [(n.counts, n.progress) for n in b.nodes]
