@@ -677,7 +677,10 @@ class TimeCursor:
     by a duration. Use it on the monitor's thread (the one that refreshes it).
     """
 
-    def __init__(self, monitor: Monitor) -> None:
+    def __init__(self, monitor: Monitor, previous: TimeCursor | None = None) -> None:
+        """Sort ``monitor``'s events (a node's only when it has new ones). ``previous``: the
+        cursor this one replaces (the live monitor read more): the last moment's packets of the
+        nodes with no new events are kept, so the next step reuses them."""
         self.root = monitor.root
         self.stale_after = monitor.stale_after
         self.this_host = monitor.this_host
@@ -700,8 +703,18 @@ class TimeCursor:
         self._shown: dict[tuple[Pipeline, tuple[str, ...]], tuple[int, NodePackets]] = {}
         self._previous: AsOfMonitor | None = None
         self._live = monitor
-        stamps = [n.ts for n in self.nodes if len(n.ts)]
-        times = np.sort(np.concatenate(stamps)) if stamps else _EMPTY
+        if previous is not None:
+            was = {(n.pipeline, n.identity): n for n in previous.nodes}
+            same = {
+                (n.pipeline, n.identity)
+                for n in self.nodes
+                if was.get((n.pipeline, n.identity)) is n
+            }
+            self._shown = {k: v for k, v in previous._shown.items() if k in same}
+            self._previous = previous._previous  # (its views are keyed by packets version)
+        # Each run's times are sorted already: a stable sort (timsort) merges those runs.
+        stamps = [r.ts for n in self.nodes for r in n.runs.values() if len(r.ts)]
+        times = np.sort(np.concatenate(stamps), kind="stable") if stamps else _EMPTY
         # (numpy 2's np.unique hashes: seconds on 2 M stamps; a sort and a mask is ~20× faster)
         self.times = times[np.r_[True, times[1:] != times[:-1]]] if len(times) else times
 
