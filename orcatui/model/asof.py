@@ -340,7 +340,7 @@ _EMPTY = np.empty(0, np.int64)
 _EMPTY_F = np.empty(0, np.float64)
 _RUNNING = int(State.RUNNING)
 #: State code (``State``) → index into ``progress.STATES`` (RUNNING → "RUNNING", …).
-_TIMES_CODE = np.array([STATES.index(s.name) for s in State], np.int64)
+_TIMES_CODE = np.array([STATES.index(s.name) for s in State], np.int8)
 _T_RUNNING, _T_LOST = STATES.index("RUNNING"), STATES.index("LOST")
 _T_DONE = np.array([s in ("SUCCESS", "FAILED", "CACHED") for s in STATES])
 _T_COMPLETED = np.array([s in ("SUCCESS", "FAILED") for s in STATES])
@@ -447,7 +447,7 @@ class _NodeEvents:
         running_upto = np.where(latest >= group_start, st[np.maximum(latest, 0)], _MIN_INT64)
         dur = _terminal_durations(st, running_upto)
         fast = bool(state.min() >= 0 and state.max() < len(_TIMES_CODE))
-        kind = _TIMES_CODE[state] if fast else np.zeros(n, np.int64)
+        kind = _TIMES_CODE[state] if fast else np.zeros(n, np.int8)
         with np.errstate(invalid="ignore"):
             counted = _T_COMPLETED[kind] & (dur >= 0) & np.isfinite(dur)
         by_dur = np.flatnonzero(counted)
