@@ -557,8 +557,7 @@ class _NodeEvents:
         if isinstance(packets, FrozenPackets):
             return packets._present, packets._last
         if self._final is None:
-            ends = np.r_[self.starts[1:], len(self.ts)] - 1 if len(self.ts) else _EMPTY
-            self._final = (np.arange(len(self.starts), dtype=np.int64), ends)
+            self._final = (np.arange(len(self.starts), dtype=np.int64), self.ends)
         return self._final
 
     def times_in_run(
