@@ -529,7 +529,7 @@ class _NodeEvents:
             base = live if every else live.take(from_numpy(present))
         else:
             base = live.take(self.live_pos.take(from_numpy(present)))
-        ends = np.r_[self.starts[1:], len(self.ts)] - 1
+        ends = self.ends
         final = bool(np.array_equal(last, ends[present]))
         if final and every and self.live_pos is None:
             return live  # every packet at its newest event: the live table as it is
