@@ -451,7 +451,8 @@ class _NodeEvents:
         with np.errstate(invalid="ignore"):
             counted = _T_COMPLETED[kind] & (dur >= 0) & np.isfinite(dur)
         by_dur = np.flatnonzero(counted)
-        by_dur = by_dur[np.argsort(dur[by_dur], kind="stable")]
+        # (equal durations are equal floats, never NaN or -0.0: their order does not matter)
+        by_dur = by_dur[np.argsort(dur[by_dur])]
         run_codes, run_values = column_codes(raw.column("run_id"))
         run_names = [str(r) for r in run_values.to_pylist()]
         by_run = np.argsort(run_codes, kind="stable")
