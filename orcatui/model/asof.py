@@ -21,6 +21,9 @@ Two ways in, with the same result (the tests hold them equal):
 * :class:`TimeCursor` — many moments, for the app's time cursor: the raw events are kept per
   node, sorted by packet then time, so the state at any ``T`` is a few vectorised passes
   (no re-fold): :meth:`TimeCursor.monitor_at` returns an :class:`AsOfMonitor` in milliseconds.
+  Its triage (progress, ETA, slow bounds: :func:`cursor_triage`) is read from the same sorted
+  events, so a step builds no node's packet table but the one shown (equal figures: the tests
+  hold them to :meth:`Monitor.triage` on the display rows).
 """
 
 from __future__ import annotations
