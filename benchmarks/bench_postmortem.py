@@ -1,6 +1,7 @@
 """Post-mortem figures (issue 13): as-of load, time-cursor steps, timeline, Parquet export.
 
-Run: ``.venv/bin/python benchmarks/bench_postmortem.py`` (``--quick``: 10× fewer packets).
+Run: ``.venv/bin/python benchmarks/bench_postmortem.py`` (``--quick``: 10× fewer packets;
+``--only-cursor``: only the time-cursor figures).
 Data: 200 nodes × 5,000 packets × 2 events = 2 M events (fractional ISO timestamps, 16-byte
 ids, realistic tags), one Parquet file per node, as ``bench_cold_load`` generates them.
 Each figure is measured in a fresh process (wall time of the part named, plus its peak RSS);
@@ -38,6 +39,9 @@ except ImportError:
     pass
 def rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 root = Path(sys.argv[1]); at = float(sys.argv[2])
 """
 
@@ -64,19 +68,22 @@ from orcatui.model.asof import TimeCursor
 t0 = time.perf_counter()
 cursor = TimeCursor.load(root)
 t1 = time.perf_counter()
-steps = []
+steps, cpus = [], []
 moment = at
 for i in range(20):
     moment = cursor.step_event(moment, +1) if i % 2 else cursor.step(moment, -60.0)
-    s = time.perf_counter()
+    s, c = time.perf_counter(), cpu()
     m = cursor.monitor_at(moment)
     snap = m.snapshot()
     node = snap.pipelines[0].nodes[0]
     rows = m.packet_rows(node.key)  # the table the app shows for the selected node
     steps.append(time.perf_counter() - s)
+    cpus.append(cpu() - c)
 steps.sort()
+cpus.sort()
 print(json.dumps({"build_s": t1 - t0, "step_median_s": steps[len(steps) // 2],
-                  "step_max_s": steps[-1], "rss_mb": rss()}))
+                  "step_max_s": steps[-1], "cpu_median_s": cpus[len(cpus) // 2],
+                  "cpu_max_s": cpus[-1], "rss_mb": rss()}))
 """
 )
 
@@ -136,18 +143,22 @@ source.move("event", -1)  # leaving live: the cursor is built here, once
 source.frame(2, view)
 enter_s = time.perf_counter() - t0
 source.at = at  # then step around the middle of the run (stepping past the end goes live)
-steps, reentries = [], []
+steps, reentries, cpus = [], [], []
 moves = [("event", -1), ("seconds", -60.0), ("event", 1), ("seconds", 60.0)] * 5
 for i, (kind, amount) in enumerate(moves):
     was_live = source.at is None
-    s = time.perf_counter()
+    s, c = time.perf_counter(), cpu()
     source.move(kind, amount)
     frame = source.frame(3 + i, view)  # what the screen gets: snapshot + the node's rows
     # a step back from live enters history again: every node's packets are made afresh
     (reentries if was_live else steps).append(time.perf_counter() - s)
+    if not was_live:
+        cpus.append(cpu() - c)
 steps.sort()
+cpus.sort()
 print(json.dumps({"enter_s": enter_s, "step_median_s": steps[len(steps) // 2],
                   "step_max_s": steps[-1], "reenter_max_s": max(reentries, default=0.0),
+                  "cpu_median_s": cpus[len(cpus) // 2], "cpu_max_s": cpus[-1],
                   "reentries": len(reentries), "rss_mb": rss()}))
 """
 )
@@ -224,22 +235,54 @@ def timeline_root(root: Path, nodes: int, packets: int) -> None:
         write_file(table_path(root, node), table)
 
 
+def cursor_figures(root: Path, at: float) -> None:
+    """The time cursor's figures: the app's steps (``TimeTravelSource``), then the cursor's
+    own (``TimeCursor.monitor_at``), each in a fresh process, wall and CPU."""
+    step = child(_APP_STEP, str(root), str(at))
+    print(
+        f"app time cursor (TimeTravelSource.move + frame of one node): entering history "
+        f"{step['enter_s']:.2f} s (once), step median {step['step_median_s'] * 1e3:.0f} ms, "
+        f"max {step['step_max_s'] * 1e3:.0f} ms (target 100 ms: "
+        f"{step['step_max_s'] / 0.1:.2f}×), CPU median {step['cpu_median_s'] * 1e3:.0f} ms, "
+        f"max {step['cpu_max_s'] * 1e3:.0f} ms over the steps within history; "
+        f"{step['reentries']} steps back from live (entering history again) up to "
+        f"{step['reenter_max_s'] * 1e3:.0f} ms; peak RSS {step['rss_mb']:.0f} MB"
+    )
+    cur = child(_CURSOR, str(root), str(at))
+    print(
+        f"time cursor: built in {cur['build_s']:.2f} s (once, on entering history); step "
+        f"(monitor_at + snapshot + rows of one node) median {cur['step_median_s'] * 1e3:.0f}"
+        f" ms, max {cur['step_max_s'] * 1e3:.0f} ms (target 100 ms: "
+        f"{cur['step_max_s'] / 0.1:.2f}×), CPU median {cur['cpu_median_s'] * 1e3:.0f} ms, "
+        f"max {cur['cpu_max_s'] * 1e3:.0f} ms, peak RSS {cur['rss_mb']:.0f} MB"
+    )
+
+
 def main() -> None:
     """Generate the roots, measure each figure in fresh processes, print them."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="10× fewer packets")
+    ap.add_argument(
+        "--only-cursor",
+        action="store_true",
+        help="only the time-cursor figures (the app's steps and TimeCursor.monitor_at)",
+    )
     args = ap.parse_args()
     packets = 500 if args.quick else 5000
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp, "two_million")
         events = parquet_root(root, 200, packets)
         tl_root = Path(tmp, "timeline")
-        timeline_root(tl_root, 10, packets * 2)
+        if not args.only_cursor:
+            timeline_root(tl_root, 10, packets * 2)
         os.sync()
         # The middle of the run: half the packets have started.
         at = (T0_US + packets * 10_000 // 2) / 1e6
         print(f"root: {events:,} events in 200 Parquet files (one run); moment: mid-run")
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)")
+        if args.only_cursor:
+            cursor_figures(root, at)
+            return
         from orcatui.model.moments import format_moment
 
         whole = cli("summary", str(root), "--json", "--at", format_moment(at))
@@ -264,15 +307,7 @@ def main() -> None:
             f"{ex_cli['rss_mb']:.0f} MB (target 600 MB: {ex_cli['rss_mb'] / 600:.2f}×), "
             f"exit {ex_cli['rc']}"
         )
-        step = child(_APP_STEP, str(root), str(at))
-        print(
-            f"app time cursor (TimeTravelSource.move + frame of one node): entering history "
-            f"{step['enter_s']:.2f} s (once), step median {step['step_median_s'] * 1e3:.0f} ms, "
-            f"max {step['step_max_s'] * 1e3:.0f} ms (target 100 ms: "
-            f"{step['step_max_s'] / 0.1:.2f}×) over the steps within history; "
-            f"{step['reentries']} steps back from live (entering history again) up to "
-            f"{step['reenter_max_s'] * 1e3:.0f} ms; peak RSS {step['rss_mb']:.0f} MB"
-        )
+        cursor_figures(root, at)
 
         asof = min((child(_ASOF, str(root), str(at)) for _ in range(3)), key=lambda r: r["load_s"])
         print(
@@ -280,13 +315,6 @@ def main() -> None:
             f"{asof['process_s']:.2f} s whole process (target 1.5 s: "
             f"{asof['process_s'] / 1.5:.2f}×), peak RSS {asof['rss_mb']:.0f} MB; "
             f"counts {asof['counts']}"
-        )
-        cur = child(_CURSOR, str(root), str(at))
-        print(
-            f"time cursor: built in {cur['build_s']:.2f} s (once, on entering history); step "
-            f"(monitor_at + snapshot + rows of one node) median {cur['step_median_s'] * 1e3:.0f}"
-            f" ms, max {cur['step_max_s'] * 1e3:.0f} ms (target 100 ms: "
-            f"{cur['step_max_s'] / 0.1:.2f}×), peak RSS {cur['rss_mb']:.0f} MB"
         )
         tl = child(_TIMELINE, str(tl_root), "0")
         print(

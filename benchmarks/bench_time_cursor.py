@@ -73,12 +73,92 @@ print(json.dumps({"live": live, "live_rss": live_rss, "enter": enter, "enter_rss
 """
 
 
+_APP = """
+import asyncio, json, resource, sys, time
+from pathlib import Path
+from orcatui.store.allocator import prefer_jemalloc
+prefer_jemalloc()
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+root = Path(sys.argv[1]); at = float(sys.argv[2])
+from orcatui.app.main import OrcaApp
+from orcatui.app.packet_table import PacketTable
+
+async def run():
+    app = OrcaApp(root, static=True)
+    handed = []
+    async with app.run_test(size=(120, 36)) as pilot:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            await pilot.pause(0.05)
+            main = app.main
+            if main is not None and main.frame is not None and main.state.node is not None:
+                if main.query_one(PacketTable).row_count:
+                    break
+        else:
+            raise RuntimeError("the app never showed a node's packets")
+        main = app.main
+        table = main.query_one(PacketTable)
+        set_rows = table.set_rows
+
+        def stamped(rows, **kw):
+            handed.append(time.perf_counter())
+            return set_rows(rows, **kw)
+
+        table.set_rows = stamped
+
+        async def shown(before_seq, t0):
+            # the frame of the new moment applied and its rows handed to the table (then paint)
+            while True:
+                await pilot.pause(0.002)
+                f = main.frame
+                if f is None or f.seq <= before_seq:
+                    continue
+                if app.time_at is None or f.now == app.time_at:
+                    late = [h for h in handed if h >= t0]
+                    if late:
+                        return late[-1]
+
+        async def press(key):
+            before = main.frame.seq
+            was = app.time_at
+            t0, c0 = time.perf_counter(), cpu()
+            await pilot.press(key)
+            while app.time_at == was and key != "L":
+                await pilot.pause(0.002)
+                if time.perf_counter() - t0 > 30:
+                    raise RuntimeError(f"key {key!r} did not move the cursor")
+            done = await shown(before, t0)
+            return done - t0, cpu() - c0, was is None
+
+        enter = await press("less_than_sign")  # leaving live: the cursor is built here
+        if at > 0:  # then step around the given moment, as the model benchmark does
+            def put():
+                app.source.at = at
+            await asyncio.wrap_future(app.refresher.ask(put))
+            app.time_at = at
+        steps, reentries = [], []
+        keys = ["less_than_sign", "comma", "greater_than_sign", "full_stop"] * 5
+        for key in keys:
+            wall, c, from_live = await press(key)
+            (reentries if from_live else steps).append((wall, c))
+    return enter, steps, reentries
+
+enter, steps, reentries = asyncio.run(run())
+print(json.dumps({"enter": enter, "step_wall": sorted(w for w, _ in steps),
+                  "step_cpu": sorted(c for _, c in steps),
+                  "reenter_wall": sorted(w for w, _ in reentries)}))
+"""
+
+
 def main() -> None:
     """Generate (or take) the root, measure in a fresh process, print the figures."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--root", type=Path, help="an existing root (default: generate 2 M events)")
     ap.add_argument("--at", type=float, default=0.0, help="with --root: the moment (epoch s)")
     ap.add_argument("--quick", action="store_true", help="10× fewer packets")
+    ap.add_argument("--no-app", action="store_true", help="skip the headless app's key steps")
     args = ap.parse_args()
     packets = 500 if args.quick else 5000
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,6 +179,17 @@ def main() -> None:
         if out.returncode:
             raise SystemExit(out.stderr)
         r = json.loads(out.stdout)
+        app = None
+        if not args.no_app:
+            out = subprocess.run(
+                [sys.executable, "-c", _APP, str(root), str(at)],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            if out.returncode:
+                raise SystemExit(out.stderr)
+            app = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"root: {root if args.root else f'{200 * packets * 2:,} events, 200 Parquet files'}")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)")
     print(
@@ -114,8 +205,20 @@ def main() -> None:
     print(
         f"step (move + frame of one node), 20 steps: wall median {walls[len(walls) // 2] * 1e3:.0f}"
         f" ms, max {walls[-1] * 1e3:.0f} ms; CPU median {cpus[len(cpus) // 2] * 1e3:.0f} ms, "
-        f"max {cpus[-1] * 1e3:.0f} ms (target 100 ms: median {walls[len(walls) // 2] / 0.1:.2f}×)"
+        f"max {cpus[-1] * 1e3:.0f} ms (target 100 ms: median {walls[len(walls) // 2] / 0.1:.2f}×,"
+        f" max {walls[-1] / 0.1:.2f}×)"
     )
+    if app is not None:
+        walls, cpus, back = app["step_wall"], app["step_cpu"], app["reenter_wall"]
+        print(
+            f"the app (headless OrcaApp, 120×36): key → the new moment's rows handed to the "
+            f"table, entering history {app['enter'][0] * 1e3:.0f} ms "
+            f"(CPU {app['enter'][1] * 1e3:.0f} ms); {len(walls)} steps within history: wall "
+            f"median {walls[len(walls) // 2] * 1e3:.0f} ms, max {walls[-1] * 1e3:.0f} ms; "
+            f"process CPU median {cpus[len(cpus) // 2] * 1e3:.0f} ms, max "
+            f"{cpus[-1] * 1e3:.0f} ms (target 100 ms: max {walls[-1] / 0.1:.2f}×); "
+            f"{len(back)} steps back from live up to {max(back, default=0) * 1e3:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

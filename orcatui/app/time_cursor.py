@@ -63,7 +63,7 @@ class TimeTravelSource(TriageSource):
         fold keeps them); built again when the live monitor has read new data since."""
         live = self.monitor
         if self.cursor is None or self.cursor.version != live.version:
-            self.cursor = TimeCursor(live)
+            self.cursor = TimeCursor(live, previous=self.cursor)
             self._as_of = None
         return self.cursor
 

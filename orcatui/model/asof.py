@@ -21,6 +21,9 @@ Two ways in, with the same result (the tests hold them equal):
 * :class:`TimeCursor` — many moments, for the app's time cursor: the raw events are kept per
   node, sorted by packet then time, so the state at any ``T`` is a few vectorised passes
   (no re-fold): :meth:`TimeCursor.monitor_at` returns an :class:`AsOfMonitor` in milliseconds.
+  Its triage (progress, ETA, slow bounds: :func:`cursor_triage`) is read from the same sorted
+  events, so a step builds no node's packet table but the one shown (equal figures: the tests
+  hold them to :meth:`Monitor.triage` on the display rows).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +41,9 @@ import pyarrow.compute as pc
 
 from orcatui.model.event_history import codes as column_codes
 from orcatui.model.logs import NodeLogs
-from orcatui.model.monitor import Monitor, Node, PipelineModel
+from orcatui.model.monitor import Monitor, Node, NodeKey, NodeTriage, PipelineModel, _declared
 from orcatui.model.packets import NodePackets, from_numpy
+from orcatui.model.progress import STATES, NodeTimes, previous_run
 from orcatui.model.runs import (
     DEFAULT_STALE_AFTER_S,
     THIS_HOST,
@@ -48,14 +52,20 @@ from orcatui.model.runs import (
     Verdict,
     merge_records,
 )
+from orcatui.model.slow import MIN_PEERS as MIN_PEERS_FOR_BOUND
+from orcatui.model.slow import node_bound
 from orcatui.model.states import State
+from orcatui.model.views import MAX_DURATION_S
 from orcatui.store.store import StoreUpdate
 
 Pipeline = tuple[str, ...]
 _MIN_INT64 = np.iinfo(np.int64).min
 #: Appended to the reason of a run judged live because its record shows life after ``T``.
 ALIVE_LATER = "alive then: its record shows a heartbeat after this moment"
-_versions = itertools.count(1)
+#: Versions of a moment's packets: negative, so that they never equal a live node's (counted
+#: up from 0 by its folds); the live monitor's cached views, handed to every moment, are keyed
+#: by the packets' version.
+_versions = itertools.count(-1, -1)
 
 
 def to_us(at: float) -> int:
@@ -167,6 +177,9 @@ class AsOfMonitor(Monitor):
         )
         self.at = at
         self.alive_later: set[tuple[Pipeline, str]] = set()
+        #: Set by :meth:`TimeCursor.monitor_at`: per node, its sorted events and which of them
+        #: are each packet's latest at ``at`` (the triage's figures are read from them).
+        self.cursor_nodes: dict[NodeKey, tuple[_NodeEvents, NodePackets]] = {}
 
     def refresh(self, *, only: set[Path] | None = None, rediscover: bool = True):  # type: ignore[override]
         """Refused: a historical view never reads newer data (build a new one instead)."""
@@ -179,6 +192,24 @@ class AsOfMonitor(Monitor):
             if verdict.live and (pipeline, run_id) in self.alive_later:
                 out[run_id] = replace(verdict, reason=f"{verdict.reason} ({ALIVE_LATER})")
         return out
+
+    def triage(
+        self,
+        pipeline: Pipeline,
+        run_id: str,
+        verdicts: Mapping[str, Verdict],
+        now: float,
+    ) -> dict[NodeKey, NodeTriage]:
+        """:meth:`Monitor.triage`, the same figures; for a moment of the time cursor read from
+        the cursor's sorted events (no packet table and no display rows per node: only the node
+        shown needs its rows), else (``load_as_of``) the monitor's own way."""
+        model = self.pipelines[pipeline]
+        fast = self.cursor_nodes
+        if not all(
+            (hit := fast.get(n.key)) is not None and hit[0].fast for n in model.nodes.values()
+        ):
+            return super().triage(pipeline, run_id, verdicts, now)
+        return cursor_triage(self, model, run_id, verdicts)
 
 
 def load_as_of(
@@ -229,6 +260,9 @@ def wind_back(rec: RunRecord, at: float) -> tuple[RunRecord | None, bool]:
     return (replace(rec, **changes) if changes else rec), alive_later
 
 
+_PACKETS_FIELDS = dict(vars(NodePackets()))
+
+
 class FrozenPackets(NodePackets):
     """A node's packets as of a moment, computed by :class:`TimeCursor` (read-only).
 
@@ -245,7 +279,9 @@ class FrozenPackets(NodePackets):
         counts: Counter[tuple[str, int]],
         first_us: int | None,
     ) -> None:
-        super().__init__()
+        # NodePackets.__init__'s fields, from one instance made once: it builds an empty
+        # table per call (~0.1 ms, for every node at every step); these packets never fold.
+        self.__dict__.update(_PACKETS_FIELDS)
         self._source = source
         self._present = present
         self._last = last
@@ -258,7 +294,7 @@ class FrozenPackets(NodePackets):
     @property
     def tag_names(self) -> list[str]:
         """User tag names of the node (those of every event read)."""
-        return self._source.live.tag_names
+        return self._source.tag_names
 
     def fold(self, events: pa.Table) -> None:
         """Refused: an as-of view never takes newer events."""
@@ -304,7 +340,13 @@ class _RunTimes:
 
 
 _EMPTY = np.empty(0, np.int64)
+_EMPTY_F = np.empty(0, np.float64)
 _RUNNING = int(State.RUNNING)
+#: State code (``State``) → index into ``progress.STATES`` (RUNNING → "RUNNING", …).
+_TIMES_CODE = np.array([STATES.index(s.name) for s in State], np.int8)
+_T_RUNNING, _T_LOST = STATES.index("RUNNING"), STATES.index("LOST")
+_T_DONE = np.array([s in ("SUCCESS", "FAILED", "CACHED") for s in STATES])
+_T_COMPLETED = np.array([s in ("SUCCESS", "FAILED") for s in STATES])
 
 
 @dataclass
@@ -334,6 +376,21 @@ class _NodeEvents:
     runs: dict[str, _RunTimes]
     first_us: int | None
     newest_us: int = _MIN_INT64
+    #: Per sorted event, the duration its packet shows when that event is its latest and
+    #: terminal (``views.display_rows``' arithmetic; NaN where it shows none).
+    dur: np.ndarray = field(default_factory=lambda: _EMPTY_F)
+    #: Every state code is one the triage knows (0…4): its figures can be read from here.
+    fast: bool = True
+    #: Last sorted event of each packet.
+    ends: np.ndarray = field(default_factory=lambda: _EMPTY)
+    #: Per sorted event, its state as an index into ``progress.STATES`` (LOST not derived).
+    kind: np.ndarray = field(default_factory=lambda: _EMPTY)
+    #: The SUCCESS / FAILED events with a duration shown (finite, ≥ 0), by duration: a
+    #: moment's sorted durations are these, filtered (no sort per step).
+    by_dur: np.ndarray = field(default_factory=lambda: _EMPTY)
+    dur_sorted: np.ndarray = field(default_factory=lambda: _EMPTY_F)
+    tag_names: list[str] = field(default_factory=list)
+    _final: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def of(cls, pipeline: Pipeline, node: Node, uris: Mapping[str, str]) -> _NodeEvents:
@@ -360,7 +417,7 @@ class _NodeEvents:
             e8 = np.empty(0, np.int8)
             return cls(pipeline, node.identity, node.packets, node.logs, raw, live_table,
                        None, _EMPTY, _EMPTY, e8, e8, _EMPTY, _EMPTY, _EMPTY,
-                       [], {}, None)  # fmt: skip
+                       [], {}, None, tag_names=node.packets.tag_names)  # fmt: skip
         codes, keys = column_codes(raw.column("key"))
         live_pos = pc.index_in(keys, value_set=live_table.column("key"))
         # Normally every live packet is a key of the history and back: number the packets by
@@ -391,6 +448,14 @@ class _NodeEvents:
         latest = np.maximum.accumulate(np.where(state == _RUNNING, np.arange(n), -1))
         group_start = np.repeat(starts, np.diff(np.r_[starts, n]))
         running_upto = np.where(latest >= group_start, st[np.maximum(latest, 0)], _MIN_INT64)
+        dur = _terminal_durations(st, running_upto)
+        fast = bool(state.min() >= 0 and state.max() < len(_TIMES_CODE))
+        kind = _TIMES_CODE[state] if fast else np.zeros(n, np.int8)
+        with np.errstate(invalid="ignore"):
+            counted = _T_COMPLETED[kind] & (dur >= 0) & np.isfinite(dur)
+        by_dur = np.flatnonzero(counted)
+        # (equal durations are equal floats, never NaN or -0.0: their order does not matter)
+        by_dur = by_dur[np.argsort(dur[by_dur])]
         run_codes, run_values = column_codes(raw.column("run_id"))
         run_names = [str(r) for r in run_values.to_pylist()]
         by_run = np.argsort(run_codes, kind="stable")
@@ -420,6 +485,13 @@ class _NodeEvents:
             runs=runs,
             first_us=int(raw_ts.min()),
             newest_us=int(raw_ts.max()),
+            dur=dur,
+            fast=fast,
+            ends=np.r_[starts[1:], n] - 1,
+            kind=kind,
+            by_dur=by_dur,
+            dur_sorted=dur[by_dur],
+            tag_names=node.packets.tag_names,
         )
 
     def packets_at(self, at_us: int) -> NodePackets:
@@ -433,8 +505,10 @@ class _NodeEvents:
         if at_us >= self.newest_us and self.live_pos is None:
             return self.live
         seen = self.ts <= at_us
-        # Within a packet rows are sorted by time, so the events seen form a prefix of its group.
-        count = np.add.reduceat(seen, self.starts, dtype=np.int64)
+        # Within a packet rows are sorted by time, so the events seen form a prefix of its group
+        # (counted from a running sum: cheaper than np.add.reduceat).
+        total = np.cumsum(seen)
+        count = total[self.ends] - total[self.starts] + seen[self.starts]
         present = np.flatnonzero(count)
         last = self.starts[present] + count[present] - 1
         running_ts = self.running_upto[last]
@@ -459,7 +533,7 @@ class _NodeEvents:
             base = live if every else live.take(from_numpy(present))
         else:
             base = live.take(self.live_pos.take(from_numpy(present)))
-        ends = np.r_[self.starts[1:], len(self.ts)] - 1
+        ends = self.ends
         final = bool(np.array_equal(last, ends[present]))
         if final and every and self.live_pos is None:
             return live  # every packet at its newest event: the live table as it is
@@ -481,6 +555,44 @@ class _NodeEvents:
             base = base.set_column(i, pa.field(name, base.schema.field(i).type), col)
         return base
 
+    def latest(self, packets: NodePackets) -> tuple[np.ndarray, np.ndarray]:
+        """(packets present, the sorted event shown for each) of ``packets``: a moment's
+        :class:`FrozenPackets` of this node, or the live packets (every event seen)."""
+        if isinstance(packets, FrozenPackets):
+            return packets._present, packets._last
+        if self._final is None:
+            self._final = (np.arange(len(self.starts), dtype=np.int64), self.ends)
+        return self._final
+
+    def times_in_run(
+        self, present: np.ndarray, last: np.ndarray, run_id: str, lost: bool
+    ) -> NodeTimes:
+        """The :class:`NodeTimes` of the node's display rows in ``run_id`` (``lost``: the run is
+        not live, its RUNNING packets are LOST) — exactly what ``progress.nodes_times`` reads
+        from those rows (unordered: in packet order), from the sorted events alone."""
+        code = self.run_names.index(run_id) if run_id in self.run_names else -1
+        if code < 0:
+            ev = _EMPTY
+        elif len(self.run_names) == 1:
+            ev = last  # (every packet is of the one run)
+        else:
+            ev = last[self.packet_run[present] == code]
+        kind = self.kind[ev]
+        if lost:
+            kind[kind == _T_RUNNING] = _T_LOST
+        counts = np.bincount(kind, minlength=len(STATES)).tolist()
+        shown = np.zeros(len(self.ts), bool)
+        shown[ev] = True
+        # (a RUNNING packet's start is its own RUNNING event: always known)
+        running_rows = np.flatnonzero(kind == _T_RUNNING)
+        return NodeTimes(
+            counts=dict(zip(STATES, counts, strict=True)),
+            durations=self.dur_sorted[shown[self.by_dur]],
+            done_ts_us=self.ts[ev[_T_DONE[kind]]],
+            running_started_us=self.running_upto[ev[running_rows]],
+            running_rows=running_rows,
+        )
+
     def run_stats_at(self, at_us: int) -> list[tuple[str, int, int, int, str]]:
         """(run id, first µs, last µs, events, uri) of each run with events at or before it."""
         out = []
@@ -489,6 +601,73 @@ class _NodeEvents:
             if n:
                 out.append((name, int(times.ts[0]), int(times.ts[n - 1]), n, times.uri))
         return out
+
+
+def _terminal_durations(ts: np.ndarray, running_ts: np.ndarray) -> np.ndarray:
+    """Per event, the ``duration_s`` a display row shows for a terminal packet whose latest
+    event it is (``views._durations``' very operations; NaN for null)."""
+    started = running_ts != _MIN_INT64
+    start_s = np.where(started, running_ts, 0).astype(np.float64) / 1e6
+    end_s = ts.astype(np.float64) / 1e6
+    duration = np.where(started, np.fmax(end_s - start_s, 0.0), 0.0)
+    duration[duration > MAX_DURATION_S] = np.nan
+    return duration
+
+
+def cursor_triage(
+    monitor: AsOfMonitor,
+    model: PipelineModel,
+    run_id: str,
+    verdicts: Mapping[str, Verdict],
+) -> dict[NodeKey, NodeTriage]:
+    """:meth:`Monitor.triage` of a time-cursor moment, from the cursor's sorted events.
+
+    The same rules (previous run, declared totals, the earlier run's durations for nodes with
+    too few of their own, the slow bound) and the same cache (``Monitor._triage_cache``, keyed
+    as there: a node whose packets did not change keeps its figures); only the per-node
+    :class:`NodeTimes` are read from the events instead of from display rows.
+    """
+    newest_first = [
+        r
+        for _, r in sorted(
+            ((monitor._started(model, r) or 0.0, r) for r in monitor._run_ids(model)),
+            reverse=True,
+        )
+    ]
+    live = {r: v.live for r, v in verdicts.items()}
+    prev = previous_run(newest_first, live, run_id)
+    lost = run_id in verdicts and not verdicts[run_id].live
+    prev_lost = prev is not None and prev in verdicts and not verdicts[prev].live
+    record = model.records.get(run_id)
+    prev_record = model.records.get(prev) if prev is not None else None
+    out: dict[NodeKey, NodeTriage] = {}
+    for node in model.nodes.values():
+        declared = _declared(record, node.identity)
+        prev_count = None
+        if prev is not None:
+            prev_count = sum(node.packets.counts.get((prev, int(s)), 0) for s in State) or None
+            prev_count = prev_count or _declared(prev_record, node.identity)
+        stamp = (node.packets.version, run_id, lost, prev, declared, prev_count)
+        cached = monitor._triage_cache.get(node.key)
+        if cached is not None and cached[0] == stamp:
+            out[node.key] = cached[1]
+            continue
+        src, packets = monitor.cursor_nodes[node.key]
+        present, last = src.latest(packets)
+        times = src.times_in_run(present, last, run_id, lost)
+        history = None
+        if prev is not None and len(times.durations) < MIN_PEERS_FOR_BOUND:
+            history = src.times_in_run(present, last, prev, prev_lost)
+        t = NodeTriage(
+            times=times,
+            declared=declared,
+            previous_count=prev_count,
+            history=history,
+            bound=node_bound(times, history.durations if history is not None else None),
+        )
+        monitor._triage_cache[node.key] = (stamp, t)
+        out[node.key] = t
+    return out
 
 
 class TimeCursor:
@@ -501,7 +680,10 @@ class TimeCursor:
     by a duration. Use it on the monitor's thread (the one that refreshes it).
     """
 
-    def __init__(self, monitor: Monitor) -> None:
+    def __init__(self, monitor: Monitor, previous: TimeCursor | None = None) -> None:
+        """Sort ``monitor``'s events (a node's only when it has new ones). ``previous``: the
+        cursor this one replaces (the live monitor read more): the last moment's packets of the
+        nodes with no new events are kept, so the next step reuses them."""
         self.root = monitor.root
         self.stale_after = monitor.stale_after
         self.this_host = monitor.this_host
@@ -524,8 +706,18 @@ class TimeCursor:
         self._shown: dict[tuple[Pipeline, tuple[str, ...]], tuple[int, NodePackets]] = {}
         self._previous: AsOfMonitor | None = None
         self._live = monitor
-        stamps = [n.ts for n in self.nodes if len(n.ts)]
-        times = np.sort(np.concatenate(stamps)) if stamps else _EMPTY
+        if previous is not None:
+            was = {(n.pipeline, n.identity): n for n in previous.nodes}
+            same = {
+                (n.pipeline, n.identity)
+                for n in self.nodes
+                if was.get((n.pipeline, n.identity)) is n
+            }
+            self._shown = {k: v for k, v in previous._shown.items() if k in same}
+            self._previous = previous._previous  # (its views are keyed by packets version)
+        # Each run's times are sorted already: a stable sort (timsort) merges those runs.
+        stamps = [r.ts for n in self.nodes for r in n.runs.values() if len(r.ts)]
+        times = np.sort(np.concatenate(stamps), kind="stable") if stamps else _EMPTY
         # (numpy 2's np.unique hashes: seconds on 2 M stamps; a sort and a mask is ~20× faster)
         self.times = times[np.r_[True, times[1:] != times[:-1]]] if len(times) else times
 
@@ -590,6 +782,7 @@ class TimeCursor:
             model.nodes[src.identity] = Node(
                 src.pipeline, src.identity, packets, FrozenLogs(src.logs, at_us)
             )
+            monitor.cursor_nodes[(src.pipeline, src.identity)] = (src, packets)
             for run_id, lo, hi, n, uri in stats_at:
                 stats = model.runs.get(run_id)
                 if stats is None:

@@ -155,3 +155,32 @@ def _normalised(rows: list[dict]):
     from orcatui.store.normalize import normalise_status
 
     return normalise_status(pa.Table.from_pylist(rows), "test", now=T0 + 1e6).table
+
+
+def test_a_cursor_rebuilt_after_new_data_keeps_the_unchanged_nodes_packets(tmp_path):
+    """The live monitor reads more for one node while history is shown: the new cursor sorts
+    only that node again, keeps the last moment's packets of the other (the next step reuses
+    them), and every moment still says what a fresh fold says."""
+    rows = _rows(random.Random(13))
+    for node, node_rows in rows.items():
+        write_parquet(table_dir(tmp_path, "etl", (node,)), node_rows)
+    monitor = Monitor(tmp_path, stale_after=50)
+    monitor.keep_history = True
+    monitor.refresh()
+    first = TimeCursor(monitor)
+    at = T0 + 150
+    before = first.monitor_at(at)
+    late = [
+        event("RUNNING", T0 + 400, "r3", subject="late"),
+        event("SUCCESS", T0 + 401, "r3", subject="late"),
+    ]
+    write_parquet(table_dir(tmp_path, "etl", ("fit",)), late)  # later events of "fit" only
+    monitor.refresh()
+    second = TimeCursor(monitor, previous=first)
+    after = second.monitor_at(at)
+    clean, fit = ("clean",), ("fit",)
+    assert after.pipelines[ETL].nodes[clean].packets is before.pipelines[ETL].nodes[clean].packets
+    assert after.pipelines[ETL].nodes[fit].packets is not before.pipelines[ETL].nodes[fit].packets
+    assert second.span is not None and second.span[1] == T0 + 401
+    moments = _moments(rows)
+    _compare(tmp_path, second, [*moments, T0 + 400.5, T0 + 401])
