@@ -194,6 +194,8 @@ class NodeTree(Tree[TreeRef]):
         self.guide_depth = 2
         self._lines: dict[tuple, TreeNode[TreeRef]] = {}
         self._labels: dict[tuple, Text] = {}
+        #: per node line, what its label was made from (and the label): unchanged, not remade
+        self._made: dict[tuple, tuple[tuple, Text]] = {}
         self._palette = DEFAULT_PALETTE
 
     def update_from(self, snapshot: Snapshot) -> None:
@@ -226,6 +228,7 @@ class NodeTree(Tree[TreeRef]):
         for ident in [i for i in self._lines if i not in seen]:
             line = self._lines.pop(ident)
             self._labels.pop(ident, None)
+            self._made.pop(ident, None)
             if line.tree is self and line.parent is not None:
                 line.remove()
 
@@ -238,17 +241,24 @@ class NodeTree(Tree[TreeRef]):
         room = max((self.size.width or 36) - TREE_CHROME - self.guide_depth * depth, 16)
         for n in p.nodes:
             ident = ("n", n.key)
+            show_detail = titles[n.name.title] > 1
+            made = (n.name, n.counts, show_detail, width, self._palette, n.progress, n.slow, room)
+            last = self._made.get(ident)
+            if last is not None and last[0] == made and ident in self._lines:
+                yield ident  # the same line as shown: no label to build (a frame of 200 nodes)
+                continue
             label = node_label(
                 n.name.title,
                 n.name.detail,
                 n.counts,
-                show_detail=titles[n.name.title] > 1,
+                show_detail=show_detail,
                 width=width,
                 palette=self._palette,
                 progress=n.progress,
                 slow=n.slow,
                 room=room,
             )
+            self._made[ident] = (made, label)
             self._ensure(parent, ident, label, TreeRef("node", p.name, n.key), leaf=True)
             yield ident
 
