@@ -3,9 +3,12 @@
 The client (obstore, configured from each cloud's environment variables plus storage
 options) lives in :mod:`observers.objstore`; this module adds what a reader needs:
 
-* :class:`RemoteRoot` — one listing of the whole root classifies it: Parquet tables, Delta
-  tables (with their ``_delta_log/`` objects), run records (cold load). A root larger than one
-  LIST page is listed as many prefixes at once (:func:`list_tree`).
+* :class:`RemoteRoot` — the cold load's discovery: Parquet tables, Delta tables (with their
+  ``_delta_log/`` objects), run records. A root that fits one LIST page is classified from that
+  page. A larger one is walked folder by folder (:class:`_Walk`: delimiter LISTs, one level's
+  folders at once) along the layout rule, never listing what a cold load does not need: not
+  a Delta table's data files (its log names them), not the commits its checkpoint replaces
+  (``_delta_log/_last_checkpoint`` is read and ``_delta_log/`` listed after that version).
 * :class:`ParquetTail` — new objects of one Parquet table. Our writers name objects
   ``<13-digit epoch ms>-<writer id>-<seq>.parquet``, so keys sort by time across writers:
   the tail LISTs only after ``(newest ms seen − LAG_MS)`` (the lag covers uploads that
@@ -74,6 +77,13 @@ SCAN_FAN = 16
 SCAN_DEPTH = 4
 #: Keys in one LIST page (S3's maximum; :meth:`Bucket.list` asks for pages of this size).
 LIST_PAGE = 1000
+#: :meth:`RemoteRoot.scan`: a root with at least this many keys is walked (:class:`_Walk`)
+#: instead of classified from one listing (read at call time: tests lower it).
+WALK_FROM = LIST_PAGE
+#: Error kinds that are the whole root's, not one prefix's (credentials, bucket, endpoint).
+WHOLE_ROOT = frozenset({"credentials", "no-bucket", "unreachable"})
+#: ``_delta_log/_last_checkpoint`` larger than this is not parsed (it is a few hundred bytes).
+MAX_LAST_CHECKPOINT = 1 << 20
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -109,6 +119,7 @@ _TIME_NAME = re.compile(r"^(\d{13})-.+\.parquet$")
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 _DELTA_LOG = "_delta_log"
 _RUNS = "_runs"
+_LAST_CHECKPOINT = "_last_checkpoint"
 
 
 def _hidden(name: str) -> bool:
@@ -121,14 +132,23 @@ class Listing:
 
     ``parquet``: table prefix → its Parquet objects (``path``, ``size``, ``last_modified``…);
     ``delta``: table prefixes that have a ``_delta_log/``; ``delta_logs``: table prefix → the
-    objects of its ``_delta_log/`` (so a cold load needs no LIST of its own); ``records``:
-    run-record objects; ``requests``: LIST requests made.
+    objects of its ``_delta_log/`` (so a cold load needs no LIST of its own); ``delta_after``:
+    table prefix → the key its ``delta_logs`` were listed after (the walk lists a log from its
+    last checkpoint on; absent: the whole log); ``records``: run-record objects;
+    ``records_failed``: ``_runs/`` prefixes whose listing failed (their records are unknown,
+    not absent); ``problems``: prefix → one-line reason it could not be listed or probed (the
+    rest of the root is still listed); ``walked``: found by :class:`_Walk`; ``requests``:
+    LIST requests made.
     """
 
     parquet: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     delta: list[str] = field(default_factory=list)
     delta_logs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    delta_after: dict[str, str] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
+    records_failed: set[str] = field(default_factory=set)
+    problems: dict[str, str] = field(default_factory=dict)
+    walked: bool = False
     requests: int = 0
 
 
@@ -156,12 +176,35 @@ class RemoteRoot:
         unusable (bad credentials, missing bucket, unreachable endpoint, access denied)."""
         next(iter(self.bucket.list(self.root.prefix)), None)
 
-    def scan(self) -> Listing:
-        """List the whole root once (:func:`list_tree`) and classify what is there."""
+    def scan(self, known: Iterable[str] = ()) -> Listing:
+        """Find the root's tables and run records.
+
+        One LIST page first: a root that fits it (fewer than :data:`WALK_FROM` keys) is
+        classified from it. A larger one is walked (:class:`_Walk`); ``known`` (table prefixes
+        already read) are then not entered again. A failure to list the root raises
+        :class:`ObjectStoreError`; below it, the walk names the prefix in ``problems``.
+        """
         before = self.bucket.requests.get("LIST", 0)
+        limit = max(1, WALK_FROM)
+        pages = self.bucket.list(self.root.prefix)
+        first: list[dict[str, Any]] = []
+        for obj in pages:
+            first.append(obj)
+            if len(first) == limit:
+                break
+        pages.close()
+        if len(first) < limit:
+            out = self._classify(first)
+        else:
+            out = _Walk(self.bucket, self.root.prefix, set(known)).run()
+        out.requests = self.bucket.requests.get("LIST", 0) - before
+        return out
+
+    def _classify(self, objects: Iterable[dict[str, Any]]) -> Listing:
+        """The tables and records of a complete recursive listing of the root."""
         out = Listing()
         delta: set[str] = set()
-        for obj in list_tree(self.bucket, self.root.prefix):
+        for obj in objects:
             key: str = obj["path"]
             parts = key.split("/")
             name = parts[-1]
@@ -183,7 +226,6 @@ class RemoteRoot:
             if any(table == d or table.startswith(d + "/") for d in delta):
                 del out.parquet[table]
         out.delta = sorted(delta)
-        out.requests = self.bucket.requests.get("LIST", 0) - before
         return out
 
     def relative(self, key: str) -> str:
@@ -266,6 +308,199 @@ def list_tree(
         objects.extend(part)
     objects.sort(key=lambda o: o["path"])
     return objects
+
+
+def last_checkpoint_version(data: bytes) -> int | None:
+    """The version a ``_delta_log/_last_checkpoint`` names (untrusted: None unless it is a
+    JSON object whose ``version`` is a non-negative integer)."""
+    if len(data) > MAX_LAST_CHECKPOINT:
+        return None
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        return None
+    return version if version < 10**20 else None
+
+
+def list_delta_log(bucket: Bucket, table: str) -> tuple[list[dict[str, Any]], str | None]:
+    """The objects of ``<table>/_delta_log/`` a cold load needs, and the key they were listed
+    after (None: the whole log).
+
+    ``_last_checkpoint`` names the newest checkpoint's version V: the log is listed after the
+    key ``<V as 20 digits>`` (every object of version V and later: the checkpoint's parts, the
+    commits after it, ``_last_checkpoint`` itself), so the commits the checkpoint replaces are
+    not listed. Without a usable ``_last_checkpoint`` (none, unreadable, not JSON, or naming a
+    version with nothing after it) the whole log is listed. A failure of the root as a whole
+    raises; a LIST failure raises too (the caller names the table).
+    """
+    log = f"{table}/{_DELTA_LOG}"
+    after: str | None = None
+    try:
+        version = last_checkpoint_version(bucket.get(f"{log}/{_LAST_CHECKPOINT}"))
+    except ObjectStoreError as exc:
+        if exc.kind in WHOLE_ROOT:
+            raise
+        version = None  # none yet, or not readable: the reader names what it cannot read
+    if version is not None:
+        after = f"{log}/{version:020d}"
+        objects = list(bucket.list(log, after=after))
+        if not objects:  # removed meanwhile, or a version that never was
+            after = None
+    if after is None:
+        objects = list(bucket.list(log))
+    return objects, after
+
+
+@dataclass
+class _Visit:
+    """One folder of :class:`_Walk`: ``what`` is ``dir`` (list it), ``table`` (a folder the
+    layout names a table: probe its log) or ``runs`` (list its run records); ``sec``: the index
+    of the section component in ``parts`` (None above the sections)."""
+
+    what: str
+    parts: tuple[str, ...]
+    sec: int | None
+
+
+class _Walk:
+    """The discovery of a large root: a delimiter LIST per folder, one level's folders at
+    once, along the layout rule of :func:`orcatui.store.layout_walk.place`.
+
+    It enters only folders where a table of ours can still be found: not hidden or
+    never-entered folders, not ``_delta_log/``, not below a ``_runs/`` above the sections, not
+    inside a table (a folder with a ``_delta_log/``, ours or foreign, or a placed Parquet
+    table: tables are never nested). A folder the layout names a table (``execution_status``,
+    ``execution_logs`` below a section) is not listed at all: its log is probed
+    (:func:`list_delta_log`); only without a log are its objects listed (a Parquet table).
+    ``known`` table prefixes are not entered. What it gives is what
+    :meth:`RemoteRoot._classify` would give for the tables that place, with each Delta log
+    listed from its checkpoint on.
+    """
+
+    def __init__(self, bucket: Bucket, prefix: str, known: set[str]) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.known = known
+
+    def key(self, parts: tuple[str, ...]) -> str:
+        """The bucket key of the folder ``parts`` below the root."""
+        return "/".join((self.prefix, *parts)) if self.prefix else "/".join(parts)
+
+    def run(self) -> Listing:
+        """Walk the root; raises :class:`ObjectStoreError` when the root itself cannot be
+        listed or a failure is the whole root's."""
+        out = Listing(walked=True)
+        delta: set[str] = set()
+        level = [_Visit("dir", (), None)]
+        while level:
+            found = (
+                list(get_pool().map(self._visit, level))
+                if len(level) > 1
+                else [self._visit(level[0])]
+            )
+            level = []
+            for part, nxt in found:
+                level.extend(nxt)
+                delta.update(part.delta)
+                out.parquet.update(part.parquet)
+                out.delta_logs.update(part.delta_logs)
+                out.delta_after.update(part.delta_after)
+                out.records.extend(part.records)
+                out.records_failed |= part.records_failed
+                out.problems.update(part.problems)
+        out.delta = sorted(delta)
+        out.records.sort(key=lambda o: o["path"])
+        return out
+
+    def _visit(self, visit: _Visit) -> tuple[Listing, list[_Visit]]:
+        out = Listing()
+        key = self.key(visit.parts)
+        try:
+            if visit.what == "runs":
+                out.records = [o for o in self.bucket.list(key) if _is_record(o["path"])]
+                return out, []
+            if visit.what == "table":
+                self._table(key, out)
+                return out, []
+            return out, self._dir(visit, key, out)
+        except ObjectStoreError as exc:
+            if not visit.parts or exc.kind in WHOLE_ROOT:
+                raise
+            if visit.what == "runs":
+                out.records_failed.add(key)
+            out.problems[key] = str(exc).splitlines()[0] if str(exc) else exc.kind
+            return out, []
+
+    def _table(self, key: str, out: Listing) -> None:
+        """A folder the layout names a table: Delta if it has a log, else Parquet objects."""
+        log, after = list_delta_log(self.bucket, key)
+        if log:
+            self._delta(key, log, after, out)
+            return
+        _dirs, objects = self.bucket.list_dirs(key)
+        data = [o for o in objects if _is_data(o["path"])]
+        if data:
+            out.parquet[key] = data
+
+    def _delta(self, key: str, log: list[dict[str, Any]], after: str | None, out: Listing) -> None:
+        out.delta.append(key)
+        log_dir = f"{key}/{_DELTA_LOG}"
+        out.delta_logs[key] = [o for o in log if o["path"].rsplit("/", 1)[0] == log_dir]
+        if after is not None:
+            out.delta_after[key] = after
+
+    def _dir(self, visit: _Visit, key: str, out: Listing) -> list[_Visit]:
+        from orcatui.store.layout_walk import NEVER, SECTIONS, TABLE_DIRS, place
+
+        parts, sec = visit.parts, visit.sec
+        dirs, objects = self.bucket.list_dirs(key)
+        names = sorted({d.rsplit("/", 1)[-1] for d in dirs})
+        if parts and _DELTA_LOG in names:
+            spot = place(parts) if sec is not None else None
+            if spot is not None and spot.length == len(parts):
+                log, after = list_delta_log(self.bucket, key)
+                self._delta(key, log, after, out)
+            else:
+                out.delta.append(key)  # not ours: only what lies inside it is left out
+            return []
+        if sec is not None:
+            data = [o for o in objects if _is_data(o["path"])]
+            spot = place(parts)
+            if data and spot is not None and spot.length == len(parts):
+                out.parquet[key] = data
+                return []
+        nxt: list[_Visit] = []
+        for name in names:
+            if name.startswith(".") or name in NEVER or name == _DELTA_LOG:
+                continue
+            child = (*parts, name)
+            if self.key(child) in self.known:
+                continue
+            if sec is None:
+                if name == _RUNS:
+                    nxt.append(_Visit("runs", child, None))
+                else:
+                    nxt.append(_Visit("dir", child, len(parts) if name in SECTIONS else None))
+            else:
+                nxt.append(_Visit("table" if name in TABLE_DIRS else "dir", child, sec))
+        return nxt
+
+
+def _is_data(key: str) -> bool:
+    name = key.rsplit("/", 1)[-1]
+    return name.endswith(".parquet") and not _hidden(name)
+
+
+def _is_record(key: str) -> bool:
+    """A run record's key: ``…/_runs/<run>.json`` or ``…/_runs/<run>/<writer>.json``."""
+    parts = key.split("/")
+    name = parts[-1]
+    if not name.endswith(".json") or name.startswith(".") or _DELTA_LOG in parts:
+        return False
+    return len(parts) >= 2 and (parts[-2] == _RUNS or (len(parts) >= 3 and parts[-3] == _RUNS))
 
 
 def read_objects(

@@ -5,17 +5,22 @@
 :class:`~orcatui.store.store.StoreUpdate``) so the model, the summary and the app do not care
 where a root lives. What differs is only how bytes are found and fetched (design.md §9):
 
-* **Discovery**: one LIST of the whole root prefix (:meth:`RemoteRoot.scan`); each data key's
-  folder is placed by :func:`orcatui.store.layout_walk.place`, the same rule as the local walk
-  (pipeline above ``_status``/``_log``, identity below, tables never nested).
+* **Discovery** (:meth:`RemoteRoot.scan`): a root that fits one LIST page is classified from
+  it; a larger one is walked by delimiter LISTs, a level's folders at once, entering only where
+  a table can be, never a table's data files nor the Delta commits its checkpoint replaces
+  (``_last_checkpoint``, then a LIST after that version). Each folder is placed by
+  :func:`orcatui.store.layout_walk.place`, the same rule as the local walk (pipeline above
+  ``_status``/``_log``, identity below, tables never nested). A sub-prefix that cannot be
+  listed is named in ``broken``, the rest is shown.
 * **Tables**: a remote table's :attr:`TableRef.path` is an :class:`ObjectPath` (its URL; never a
   local path). Parquet tables are tailed by :class:`ParquetTail` (LIST after the newest time-named
   key); Delta tables by :class:`RemoteDeltaReader`: the cold load reads the log itself (the
-  newest checkpoint and the commits after it, named by the root's listing, fetched by
-  concurrent GETs), later polls the new commits found by a LIST after the last commit key; both
-  fold adds and removes by :func:`~orcatui.store.delta_table.fold_actions`, the rule of the
-  local :class:`~orcatui.store.delta_table.DeltaTableReader`: an OPTIMIZE whose inputs were all
-  read adds nothing. delta-rs loads the snapshot when the log reader cannot (a gap, a v2
+  newest checkpoint and the commits after it, named by the discovery's listing of the log,
+  fetched by concurrent GETs), later polls the new commits found by a LIST after the last
+  commit key; both fold adds and removes by
+  :func:`~orcatui.store.delta_table.fold_actions`, the rule of the local
+  :class:`~orcatui.store.delta_table.DeltaTableReader`: an OPTIMIZE whose inputs were all read
+  adds nothing. delta-rs loads the snapshot when the log reader cannot (a gap, a v2
   checkpoint, deletion vectors, column mapping, unknown reader features). Rows are normalised
   by the same functions as local files, so the model sees identical rows.
 * **Run records**: one :class:`RunRecordWatch` per pipeline's ``_runs/`` prefix; each record
@@ -46,6 +51,7 @@ from orcatui.store.files import FileBatch, concat_normalised, normaliser, one_li
 from orcatui.store.layout_walk import RUNS, place
 from orcatui.store.objstore import (
     _COMMIT,
+    WHOLE_ROOT,
     Listing,
     ParquetTail,
     RemoteRoot,
@@ -71,7 +77,7 @@ def root_error(exc: ObjectStoreError) -> RootError:
     return RootError(str(exc).splitlines()[0] if str(exc) else exc.kind)
 
 
-_WHOLE_ROOT = {"credentials", "no-bucket", "unreachable"}  # error kinds that mean the root
+_WHOLE_ROOT = WHOLE_ROOT  # error kinds that mean the root
 
 
 def _root_failure(exc: Exception) -> Exception:
@@ -146,9 +152,11 @@ class RemoteDeltaReader:
         kind: TableKind,
         source: str,
         seed: list[dict[str, Any]] | None = None,
+        seed_after: str | None = None,
     ) -> None:
         self.remote = remote
         self._seed = seed
+        self._seed_after = seed_after
         self.bucket = remote.bucket
         self.prefix = prefix.strip("/")
         self.url = remote.root.url(self.prefix)
@@ -171,27 +179,36 @@ class RemoteDeltaReader:
                 return batch
         else:
             seed, self._seed = self._seed, None
+            partial, self._seed_after = self._seed_after is not None and seed is not None, None
             try:
-                batch = self._load_log(seed)
+                batch = self._load_log(seed, partial=partial)
             except (ValueError, KeyError, TypeError, AttributeError, pa.ArrowException):
                 batch = None
             if batch is not None:
                 return batch
         return self._snapshot()
 
-    def _load_log(self, listing: list[dict[str, Any]] | None) -> FileBatch | None:
+    def _load_log(
+        self, listing: list[dict[str, Any]] | None, *, partial: bool = False
+    ) -> FileBatch | None:
         """Cold load from the log itself: the newest checkpoint and the commits after it, all
-        fetched at once (concurrent GETs; no LIST when ``listing`` — the root scan's objects of
+        fetched at once (concurrent GETs; no LIST when ``listing`` — the discovery's objects of
         ``_delta_log/`` — is given), folded by the same rule as the tail
-        (:func:`~orcatui.store.delta_table.fold_actions`). None when delta-rs must do it: a
-        gap in the log, a checkpoint kind or a protocol feature this reader does not follow
-        (v2 checkpoints, deletion vectors, column mapping, partitions, reader features)."""
+        (:func:`~orcatui.store.delta_table.fold_actions`). ``partial``: ``listing`` starts at
+        the version ``_last_checkpoint`` named; when that is no complete chain (the checkpoint
+        gone or unfinished) the whole log is listed and planned again. None when delta-rs must
+        do it: a gap in the log, a checkpoint kind or a protocol feature this reader does not
+        follow (v2 checkpoints, deletion vectors, column mapping, partitions, reader
+        features)."""
         from orcatui.store.delta_table import _adds_table, fold_actions, parse_commit
         from orcatui.store.objstore import get_many
 
         if listing is None:
             listing = list(self.bucket.list(f"{self.prefix}/{_DELTA_LOG}"))
         plan = plan_log(o["path"] for o in listing)
+        if plan is None and partial:
+            listing = list(self.bucket.list(f"{self.prefix}/{_DELTA_LOG}"))
+            plan = plan_log(o["path"] for o in listing)
         if plan is None:
             return None
         checkpoint, commits = plan
@@ -499,8 +516,10 @@ class RemoteStore(TableResults):
         self.readers: dict[ObjectPath, tuple[TableRef, Reader]] = {}
         self.broken: dict[str, str] = {}
         self._records: dict[tuple[str, ...], RunRecordWatch] = {}
-        self._seed_records: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        self._seed_records: dict[tuple[str, ...], list[dict[str, Any]] | None] = {}
         self._new_problems: list[str] = []
+        self._table_keys: set[str] = set()  # bucket keys of the tables found
+        self._listing_broken: set[str] = set()  # prefixes the last discovery could not list
 
     @property
     def tables(self) -> list[TableRef]:
@@ -518,13 +537,27 @@ class RemoteStore(TableResults):
 
     def _scan(self) -> Listing:
         try:
-            return self.remote.scan()
+            return self.remote.scan(known=self._table_keys)
         except ObjectStoreError as exc:
             raise root_error(exc) from None
 
+    def _note_listing_problems(self, listing: Listing) -> None:
+        """Name the prefixes the discovery could not list (and forget those it now could)."""
+        now = {self.remote.root.url(key): why for key, why in listing.problems.items()}
+        for where in self._listing_broken - set(now):
+            self.broken.pop(where, None)
+        for where, why in sorted(now.items()):
+            msg = f"{where}: {why}" if not why.startswith(where) else why
+            if self.broken.get(where) != msg:
+                self._new_problems.append(msg)
+            self.broken[where] = msg
+        self._listing_broken = set(now)
+
     def discover(self) -> list[TableRef]:
-        """List the root once; the tables not known yet (run records are noted for the poll)."""
+        """Find the root's tables (:meth:`RemoteRoot.scan`); the ones not known yet (run
+        records are noted for the poll; prefixes that could not be listed are named)."""
         listing = self._scan()
+        self._note_listing_problems(listing)
         found: dict[tuple[str, ...], tuple[TableFormat, list[dict[str, Any]] | None]] = {}
         for key in listing.delta:
             found[self._relative_parts(key)] = (TableFormat.DELTA, listing.delta_logs.get(key))
@@ -552,17 +585,22 @@ class RemoteStore(TableResults):
             key = self.remote.root.key(*parts)
             reader: Reader
             if fmt is TableFormat.DELTA:
-                reader = RemoteDeltaReader(self.remote, key, kind, path.url, objects)
+                after = listing.delta_after.get(key)
+                reader = RemoteDeltaReader(self.remote, key, kind, path.url, objects, after)
             else:
                 reader = RemoteParquetReader(self.remote.parquet_tail(key, objects), kind, path.url)
             self.readers[path] = (ref, reader)
+            self._table_keys.add(key)
             new.append(ref)
         new.sort(key=lambda t: (t.kind.value, t.pipeline, t.identity))
-        seeds: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        seeds: dict[tuple[str, ...], list[dict[str, Any]] | None] = {}
         for obj in listing.records:
             parts = self._relative_parts(obj["path"])
             if RUNS in parts:
-                seeds.setdefault(parts[: parts.index(RUNS)], []).append(obj)
+                seeds.setdefault(parts[: parts.index(RUNS)], []).append(obj)  # type: ignore[union-attr]
+        for key in listing.records_failed:  # unknown, not absent: the watch lists them itself
+            parts = self._relative_parts(key)
+            seeds[parts[: parts.index(RUNS)] if RUNS in parts else parts] = None
         self._seed_records = seeds
         return new
 
@@ -635,6 +673,8 @@ class RemoteStore(TableResults):
             watch = self._watch(parts)
             where = root.url(watch.prefix)
             try:
+                # a pipeline the discovery found no _runs/ for has no records; one whose
+                # _runs/ it could not list (None) is listed by the watch
                 listing = seeds.get(parts, []) if rediscover else None
                 records = watch.poll(listing, changed_only=True)
             except ObjectStoreError as exc:
