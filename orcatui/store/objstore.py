@@ -5,10 +5,13 @@ options) lives in :mod:`observers.objstore`; this module adds what a reader need
 
 * :class:`RemoteRoot` — the cold load's discovery: Parquet tables, Delta tables (with their
   ``_delta_log/`` objects), run records. A root that fits one LIST page is classified from that
-  page. A larger one is walked folder by folder (:class:`_Walk`: delimiter LISTs, one level's
-  folders at once) along the layout rule, never listing what a cold load does not need: not
-  a Delta table's data files (its log names them), not the commits its checkpoint replaces
-  (``_delta_log/_last_checkpoint`` is read and ``_delta_log/`` listed after that version).
+  page. A larger one with big Delta logs (orcapod's one commit per event) is walked folder by
+  folder (:class:`_Walk`: delimiter LISTs, one level's folders at once) along the layout
+  rule, never listing what a cold load does not need: not a Delta table's data files (its log
+  names them), not its log when ``_delta_log/_last_checkpoint`` names the newest checkpoint
+  (the reader GETs that checkpoint and the commits after it by name, :class:`CheckpointHint`).
+  Any other large root (many small tables) is listed whole, as a few prefixes at once
+  (:func:`list_tree`).
 * :class:`ParquetTail` — new objects of one Parquet table. Our writers name objects
   ``<13-digit epoch ms>-<writer id>-<seq>.parquet``, so keys sort by time across writers:
   the tail LISTs only after ``(newest ms seen − LAG_MS)`` (the lag covers uploads that
@@ -77,8 +80,9 @@ SCAN_FAN = 16
 SCAN_DEPTH = 4
 #: Keys in one LIST page (S3's maximum; :meth:`Bucket.list` asks for pages of this size).
 LIST_PAGE = 1000
-#: :meth:`RemoteRoot.scan`: a root with at least this many keys is walked (:class:`_Walk`)
-#: instead of classified from one listing (read at call time: tests lower it).
+#: :meth:`RemoteRoot.scan`: a root with at least this many keys is not classified from its
+#: first page; it is walked (:class:`_Walk`) when that page shows big Delta logs (read at call
+#: time: tests lower it).
 WALK_FROM = LIST_PAGE
 #: Error kinds that are the whole root's, not one prefix's (credentials, bucket, endpoint).
 WHOLE_ROOT = frozenset({"credentials", "no-bucket", "unreachable"})
@@ -132,9 +136,9 @@ class Listing:
 
     ``parquet``: table prefix → its Parquet objects (``path``, ``size``, ``last_modified``…);
     ``delta``: table prefixes that have a ``_delta_log/``; ``delta_logs``: table prefix → the
-    objects of its ``_delta_log/`` (so a cold load needs no LIST of its own); ``delta_after``:
-    table prefix → the key its ``delta_logs`` were listed after (the walk lists a log from its
-    last checkpoint on; absent: the whole log); ``records``: run-record objects;
+    objects of its ``_delta_log/`` (so a cold load needs no LIST of its own); ``delta_hints``:
+    table prefix → what its ``_last_checkpoint`` says (the walk's Delta tables: their log is
+    then not listed at all); ``records``: run-record objects;
     ``records_failed``: ``_runs/`` prefixes whose listing failed (their records are unknown,
     not absent); ``problems``: prefix → one-line reason it could not be listed or probed (the
     rest of the root is still listed); ``walked``: found by :class:`_Walk`; ``requests``:
@@ -144,7 +148,7 @@ class Listing:
     parquet: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     delta: list[str] = field(default_factory=list)
     delta_logs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    delta_after: dict[str, str] = field(default_factory=dict)
+    delta_hints: dict[str, CheckpointHint] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
     records_failed: set[str] = field(default_factory=set)
     problems: dict[str, str] = field(default_factory=dict)
@@ -179,24 +183,23 @@ class RemoteRoot:
     def scan(self, known: Iterable[str] = ()) -> Listing:
         """Find the root's tables and run records.
 
-        One LIST page first: a root that fits it (fewer than :data:`WALK_FROM` keys) is
-        classified from it. A larger one is walked (:class:`_Walk`); ``known`` (table prefixes
-        already read) are then not entered again. A failure to list the root raises
-        :class:`ObjectStoreError`; below it, the walk names the prefix in ``problems``.
+        One LIST page first (:data:`WALK_FROM` keys): a root that fits it is classified from
+        it. A larger one whose first page shows a big Delta log (:func:`big_logs`: orcapod's
+        one commit per event) is walked (:class:`_Walk`; ``known`` table prefixes, already
+        read, are not entered again); any other (many small tables) is listed whole
+        (:func:`list_tree`: a few pages for 1,000 one-object tables, where a walk would make
+        a request per folder). A failure to list the root raises :class:`ObjectStoreError`;
+        below it, the walk names the prefix in ``problems``.
         """
         before = self.bucket.requests.get("LIST", 0)
         limit = max(1, WALK_FROM)
-        pages = self.bucket.list(self.root.prefix)
-        first: list[dict[str, Any]] = []
-        for obj in pages:
-            first.append(obj)
-            if len(first) == limit:
-                break
-        pages.close()
+        first = first_keys(self.bucket, self.root.prefix, limit)
         if len(first) < limit:
             out = self._classify(first)
-        else:
+        elif big_logs(first):
             out = _Walk(self.bucket, self.root.prefix, set(known)).run()
+        else:
+            out = self._classify(list_tree(self.bucket, self.root.prefix, first=first))
         out.requests = self.bucket.requests.get("LIST", 0) - before
         return out
 
@@ -272,8 +275,37 @@ def read_parquet_bytes(data: bytes) -> pa.Table:
     return pq.ParquetFile(pa.BufferReader(data)).read()
 
 
+def first_keys(bucket: Bucket, prefix: str, limit: int = LIST_PAGE) -> list[dict[str, Any]]:
+    """The first ``limit`` objects under ``prefix`` (one LIST page when ``limit`` ≤ 1,000)."""
+    pages = bucket.list(prefix.strip("/"))
+    first: list[dict[str, Any]] = []
+    for obj in pages:
+        first.append(obj)
+        if len(first) == limit:
+            break
+    pages.close()
+    return first
+
+
+def big_logs(page: list[dict[str, Any]]) -> bool:
+    """Whether one ``_delta_log/`` holds at least half of ``page`` (a root's first LIST page):
+    such logs cost a listing of the whole root half a page or more per table, where a walk
+    reads ``_last_checkpoint`` and lists nothing of them."""
+    counts: dict[str, int] = {}
+    for obj in page:
+        head, sep, _ = obj["path"].partition(f"/{_DELTA_LOG}/")
+        if sep:
+            counts[head] = counts.get(head, 0) + 1
+    return bool(page) and 2 * max(counts.values(), default=0) >= len(page)
+
+
 def list_tree(
-    bucket: Bucket, prefix: str, *, fan: int = SCAN_FAN, depth: int = SCAN_DEPTH
+    bucket: Bucket,
+    prefix: str,
+    *,
+    fan: int = SCAN_FAN,
+    depth: int = SCAN_DEPTH,
+    first: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Every object under ``prefix`` (as one recursive LIST would give, in key order).
 
@@ -282,18 +314,14 @@ def list_tree(
     folders at once) until there are ``fan`` folders, then a full LIST of each, concurrently.
     One recursive LIST would page through the whole root one page after another (a round
     trip each, and moto re-sorts every key below the prefix for every page); the split keeps
-    many requests in flight and each one small.
+    many requests in flight and each one small. ``first``: the root's first page, when the
+    caller has it already (a full page: the root is split).
     """
     prefix = prefix.strip("/")
-    pages = bucket.list(prefix)
-    first: list[dict[str, Any]] = []
-    for obj in pages:
-        first.append(obj)
-        if len(first) == LIST_PAGE:
-            break
-    pages.close()
-    if len(first) < LIST_PAGE:
-        return first
+    if first is None:
+        first = first_keys(bucket, prefix)
+        if len(first) < LIST_PAGE:
+            return first
     objects: list[dict[str, Any]] = []
     frontier = [prefix]
     for _ in range(depth):
@@ -310,48 +338,65 @@ def list_tree(
     return objects
 
 
-def last_checkpoint_version(data: bytes) -> int | None:
-    """The version a ``_delta_log/_last_checkpoint`` names (untrusted: None unless it is a
-    JSON object whose ``version`` is a non-negative integer)."""
+@dataclass(frozen=True)
+class CheckpointHint:
+    """What ``_delta_log/_last_checkpoint`` says: the newest checkpoint's ``version`` and its
+    number of ``parts`` (None: one file). Untrusted: the reader checks that the objects it
+    names exist, and lists the log when they do not."""
+
+    version: int
+    parts: int | None = None
+
+    def checkpoint_keys(self, table: str) -> list[str]:
+        """The keys of the checkpoint's objects (classic checkpoints: one file or parts)."""
+        log = f"{table}/{_DELTA_LOG}/{self.version:020d}"
+        if self.parts is None:
+            return [f"{log}.checkpoint.parquet"]
+        n = self.parts
+        return [f"{log}.checkpoint.{i:010d}.{n:010d}.parquet" for i in range(1, n + 1)]
+
+
+def parse_last_checkpoint(data: bytes) -> CheckpointHint | None:
+    """``_last_checkpoint``'s content as a :class:`CheckpointHint`; None unless it is a JSON
+    object naming a classic checkpoint (a non-negative integer ``version``, ``parts`` absent
+    or a positive integer, no ``v2Checkpoint``)."""
     if len(data) > MAX_LAST_CHECKPOINT:
         return None
     try:
         doc = json.loads(data)
     except ValueError:
         return None
-    version = doc.get("version") if isinstance(doc, dict) else None
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+    if not isinstance(doc, dict) or doc.get("v2Checkpoint") is not None:
         return None
-    return version if version < 10**20 else None
+    version, parts = doc.get("version"), doc.get("parts")
+    if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version < 10**20:
+        return None
+    if parts is not None and (
+        isinstance(parts, bool) or not isinstance(parts, int) or not 1 <= parts <= 10_000
+    ):
+        return None
+    return CheckpointHint(version, parts)
 
 
-def list_delta_log(bucket: Bucket, table: str) -> tuple[list[dict[str, Any]], str | None]:
-    """The objects of ``<table>/_delta_log/`` a cold load needs, and the key they were listed
-    after (None: the whole log).
-
-    ``_last_checkpoint`` names the newest checkpoint's version V: the log is listed after the
-    key ``<V as 20 digits>`` (every object of version V and later: the checkpoint's parts, the
-    commits after it, ``_last_checkpoint`` itself), so the commits the checkpoint replaces are
-    not listed. Without a usable ``_last_checkpoint`` (none, unreadable, not JSON, or naming a
-    version with nothing after it) the whole log is listed. A failure of the root as a whole
-    raises; a LIST failure raises too (the caller names the table).
+def probe_delta_log(
+    bucket: Bucket, table: str
+) -> tuple[CheckpointHint | None, list[dict[str, Any]]]:
+    """How a cold load will read the log of ``<table>/_delta_log/``: a
+    :class:`CheckpointHint` from ``_last_checkpoint`` (then nothing is listed), else the whole
+    log's objects (none: no Delta table there). A failure of the root as a whole raises, as
+    does a LIST failure (the caller names the table); an unreadable ``_last_checkpoint`` only
+    makes the log listed (the reader names what it cannot read).
     """
     log = f"{table}/{_DELTA_LOG}"
-    after: str | None = None
     try:
-        version = last_checkpoint_version(bucket.get(f"{log}/{_LAST_CHECKPOINT}"))
+        hint = parse_last_checkpoint(bucket.get(f"{log}/{_LAST_CHECKPOINT}"))
     except ObjectStoreError as exc:
         if exc.kind in WHOLE_ROOT:
             raise
-        version = None  # none yet, or not readable: the reader names what it cannot read
-    if version is not None:
-        after = f"{log}/{version:020d}"
-        objects = list(bucket.list(log, after=after))
-        if not objects:  # removed meanwhile, or a version that never was
-            after = None
-    if after is None:
-        objects = list(bucket.list(log))
-    return objects, after
+        hint = None  # none yet, or not readable
+    if hint is not None:
+        return hint, []
+    return None, list(bucket.list(log))
 
 
 @dataclass
@@ -374,10 +419,10 @@ class _Walk:
     inside a table (a folder with a ``_delta_log/``, ours or foreign, or a placed Parquet
     table: tables are never nested). A folder the layout names a table (``execution_status``,
     ``execution_logs`` below a section) is not listed at all: its log is probed
-    (:func:`list_delta_log`); only without a log are its objects listed (a Parquet table).
+    (:func:`probe_delta_log`); only without a log are its objects listed (a Parquet table).
     ``known`` table prefixes are not entered. What it gives is what
-    :meth:`RemoteRoot._classify` would give for the tables that place, with each Delta log
-    listed from its checkpoint on.
+    :meth:`RemoteRoot._classify` would give for the tables that place, except that a Delta
+    table whose ``_last_checkpoint`` is readable has a hint instead of its log's objects.
     """
 
     def __init__(self, bucket: Bucket, prefix: str, known: set[str]) -> None:
@@ -407,7 +452,7 @@ class _Walk:
                 delta.update(part.delta)
                 out.parquet.update(part.parquet)
                 out.delta_logs.update(part.delta_logs)
-                out.delta_after.update(part.delta_after)
+                out.delta_hints.update(part.delta_hints)
                 out.records.extend(part.records)
                 out.records_failed |= part.records_failed
                 out.problems.update(part.problems)
@@ -436,21 +481,24 @@ class _Walk:
 
     def _table(self, key: str, out: Listing) -> None:
         """A folder the layout names a table: Delta if it has a log, else Parquet objects."""
-        log, after = list_delta_log(self.bucket, key)
-        if log:
-            self._delta(key, log, after, out)
+        hint, log = probe_delta_log(self.bucket, key)
+        if hint is not None or log:
+            self._delta(key, hint, log, out)
             return
         _dirs, objects = self.bucket.list_dirs(key)
         data = [o for o in objects if _is_data(o["path"])]
         if data:
             out.parquet[key] = data
 
-    def _delta(self, key: str, log: list[dict[str, Any]], after: str | None, out: Listing) -> None:
+    def _delta(
+        self, key: str, hint: CheckpointHint | None, log: list[dict[str, Any]], out: Listing
+    ) -> None:
         out.delta.append(key)
+        if hint is not None:
+            out.delta_hints[key] = hint
+            return
         log_dir = f"{key}/{_DELTA_LOG}"
         out.delta_logs[key] = [o for o in log if o["path"].rsplit("/", 1)[0] == log_dir]
-        if after is not None:
-            out.delta_after[key] = after
 
     def _dir(self, visit: _Visit, key: str, out: Listing) -> list[_Visit]:
         from orcatui.store.layout_walk import NEVER, SECTIONS, TABLE_DIRS, place
@@ -461,8 +509,8 @@ class _Walk:
         if parts and _DELTA_LOG in names:
             spot = place(parts) if sec is not None else None
             if spot is not None and spot.length == len(parts):
-                log, after = list_delta_log(self.bucket, key)
-                self._delta(key, log, after, out)
+                hint, log = probe_delta_log(self.bucket, key)
+                self._delta(key, hint, log, out)
             else:
                 out.delta.append(key)  # not ours: only what lies inside it is left out
             return []

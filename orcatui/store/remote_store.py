@@ -52,6 +52,7 @@ from orcatui.store.layout_walk import RUNS, place
 from orcatui.store.objstore import (
     _COMMIT,
     WHOLE_ROOT,
+    CheckpointHint,
     Listing,
     ParquetTail,
     RemoteRoot,
@@ -152,11 +153,11 @@ class RemoteDeltaReader:
         kind: TableKind,
         source: str,
         seed: list[dict[str, Any]] | None = None,
-        seed_after: str | None = None,
+        hint: CheckpointHint | None = None,
     ) -> None:
         self.remote = remote
         self._seed = seed
-        self._seed_after = seed_after
+        self._hint = hint
         self.bucket = remote.bucket
         self.prefix = prefix.strip("/")
         self.url = remote.root.url(self.prefix)
@@ -179,9 +180,9 @@ class RemoteDeltaReader:
                 return batch
         else:
             seed, self._seed = self._seed, None
-            partial, self._seed_after = self._seed_after is not None and seed is not None, None
+            hint, self._hint = self._hint, None
             try:
-                batch = self._load_log(seed, partial=partial)
+                batch = self._load_log(seed, hint)
             except (ValueError, KeyError, TypeError, AttributeError, pa.ArrowException):
                 batch = None
             if batch is not None:
@@ -189,32 +190,31 @@ class RemoteDeltaReader:
         return self._snapshot()
 
     def _load_log(
-        self, listing: list[dict[str, Any]] | None, *, partial: bool = False
+        self, listing: list[dict[str, Any]] | None, hint: CheckpointHint | None = None
     ) -> FileBatch | None:
         """Cold load from the log itself: the newest checkpoint and the commits after it, all
         fetched at once (concurrent GETs; no LIST when ``listing`` — the discovery's objects of
-        ``_delta_log/`` — is given), folded by the same rule as the tail
-        (:func:`~orcatui.store.delta_table.fold_actions`). ``partial``: ``listing`` starts at
-        the version ``_last_checkpoint`` named; when that is no complete chain (the checkpoint
-        gone or unfinished) the whole log is listed and planned again. None when delta-rs must
-        do it: a gap in the log, a checkpoint kind or a protocol feature this reader does not
-        follow (v2 checkpoints, deletion vectors, column mapping, partitions, reader
-        features)."""
+        ``_delta_log/`` — or ``hint`` — what ``_last_checkpoint`` said — is given), folded by
+        the same rule as the tail (:func:`~orcatui.store.delta_table.fold_actions`). With a
+        hint whose checkpoint is not there the log is listed. None when delta-rs must do it:
+        a gap in the log, a checkpoint kind or a protocol feature this reader does not follow
+        (v2 checkpoints, deletion vectors, column mapping, partitions, reader features)."""
         from orcatui.store.delta_table import _adds_table, fold_actions, parse_commit
         from orcatui.store.objstore import get_many
 
-        if listing is None:
-            listing = list(self.bucket.list(f"{self.prefix}/{_DELTA_LOG}"))
-        plan = plan_log(o["path"] for o in listing)
-        if plan is None and partial:
-            listing = list(self.bucket.list(f"{self.prefix}/{_DELTA_LOG}"))
+        probed = self._probe(hint) if hint is not None and listing is None else None
+        if probed is not None:
+            checkpoint, commits, got = probed
+        else:
+            if listing is None:
+                listing = list(self.bucket.list(f"{self.prefix}/{_DELTA_LOG}"))
             plan = plan_log(o["path"] for o in listing)
-        if plan is None:
-            return None
-        checkpoint, commits = plan
-        got = get_many(self.bucket, checkpoint + [k for _, k in commits])
-        if any(got[k] is None for k in checkpoint):
-            return None  # cleaned up since the listing
+            if plan is None:
+                return None
+            checkpoint, commits = plan
+            got = get_many(self.bucket, checkpoint + [k for _, k in commits])
+            if any(got[k] is None for k in checkpoint):
+                return None  # cleaned up since the listing
         pending: dict[str, dict[str, Any]] = {}
         files: set[str] = set()
         state = LogState()
@@ -247,6 +247,32 @@ class RemoteDeltaReader:
         self._last_key = self._commit_key(newest)
         self.broken.pop(_DELTA_LOG, None)
         return batch
+
+    def _probe(
+        self, hint: CheckpointHint
+    ) -> tuple[list[str], list[tuple[int, str]], dict[str, bytes | None]] | None:
+        """The checkpoint ``hint`` names and the commits after it, by GET without a LIST:
+        the checkpoint's parts and commit V+1 at once, then (while every commit asked for is
+        there) the next 2, 4 … up to 64 at once, until one is not found (versions are
+        contiguous; a commit written meanwhile is the tail's). None when a checkpoint part is
+        missing (``_last_checkpoint`` stale or wrong: the log is listed instead)."""
+        from orcatui.store.objstore import get_many
+
+        checkpoint = hint.checkpoint_keys(self.prefix)
+        wanted = [hint.version + 1]
+        got = get_many(self.bucket, [*checkpoint, self._commit_key(wanted[0])])
+        if any(got[k] is None for k in checkpoint):
+            return None
+        commits: list[tuple[int, str]] = []
+        while True:
+            for version in wanted:
+                key = self._commit_key(version)
+                if got.get(key) is None:
+                    return checkpoint, commits, got
+                commits.append((version, key))
+            after = wanted[-1] + 1
+            wanted = list(range(after, after + min(64, 2 * len(wanted))))
+            got.update(get_many(self.bucket, [self._commit_key(v) for v in wanted]))
 
     def _bad_commit(self, version: int) -> None:
         # Puts are atomic on object storage: a bad commit stays bad. Named, read past.
@@ -585,8 +611,8 @@ class RemoteStore(TableResults):
             key = self.remote.root.key(*parts)
             reader: Reader
             if fmt is TableFormat.DELTA:
-                after = listing.delta_after.get(key)
-                reader = RemoteDeltaReader(self.remote, key, kind, path.url, objects, after)
+                hint = listing.delta_hints.get(key)
+                reader = RemoteDeltaReader(self.remote, key, kind, path.url, objects, hint)
             else:
                 reader = RemoteParquetReader(self.remote.parquet_tail(key, objects), kind, path.url)
             self.readers[path] = (ref, reader)
