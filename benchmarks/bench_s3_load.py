@@ -13,7 +13,10 @@ Each figure is the median of ``--repeat`` fresh processes: wall time, the proces
 (user+sys) and the requests the server answered for it; the baseline is the same command on
 the same data on local disk (ratio printed). The moto server runs in its own process on
 loopback (its CPU is not counted; on AWS the latency per request is higher: see the request
-counts).
+counts). For the Delta store, one more process times the store's phases (discovery, reading)
+and counts its client's requests by kind: recursive LISTs and the keys they returned,
+delimiter LISTs and their entries, GETs found and not found (moto's LIST walks every key of
+the bucket, so on it the cost of a cold load is mostly the number of LISTs and keys listed).
 """
 
 from __future__ import annotations
