@@ -362,3 +362,54 @@ def test_last_checkpoint_is_parsed_as_untrusted() -> None:
         f"t/_delta_log/{7:020d}.checkpoint.{2:010d}.{2:010d}.parquet",
     ]
     assert CheckpointHint(7).checkpoint_keys("t") == [f"t/_delta_log/{7:020d}.checkpoint.parquet"]
+
+
+def test_a_folder_that_cannot_be_listed_is_named_and_the_rest_walked(
+    s3_bucket: str, walk: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A LIST refused below the root (a policy on ``s3:prefix``; moto does not enforce one, so
+    the client's refusal is injected for that prefix): the folder is named in ``broken`` and
+    the update's problems, the other tables and the run records are read, and a later
+    rediscovery that can list it again clears the name and finds its table."""
+    from observers.objstore import ObjectStoreError
+
+    for pipeline in ("open", "secret"):
+        url = f"s3://{s3_bucket}/db/{pipeline}/_status/n/execution_status"
+        _append(url, [event("SUCCESS", T0, subject=pipeline)])
+        _checkpoint(url)
+    record = {"run_id": "r1", "heartbeat_at": "2026-11-28T10:00:00+00:00", "ended_at": None}
+    Bucket(f"s3://{s3_bucket}/db").put("db/open/_runs/r1.json", json.dumps(record).encode())
+    refused = {"db/secret/_status", "db/open/_runs"}
+    dirs, lst = Bucket.list_dirs, Bucket.list
+
+    def list_dirs(self: Bucket, prefix: str):
+        if prefix.rstrip("/") in refused:
+            raise ObjectStoreError("denied", f"access denied to s3://{s3_bucket}/{prefix}")
+        return dirs(self, prefix)
+
+    def list_(self: Bucket, prefix: str, *, after: str | None = None):
+        if prefix.rstrip("/") in refused:
+            raise ObjectStoreError("denied", f"access denied to s3://{s3_bucket}/{prefix}")
+        return lst(self, prefix, after=after)
+
+    monkeypatch.setattr(Bucket, "list_dirs", list_dirs)
+    monkeypatch.setattr(Bucket, "list", list_)
+    store = RemoteStore(f"s3://{s3_bucket}/db")
+    update = store.poll()
+    assert _events(update) == Counter([("SUCCESS", "open")])
+    assert {t.pipeline for t in store.tables} == {("open",)}
+    assert set(store.broken) == {
+        f"s3://{s3_bucket}/db/secret/_status",
+        f"s3://{s3_bucket}/db/open/_runs",
+    }
+    assert all("access denied" in why for why in store.broken.values())
+    assert len(update.problems) == 2
+    # the same refusal again is not a new problem; once listable, the names go and all is read
+    assert store.poll().problems == []
+    refused.clear()
+    again = store.poll()
+    assert _events(again) == Counter([("SUCCESS", "secret")])
+    assert not store.broken
+    assert {r["_record_path"] for recs in again.run_records.values() for r in recs} == {
+        "open/_runs/r1.json"
+    }
