@@ -6,16 +6,18 @@
 where a root lives. What differs is only how bytes are found and fetched (design.md §9):
 
 * **Discovery** (:meth:`RemoteRoot.scan`): a root that fits one LIST page is classified from
-  it; a larger one is walked by delimiter LISTs, a level's folders at once, entering only where
-  a table can be, never a table's data files nor the Delta commits its checkpoint replaces
-  (``_last_checkpoint``, then a LIST after that version). Each folder is placed by
+  it; a larger one whose first page shows big Delta logs is walked by delimiter LISTs, a
+  level's folders at once, entering only where a table can be, listing neither a table's data
+  files nor a Delta log whose ``_last_checkpoint`` can be read; any other large root is listed
+  whole (a few prefixes at once). Each folder is placed by
   :func:`orcatui.store.layout_walk.place`, the same rule as the local walk (pipeline above
   ``_status``/``_log``, identity below, tables never nested). A sub-prefix that cannot be
   listed is named in ``broken``, the rest is shown.
 * **Tables**: a remote table's :attr:`TableRef.path` is an :class:`ObjectPath` (its URL; never a
   local path). Parquet tables are tailed by :class:`ParquetTail` (LIST after the newest time-named
   key); Delta tables by :class:`RemoteDeltaReader`: the cold load reads the log itself (the
-  newest checkpoint and the commits after it, named by the discovery's listing of the log,
+  newest checkpoint and the commits after it, named by the discovery's listing of the log or,
+  on a walked root, by ``_last_checkpoint`` and GETs of V+1, V+2 … until one is not found;
   fetched by concurrent GETs), later polls the new commits found by a LIST after the last
   commit key; both fold adds and removes by
   :func:`~orcatui.store.delta_table.fold_actions`, the rule of the local
@@ -252,16 +254,22 @@ class RemoteDeltaReader:
         self, hint: CheckpointHint
     ) -> tuple[list[str], list[tuple[int, str]], dict[str, bytes | None]] | None:
         """The checkpoint ``hint`` names and the commits after it, by GET without a LIST:
-        the checkpoint's parts and commit V+1 at once, then (while every commit asked for is
-        there) the next 2, 4 … up to 64 at once, until one is not found (versions are
-        contiguous; a commit written meanwhile is the tail's). None when a checkpoint part is
-        missing (``_last_checkpoint`` stale or wrong: the log is listed instead)."""
+        the checkpoint's parts and commits V and V+1 at once, then (while every commit asked
+        for is there) the next 2, 4 … up to 64 at once, until one is not found. Versions are
+        contiguous and log cleanup removes the oldest first, so a commit missing after one
+        that is there is the end (one written meanwhile is the tail's), and so is V+1 missing
+        while V is there. None — the log is then listed — when a checkpoint part is missing,
+        or V and V+1 both are (``_last_checkpoint`` stale, the log cleaned up past it: a newer
+        checkpoint exists)."""
         from orcatui.store.objstore import get_many
 
         checkpoint = hint.checkpoint_keys(self.prefix)
+        at = self._commit_key(hint.version)
         wanted = [hint.version + 1]
-        got = get_many(self.bucket, [*checkpoint, self._commit_key(wanted[0])])
+        got = get_many(self.bucket, [*checkpoint, at, self._commit_key(wanted[0])])
         if any(got[k] is None for k in checkpoint):
+            return None
+        if got[at] is None and got[self._commit_key(wanted[0])] is None:
             return None
         commits: list[tuple[int, str]] = []
         while True:

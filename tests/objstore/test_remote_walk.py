@@ -194,6 +194,7 @@ def test_a_walked_delta_table_lists_neither_its_data_nor_its_log(
         [
             "_last_checkpoint",
             f"{3:020d}.checkpoint.parquet",
+            f"{3:020d}.json",  # there: a missing 4 would have meant the end
             f"{4:020d}.json",
             f"{5:020d}.json",
             f"{6:020d}.json",  # not found: the newest commit is 5
@@ -264,6 +265,31 @@ def test_a_stale_last_checkpoint_reads_the_commits_after_it(s3_bucket: str, walk
     for i in range(3):
         _append(url, [event("SUCCESS", T0 + 10 + i, subject=f"s{i}")])
     _checkpoint(url)  # at version 4
+    b.put(f"{_CK}/_delta_log/_last_checkpoint", old)
+    store = RemoteStore(f"s3://{s3_bucket}/db")
+    assert _events(store.poll()) == Counter(
+        [("RUNNING", f"s{i}") for i in range(2)] + [("SUCCESS", f"s{i}") for i in range(3)]
+    )
+    ((_, reader),) = store.readers.values()
+    assert reader.version == 4 and not store.broken
+
+
+def test_a_stale_last_checkpoint_past_a_log_cleanup_reads_the_newest_checkpoint(
+    s3_bucket: str, walk: None
+) -> None:
+    """``_last_checkpoint`` naming an old checkpoint whose commits the log cleanup has removed
+    (a newer checkpoint replaced them): commits V and V+1 both missing say so; the log is
+    listed and the newest checkpoint read, never the old state as if it were the newest."""
+    url = f"s3://{s3_bucket}/{_CK}"
+    b = Bucket(f"s3://{s3_bucket}/db")
+    for i in range(2):
+        _append(url, [event("RUNNING", T0 + i, subject=f"s{i}")])
+    _checkpoint(url)  # at version 1
+    old = b.get(f"{_CK}/_delta_log/_last_checkpoint")
+    for i in range(3):
+        _append(url, [event("SUCCESS", T0 + 10 + i, subject=f"s{i}")])
+    _checkpoint(url)  # at version 4
+    b.delete([f"{_CK}/_delta_log/{v:020d}.json" for v in range(4)])  # cleaned up below 4
     b.put(f"{_CK}/_delta_log/_last_checkpoint", old)
     store = RemoteStore(f"s3://{s3_bucket}/db")
     assert _events(store.poll()) == Counter(
