@@ -13,7 +13,10 @@ Each figure is the median of ``--repeat`` fresh processes: wall time, the proces
 (user+sys) and the requests the server answered for it; the baseline is the same command on
 the same data on local disk (ratio printed). The moto server runs in its own process on
 loopback (its CPU is not counted; on AWS the latency per request is higher: see the request
-counts).
+counts). For the Delta store, one more process times the store's phases (discovery, reading)
+and counts its client's requests by kind: recursive LISTs and the keys they returned,
+delimiter LISTs and their entries, GETs found and not found (moto's LIST walks every key of
+the bucket, so on it the cost of a cold load is mostly the number of LISTs and keys listed).
 """
 
 from __future__ import annotations
@@ -44,21 +47,51 @@ except Exception as exc:
     print(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
 """
 
-# The phases of a cold load inside one process (the store only, no summary around it).
+# The phases of a cold load inside one process (the store only, no summary around it), with
+# the client's requests by kind: recursive LISTs (and the keys they returned), delimiter LISTs
+# (and the entries they returned), GETs (found / not found), per phase.
 _PHASES = r"""
-import json, resource, sys, time
+import json, resource, sys, time, threading
+from collections import Counter
 t0 = time.perf_counter()
+from observers.objstore import Bucket, ObjectStoreError
 from orcatui.store.remote_store import RemoteStore
+kinds, lock = Counter(), threading.Lock()
+def note(**k):
+    with lock:
+        kinds.update(k)
+get, lst, dirs = Bucket.get, Bucket.list, Bucket.list_dirs
+def _get(self, key):
+    try:
+        out = get(self, key)
+    except ObjectStoreError as exc:
+        note(**{"GET " + ("404" if exc.kind == "not-found" else "failed"): 1})
+        raise
+    note(**{"GET": 1})
+    return out
+def _list(self, prefix, *, after=None):
+    note(**{"LIST recursive" + (" start-after" if after else ""): 1})
+    for obj in lst(self, prefix, after=after):
+        note(**{"keys listed": 1})
+        yield obj
+def _dirs(self, prefix):
+    out = dirs(self, prefix)
+    note(**{"LIST delimiter": 1, "delimiter entries": len(out[0]) + len(out[1])})
+    return out
+Bucket.get, Bucket.list, Bucket.list_dirs = _get, _list, _dirs
 store = RemoteStore(sys.argv[1])
 t1 = time.perf_counter()
 tables = store.discover()
 t2 = time.perf_counter()
+scan_kinds = dict(kinds)
 update = store.poll(rediscover=False)
 t3 = time.perf_counter()
 ru = resource.getrusage(resource.RUSAGE_SELF)
+read_kinds = {k: v - scan_kinds.get(k, 0) for k, v in kinds.items() if v - scan_kinds.get(k, 0)}
 print(json.dumps({"import+client": t1 - t0, "scan": t2 - t1, "read": t3 - t2,
     "tables": len(tables), "rows": sum(t.num_rows for _, t in update.status),
-    "cpu": ru.ru_utime + ru.ru_stime, "requests": store.requests}))
+    "cpu": ru.ru_utime + ru.ru_stime, "requests": store.requests,
+    "scan_kinds": scan_kinds, "read_kinds": read_kinds}))
 """
 
 SERVER_CPU: list[float] = []  # the server's CPU seconds during each of the last summaries
@@ -222,6 +255,8 @@ def main() -> None:
                 f"{ph['rows']:,} rows); {ph['cpu']:.2f} s CPU; our client's requests "
                 f"{ph['requests']}"
             )
+            print(f"   discovery's requests by kind: {ph['scan_kinds']}")
+            print(f"   reading's requests by kind: {ph['read_kinds']}")
             if args.latency_ms > 0:
                 with latency_proxy(srv.endpoint, args.latency_ms) as proxied:
                     walls, cpus = [], []

@@ -3,9 +3,15 @@
 The client (obstore, configured from each cloud's environment variables plus storage
 options) lives in :mod:`observers.objstore`; this module adds what a reader needs:
 
-* :class:`RemoteRoot` — one listing of the whole root classifies it: Parquet tables, Delta
-  tables (with their ``_delta_log/`` objects), run records (cold load). A root larger than one
-  LIST page is listed as many prefixes at once (:func:`list_tree`).
+* :class:`RemoteRoot` — the cold load's discovery: Parquet tables, Delta tables (with their
+  ``_delta_log/`` objects), run records. A root that fits one LIST page is classified from that
+  page. A larger one with big Delta logs (orcapod's one commit per event) is walked folder by
+  folder (:class:`_Walk`: delimiter LISTs, one level's folders at once) along the layout
+  rule, never listing what a cold load does not need: not a Delta table's data files (its log
+  names them), not its log when ``_delta_log/_last_checkpoint`` names the newest checkpoint
+  (the reader GETs that checkpoint and the commits after it by name, :class:`CheckpointHint`).
+  Any other large root (many small tables) is listed whole, as a few prefixes at once
+  (:func:`list_tree`).
 * :class:`ParquetTail` — new objects of one Parquet table. Our writers name objects
   ``<13-digit epoch ms>-<writer id>-<seq>.parquet``, so keys sort by time across writers:
   the tail LISTs only after ``(newest ms seen − LAG_MS)`` (the lag covers uploads that
@@ -74,6 +80,14 @@ SCAN_FAN = 16
 SCAN_DEPTH = 4
 #: Keys in one LIST page (S3's maximum; :meth:`Bucket.list` asks for pages of this size).
 LIST_PAGE = 1000
+#: :meth:`RemoteRoot.scan`: a root with at least this many keys is not classified from its
+#: first page; it is walked (:class:`_Walk`) when that page shows big Delta logs (read at call
+#: time: tests lower it).
+WALK_FROM = LIST_PAGE
+#: Error kinds that are the whole root's, not one prefix's (credentials, bucket, endpoint).
+WHOLE_ROOT = frozenset({"credentials", "no-bucket", "unreachable"})
+#: ``_delta_log/_last_checkpoint`` larger than this is not parsed (it is a few hundred bytes).
+MAX_LAST_CHECKPOINT = 1 << 20
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -109,6 +123,7 @@ _TIME_NAME = re.compile(r"^(\d{13})-.+\.parquet$")
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 _DELTA_LOG = "_delta_log"
 _RUNS = "_runs"
+_LAST_CHECKPOINT = "_last_checkpoint"
 
 
 def _hidden(name: str) -> bool:
@@ -121,14 +136,23 @@ class Listing:
 
     ``parquet``: table prefix → its Parquet objects (``path``, ``size``, ``last_modified``…);
     ``delta``: table prefixes that have a ``_delta_log/``; ``delta_logs``: table prefix → the
-    objects of its ``_delta_log/`` (so a cold load needs no LIST of its own); ``records``:
-    run-record objects; ``requests``: LIST requests made.
+    objects of its ``_delta_log/`` (so a cold load needs no LIST of its own); ``delta_hints``:
+    table prefix → what its ``_last_checkpoint`` says (the walk's Delta tables: their log is
+    then not listed at all); ``records``: run-record objects;
+    ``records_failed``: ``_runs/`` prefixes whose listing failed (their records are unknown,
+    not absent); ``problems``: prefix → one-line reason it could not be listed or probed (the
+    rest of the root is still listed); ``walked``: found by :class:`_Walk`; ``requests``:
+    LIST requests made.
     """
 
     parquet: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     delta: list[str] = field(default_factory=list)
     delta_logs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    delta_hints: dict[str, CheckpointHint] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
+    records_failed: set[str] = field(default_factory=set)
+    problems: dict[str, str] = field(default_factory=dict)
+    walked: bool = False
     requests: int = 0
 
 
@@ -156,12 +180,34 @@ class RemoteRoot:
         unusable (bad credentials, missing bucket, unreachable endpoint, access denied)."""
         next(iter(self.bucket.list(self.root.prefix)), None)
 
-    def scan(self) -> Listing:
-        """List the whole root once (:func:`list_tree`) and classify what is there."""
+    def scan(self, known: Iterable[str] = ()) -> Listing:
+        """Find the root's tables and run records.
+
+        One LIST page first (:data:`WALK_FROM` keys): a root that fits it is classified from
+        it. A larger one whose first page shows a big Delta log (:func:`big_logs`: orcapod's
+        one commit per event) is walked (:class:`_Walk`; ``known`` table prefixes, already
+        read, are not entered again); any other (many small tables) is listed whole
+        (:func:`list_tree`: a few pages for 1,000 one-object tables, where a walk would make
+        a request per folder). A failure to list the root raises :class:`ObjectStoreError`;
+        below it, the walk names the prefix in ``problems``.
+        """
         before = self.bucket.requests.get("LIST", 0)
+        limit = max(1, WALK_FROM)
+        first = first_keys(self.bucket, self.root.prefix, limit)
+        if len(first) < limit:
+            out = self._classify(first)
+        elif big_logs(first):
+            out = _Walk(self.bucket, self.root.prefix, set(known)).run()
+        else:
+            out = self._classify(list_tree(self.bucket, self.root.prefix, first=first))
+        out.requests = self.bucket.requests.get("LIST", 0) - before
+        return out
+
+    def _classify(self, objects: Iterable[dict[str, Any]]) -> Listing:
+        """The tables and records of a complete recursive listing of the root."""
         out = Listing()
         delta: set[str] = set()
-        for obj in list_tree(self.bucket, self.root.prefix):
+        for obj in objects:
             key: str = obj["path"]
             parts = key.split("/")
             name = parts[-1]
@@ -183,7 +229,6 @@ class RemoteRoot:
             if any(table == d or table.startswith(d + "/") for d in delta):
                 del out.parquet[table]
         out.delta = sorted(delta)
-        out.requests = self.bucket.requests.get("LIST", 0) - before
         return out
 
     def relative(self, key: str) -> str:
@@ -230,8 +275,37 @@ def read_parquet_bytes(data: bytes) -> pa.Table:
     return pq.ParquetFile(pa.BufferReader(data)).read()
 
 
+def first_keys(bucket: Bucket, prefix: str, limit: int = LIST_PAGE) -> list[dict[str, Any]]:
+    """The first ``limit`` objects under ``prefix`` (one LIST page when ``limit`` ≤ 1,000)."""
+    pages = bucket.list(prefix.strip("/"))
+    first: list[dict[str, Any]] = []
+    for obj in pages:
+        first.append(obj)
+        if len(first) == limit:
+            break
+    pages.close()
+    return first
+
+
+def big_logs(page: list[dict[str, Any]]) -> bool:
+    """Whether one ``_delta_log/`` holds at least half of ``page`` (a root's first LIST page):
+    such logs cost a listing of the whole root half a page or more per table, where a walk
+    reads ``_last_checkpoint`` and lists nothing of them."""
+    counts: dict[str, int] = {}
+    for obj in page:
+        head, sep, _ = obj["path"].partition(f"/{_DELTA_LOG}/")
+        if sep:
+            counts[head] = counts.get(head, 0) + 1
+    return bool(page) and 2 * max(counts.values(), default=0) >= len(page)
+
+
 def list_tree(
-    bucket: Bucket, prefix: str, *, fan: int = SCAN_FAN, depth: int = SCAN_DEPTH
+    bucket: Bucket,
+    prefix: str,
+    *,
+    fan: int = SCAN_FAN,
+    depth: int = SCAN_DEPTH,
+    first: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Every object under ``prefix`` (as one recursive LIST would give, in key order).
 
@@ -240,18 +314,14 @@ def list_tree(
     folders at once) until there are ``fan`` folders, then a full LIST of each, concurrently.
     One recursive LIST would page through the whole root one page after another (a round
     trip each, and moto re-sorts every key below the prefix for every page); the split keeps
-    many requests in flight and each one small.
+    many requests in flight and each one small. ``first``: the root's first page, when the
+    caller has it already (a full page: the root is split).
     """
     prefix = prefix.strip("/")
-    pages = bucket.list(prefix)
-    first: list[dict[str, Any]] = []
-    for obj in pages:
-        first.append(obj)
-        if len(first) == LIST_PAGE:
-            break
-    pages.close()
-    if len(first) < LIST_PAGE:
-        return first
+    if first is None:
+        first = first_keys(bucket, prefix)
+        if len(first) < LIST_PAGE:
+            return first
     objects: list[dict[str, Any]] = []
     frontier = [prefix]
     for _ in range(depth):
@@ -266,6 +336,219 @@ def list_tree(
         objects.extend(part)
     objects.sort(key=lambda o: o["path"])
     return objects
+
+
+@dataclass(frozen=True)
+class CheckpointHint:
+    """What ``_delta_log/_last_checkpoint`` says: the newest checkpoint's ``version`` and its
+    number of ``parts`` (None: one file). Untrusted: the reader checks that the objects it
+    names exist, and lists the log when they do not."""
+
+    version: int
+    parts: int | None = None
+
+    def checkpoint_keys(self, table: str) -> list[str]:
+        """The keys of the checkpoint's objects (classic checkpoints: one file or parts)."""
+        log = f"{table}/{_DELTA_LOG}/{self.version:020d}"
+        if self.parts is None:
+            return [f"{log}.checkpoint.parquet"]
+        n = self.parts
+        return [f"{log}.checkpoint.{i:010d}.{n:010d}.parquet" for i in range(1, n + 1)]
+
+
+def parse_last_checkpoint(data: bytes) -> CheckpointHint | None:
+    """``_last_checkpoint``'s content as a :class:`CheckpointHint`; None unless it is a JSON
+    object naming a classic checkpoint (a non-negative integer ``version``, ``parts`` absent
+    or a positive integer, no ``v2Checkpoint``)."""
+    if len(data) > MAX_LAST_CHECKPOINT:
+        return None
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or doc.get("v2Checkpoint") is not None:
+        return None
+    version, parts = doc.get("version"), doc.get("parts")
+    if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version < 10**20:
+        return None
+    if parts is not None and (
+        isinstance(parts, bool) or not isinstance(parts, int) or not 1 <= parts <= 10_000
+    ):
+        return None
+    return CheckpointHint(version, parts)
+
+
+def probe_delta_log(
+    bucket: Bucket, table: str
+) -> tuple[CheckpointHint | None, list[dict[str, Any]]]:
+    """How a cold load will read the log of ``<table>/_delta_log/``: a
+    :class:`CheckpointHint` from ``_last_checkpoint`` (then nothing is listed), else the whole
+    log's objects (none: no Delta table there). A failure of the root as a whole raises, as
+    does a LIST failure (the caller names the table); an unreadable ``_last_checkpoint`` only
+    makes the log listed (the reader names what it cannot read).
+    """
+    log = f"{table}/{_DELTA_LOG}"
+    try:
+        hint = parse_last_checkpoint(bucket.get(f"{log}/{_LAST_CHECKPOINT}"))
+    except ObjectStoreError as exc:
+        if exc.kind in WHOLE_ROOT:
+            raise
+        hint = None  # none yet, or not readable
+    if hint is not None:
+        return hint, []
+    return None, list(bucket.list(log))
+
+
+@dataclass
+class _Visit:
+    """One folder of :class:`_Walk`: ``what`` is ``dir`` (list it), ``table`` (a folder the
+    layout names a table: probe its log) or ``runs`` (list its run records); ``sec``: the index
+    of the section component in ``parts`` (None above the sections)."""
+
+    what: str
+    parts: tuple[str, ...]
+    sec: int | None
+
+
+class _Walk:
+    """The discovery of a large root: a delimiter LIST per folder, one level's folders at
+    once, along the layout rule of :func:`orcatui.store.layout_walk.place`.
+
+    It enters only folders where a table of ours can still be found: not hidden or
+    never-entered folders, not ``_delta_log/``, not below a ``_runs/`` above the sections, not
+    inside a table (a folder with a ``_delta_log/``, ours or foreign, or a placed Parquet
+    table: tables are never nested). A folder the layout names a table (``execution_status``,
+    ``execution_logs`` below a section) is not listed at all: its log is probed
+    (:func:`probe_delta_log`); only without a log are its objects listed (a Parquet table).
+    ``known`` table prefixes are not entered. What it gives is what
+    :meth:`RemoteRoot._classify` would give for the tables that place, except that a Delta
+    table whose ``_last_checkpoint`` is readable has a hint instead of its log's objects.
+    """
+
+    def __init__(self, bucket: Bucket, prefix: str, known: set[str]) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.known = known
+
+    def key(self, parts: tuple[str, ...]) -> str:
+        """The bucket key of the folder ``parts`` below the root."""
+        return "/".join((self.prefix, *parts)) if self.prefix else "/".join(parts)
+
+    def run(self) -> Listing:
+        """Walk the root; raises :class:`ObjectStoreError` when the root itself cannot be
+        listed or a failure is the whole root's."""
+        out = Listing(walked=True)
+        delta: set[str] = set()
+        level = [_Visit("dir", (), None)]
+        while level:
+            found = (
+                list(get_pool().map(self._visit, level))
+                if len(level) > 1
+                else [self._visit(level[0])]
+            )
+            level = []
+            for part, nxt in found:
+                level.extend(nxt)
+                delta.update(part.delta)
+                out.parquet.update(part.parquet)
+                out.delta_logs.update(part.delta_logs)
+                out.delta_hints.update(part.delta_hints)
+                out.records.extend(part.records)
+                out.records_failed |= part.records_failed
+                out.problems.update(part.problems)
+        out.delta = sorted(delta)
+        out.records.sort(key=lambda o: o["path"])
+        return out
+
+    def _visit(self, visit: _Visit) -> tuple[Listing, list[_Visit]]:
+        out = Listing()
+        key = self.key(visit.parts)
+        try:
+            if visit.what == "runs":
+                out.records = [o for o in self.bucket.list(key) if _is_record(o["path"])]
+                return out, []
+            if visit.what == "table":
+                self._table(key, out)
+                return out, []
+            return out, self._dir(visit, key, out)
+        except ObjectStoreError as exc:
+            if not visit.parts or exc.kind in WHOLE_ROOT:
+                raise
+            if visit.what == "runs":
+                out.records_failed.add(key)
+            out.problems[key] = str(exc).splitlines()[0] if str(exc) else exc.kind
+            return out, []
+
+    def _table(self, key: str, out: Listing) -> None:
+        """A folder the layout names a table: Delta if it has a log, else Parquet objects."""
+        hint, log = probe_delta_log(self.bucket, key)
+        if hint is not None or log:
+            self._delta(key, hint, log, out)
+            return
+        _dirs, objects = self.bucket.list_dirs(key)
+        data = [o for o in objects if _is_data(o["path"])]
+        if data:
+            out.parquet[key] = data
+
+    def _delta(
+        self, key: str, hint: CheckpointHint | None, log: list[dict[str, Any]], out: Listing
+    ) -> None:
+        out.delta.append(key)
+        if hint is not None:
+            out.delta_hints[key] = hint
+            return
+        log_dir = f"{key}/{_DELTA_LOG}"
+        out.delta_logs[key] = [o for o in log if o["path"].rsplit("/", 1)[0] == log_dir]
+
+    def _dir(self, visit: _Visit, key: str, out: Listing) -> list[_Visit]:
+        from orcatui.store.layout_walk import NEVER, SECTIONS, TABLE_DIRS, place
+
+        parts, sec = visit.parts, visit.sec
+        dirs, objects = self.bucket.list_dirs(key)
+        names = sorted({d.rsplit("/", 1)[-1] for d in dirs})
+        if parts and _DELTA_LOG in names:
+            spot = place(parts) if sec is not None else None
+            if spot is not None and spot.length == len(parts):
+                hint, log = probe_delta_log(self.bucket, key)
+                self._delta(key, hint, log, out)
+            else:
+                out.delta.append(key)  # not ours: only what lies inside it is left out
+            return []
+        if sec is not None:
+            data = [o for o in objects if _is_data(o["path"])]
+            spot = place(parts)
+            if data and spot is not None and spot.length == len(parts):
+                out.parquet[key] = data
+                return []
+        nxt: list[_Visit] = []
+        for name in names:
+            if name.startswith(".") or name in NEVER or name == _DELTA_LOG:
+                continue
+            child = (*parts, name)
+            if self.key(child) in self.known:
+                continue
+            if sec is None:
+                if name == _RUNS:
+                    nxt.append(_Visit("runs", child, None))
+                else:
+                    nxt.append(_Visit("dir", child, len(parts) if name in SECTIONS else None))
+            else:
+                nxt.append(_Visit("table" if name in TABLE_DIRS else "dir", child, sec))
+        return nxt
+
+
+def _is_data(key: str) -> bool:
+    name = key.rsplit("/", 1)[-1]
+    return name.endswith(".parquet") and not _hidden(name)
+
+
+def _is_record(key: str) -> bool:
+    """A run record's key: ``…/_runs/<run>.json`` or ``…/_runs/<run>/<writer>.json``."""
+    parts = key.split("/")
+    name = parts[-1]
+    if not name.endswith(".json") or name.startswith(".") or _DELTA_LOG in parts:
+        return False
+    return len(parts) >= 2 and (parts[-2] == _RUNS or (len(parts) >= 3 and parts[-3] == _RUNS))
 
 
 def read_objects(

@@ -5,17 +5,24 @@
 :class:`~orcatui.store.store.StoreUpdate``) so the model, the summary and the app do not care
 where a root lives. What differs is only how bytes are found and fetched (design.md §9):
 
-* **Discovery**: one LIST of the whole root prefix (:meth:`RemoteRoot.scan`); each data key's
-  folder is placed by :func:`orcatui.store.layout_walk.place`, the same rule as the local walk
-  (pipeline above ``_status``/``_log``, identity below, tables never nested).
+* **Discovery** (:meth:`RemoteRoot.scan`): a root that fits one LIST page is classified from
+  it; a larger one whose first page shows big Delta logs is walked by delimiter LISTs, a
+  level's folders at once, entering only where a table can be, listing neither a table's data
+  files nor a Delta log whose ``_last_checkpoint`` can be read; any other large root is listed
+  whole (a few prefixes at once). Each folder is placed by
+  :func:`orcatui.store.layout_walk.place`, the same rule as the local walk (pipeline above
+  ``_status``/``_log``, identity below, tables never nested). A sub-prefix that cannot be
+  listed is named in ``broken``, the rest is shown.
 * **Tables**: a remote table's :attr:`TableRef.path` is an :class:`ObjectPath` (its URL; never a
   local path). Parquet tables are tailed by :class:`ParquetTail` (LIST after the newest time-named
   key); Delta tables by :class:`RemoteDeltaReader`: the cold load reads the log itself (the
-  newest checkpoint and the commits after it, named by the root's listing, fetched by
-  concurrent GETs), later polls the new commits found by a LIST after the last commit key; both
-  fold adds and removes by :func:`~orcatui.store.delta_table.fold_actions`, the rule of the
-  local :class:`~orcatui.store.delta_table.DeltaTableReader`: an OPTIMIZE whose inputs were all
-  read adds nothing. delta-rs loads the snapshot when the log reader cannot (a gap, a v2
+  newest checkpoint and the commits after it, named by the discovery's listing of the log or,
+  on a walked root, by ``_last_checkpoint`` and GETs of V+1, V+2 … until one is not found;
+  fetched by concurrent GETs), later polls the new commits found by a LIST after the last
+  commit key; both fold adds and removes by
+  :func:`~orcatui.store.delta_table.fold_actions`, the rule of the local
+  :class:`~orcatui.store.delta_table.DeltaTableReader`: an OPTIMIZE whose inputs were all read
+  adds nothing. delta-rs loads the snapshot when the log reader cannot (a gap, a v2
   checkpoint, deletion vectors, column mapping, unknown reader features). Rows are normalised
   by the same functions as local files, so the model sees identical rows.
 * **Run records**: one :class:`RunRecordWatch` per pipeline's ``_runs/`` prefix; each record
@@ -46,6 +53,8 @@ from orcatui.store.files import FileBatch, concat_normalised, normaliser, one_li
 from orcatui.store.layout_walk import RUNS, place
 from orcatui.store.objstore import (
     _COMMIT,
+    WHOLE_ROOT,
+    CheckpointHint,
     Listing,
     ParquetTail,
     RemoteRoot,
@@ -71,7 +80,7 @@ def root_error(exc: ObjectStoreError) -> RootError:
     return RootError(str(exc).splitlines()[0] if str(exc) else exc.kind)
 
 
-_WHOLE_ROOT = {"credentials", "no-bucket", "unreachable"}  # error kinds that mean the root
+_WHOLE_ROOT = WHOLE_ROOT  # error kinds that mean the root
 
 
 def _root_failure(exc: Exception) -> Exception:
@@ -146,9 +155,11 @@ class RemoteDeltaReader:
         kind: TableKind,
         source: str,
         seed: list[dict[str, Any]] | None = None,
+        hint: CheckpointHint | None = None,
     ) -> None:
         self.remote = remote
         self._seed = seed
+        self._hint = hint
         self.bucket = remote.bucket
         self.prefix = prefix.strip("/")
         self.url = remote.root.url(self.prefix)
@@ -171,33 +182,41 @@ class RemoteDeltaReader:
                 return batch
         else:
             seed, self._seed = self._seed, None
+            hint, self._hint = self._hint, None
             try:
-                batch = self._load_log(seed)
+                batch = self._load_log(seed, hint)
             except (ValueError, KeyError, TypeError, AttributeError, pa.ArrowException):
                 batch = None
             if batch is not None:
                 return batch
         return self._snapshot()
 
-    def _load_log(self, listing: list[dict[str, Any]] | None) -> FileBatch | None:
+    def _load_log(
+        self, listing: list[dict[str, Any]] | None, hint: CheckpointHint | None = None
+    ) -> FileBatch | None:
         """Cold load from the log itself: the newest checkpoint and the commits after it, all
-        fetched at once (concurrent GETs; no LIST when ``listing`` — the root scan's objects of
-        ``_delta_log/`` — is given), folded by the same rule as the tail
-        (:func:`~orcatui.store.delta_table.fold_actions`). None when delta-rs must do it: a
-        gap in the log, a checkpoint kind or a protocol feature this reader does not follow
+        fetched at once (concurrent GETs; no LIST when ``listing`` — the discovery's objects of
+        ``_delta_log/`` — or ``hint`` — what ``_last_checkpoint`` said — is given), folded by
+        the same rule as the tail (:func:`~orcatui.store.delta_table.fold_actions`). With a
+        hint whose checkpoint is not there the log is listed. None when delta-rs must do it:
+        a gap in the log, a checkpoint kind or a protocol feature this reader does not follow
         (v2 checkpoints, deletion vectors, column mapping, partitions, reader features)."""
         from orcatui.store.delta_table import _adds_table, fold_actions, parse_commit
         from orcatui.store.objstore import get_many
 
-        if listing is None:
-            listing = list(self.bucket.list(f"{self.prefix}/{_DELTA_LOG}"))
-        plan = plan_log(o["path"] for o in listing)
-        if plan is None:
-            return None
-        checkpoint, commits = plan
-        got = get_many(self.bucket, checkpoint + [k for _, k in commits])
-        if any(got[k] is None for k in checkpoint):
-            return None  # cleaned up since the listing
+        probed = self._probe(hint) if hint is not None and listing is None else None
+        if probed is not None:
+            checkpoint, commits, got = probed
+        else:
+            if listing is None:
+                listing = list(self.bucket.list(f"{self.prefix}/{_DELTA_LOG}"))
+            plan = plan_log(o["path"] for o in listing)
+            if plan is None:
+                return None
+            checkpoint, commits = plan
+            got = get_many(self.bucket, checkpoint + [k for _, k in commits])
+            if any(got[k] is None for k in checkpoint):
+                return None  # cleaned up since the listing
         pending: dict[str, dict[str, Any]] = {}
         files: set[str] = set()
         state = LogState()
@@ -230,6 +249,38 @@ class RemoteDeltaReader:
         self._last_key = self._commit_key(newest)
         self.broken.pop(_DELTA_LOG, None)
         return batch
+
+    def _probe(
+        self, hint: CheckpointHint
+    ) -> tuple[list[str], list[tuple[int, str]], dict[str, bytes | None]] | None:
+        """The checkpoint ``hint`` names and the commits after it, by GET without a LIST:
+        the checkpoint's parts and commits V and V+1 at once, then (while every commit asked
+        for is there) the next 2, 4 … up to 64 at once, until one is not found. Versions are
+        contiguous and log cleanup removes the oldest first, so a commit missing after one
+        that is there is the end (one written meanwhile is the tail's), and so is V+1 missing
+        while V is there. None — the log is then listed — when a checkpoint part is missing,
+        or V and V+1 both are (``_last_checkpoint`` stale, the log cleaned up past it: a newer
+        checkpoint exists)."""
+        from orcatui.store.objstore import get_many
+
+        checkpoint = hint.checkpoint_keys(self.prefix)
+        at = self._commit_key(hint.version)
+        wanted = [hint.version + 1]
+        got = get_many(self.bucket, [*checkpoint, at, self._commit_key(wanted[0])])
+        if any(got[k] is None for k in checkpoint):
+            return None
+        if got[at] is None and got[self._commit_key(wanted[0])] is None:
+            return None
+        commits: list[tuple[int, str]] = []
+        while True:
+            for version in wanted:
+                key = self._commit_key(version)
+                if got.get(key) is None:
+                    return checkpoint, commits, got
+                commits.append((version, key))
+            after = wanted[-1] + 1
+            wanted = list(range(after, after + min(64, 2 * len(wanted))))
+            got.update(get_many(self.bucket, [self._commit_key(v) for v in wanted]))
 
     def _bad_commit(self, version: int) -> None:
         # Puts are atomic on object storage: a bad commit stays bad. Named, read past.
@@ -499,8 +550,10 @@ class RemoteStore(TableResults):
         self.readers: dict[ObjectPath, tuple[TableRef, Reader]] = {}
         self.broken: dict[str, str] = {}
         self._records: dict[tuple[str, ...], RunRecordWatch] = {}
-        self._seed_records: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        self._seed_records: dict[tuple[str, ...], list[dict[str, Any]] | None] = {}
         self._new_problems: list[str] = []
+        self._table_keys: set[str] = set()  # bucket keys of the tables found
+        self._listing_broken: set[str] = set()  # prefixes the last discovery could not list
 
     @property
     def tables(self) -> list[TableRef]:
@@ -518,13 +571,27 @@ class RemoteStore(TableResults):
 
     def _scan(self) -> Listing:
         try:
-            return self.remote.scan()
+            return self.remote.scan(known=self._table_keys)
         except ObjectStoreError as exc:
             raise root_error(exc) from None
 
+    def _note_listing_problems(self, listing: Listing) -> None:
+        """Name the prefixes the discovery could not list (and forget those it now could)."""
+        now = {self.remote.root.url(key): why for key, why in listing.problems.items()}
+        for where in self._listing_broken - set(now):
+            self.broken.pop(where, None)
+        for where, why in sorted(now.items()):
+            msg = f"{where}: {why}" if not why.startswith(where) else why
+            if self.broken.get(where) != msg:
+                self._new_problems.append(msg)
+            self.broken[where] = msg
+        self._listing_broken = set(now)
+
     def discover(self) -> list[TableRef]:
-        """List the root once; the tables not known yet (run records are noted for the poll)."""
+        """Find the root's tables (:meth:`RemoteRoot.scan`); the ones not known yet (run
+        records are noted for the poll; prefixes that could not be listed are named)."""
         listing = self._scan()
+        self._note_listing_problems(listing)
         found: dict[tuple[str, ...], tuple[TableFormat, list[dict[str, Any]] | None]] = {}
         for key in listing.delta:
             found[self._relative_parts(key)] = (TableFormat.DELTA, listing.delta_logs.get(key))
@@ -552,17 +619,22 @@ class RemoteStore(TableResults):
             key = self.remote.root.key(*parts)
             reader: Reader
             if fmt is TableFormat.DELTA:
-                reader = RemoteDeltaReader(self.remote, key, kind, path.url, objects)
+                hint = listing.delta_hints.get(key)
+                reader = RemoteDeltaReader(self.remote, key, kind, path.url, objects, hint)
             else:
                 reader = RemoteParquetReader(self.remote.parquet_tail(key, objects), kind, path.url)
             self.readers[path] = (ref, reader)
+            self._table_keys.add(key)
             new.append(ref)
         new.sort(key=lambda t: (t.kind.value, t.pipeline, t.identity))
-        seeds: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        seeds: dict[tuple[str, ...], list[dict[str, Any]] | None] = {}
         for obj in listing.records:
             parts = self._relative_parts(obj["path"])
             if RUNS in parts:
-                seeds.setdefault(parts[: parts.index(RUNS)], []).append(obj)
+                seeds.setdefault(parts[: parts.index(RUNS)], []).append(obj)  # type: ignore[union-attr]
+        for key in listing.records_failed:  # unknown, not absent: the watch lists them itself
+            parts = self._relative_parts(key)
+            seeds[parts[: parts.index(RUNS)] if RUNS in parts else parts] = None
         self._seed_records = seeds
         return new
 
@@ -635,6 +707,8 @@ class RemoteStore(TableResults):
             watch = self._watch(parts)
             where = root.url(watch.prefix)
             try:
+                # a pipeline the discovery found no _runs/ for has no records; one whose
+                # _runs/ it could not list (None) is listed by the watch
                 listing = seeds.get(parts, []) if rediscover else None
                 records = watch.poll(listing, changed_only=True)
             except ObjectStoreError as exc:

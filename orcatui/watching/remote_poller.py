@@ -16,7 +16,9 @@ follows activity rather than history (docs/design.md §9):
   run record that changed makes its pipeline *live*. A root of 1,000 compacted tables costs a
   few requests a minute instead of 1,000. When a sweep would take more requests than there are
   tables (huge Delta logs), it is not used: idle tables are then polled every ``max_idle`` and
-  the root rediscovered every ``rescan_every``.
+  the root rediscovered every ``rescan_every``; the sweep then stops listing one page past
+  that budget (:meth:`PollCadence.sweep_budget`), so a root's history never makes it cost
+  more than its tables do.
 * **Run records of live pipelines** — a record not ended that the reader saw change within
   ``hot_for`` — are read every interval (the store reads the records of the pipelines of the
   tables it polls): liveness is judged by when the *reader* saw a heartbeat change, so records
@@ -80,6 +82,8 @@ RESCAN_EVERY_S = 60.0
 PROBE_EVERY_S = 6.0
 #: Sections holding tables (design.md §2).
 SECTIONS = ("_status", "_log")
+#: Keys in one LIST page (S3's maximum; what a sweep's budget is counted in).
+LIST_PAGE = 1000
 _RUNS = "_runs"
 _DELTA_LOG = "_delta_log"
 _NEVER = float("inf")
@@ -139,11 +143,14 @@ class Tick:
 class Sweep:
     """What one whole-root listing says, relative to the root: a signature per table prefix
     (Parquet: its object keys and ETags; Delta: its newest ``_delta_log`` key) and per
-    pipeline's run records; ``requests``: LIST pages it took."""
+    pipeline's run records; ``requests``: LIST pages it took; ``complete``: False when it
+    stopped at :meth:`PollCadence.sweep_budget` (too costly to be used: not compared)."""
 
     tables: dict[str, Hashable] = field(default_factory=dict)
     records: dict[Pipeline, Hashable] = field(default_factory=dict)
     requests: int = 0
+    #: False when the listing was cut short at the budget (then it is only a cost measure).
+    complete: bool = True
 
 
 def sweep_listing(objects: Iterable[Mapping[str, Any]], prefix: str) -> Sweep:
@@ -246,6 +253,12 @@ class PollCadence:
         n = self.sweep_requests
         return n is None or n <= max(1, len(self._tables))
 
+    def sweep_budget(self) -> int:
+        """LIST pages a sweep may take and still be used (one per table), plus one: a sweep
+        that needs more stops there (it would not be used, so it need not be finished)."""
+        with self._lock:
+            return max(1, len(self._tables)) + 1
+
     def _ceiling(self) -> float:
         """The longest gap between a table's own polls (the sweep covers longer ones)."""
         if self.sweeping and self.sweep_every is not None:
@@ -339,6 +352,9 @@ class PollCadence:
         now = self.clock()
         with self._lock:
             self.sweep_requests = sweep.requests
+            if not sweep.complete:  # cut short: says what a sweep costs, not what changed
+                self._last_sweep = None
+                return
             last, self._last_sweep = self._last_sweep, sweep
             if last is None:
                 return
@@ -626,10 +642,26 @@ class RootProbes:
         return probe_new_nodes(self.cadence, self.bucket.list_dirs, self.root.key)
 
     def sweep(self) -> Sweep:
-        """One recursive listing of the root, grouped (see :func:`sweep_listing`)."""
+        """One recursive listing of the root, grouped (see :func:`sweep_listing`); stopped
+        once it needs more pages than :meth:`PollCadence.sweep_budget` (then incomplete)."""
         before = self.bucket.requests.get("LIST", 0)
-        out = sweep_listing(self.bucket.list(self.root.prefix), self.root.prefix)
+        limit = self.cadence.sweep_budget() * LIST_PAGE
+        cut = False
+
+        def objects() -> Iterable[Mapping[str, Any]]:
+            nonlocal cut
+            pages = self.bucket.list(self.root.prefix)
+            for n, obj in enumerate(pages):
+                if n == limit:
+                    cut = True
+                    pages.close()
+                    return
+                yield obj
+
+        out = sweep_listing(objects(), self.root.prefix)
         out.requests = self.bucket.requests.get("LIST", 0) - before
+        if cut:
+            out = Sweep(requests=max(out.requests, self.cadence.sweep_budget()), complete=False)
         return out
 
 

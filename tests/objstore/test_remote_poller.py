@@ -1,5 +1,6 @@
 """The remote poll cadence (orcatui/watching/remote_poller.py), on a fake clock: no sleeping,
-no server (the probe and the feed's async loop are driven directly)."""
+no server (the probe and the feed's async loop are driven directly), except the sweep's budget,
+checked against moto on loopback."""
 
 from __future__ import annotations
 
@@ -426,3 +427,46 @@ def test_a_slow_read_does_not_stretch_the_period(clock: Clock) -> None:
             clock.now += 1.5  # the read
             cadence.observe(tables, polled={key}, changed={key})
     assert [b - a for a, b in itertools.pairwise(asked)][1:] == [2.0] * (len(asked) - 2)
+
+
+def test_a_cut_short_sweep_measures_cost_and_changes_nothing(clock: Clock) -> None:
+    """A sweep stopped at the budget (more pages than tables) is not compared: it asks no
+    rediscovery and moves no table, and the cadence stops relying on sweeps."""
+    from orcatui.watching.remote_poller import Sweep
+
+    cadence = PollCadence(interval=2, clock=clock)
+    tables = root(1, 3)
+    cadence.observe(tables, polled=None, changed=set())
+    assert cadence.sweep_budget() == 4
+    cadence.apply_sweep(sweep_listing(listing(tables, {}, {}), "db"))
+    assert cadence.sweeping
+    cadence.apply_sweep(Sweep(requests=4, complete=False))
+    assert not cadence.sweeping and not cadence.tick().rescan
+    # the next complete sweep is a new baseline, not compared with the cut one
+    cadence.apply_sweep(sweep_listing(listing(tables, {}, {}), "db"))
+    assert cadence.sweeping and not cadence.tick().rescan
+
+
+def test_root_probes_stop_a_sweep_one_page_past_the_budget(
+    s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A root whose listing needs more pages than there are tables (huge Delta logs) is not
+    listed to its end every sweep: the sweep stops at the budget and says it was cut."""
+    from observers.objstore import Bucket
+    from orcatui.watching import remote_poller
+    from orcatui.watching.remote_poller import RootProbes
+
+    monkeypatch.setattr(remote_poller, "LIST_PAGE", 5)  # pages of 5 keys, as far as budgets go
+    b = Bucket(f"s3://{s3_bucket}/db")
+    for v in range(12):
+        b.put(f"db/p/_status/n/execution_status/_delta_log/{v:020d}.json", b"{}")
+    cadence = PollCadence(interval=2)
+    cadence.observe(root(1, 1), polled=None, changed=set())  # one table: budget 2 pages
+    probes = RootProbes(f"s3://{s3_bucket}/db", None, cadence)
+    cut = probes.sweep()
+    assert not cut.complete and cut.requests == 2 and not cut.tables
+    cadence.apply_sweep(cut)
+    assert not cadence.sweeping
+    b.delete([f"db/p/_status/n/execution_status/_delta_log/{v:020d}.json" for v in range(4, 12)])
+    whole = probes.sweep()
+    assert whole.complete and set(whole.tables) == {"p/_status/n/execution_status"}
