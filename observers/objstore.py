@@ -342,11 +342,14 @@ class Bucket:
         import obstore
 
         prefix = prefix.rstrip("/") + "/" if prefix else ""
-        self._count("LIST")
         try:
             result = obstore.list_with_delimiter(self.store, prefix or None)
         except BaseException as exc:
+            self._count("LIST")
             raise self.error(_not_exit(exc), prefix) from None
+        # obstore fetches every page (S3 returns at most 1,000 entries per LIST request)
+        entries = len(result["common_prefixes"]) + len(result["objects"])
+        self._count("LIST", max(1, -(-entries // 1000)))
         return [p.rstrip("/") for p in result["common_prefixes"]], list(result["objects"])
 
     def error(self, exc: BaseException, key: str = "") -> ObjectStoreError:

@@ -253,3 +253,19 @@ def test_no_credentials_says_what_to_set() -> None:
     err = classify(exc, parse_root("s3://bkt/db"))
     assert err.kind == "credentials"
     assert "AWS_ACCESS_KEY_ID" in str(err) and "169.254" not in str(err)
+
+
+def test_delimiter_listing_counts_every_page(s3_server, s3_bucket: str) -> None:
+    """A folder of more than 1,000 entries takes two LIST requests (obstore fetches every
+    page): the request counts the idle and load benchmarks print include both."""
+    client = s3_server.client()
+    for n in range(1001):
+        client.put_object(Bucket=s3_bucket, Key=f"r/d/{n:05d}", Body=b"")
+    client.put_object(Bucket=s3_bucket, Key="r/one/x", Body=b"")
+    b = Bucket(f"s3://{s3_bucket}/r")
+    dirs, objects = b.list_dirs("r/d")
+    assert dirs == [] and len(objects) == 1001
+    assert b.requests["LIST"] == 2
+    dirs, objects = b.list_dirs("r")
+    assert dirs == ["r/d", "r/one"] and objects == []
+    assert b.requests["LIST"] == 3
