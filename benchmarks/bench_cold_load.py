@@ -4,6 +4,7 @@ Run: ``.venv/bin/python benchmarks/bench_cold_load.py`` (add ``--quick`` for a s
 ``--compare DIR`` to time another checkout interleaved, e.g. main before a change).
 Prints wall time and peak RSS of a fresh process per case, for both id generations orcapod has
 written (16-byte binary UUIDv7 and 36-char UUID strings), with fractional ISO timestamps.
+orcatui's bytecode is compiled first, as a pip install leaves it (``benchmarks/_bytecode.py``).
 Targets (2 cores): 200 nodes × 5,000 packets × 2 events (2 M events) in one file per node: ≤ 1 s
 (either id kind) and ≤ 600 MB peak RSS; the same events in 20,000 files of 100 events: ≤ 3 s.
 """
@@ -23,7 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks._gen import ID_KINDS, parquet_root  # noqa: E402 - after the path set-up
+from benchmarks._bytecode import compile_tree  # noqa: E402 - after the path set-up
+from benchmarks._gen import ID_KINDS, parquet_root  # noqa: E402
 
 _CHILD = """
 import json, resource, sys, time
@@ -86,6 +88,9 @@ def main() -> None:
     ap.add_argument("--files", choices=("few", "many"), action="append", help="only these cases")
     ap.add_argument("--compare", type=Path, help="another checkout, timed interleaved")
     args = ap.parse_args()
+    for tree in (REPO, args.compare):
+        if tree is not None:
+            compile_tree(tree.resolve())
     packets = 500 if args.quick else 5000
     shapes = [
         ("few", "200 files (1 per node)", 1, 1.0),

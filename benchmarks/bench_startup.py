@@ -5,7 +5,9 @@ Prints the median wall time of N runs of: ``python -c pass`` (the interpreter), 
 with ``--compare DIR``, from another checkout (e.g. the main branch before this change); and
 the ratio against the issue's old figure (0.34–0.45 s). Also lists the slowest imports
 (``python -X importtime``) and checks that neither pandas, textual, rich nor deltalake
-is imported. Run: ``.venv/bin/python benchmarks/bench_startup.py [--repeat 21] [--compare DIR]``.
+is imported. orcatui's bytecode is compiled first, as a pip install or a first run leaves it
+(``benchmarks/_bytecode.py``).
+Run: ``.venv/bin/python benchmarks/bench_startup.py [--repeat 21] [--compare DIR]``.
 """
 
 from __future__ import annotations
@@ -65,6 +67,12 @@ def main() -> None:
     ap.add_argument("--compare", type=Path, help="another checkout to time the same way")
     args = ap.parse_args()
     py = sys.executable
+    sys.path.insert(0, str(REPO))
+    from benchmarks._bytecode import compile_tree
+
+    for tree in (REPO, args.compare):
+        if tree is not None:
+            compile_tree(tree.resolve())
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_store(root)

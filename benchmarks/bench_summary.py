@@ -8,6 +8,7 @@ Every packet: RUNNING then SUCCESS, every 50th FAILED, a few left RUNNING (LOST:
 The DuckDB query answers the same counts (latest state per packet, per node and state) from the
 same Parquet files. Run:
 ``.venv/bin/python benchmarks/bench_summary.py [--events N] [--repeat R] [--compare DIR]``
+(orcatui's bytecode compiled first, as a pip install leaves it: ``benchmarks/_bytecode.py``.)
 (``--compare``: another checkout, e.g. ``git worktree add /tmp/base main``, timed interleaved).
 """
 
@@ -184,6 +185,12 @@ def main() -> None:
     )
     args = ap.parse_args()
     packets = args.events // args.nodes // 2
+    sys.path.insert(0, str(REPO))
+    from benchmarks._bytecode import compile_tree
+
+    for tree in (REPO, args.compare):
+        if tree is not None:
+            compile_tree(tree.resolve())
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     # -P: the current directory is not put first on sys.path, so PYTHONPATH picks the tree timed.
     cli = [sys.executable, "-P", "-m", "orcatui", "summary"]

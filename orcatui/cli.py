@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from orcatui import exitcodes
 
@@ -467,10 +468,34 @@ def main(argv: list[str] | None = None) -> int:
         "wait": cmd_wait,
     }
     try:
-        return handlers[args.command](args)
+        code = handlers[args.command](args)
     except RootError as exc:
         return _fail(str(exc))
     except (OSError, ValueError) as exc:
         return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except KeyboardInterrupt:
         return exitcodes.INTERRUPTED
+    if argv is None and args.command in _ONE_SHOT:
+        _leave(code)
+    return code
+
+
+#: Commands that read, print and end: the process leaves without the interpreter's teardown.
+_ONE_SHOT = frozenset({"summary", "report", "export", "wait"})
+
+
+def _leave(code: int) -> NoReturn:
+    """End the process now with ``code``, once what was printed is flushed.
+
+    A one-shot command's objects are all garbage at this point: the interpreter's teardown
+    would only free them one by one (tens of ms after a 2 M-event load, some 15 ms of module
+    teardown on a small store) before the process ends anyway. Only the console script and
+    ``python -m orcatui`` come here (``main(argv)`` called from Python returns as usual).
+    """
+    import contextlib
+
+    for stream in (sys.stdout, sys.stderr):
+        # a closed pipe (``| head``): nothing more can be shown
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

@@ -34,9 +34,11 @@ MAX_RECORD_BYTES = 4 << 20  # a run record is a few kB; a huge one is not parsed
 #: A record file on a local disk that holds them is not believed: they are dropped.
 READER_RECORD_KEYS = ("_seen_change_at", "_heartbeat_watched", "_clock_offset_s")
 _THREADS = min(4, (os.cpu_count() or 1) + 1)  # one more than cores: reads overlap folds
+#: Threads for CPU-bound work on many nodes at once (Arrow and numpy release the GIL).
+CPU_THREADS = min(4, os.cpu_count() or 1)
 
 
-def _thread_map(fn: Callable[[Any], Any], items: list[Any], threads: int) -> list[Any]:
+def thread_map(fn: Callable[[Any], Any], items: list[Any], threads: int) -> list[Any]:
     """``list(ThreadPoolExecutor(threads).map(fn, items))`` on bare threads: the same results
     in the same order, the first exception re-raised; without importing ``concurrent.futures``
     (and ``logging`` with it), a noticeable part of ``summary``'s start-up."""
@@ -130,7 +132,7 @@ def read_tables(
             return path, ref, reader, failure(exc), 0
 
     if len(todo) >= min_parallel:
-        return _thread_map(read, todo, threads)
+        return thread_map(read, todo, threads)
     return [read(item) for item in todo]
 
 

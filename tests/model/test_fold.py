@@ -183,3 +183,65 @@ def test_median_equals_numpy_median(values):
     want = float(np.median(arr))
     got = median(arr)
     assert (math.isnan(want) and math.isnan(got)) or got == want
+
+
+_TAG_VALUES = st.sampled_from(["a", "b", "", "a\\", "a\x1fb", "s2", "s10", "ü", None])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            _TAG_VALUES,
+            _TAG_VALUES,
+            st.sampled_from(STATES),
+            st.integers(0, 6),  # few distinct times: ties on (ts, prio) are common
+            st.booleans(),  # whether the event id is unique (else a repeated one: a full tie)
+        ),
+        min_size=1,
+        max_size=50,
+    ),
+    st.booleans(),
+)
+def test_one_run_rows_equal_the_general_fold(spec, second_tag):
+    """The one-run path (tag codes, keys built after reducing) chooses the same row per packet,
+    with the same columns and values, as the general key-based fold."""
+    from orcatui.model.packets import (
+        _one_run_rows,
+        events_to_packet_rows,
+        packet_rows,
+        reduce_packet_rows,
+    )
+
+    rows = []
+    for i, (subject, session, state, t, unique) in enumerate(spec):
+        tags = {"subject": subject, **({"session": session} if second_tag else {})}
+        row = event(state, T0 + t, run="r\\1", error=f"e{i}" if state == "FAILED" else None, **tags)
+        if not unique:
+            row["_status_id"] = b"\x01\x90" + bytes(14)  # 16 bytes, as every other id
+        rows.append(row)
+    events = norm(rows)
+    general = reduce_packet_rows(events_to_packet_rows(events)).sort_by("key")
+    fast = _one_run_rows(events, "r\\1")
+    assert fast is not None
+    assert fast.schema == general.schema
+    assert fast.sort_by("key").to_pylist() == general.to_pylist()
+    assert packet_rows(events).sort_by("key").to_pylist() == general.to_pylist()
+
+
+def test_one_run_rows_leave_ids_of_mixed_lengths_to_the_general_fold():
+    """A full tie between a 16-byte id and a 36-byte one is left to the general fold (its Arrow
+    sort compares the ids as bytes), which gives the same packets."""
+    from orcatui.model.packets import (
+        _one_run_rows,
+        events_to_packet_rows,
+        packet_rows,
+        reduce_packet_rows,
+    )
+
+    rows = [event("RUNNING", T0, run="r1", subject="a") for _ in range(2)]
+    rows[0]["_status_id"] = b"0190a000-0000-7000-8000-000000000000"
+    events = norm(rows)
+    assert _one_run_rows(events, "r1") is None
+    general = reduce_packet_rows(events_to_packet_rows(events))
+    assert packet_rows(events).to_pylist() == general.to_pylist()

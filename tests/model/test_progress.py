@@ -183,3 +183,37 @@ def test_nodes_times_in_one_pass_equals_per_node(tmp_path):
     assert batch[0].counts["FAILED"] == 1 and batch[0].counts["RUNNING"] == 2
     assert list(batch[0].durations) == [1.0, 2.0, 3.0, 4.0]
     assert nodes_times([]) == []
+
+
+def test_triage_of_many_nodes_shared_among_threads_equals_one_thread(tmp_path, monkeypatch):
+    """From ``_PARALLEL_NODES`` nodes on, triage is computed by threads, a share each: the
+    same figures, node by node, as computed in one thread."""
+    import orcatui.model.monitor as monitor_module
+
+    rng = np.random.default_rng(3)
+    for n in range(monitor_module._PARALLEL_NODES + 5):
+        rows = []
+        for run, start in (("r1", T0), ("r2", T0 + 5000)):
+            durations = rng.uniform(1, 60, size=int(rng.integers(3, 40)))
+            rows += run_rows(run, start, durations, running=int(rng.integers(0, 3)))[0]
+        write_status(tmp_path, "etl", (f"n{n:02d}",), rows)
+
+    def figures(m: Monitor, now: float) -> dict:
+        snap = m.snapshot(now=now)
+        return {
+            node.key: (node.progress, node.slow, node.slow_bound)
+            for p in snap.pipelines
+            for node in p.nodes
+        }
+
+    now = T0 + 5100
+    parallel, serial = Monitor(tmp_path), Monitor(tmp_path)
+    parallel.refresh()
+    serial.refresh()
+    monkeypatch.setattr(monitor_module, "_PARALLEL_NODES", 10**9)
+    expected = figures(serial, now)
+    monkeypatch.undo()
+    got = figures(parallel, now)
+    assert len(got) == monitor_module._PARALLEL_NODES + 5
+    assert all(v[0] is not None for v in got.values())
+    assert got == expected

@@ -124,10 +124,10 @@ def test_slow_bound_does_not_import_numpy_ma():
 
 def test_parallel_reads_keep_order_and_reraise_the_first_error():
     """The store's thread map (no ``concurrent.futures``) behaves like ``Executor.map``."""
-    from orcatui.store.store import _thread_map
+    from orcatui.store.store import thread_map
 
-    assert _thread_map(lambda x: x * x, list(range(50)), 3) == [x * x for x in range(50)]
-    assert _thread_map(str, [], 3) == []
+    assert thread_map(lambda x: x * x, list(range(50)), 3) == [x * x for x in range(50)]
+    assert thread_map(str, [], 3) == []
 
     def fail(x: int) -> int:
         if x in (7, 30):
@@ -135,7 +135,7 @@ def test_parallel_reads_keep_order_and_reraise_the_first_error():
         return x
 
     try:
-        _thread_map(fail, list(range(40)), 4)
+        thread_map(fail, list(range(40)), 4)
     except ValueError as exc:
         assert exc.args == (7,)
     else:
