@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks._bytecode import compile_tree  # noqa: E402
 from benchmarks._gen import latency_packet  # noqa: E402
 from orcatui.app.main import OrcaApp  # noqa: E402
 from orcatui.app.packet_table import PacketTable  # noqa: E402
@@ -158,6 +159,7 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=0.1)
     ap.add_argument("--poll", type=float, default=0.5)
     args = ap.parse_args()
+    compile_tree(Path(__file__).resolve().parents[1])  # bytecode as a pip install leaves it
     print(
         f"write → screen latency, headless OrcaApp.run_test(), {args.writes} writes every "
         f"{args.interval * 1000:.0f} ms (one Parquet file, one new packet each), {SEED} packets "

@@ -38,6 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._bytecode import compile_tree
 from benchmarks._gen import table_path, write_file
 from benchmarks.bench_runs import _events, _run_ids, grid_root
 from orcatui.app.diff_view import DiffScreen
@@ -247,6 +248,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a smaller grid root (40 runs)")
     ap.add_argument("--skip-grid", action="store_true", help="only the diff figures")
     args = ap.parse_args()
+    compile_tree(Path(__file__).resolve().parents[1])  # bytecode as a pip install leaves it
     with tempfile.TemporaryDirectory(prefix="bench_grid_app_") as tmp:
         if not args.skip_grid:
             bench_grid(Path(tmp) / "grid", 40 if args.quick else 200)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._bytecode import compile_tree
 from benchmarks._gen import T0_US, parquet_root
 
 _PRELUDE = """
@@ -268,6 +269,7 @@ def main() -> None:
         help="only the time-cursor figures (the app's steps and TimeCursor.monitor_at)",
     )
     args = ap.parse_args()
+    compile_tree(Path(__file__).resolve().parents[1])  # bytecode as a pip install leaves it
     packets = 500 if args.quick else 5000
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp, "two_million")

@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._bytecode import compile_tree
 from benchmarks._s3 import cost, diff, put_many, server
 
 BUCKET = "idle"
@@ -195,6 +196,7 @@ def main() -> None:
     ap.add_argument("--window", type=float, default=60.0)
     ap.add_argument("--poll", type=float, default=2.0)
     args = ap.parse_args()
+    compile_tree(Path(__file__).resolve().parents[1])  # bytecode as a pip install leaves it
     from benchmarks._s3 import child_env
 
     with server() as srv:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._bytecode import compile_tree
 from benchmarks._s3 import child_env, diff, latency_proxy, put_many, run_timed, server
 
 DATA = Path(__file__).resolve().parent / "_data"
@@ -188,6 +189,7 @@ def main() -> None:
         help="round trip a proxy adds to each request for the with-latency figure (0: none)",
     )
     args = ap.parse_args()
+    compile_tree(Path(__file__).resolve().parents[1])  # bytecode as a pip install leaves it
     tmp = Path(tempfile.mkdtemp(prefix="bench_s3_load_"))
     try:
         with server() as srv:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._bytecode import compile_tree
 from benchmarks._gen import T0_US, parquet_root
 
 _CHILD = """
@@ -160,6 +161,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10× fewer packets")
     ap.add_argument("--no-app", action="store_true", help="skip the headless app's key steps")
     args = ap.parse_args()
+    compile_tree(Path(__file__).resolve().parents[1])  # bytecode as a pip install leaves it
     packets = 500 if args.quick else 5000
     with tempfile.TemporaryDirectory() as tmp:
         if args.root is not None:

@@ -33,6 +33,7 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
+from benchmarks._bytecode import compile_tree  # noqa: E402
 from benchmarks._gen import ID_KINDS, T0_US, _ids, _iso, node_events  # noqa: E402
 from observers import schema as s  # noqa: E402
 from orcatui.watch import DEFAULT_POLL_S  # noqa: E402
@@ -196,6 +197,7 @@ def main() -> None:
     ap.add_argument("--repo", type=Path, default=REPO, help="the checkout whose orcatui runs")
     ap.add_argument("--app-only", action="store_true", help="skip the change-feed-only figures")
     args = ap.parse_args()
+    compile_tree(Path(__file__).resolve().parents[1])  # bytecode as a pip install leaves it
     root = args.root or Path(f"/tmp/orcatui-bench-idle-{args.tables}")
     build_root(root, args.tables)
     one = build_root(Path("/tmp/orcatui-bench-idle-1"), 1)

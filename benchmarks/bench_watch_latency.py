@@ -22,6 +22,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from benchmarks._bytecode import compile_tree  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pyarrow as pa  # noqa: E402
@@ -175,6 +178,7 @@ def main() -> None:
     ap.add_argument("--tables", type=int, default=1000)
     ap.add_argument("--root", type=Path, default=None)
     args = ap.parse_args()
+    compile_tree(Path(__file__).resolve().parents[1])  # bytecode as a pip install leaves it
     root = args.root or Path(f"/tmp/orcatui-bench-watch-{args.tables}")
     build_root(root, args.tables)
     print(
