@@ -66,31 +66,203 @@ def node_times(rows: pa.Table) -> NodeTimes:
 
 
 class SortedDurations:
-    """Per node (any hashable key, e.g. node and run), its last completed durations, so that
-    :func:`nodes_times` does not sort them again while they are the same.
+    """Per node (any hashable key, e.g. node and run), its last completed durations sorted, so
+    that :func:`nodes_times` does not sort them again from scratch when data changes.
 
-    A node's data changes far more often than its completed durations: a new RUNNING packet,
-    a LOST verdict or a CACHED packet changes the rows but not the durations. The check is on
-    the arrays (the completed rows' indices and their durations), so it is exact whatever the
-    rows are. (Merging only the new durations into the old sorted ones was measured: per-node
-    numpy calls cost as much as the sort of ~2,000 values they save.)
+    A node's data changes far more often than its completed durations, and when they change
+    it is mostly by a few: a new RUNNING packet, a LOST verdict or a CACHED packet changes the
+    rows but not the durations; a completion adds one. So the kept (row, duration) pairs of
+    every node are looked up among the new ones in a few numpy calls for all nodes at once; a
+    node keeps its sorted array when none changed, else the durations gone or changed are
+    deleted from it and the new ones merged in (a stable sort of a sorted run and a short one
+    is a linear merge). A node with mostly new durations is sorted afresh. The result is
+    exactly ``np.sort`` of the node's durations, whatever the rows do.
+
+    Big temporaries are avoided on purpose: a fresh multi-megabyte numpy array is page-faulted
+    in on every call (several milliseconds for all nodes); row indices are int32 and the two
+    float arrays of the lookup are buffers kept here.
     """
 
     def __init__(self) -> None:
+        # key → (completed row indices (increasing); their durations; sorted durations)
         self._data: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._buffers = (np.empty(0, np.float64), np.empty(0, np.float64))
+        self._rank = np.empty(0, np.int32)
 
     def sorted(self, key: Any, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
         """The sorted ``values`` (the durations of the node's completed ``rows``); the result
         is shared with later calls: never change it."""
-        hit = self._data.get(key)
-        if hit is not None and np.array_equal(hit[0], rows) and np.array_equal(hit[1], values):
-            return hit[2]
-        out = np.sort(values)
-        out.flags.writeable = False  # shared between calls (and slow bounds are kept by it)
+        rows = np.asarray(rows, np.int64)
+        values = np.asarray(values, np.float64)
+        increasing = len(rows) < 2 or bool((rows[1:] > rows[:-1]).all())
+        if len(rows) and (rows[0] < 0 or not increasing):
+            self._data.pop(key, None)  # rows must name each duration once to be matched
+            return _frozen(np.sort(values))
+        completed = np.zeros(int(rows[-1]) + 1 if len(rows) else 0, bool)
+        completed[rows] = True
+        bounds = np.array([0, len(completed)], np.int64)
+        return self.sorted_nodes([key], completed, values, bounds)[0]
+
+    def sorted_nodes(
+        self, keys: Sequence[Any], completed: np.ndarray, values: np.ndarray, bounds: np.ndarray
+    ) -> list[np.ndarray]:
+        """The sorted durations of many nodes at once: node ``i`` owns the rows
+        ``bounds[i]:bounds[i + 1]`` of ``completed`` (one bool per row of all nodes: the row
+        has a duration); ``values`` are the durations of the completed rows, in row order.
+        The results are shared with later calls: never change them."""
+        n = len(keys)
+        bounds_l = bounds.tolist()
+        at = _segment_ends(completed, bounds_l)  # node i's durations: values[at[i]:at[i + 1]]
+        out: list[np.ndarray | None] = [None] * n
+        hits = [self._data.get(k) for k in keys]
+        have = [i for i in range(n) if hits[i] is not None]
+        if have and len(values):
+            self._merge(keys, completed, values, bounds, at, hits, have, out)
+        at_l = at.tolist()
+        for i in range(n):
+            if out[i] is None:
+                lo, hi = at_l[i], at_l[i + 1]
+                out[i] = self._keep(
+                    keys[i], completed, bounds_l[i], bounds_l[i + 1], values[lo:hi],
+                    np.sort(values[lo:hi]),
+                )  # fmt: skip
+        return out  # type: ignore[return-value]
+
+    def _merge(
+        self,
+        keys: Sequence[Any],
+        completed: np.ndarray,
+        values: np.ndarray,
+        bounds: np.ndarray,
+        at: np.ndarray,
+        hits: list,
+        have: list[int],
+        out: list[np.ndarray | None],
+    ) -> None:
+        """``out[i]`` of the nodes ``have`` with kept durations: the kept sorted array, less
+        the kept durations that are gone or changed, plus the new ones (left None when that
+        is most of them: a fresh sort is then as cheap)."""
+        kept = [hits[i] for i in have]
+        old_counts = np.fromiter((len(h[0]) for h in kept), np.int64, len(kept))
+        old_at = np.zeros(len(kept) + 1, np.int64)
+        np.cumsum(old_counts, out=old_at[1:])
+        m = int(old_at[-1])
+        if len(self._buffers[0]) < m:
+            self._buffers = (np.empty(2 * m, np.float64), np.empty(2 * m, np.float64))
+        old_values = np.concatenate([h[1] for h in kept], out=self._buffers[0][:m])
+        # int32 (half the bytes), relative to the node's rows
+        old_rows = np.concatenate([h[0] for h in kept], dtype=np.int32, casting="same_kind")
+        nodes = np.asarray(have, np.int64)
+        start = bounds[nodes]
+        last = np.maximum(bounds[nodes + 1] - start - 1, 0).astype(np.int32)
+        inside = old_rows <= np.repeat(last, old_counts)  # a row past the node's end: gone
+        old_rows += np.repeat(start.astype(np.int32), old_counts)  # rows of all nodes
+        old_rows[~inside] = 0
+        # the rank of a completed row among all completed rows is its duration's index
+        if len(self._rank) < len(completed):
+            self._rank = np.empty(2 * len(completed), np.int32)
+        rank = self._rank[: len(completed)]
+        np.copyto(rank, completed)
+        np.cumsum(rank, out=rank)
+        found = rank[old_rows]
+        found -= 1
+        same = inside & completed[old_rows]
+        np.maximum(found, 0, out=found)
+        same &= np.take(values, found, out=self._buffers[1][:m]) == old_values
+        gone = np.bincount(
+            np.searchsorted(old_at, np.flatnonzero(~same), side="right") - 1, minlength=len(kept)
+        ).tolist()
+        new = np.ones(len(values), bool)
+        new[found[same]] = False
+        old_at_l, at_l, bounds_l = old_at.tolist(), at.tolist(), bounds.tolist()
+        for j, i in enumerate(have):
+            lo, hi = at_l[i], at_l[i + 1]
+            olo, ohi = old_at_l[j], old_at_l[j + 1]
+            removed = gone[j]
+            added = hi - lo - (ohi - olo - removed)
+            if removed == 0 and added == 0:
+                out[i] = kept[j][2]  # the same durations
+                continue
+            if 4 * (removed + added) > hi - lo or removed > len(_RANGE):
+                continue  # mostly new: sorted afresh
+            merged = kept[j][2]
+            if removed:
+                drop = np.sort(old_values[olo:ohi][~same[olo:ohi]])
+                where = np.searchsorted(merged, drop)
+                if removed > 1:  # equal values dropped take successive places
+                    where += _RANGE[:removed] - np.searchsorted(drop, drop)
+                keep = np.ones(len(merged), bool)
+                keep[where] = False
+                merged = merged[keep]
+            if added:
+                # a stable sort (timsort) of a sorted run and a short one is a linear merge
+                merged = np.concatenate([merged, values[lo:hi][new[lo:hi]]])
+                merged.sort(kind="stable")
+            out[i] = self._keep(
+                keys[i], completed, bounds_l[i], bounds_l[i + 1], values[lo:hi], merged
+            )
+
+    def _keep(
+        self,
+        key: Any,
+        completed: np.ndarray,
+        start: int,
+        stop: int,
+        values: np.ndarray,
+        ordered: np.ndarray,
+    ) -> np.ndarray:
+        ordered = _frozen(ordered)
         if len(self._data) > 100_000:
             self._data.clear()
-        self._data[key] = (rows, values, out)
-        return out
+        self._data[key] = (np.flatnonzero(completed[start:stop]), values, ordered)
+        return ordered
+
+
+_RANGE = np.arange(4096)
+
+
+def _segment_ends(mask: np.ndarray, bounds: list[int]) -> np.ndarray:
+    """Where each segment's True values end among all True values of ``mask`` (the
+    segments are ``mask[bounds[i]:bounds[i + 1]]``; the result starts with 0)."""
+    ends = np.zeros(len(bounds), np.int64)
+    for i in range(len(bounds) - 1):
+        ends[i + 1] = np.count_nonzero(mask[bounds[i] : bounds[i + 1]])
+    return np.cumsum(ends, out=ends)
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """``array`` made read-only (shared between calls, and slow bounds are kept by it)."""
+    array.flags.writeable = False
+    return array
+
+
+#: The columns :func:`nodes_times` reads, with their types.
+_TIME_COLUMNS = pa.schema(
+    [
+        ("state", pa.string()),
+        ("duration_s", pa.float64()),
+        ("started_us", pa.int64()),
+        ("ts_us", pa.int64()),
+    ]
+)
+
+
+def _time_columns(tables: Sequence[pa.Table]) -> pa.Table:
+    """The four columns of every table, one after the other (a zero-copy concatenation)."""
+    names = _TIME_COLUMNS.names
+    try:
+        parts = [t.select(names) for t in tables]
+        if all(p.schema.equals(_TIME_COLUMNS) for p in parts):
+            return pa.concat_tables(parts)
+    except (KeyError, pa.ArrowInvalid):
+        pass
+    # other types (or a column missing: the error names it): cast each table's columns
+    return pa.concat_tables(
+        [
+            pa.table([t.column(f.name).cast(f.type) for f in _TIME_COLUMNS], schema=_TIME_COLUMNS)
+            for t in tables
+        ]
+    )
 
 
 def nodes_times(
@@ -99,77 +271,78 @@ def nodes_times(
     cache: SortedDurations | None = None,
 ) -> list[NodeTimes]:
     """:func:`node_times` of many nodes at once: each column of all nodes is converted to numpy
-    in one Arrow call, then split per node (per-node Arrow calls cost more than the work).
+    in one Arrow call, and every step but the per-node slicing is done once for all nodes
+    (per-node Arrow and numpy calls cost more than the work).
 
     With ``keys`` (one per table) and a ``cache``, a node's durations are sorted only when
-    they changed since the last call with its key (see :class:`SortedDurations`)."""
-    sizes = np.array([t.num_rows for t in tables], np.int64)
-    bounds = np.concatenate([[0], np.cumsum(sizes)])
-
-    def column(name: str, kind: pa.DataType) -> pa.ChunkedArray:
-        cols = (t.column(name) for t in tables)
-        chunks = [c for col in cols for c in (col if col.type == kind else col.cast(kind)).chunks]
-        return pa.chunked_array(chunks, kind)
-
-    if bounds[-1] == 0:
-        code = np.empty(0, np.int64)
-        dur = started = ts = np.empty(0, np.float64)
-    else:
-        code = pc.fill_null(pc.index_in(column("state", pa.string()), value_set=_STATE_SET), -1)
-        code = (
-            code.to_numpy(zero_copy_only=False)
-            if code.num_chunks != 1
-            else (code.chunk(0).to_numpy(zero_copy_only=False))
-        )
-        dur = _floats(column("duration_s", pa.float64()))
-        started = _floats(column("started_us", pa.int64()))
-        ts = _floats(column("ts_us", pa.int64()))
-    with np.errstate(invalid="ignore"):
-        completed_all = ((code == _SUCCESS) | (code == _FAILED)) & (dur >= 0) & np.isfinite(dur)
-    done_all = ((code == _SUCCESS) | (code == _FAILED) | (code == _CACHED)) & np.isfinite(ts)
-    running_all = (code == _RUNNING) & np.isfinite(started)
-    # Everything but the per-node sort is done once for all nodes, then sliced per node.
+    they changed since the last call with its key, and then mostly merged (see
+    :class:`SortedDurations`)."""
     n = len(tables)
-    node_of = np.repeat(np.arange(n, dtype=np.int64), sizes)
-    ok = code >= 0
-    counts = np.bincount(node_of[ok] * len(STATES) + code[ok], minlength=n * len(STATES)).reshape(
-        n, len(STATES)
-    )
-    counts_list = counts.tolist()
-    comp = np.flatnonzero(completed_all)
-    comp_dur = dur[comp]
-    comp_at = np.searchsorted(comp, bounds)
-    done_ts = ts[done_all].astype(np.int64)
-    done_at = np.searchsorted(np.flatnonzero(done_all), bounds)
-    run_idx = np.flatnonzero(running_all)
-    run_started = started[run_idx].astype(np.int64)
-    run_at = np.searchsorted(run_idx, bounds)
-    out = []
-    use_cache = cache is not None and keys is not None
+    sizes = np.fromiter((t.num_rows for t in tables), np.int64, n)
+    bounds = np.zeros(n + 1, np.int64)
+    np.cumsum(sizes, out=bounds[1:])
+    if bounds[-1] == 0:
+        code = np.empty(0, np.int32)
+        dur = np.empty(0, np.float64)
+        started = ts = np.empty(0, np.int64)
+        started_ok = ts_ok = np.empty(0, bool)
+    else:
+        cols = _time_columns(tables).combine_chunks()
+        code = pc.index_in(cols.column(0), value_set=_STATE_SET)
+        code = pc.fill_null(code, -1).to_numpy()
+        dur = cols.column(1).to_numpy()  # a null is NaN
+        started, started_ok = _ints(cols.column(2))
+        ts, ts_ok = _ints(cols.column(3))
+    unsigned = code.view(np.uint32)  # an unknown state (-1) is the largest
+    with np.errstate(invalid="ignore"):
+        completed_all = (unsigned <= _FAILED) & (dur >= 0) & (dur < np.inf)
+    done_all = (unsigned <= _CACHED) & ts_ok
+    running_all = (code == _RUNNING) & started_ok
+    # per node: the count of each state, of done and of running rows (small per-node arrays:
+    # a multi-megabyte temporary is page-faulted in afresh on every call, which costs more)
+    width = len(STATES) + 1
+    sums = np.zeros((n, width + 2), np.int64)
+    bounds_l = bounds.tolist()
     for i in range(n):
-        durations = comp_dur[comp_at[i] : comp_at[i + 1]]
-        if use_cache:
-            comp_rows = comp[comp_at[i] : comp_at[i + 1]] - bounds[i]
-            durations = cache.sorted(keys[i], comp_rows, durations)  # type: ignore[union-attr,index]
-        else:
-            durations.sort()  # in place: a slice of this call's own copy
-        out.append(
-            NodeTimes(
-                counts=dict(zip(STATES, counts_list[i], strict=True)),
-                durations=durations,
-                done_ts_us=done_ts[done_at[i] : done_at[i + 1]],
-                running_started_us=run_started[run_at[i] : run_at[i + 1]],
-                running_rows=run_idx[run_at[i] : run_at[i + 1]] - bounds[i],
-            )
+        lo, hi = bounds_l[i], bounds_l[i + 1]
+        if hi > lo:
+            sums[i, :width] = np.bincount(code[lo:hi] + 1, minlength=width)
+            sums[i, width] = np.count_nonzero(done_all[lo:hi])
+            sums[i, width + 1] = np.count_nonzero(running_all[lo:hi])
+    counts = sums[:, 1:width].tolist()
+    comp_dur = dur[completed_all]
+    done_ts = ts[done_all]
+    run_idx = np.flatnonzero(running_all)
+    run_started = started[run_idx]
+    done_at = np.zeros(n + 1, np.int64)
+    np.cumsum(sums[:, width], out=done_at[1:])
+    run_at = np.zeros(n + 1, np.int64)
+    np.cumsum(sums[:, width + 1], out=run_at[1:])
+    run_rel = run_idx - np.repeat(bounds[:-1], sums[:, width + 1])
+    if cache is not None and keys is not None:
+        durations = cache.sorted_nodes(keys, completed_all, comp_dur, bounds)
+    else:
+        comp_at = _segment_ends(completed_all, bounds_l)
+        durations = [np.sort(comp_dur[comp_at[i] : comp_at[i + 1]]) for i in range(n)]
+    done_at_l, run_at_l = done_at.tolist(), run_at.tolist()
+    return [
+        NodeTimes(
+            counts=dict(zip(STATES, counts[i], strict=True)),
+            durations=durations[i],
+            done_ts_us=done_ts[done_at_l[i] : done_at_l[i + 1]],
+            running_started_us=run_started[run_at_l[i] : run_at_l[i + 1]],
+            running_rows=run_rel[run_at_l[i] : run_at_l[i + 1]],
         )
-    return out
+        for i in range(n)
+    ]
 
 
-def _floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A numeric column as float64, nulls as NaN."""
-    arr = pc.cast(column, pa.float64())
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    return arr.to_numpy(zero_copy_only=False)
+def _ints(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """An int64 column as numpy values (nulls as 0) and whether each is valid."""
+    if column.null_count == 0:
+        return column.to_numpy(), np.ones(len(column), bool)
+    valid = column.is_valid().to_numpy(zero_copy_only=False)
+    return column.fill_null(0).to_numpy(), valid
 
 
 def quantile(sorted_values: np.ndarray, q: float) -> float:
