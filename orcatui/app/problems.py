@@ -153,10 +153,12 @@ class ProblemList(ScrollView, can_focus=True):
         self.cursor = 0
         self._starts = np.zeros(1, np.int64)  # first line of each group (+ the end)
         self.placeholder = "computing…"
-        # line → its text without the cursor style, for the current layout and width (a cursor
-        # move repaints two lines, a scroll only the lines that come into view)
-        self._texts: dict[int, Text] = {}
-        self._texts_width = 0
+        # (group, packet, expanded) → its rendered line without the cursor style, for the
+        # current problems, width and base style: a cursor move repaints two lines, a scroll
+        # only the lines that come into view, and expanding a group only its new lines (keyed
+        # by item, not by line number, a line keeps its strip when the lines above it move)
+        self._strips: dict[tuple[int, int, bool], Strip] = {}
+        self._strips_for: tuple[int, Style | None] = (0, None)
 
     # -- data ---------------------------------------------------------------------------------
     def set_problems(self, found: Problems) -> None:
@@ -212,14 +214,17 @@ class ProblemList(ScrollView, can_focus=True):
             return self.line_of(g, found) if found is not None else self.line_of(g)
         return None
 
-    def _layout(self) -> None:
+    def _layout(self, *, same_problems: bool = False) -> None:
+        """Lines of the groups as expanded now; ``same_problems``: only the expanded groups
+        changed (the rendered lines of items are kept)."""
         groups = self.problems.groups if self.problems else []
         sizes = np.array(
             [1 + (g.count if i in self.expanded else 0) for i, g in enumerate(groups)], np.int64
         )
         self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         self.virtual_size = Size(self.scrollable_content_region.width, self.line_count)
-        self._texts.clear()
+        if not same_problems:
+            self._strips.clear()
         self.refresh()
 
     @property
@@ -249,15 +254,22 @@ class ProblemList(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         if line >= self.line_count:
             return Strip.blank(width, base)
-        if width != self._texts_width or len(self._texts) > 4096:
-            self._texts.clear()
-            self._texts_width = width
-        text = self._texts.get(line)
-        if text is None:
-            text = self._texts[line] = self._line_text(line)
+        if (width, base) != self._strips_for or len(self._strips) > 4096:
+            self._strips.clear()
+            self._strips_for = (width, base)
+        g, k = self.locate(line)
         if line == self.cursor:
-            text = text.copy()
+            text = self._line_text(line)
             text.stylize(self.get_component_rich_style("problem-list--cursor"))
+            return self._strip(text, width, base)
+        item = (g, k, k < 0 and g in self.expanded)
+        strip = self._strips.get(item)
+        if strip is None:
+            strip = self._strips[item] = self._strip(self._line_text(line), width, base)
+        return strip
+
+    def _strip(self, text: Text, width: int, base: Style) -> Strip:
+        """A line's text as a strip of the view's width on its base style."""
         segments = [
             Segment(s.text, base + (s.style or Style()))
             for s in text.render(self.app.console)
@@ -343,7 +355,7 @@ class ProblemList(ScrollView, can_focus=True):
             self.expanded.add(g)
         else:
             self.expanded.discard(g)
-        self._layout()
+        self._layout(same_problems=True)
         self._move(self.line_of(g))
 
     def action_enter(self) -> None:
