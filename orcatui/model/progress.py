@@ -169,35 +169,52 @@ class SortedDurations:
         same = inside & completed[old_rows]
         np.maximum(found, 0, out=found)
         same &= np.take(values, found, out=self._buffers[1][:m]) == old_values
-        gone = np.bincount(
-            np.searchsorted(old_at, np.flatnonzero(~same), side="right") - 1, minlength=len(kept)
-        ).tolist()
+        gone_at = np.searchsorted(old_at, np.flatnonzero(~same), side="right") - 1
+        gone = np.bincount(gone_at, minlength=len(kept))
+        # The durations gone or changed, sorted per node (node-major already), with how many
+        # equal ones precede each in its node (equal values dropped take successive places).
+        drop_order = np.lexsort((old_values[~same], gone_at))
+        drop = old_values[~same][drop_order]
+        tie = np.arange(len(drop))
+        if len(drop) > 1:
+            run = np.ones(len(drop), bool)
+            run[1:] = (drop[1:] != drop[:-1]) | (gone_at[1:] != gone_at[:-1])
+            tie -= np.maximum.accumulate(np.where(run, tie, 0))
+        else:
+            tie[:] = 0
+        drop_at = np.zeros(len(kept) + 1, np.int64)
+        np.cumsum(gone, out=drop_at[1:])
+        # The new durations (every duration of a node without kept ones), in node order.
         new = np.ones(len(values), bool)
         new[found[same]] = False
-        old_at_l, at_l, bounds_l = old_at.tolist(), at.tolist(), bounds.tolist()
+        extra = values[new]
+        matched = np.zeros(len(keys), np.int64)
+        matched[nodes] = old_counts - gone
+        extra_at = np.zeros(len(keys) + 1, np.int64)
+        np.cumsum(np.diff(at) - matched, out=extra_at[1:])
+        at_l, bounds_l, extra_at_l = at.tolist(), bounds.tolist(), extra_at.tolist()
+        drop_at_l, gone_l = drop_at.tolist(), gone.tolist()
         for j, i in enumerate(have):
             lo, hi = at_l[i], at_l[i + 1]
-            olo, ohi = old_at_l[j], old_at_l[j + 1]
-            removed = gone[j]
-            added = hi - lo - (ohi - olo - removed)
+            removed = gone_l[j]
+            added = extra_at_l[i + 1] - extra_at_l[i]
             if removed == 0 and added == 0:
                 out[i] = kept[j][2]  # the same durations
                 continue
-            if 4 * (removed + added) > hi - lo or removed > len(_RANGE):
+            if 4 * (removed + added) > hi - lo:
                 continue  # mostly new: sorted afresh
-            merged = kept[j][2]
+            # The kept sorted durations with the dropped ones made +inf (durations are
+            # finite), the new ones after them: a stable sort (timsort, a few merges of long
+            # sorted runs) puts the new ones in place and the infinities last, cut off.
+            merged = np.concatenate([kept[j][2], extra[extra_at_l[i] : extra_at_l[i + 1]]])
             if removed:
-                drop = np.sort(old_values[olo:ohi][~same[olo:ohi]])
-                where = np.searchsorted(merged, drop)
-                if removed > 1:  # equal values dropped take successive places
-                    where += _RANGE[:removed] - np.searchsorted(drop, drop)
-                keep = np.ones(len(merged), bool)
-                keep[where] = False
-                merged = merged[keep]
-            if added:
-                # a stable sort (timsort) of a sorted run and a short one is a linear merge
-                merged = np.concatenate([merged, values[lo:hi][new[lo:hi]]])
-                merged.sort(kind="stable")
+                d0, d1 = drop_at_l[j], drop_at_l[j + 1]
+                where = kept[j][2].searchsorted(drop[d0:d1])
+                where += tie[d0:d1]
+                merged[where] = np.inf
+            merged.sort(kind="stable")
+            if removed:
+                merged.resize(hi - lo, refcheck=False)  # in place: the array is its own
             out[i] = self._keep(
                 keys[i], completed, bounds_l[i], bounds_l[i + 1], values[lo:hi], merged
             )
@@ -216,9 +233,6 @@ class SortedDurations:
             self._data.clear()
         self._data[key] = (np.flatnonzero(completed[start:stop]), values, ordered)
         return ordered
-
-
-_RANGE = np.arange(4096)
 
 
 def _segment_ends(mask: np.ndarray, bounds: list[int]) -> np.ndarray:
@@ -307,8 +321,15 @@ def nodes_times(
         lo, hi = bounds_l[i], bounds_l[i + 1]
         if hi > lo:
             sums[i, :width] = np.bincount(code[lo:hi] + 1, minlength=width)
-            sums[i, width] = np.count_nonzero(done_all[lo:hi])
-            sums[i, width + 1] = np.count_nonzero(running_all[lo:hi])
+    # without null times, done and running rows are those of their states
+    if ts_ok.all():
+        sums[:, width] = sums[:, 1 + _SUCCESS] + sums[:, 1 + _FAILED] + sums[:, 1 + _CACHED]
+    else:
+        sums[:, width] = np.diff(_segment_ends(done_all, bounds_l))
+    if started_ok.all():
+        sums[:, width + 1] = sums[:, 1 + _RUNNING]
+    else:
+        sums[:, width + 1] = np.diff(_segment_ends(running_all, bounds_l))
     counts = sums[:, 1:width].tolist()
     comp_dur = dur[completed_all]
     done_ts = ts[done_all]
