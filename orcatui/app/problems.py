@@ -137,6 +137,15 @@ class ProblemList(ScrollView, can_focus=True):
         Binding("left,h", "expand(False)", "Collapse group", show=False),
     ]
     COMPONENT_CLASSES = {"problem-list--cursor", "problem-list--placeholder"}  # noqa: RUF012
+    # The vertical scrollbar is always there (thin, as in the tree and the table): expanding
+    # a group of a list that fitted the screen then changes no layout but the list's own
+    # (a scrollbar coming costs two more layout passes, a frame each, before the repaint).
+    DEFAULT_CSS = """
+    ProblemList {
+        overflow-y: scroll;
+        scrollbar-size-vertical: 1;
+    }
+    """
 
     class Open(Message):
         """Enter on a packet line: open its details."""
@@ -222,7 +231,9 @@ class ProblemList(ScrollView, can_focus=True):
             [1 + (g.count if i in self.expanded else 0) for i, g in enumerate(groups)], np.int64
         )
         self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self.virtual_size = Size(self.scrollable_content_region.width, self.line_count)
+        # Lines are cut to the view's width: no width of their own, so a vertical scrollbar
+        # coming or going (a narrower view) changes no virtual size (no second layout).
+        self.virtual_size = Size(0, self.line_count)
         if not same_problems:
             self._strips.clear()
         self.refresh()
@@ -389,8 +400,8 @@ class ProblemList(ScrollView, can_focus=True):
                 self.action_enter()
 
     def on_resize(self) -> None:
-        """Lines are as wide as the view."""
-        self._layout()
+        """Lines are as wide as the view (a strip of another width is rendered again)."""
+        self._layout(same_problems=True)
 
 
 class ProblemsScreen(Screen[None]):
