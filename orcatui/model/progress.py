@@ -71,167 +71,165 @@ class SortedDurations:
 
     A node's data changes far more often than its completed durations, and when they change
     it is mostly by a few: a new RUNNING packet, a LOST verdict or a CACHED packet changes the
-    rows but not the durations; a completion adds one. So the kept (row, duration) pairs of
-    every node are looked up among the new ones in a few numpy calls for all nodes at once; a
-    node keeps its sorted array when none changed, else the durations gone or changed are
-    deleted from it and the new ones merged in (a stable sort of a sorted run and a short one
-    is a linear merge). A node with mostly new durations is sorted afresh. The result is
-    exactly ``np.sort`` of the node's durations, whatever the rows do.
+    rows but not the durations; a completion adds one. So each node's duration per row (NaN:
+    none) is kept and compared with the new one for all nodes at once, bit by bit; a node keeps
+    its sorted array when no row differs, else the durations gone or changed are taken out of
+    it and the new ones merged in (one stable sort of long sorted runs). A node with mostly new
+    durations is sorted afresh. The result is exactly ``np.sort`` of the node's durations,
+    whatever the rows do.
 
     Big temporaries are avoided on purpose: a fresh multi-megabyte numpy array is page-faulted
-    in on every call (several milliseconds for all nodes); row indices are int32 and the two
-    float arrays of the lookup are buffers kept here.
+    in on every call (several milliseconds for all nodes); the comparison uses a buffer kept
+    here.
     """
 
     def __init__(self) -> None:
-        # key → (completed row indices (increasing); their durations; sorted durations)
-        self._data: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._buffers = (np.empty(0, np.float64), np.empty(0, np.float64))
-        self._rank = np.empty(0, np.int32)
+        # key → (duration per row, NaN where none; the sorted durations)
+        self._data: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
+        self._buffer = np.empty(0, np.float64)
+        self._per_row = np.empty(0, np.float64)
+
+    def per_row(self, durations: np.ndarray, completed: np.ndarray) -> np.ndarray:
+        """``durations`` where ``completed``, else NaN (in a buffer kept here: valid until the
+        next call)."""
+        if len(self._per_row) < len(durations):
+            self._per_row = np.empty(2 * len(durations), np.float64)
+        out = self._per_row[: len(durations)]
+        out.fill(np.nan)
+        np.copyto(out, durations, where=completed)
+        return out
 
     def sorted(self, key: Any, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
         """The sorted ``values`` (the durations of the node's completed ``rows``); the result
         is shared with later calls: never change it."""
         rows = np.asarray(rows, np.int64)
         values = np.asarray(values, np.float64)
-        increasing = len(rows) < 2 or bool((rows[1:] > rows[:-1]).all())
-        if len(rows) and (rows[0] < 0 or not increasing):
-            self._data.pop(key, None)  # rows must name each duration once to be matched
+        size = int(rows.max()) + 1 if len(rows) else 0
+        per_row = np.full(size, np.nan)
+        if len(rows) and (rows.min() < 0 or np.isnan(values).any()):
+            self._data.pop(key, None)  # rows must name each duration once
             return _frozen(np.sort(values))
-        completed = np.zeros(int(rows[-1]) + 1 if len(rows) else 0, bool)
-        completed[rows] = True
-        bounds = np.array([0, len(completed)], np.int64)
-        return self.sorted_nodes([key], completed, values, bounds)[0]
+        per_row[rows] = values
+        completed = ~np.isnan(per_row)
+        if int(completed.sum()) != len(values):  # a row named twice
+            self._data.pop(key, None)
+            return _frozen(np.sort(values))
+        bounds = np.array([0, size], np.int64)
+        return self.sorted_nodes([key], per_row, completed, per_row[completed], bounds)[0]
 
     def sorted_nodes(
-        self, keys: Sequence[Any], completed: np.ndarray, values: np.ndarray, bounds: np.ndarray
+        self,
+        keys: Sequence[Any],
+        per_row: np.ndarray,
+        completed: np.ndarray,
+        values: np.ndarray,
+        bounds: np.ndarray,
     ) -> list[np.ndarray]:
         """The sorted durations of many nodes at once: node ``i`` owns the rows
-        ``bounds[i]:bounds[i + 1]`` of ``completed`` (one bool per row of all nodes: the row
-        has a duration); ``values`` are the durations of the completed rows, in row order.
-        The results are shared with later calls: never change them."""
+        ``bounds[i]:bounds[i + 1]``; ``per_row`` is the duration of each row (NaN: none, and
+        only there), ``completed`` whether it has one, ``values`` the durations of the rows
+        that have one, in row order. The results are shared with later calls: never change
+        them."""
         n = len(keys)
         bounds_l = bounds.tolist()
-        at = _segment_ends(completed, bounds_l)  # node i's durations: values[at[i]:at[i + 1]]
+        at_l = _segment_ends(completed, bounds_l).tolist()  # node i: values[at[i]:at[i + 1]]
         out: list[np.ndarray | None] = [None] * n
         hits = [self._data.get(k) for k in keys]
-        have = [i for i in range(n) if hits[i] is not None]
-        if have and len(values):
-            self._merge(keys, completed, values, bounds, at, hits, have, out)
-        at_l = at.tolist()
+        if any(h is not None for h in hits):
+            self._merge(keys, per_row, bounds_l, at_l, hits, out)
         for i in range(n):
             if out[i] is None:
-                lo, hi = at_l[i], at_l[i + 1]
-                out[i] = self._keep(
-                    keys[i], completed, bounds_l[i], bounds_l[i + 1], values[lo:hi],
-                    np.sort(values[lo:hi]),
-                )  # fmt: skip
+                fresh = np.sort(values[at_l[i] : at_l[i + 1]])
+                out[i] = self._keep(keys[i], per_row[bounds_l[i] : bounds_l[i + 1]], fresh)
         return out  # type: ignore[return-value]
 
     def _merge(
         self,
         keys: Sequence[Any],
-        completed: np.ndarray,
-        values: np.ndarray,
-        bounds: np.ndarray,
-        at: np.ndarray,
+        per_row: np.ndarray,
+        bounds: list[int],
+        at: list[int],
         hits: list,
-        have: list[int],
         out: list[np.ndarray | None],
     ) -> None:
-        """``out[i]`` of the nodes ``have`` with kept durations: the kept sorted array, less
-        the kept durations that are gone or changed, plus the new ones (left None when that
-        is most of them: a fresh sort is then as cheap)."""
-        kept = [hits[i] for i in have]
-        old_counts = np.fromiter((len(h[0]) for h in kept), np.int64, len(kept))
-        old_at = np.zeros(len(kept) + 1, np.int64)
-        np.cumsum(old_counts, out=old_at[1:])
-        m = int(old_at[-1])
-        if len(self._buffers[0]) < m:
-            self._buffers = (np.empty(2 * m, np.float64), np.empty(2 * m, np.float64))
-        old_values = np.concatenate([h[1] for h in kept], out=self._buffers[0][:m])
-        # int32 (half the bytes), relative to the node's rows
-        old_rows = np.concatenate([h[0] for h in kept], dtype=np.int32, casting="same_kind")
-        nodes = np.asarray(have, np.int64)
-        start = bounds[nodes]
-        last = np.maximum(bounds[nodes + 1] - start - 1, 0).astype(np.int32)
-        inside = old_rows <= np.repeat(last, old_counts)  # a row past the node's end: gone
-        old_rows += np.repeat(start.astype(np.int32), old_counts)  # rows of all nodes
-        old_rows[~inside] = 0
-        # the rank of a completed row among all completed rows is its duration's index
-        if len(self._rank) < len(completed):
-            self._rank = np.empty(2 * len(completed), np.int32)
-        rank = self._rank[: len(completed)]
-        np.copyto(rank, completed)
-        np.cumsum(rank, out=rank)
-        found = rank[old_rows]
-        found -= 1
-        same = inside & completed[old_rows]
-        np.maximum(found, 0, out=found)
-        same &= np.take(values, found, out=self._buffers[1][:m]) == old_values
-        gone_at = np.searchsorted(old_at, np.flatnonzero(~same), side="right") - 1
-        gone = np.bincount(gone_at, minlength=len(kept))
-        # The durations gone or changed, sorted per node (node-major already), with how many
-        # equal ones precede each in its node (equal values dropped take successive places).
-        drop_order = np.lexsort((old_values[~same], gone_at))
-        drop = old_values[~same][drop_order]
-        tie = np.arange(len(drop))
-        if len(drop) > 1:
-            run = np.ones(len(drop), bool)
-            run[1:] = (drop[1:] != drop[:-1]) | (gone_at[1:] != gone_at[:-1])
+        """``out[i]`` of the nodes with kept durations: the kept sorted array, less the kept
+        durations of the rows that differ now, plus the new ones (left None when that is most
+        of them: a fresh sort is then as cheap)."""
+        n = len(keys)
+        total = bounds[-1]
+        if len(self._buffer) < total:
+            self._buffer = np.empty(2 * total, np.float64)
+        old = self._buffer[:total]  # the kept durations at this call's rows (NaN: none)
+        sizes = [bounds[i + 1] - bounds[i] for i in range(n)]
+        if all(h is not None and len(h[0]) == s for h, s in zip(hits, sizes, strict=True)):
+            np.concatenate([h[0] for h in hits], out=old)
+        else:
+            old[:] = per_row  # a node without kept durations: no row differs
+            for i, h in enumerate(hits):
+                if h is not None:
+                    common = min(len(h[0]), sizes[i])
+                    old[bounds[i] : bounds[i] + common] = h[0][:common]
+                    old[bounds[i] + common : bounds[i + 1]] = np.nan
+        # Rows whose duration differs (bit by bit: NaN is the same NaN on both sides).
+        differ = np.flatnonzero(old.view(np.int64) != per_row.view(np.int64))
+        node = np.searchsorted(bounds, differ, side="right") - 1
+        before, after = old[differ], per_row[differ]
+        gone, gone_node = before[~np.isnan(before)], node[~np.isnan(before)]
+        came, came_node = after[~np.isnan(after)], node[~np.isnan(after)]
+        cut = [
+            i for i, h in enumerate(hits) if h is not None and len(h[0]) > sizes[i]
+        ]  # rows gone from the end of a node
+        if cut:
+            tails = [hits[i][0][sizes[i] :] for i in cut]
+            tails = [t[~np.isnan(t)] for t in tails]
+            gone = np.concatenate([gone, *tails])
+            gone_node = np.concatenate(
+                [gone_node, *[np.full(len(t), i) for i, t in zip(cut, tails, strict=True)]]
+            )
+        # The durations gone, sorted per node, with how many equal ones precede each in its
+        # node (equal values taken out take successive places).
+        order = np.lexsort((gone, gone_node))
+        gone, gone_node = gone[order], gone_node[order]
+        tie = np.arange(len(gone))
+        if len(gone) > 1:
+            run = np.ones(len(gone), bool)
+            run[1:] = (gone[1:] != gone[:-1]) | (gone_node[1:] != gone_node[:-1])
             tie -= np.maximum.accumulate(np.where(run, tie, 0))
         else:
             tie[:] = 0
-        drop_at = np.zeros(len(kept) + 1, np.int64)
-        np.cumsum(gone, out=drop_at[1:])
-        # The new durations (every duration of a node without kept ones), in node order.
-        new = np.ones(len(values), bool)
-        new[found[same]] = False
-        extra = values[new]
-        matched = np.zeros(len(keys), np.int64)
-        matched[nodes] = old_counts - gone
-        extra_at = np.zeros(len(keys) + 1, np.int64)
-        np.cumsum(np.diff(at) - matched, out=extra_at[1:])
-        at_l, bounds_l, extra_at_l = at.tolist(), bounds.tolist(), extra_at.tolist()
-        drop_at_l, gone_l = drop_at.tolist(), gone.tolist()
-        for j, i in enumerate(have):
-            lo, hi = at_l[i], at_l[i + 1]
-            removed = gone_l[j]
-            added = extra_at_l[i + 1] - extra_at_l[i]
-            if removed == 0 and added == 0:
-                out[i] = kept[j][2]  # the same durations
+        gone_at = np.searchsorted(gone_node, np.arange(n + 1)).tolist()
+        came_at = np.searchsorted(came_node, np.arange(n + 1)).tolist()
+        for i, h in enumerate(hits):
+            if h is None:
                 continue
-            if 4 * (removed + added) > hi - lo:
+            removed = gone_at[i + 1] - gone_at[i]
+            added = came_at[i + 1] - came_at[i]
+            count = at[i + 1] - at[i]
+            if removed == 0 and added == 0:
+                out[i] = h[1]  # the same durations
+                if len(h[0]) != sizes[i]:
+                    self._keep(keys[i], per_row[bounds[i] : bounds[i + 1]], h[1])
+                continue
+            if 4 * (removed + added) > count:
                 continue  # mostly new: sorted afresh
-            # The kept sorted durations with the dropped ones made +inf (durations are
-            # finite), the new ones after them: a stable sort (timsort, a few merges of long
-            # sorted runs) puts the new ones in place and the infinities last, cut off.
-            merged = np.concatenate([kept[j][2], extra[extra_at_l[i] : extra_at_l[i + 1]]])
+            # The kept sorted durations with the ones gone made +inf (durations are finite),
+            # the new ones after them: a stable sort (timsort, a few merges of long sorted
+            # runs) puts the new ones in place and the infinities last, cut off.
+            merged = np.concatenate([h[1], came[came_at[i] : came_at[i + 1]]])
             if removed:
-                d0, d1 = drop_at_l[j], drop_at_l[j + 1]
-                where = kept[j][2].searchsorted(drop[d0:d1])
-                where += tie[d0:d1]
+                where = h[1].searchsorted(gone[gone_at[i] : gone_at[i + 1]])
+                where += tie[gone_at[i] : gone_at[i + 1]]
                 merged[where] = np.inf
             merged.sort(kind="stable")
             if removed:
-                merged.resize(hi - lo, refcheck=False)  # in place: the array is its own
-            out[i] = self._keep(
-                keys[i], completed, bounds_l[i], bounds_l[i + 1], values[lo:hi], merged
-            )
+                merged.resize(count, refcheck=False)  # in place: the array is its own
+            out[i] = self._keep(keys[i], per_row[bounds[i] : bounds[i + 1]], merged)
 
-    def _keep(
-        self,
-        key: Any,
-        completed: np.ndarray,
-        start: int,
-        stop: int,
-        values: np.ndarray,
-        ordered: np.ndarray,
-    ) -> np.ndarray:
+    def _keep(self, key: Any, per_row: np.ndarray, ordered: np.ndarray) -> np.ndarray:
         ordered = _frozen(ordered)
         if len(self._data) > 100_000:
             self._data.clear()
-        self._data[key] = (np.flatnonzero(completed[start:stop]), values, ordered)
+        self._data[key] = (per_row.copy(), ordered)
         return ordered
 
 
@@ -341,7 +339,8 @@ def nodes_times(
     np.cumsum(sums[:, width + 1], out=run_at[1:])
     run_rel = run_idx - np.repeat(bounds[:-1], sums[:, width + 1])
     if cache is not None and keys is not None:
-        durations = cache.sorted_nodes(keys, completed_all, comp_dur, bounds)
+        per_row = cache.per_row(dur, completed_all)
+        durations = cache.sorted_nodes(keys, per_row, completed_all, comp_dur, bounds)
     else:
         comp_at = _segment_ends(completed_all, bounds_l)
         durations = [np.sort(comp_dur[comp_at[i] : comp_at[i + 1]]) for i in range(n)]

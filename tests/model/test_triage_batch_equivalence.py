@@ -70,19 +70,23 @@ def _plain(table: pa.Table) -> dict:
     }
 
 
-def _edit(rows: list[tuple], edits: list[tuple[int, tuple]], grow: list[tuple]) -> list[tuple]:
-    """Rows after some of them changed (state, duration) and new ones were appended."""
+def _edit(
+    rows: list[tuple], edits: list[tuple[int, tuple]], grow: list[tuple], cut: int | None
+) -> list[tuple]:
+    """Rows after some of them changed (state, duration), the last ones went (``cut``) and
+    new ones were appended."""
     out = list(rows)
     for at, row in edits:
         if out:
             out[at % len(out)] = row
+    if cut is not None:
+        out = out[: max(len(out) - cut, 0)]
     return out + grow
 
 
 NODE = st.lists(ROW, max_size=30)
-STEP = st.tuples(
-    st.lists(st.tuples(st.integers(0, 100), ROW), max_size=4), st.lists(ROW, max_size=4)
-)
+EDITS = st.lists(st.tuples(st.integers(0, 100), ROW), max_size=4)
+STEP = st.tuples(EDITS, st.lists(ROW, max_size=4), st.none() | st.integers(1, 3))
 
 
 @settings(max_examples=300, deadline=None)
