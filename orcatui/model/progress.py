@@ -24,6 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orcatui.model.views import ROW_COLUMNS
+
 #: Codes of :func:`node_times` (index into this tuple).
 STATES = ("SUCCESS", "FAILED", "CACHED", "RUNNING", "LOST")
 _SUCCESS, _FAILED, _CACHED, _RUNNING, _LOST = range(5)
@@ -252,18 +254,27 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 _TIME_COLUMNS = pa.schema(
     [
         ("state", pa.string()),
-        ("duration_s", pa.float64()),
         ("started_us", pa.int64()),
         ("ts_us", pa.int64()),
+        ("duration_s", pa.float64()),
     ]
 )
 
 
+#: Where display rows have them (:data:`orcatui.model.views.ROW_COLUMNS`).
+_TIME_AT = [ROW_COLUMNS.index(name) for name in _TIME_COLUMNS.names]
+
+
 def _time_columns(tables: Sequence[pa.Table]) -> pa.Table:
     """The four columns of every table, one after the other (a zero-copy concatenation)."""
-    names = _TIME_COLUMNS.names
+    try:  # display rows: the columns where they always are (faster than by name)
+        joined = pa.concat_tables([t.select(_TIME_AT) for t in tables])
+        if joined.schema.equals(_TIME_COLUMNS):
+            return joined
+    except (IndexError, pa.ArrowInvalid):
+        pass
     try:
-        parts = [t.select(names) for t in tables]
+        parts = [t.select(_TIME_COLUMNS.names) for t in tables]
         if all(p.schema.equals(_TIME_COLUMNS) for p in parts):
             return pa.concat_tables(parts)
     except (KeyError, pa.ArrowInvalid):
@@ -293,18 +304,7 @@ def nodes_times(
     sizes = np.fromiter((t.num_rows for t in tables), np.int64, n)
     bounds = np.zeros(n + 1, np.int64)
     np.cumsum(sizes, out=bounds[1:])
-    if bounds[-1] == 0:
-        code = np.empty(0, np.int32)
-        dur = np.empty(0, np.float64)
-        started = ts = np.empty(0, np.int64)
-        started_ok = ts_ok = np.empty(0, bool)
-    else:
-        cols = _time_columns(tables).combine_chunks()
-        code = pc.index_in(cols.column(0), value_set=_STATE_SET)
-        code = pc.fill_null(code, -1).to_numpy()
-        dur = cols.column(1).to_numpy()  # a null is NaN
-        started, started_ok = _ints(cols.column(2))
-        ts, ts_ok = _ints(cols.column(3))
+    code, dur, (started, started_ok), (ts, ts_ok) = _read_columns(tables)
     unsigned = code.view(np.uint32)  # an unknown state (-1) is the largest
     with np.errstate(invalid="ignore"):
         completed_all = (unsigned <= _FAILED) & (dur >= 0) & (dur < np.inf)
@@ -355,6 +355,24 @@ def nodes_times(
         )
         for i in range(n)
     ]
+
+
+def _read_columns(
+    tables: Sequence[pa.Table],
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """State codes (-1: unknown), durations (NaN: none), started and ended times (with
+    whether each is known) of all the tables' rows, one after the other."""
+    if sum(t.num_rows for t in tables) == 0:
+        empty = np.empty(0, np.int64), np.empty(0, bool)
+        return np.empty(0, np.int32), np.empty(0, np.float64), empty, empty
+    cols = _time_columns(tables)
+    # the state codes of the chunks (a copy of the strings in one would cost more)
+    code = pc.fill_null(pc.index_in(cols.column(0), value_set=_STATE_SET), -1)
+    code = code.combine_chunks().to_numpy(zero_copy_only=False)
+    started = _ints(cols.column(1).combine_chunks())
+    ended = _ints(cols.column(2).combine_chunks())
+    dur = cols.column(3).combine_chunks().to_numpy(zero_copy_only=False)  # null: NaN
+    return code, dur, started, ended
 
 
 def _ints(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
