@@ -16,6 +16,7 @@ node's display rows once per data change; :func:`node_progress` only re-ages the
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -310,15 +311,14 @@ def nodes_times(
         completed_all = (unsigned <= _FAILED) & (dur >= 0) & (dur < np.inf)
     done_all = (unsigned <= _CACHED) & ts_ok
     running_all = (code == _RUNNING) & started_ok
-    # per node: the count of each state, of done and of running rows (small per-node arrays:
-    # a multi-megabyte temporary is page-faulted in afresh on every call, which costs more)
+    # per node: the count of each state (one bincount of node × 6 + state + 1, the unknown
+    # state in column 0), of done and of running rows
     width = len(STATES) + 1
     sums = np.zeros((n, width + 2), np.int64)
+    sums[:, :width] = np.bincount(_WORK.keys(code, sizes, width), minlength=n * width).reshape(
+        n, width
+    )
     bounds_l = bounds.tolist()
-    for i in range(n):
-        lo, hi = bounds_l[i], bounds_l[i + 1]
-        if hi > lo:
-            sums[i, :width] = np.bincount(code[lo:hi] + 1, minlength=width)
     # without null times, done and running rows are those of their states
     if ts_ok.all():
         sums[:, width] = sums[:, 1 + _SUCCESS] + sums[:, 1 + _FAILED] + sums[:, 1 + _CACHED]
@@ -355,6 +355,29 @@ def nodes_times(
         )
         for i in range(n)
     ]
+
+
+class _Workspace(threading.local):
+    """Buffers kept between calls, per thread: a fresh multi-megabyte numpy array is
+    page-faulted in on every call, which costs more than the work done in it."""
+
+    def __init__(self) -> None:
+        self.sizes = np.empty(0, np.int64)
+        self.base = np.empty(0, np.int64)
+        self.out = np.empty(0, np.int64)
+
+    def keys(self, code: np.ndarray, sizes: np.ndarray, width: int) -> np.ndarray:
+        """``node × width + code + 1`` of every row (node: the row's segment of ``sizes``)."""
+        total = int(sizes.sum())
+        if not np.array_equal(sizes, self.sizes) or len(self.base) != total:
+            self.base = np.repeat(np.arange(1, len(sizes) * width, width, dtype=np.int64), sizes)
+            self.sizes = sizes.copy()
+        if len(self.out) < total:
+            self.out = np.empty(2 * total, np.int64)
+        return np.add(code, self.base, out=self.out[:total])
+
+
+_WORK = _Workspace()
 
 
 def _read_columns(
