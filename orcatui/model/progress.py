@@ -95,9 +95,7 @@ class SortedDurations:
     def per_row(self, durations: np.ndarray, completed: np.ndarray) -> np.ndarray:
         """``durations`` where ``completed``, else NaN (in a buffer kept here: valid until the
         next call)."""
-        if len(self._per_row) < len(durations):
-            self._per_row = np.empty(2 * len(durations), np.float64)
-        out = self._per_row[: len(durations)]
+        self._per_row, out = kept_buffer(self._per_row, len(durations))
         out.fill(np.nan)
         np.copyto(out, durations, where=completed)
         return out
@@ -160,9 +158,8 @@ class SortedDurations:
         of them: a fresh sort is then as cheap)."""
         n = len(keys)
         total = bounds[-1]
-        if len(self._buffer) < total:
-            self._buffer = np.empty(2 * total, np.float64)
-        old = self._buffer[:total]  # the kept durations at this call's rows (NaN: none)
+        self._buffer, old = kept_buffer(self._buffer, total)
+        # old: the kept durations at this call's rows (NaN: none)
         sizes = [bounds[i + 1] - bounds[i] for i in range(n)]
         if all(h is not None and len(h[0]) == s for h, s in zip(hits, sizes, strict=True)):
             np.concatenate([h[0] for h in hits], out=old)
@@ -357,6 +354,23 @@ def nodes_times(
     ]
 
 
+#: Buffers of up to this many elements are kept between calls (32 MB of float64); larger
+#: ones are made for the call only (the memory a few huge nodes need is not kept).
+KEEP_ELEMENTS = 1 << 22
+
+
+def kept_buffer(buffer: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the buffer to keep, ``size`` elements of it, contents undefined): ``buffer`` when it
+    is large enough, else a larger one; above :data:`KEEP_ELEMENTS` an array for this call
+    only (``buffer`` is kept as it is)."""
+    if size <= len(buffer):
+        return buffer, buffer[:size]
+    if size > KEEP_ELEMENTS:
+        return buffer, np.empty(size, buffer.dtype)
+    grown = np.empty(min(2 * size, KEEP_ELEMENTS), buffer.dtype)
+    return grown, grown[:size]
+
+
 class _Workspace(threading.local):
     """Buffers kept between calls, per thread: a fresh multi-megabyte numpy array is
     page-faulted in on every call, which costs more than the work done in it."""
@@ -372,9 +386,11 @@ class _Workspace(threading.local):
         if not np.array_equal(sizes, self.sizes) or len(self.base) != total:
             self.base = np.repeat(np.arange(1, len(sizes) * width, width, dtype=np.int64), sizes)
             self.sizes = sizes.copy()
-        if len(self.out) < total:
-            self.out = np.empty(2 * total, np.int64)
-        return np.add(code, self.base, out=self.out[:total])
+        base = self.base
+        if total > KEEP_ELEMENTS:  # not kept: made again for the next call
+            self.sizes = self.base = np.empty(0, np.int64)
+        self.out, out = kept_buffer(self.out, total)
+        return np.add(code, base, out=out)
 
 
 _WORK = _Workspace()

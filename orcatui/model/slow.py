@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orcatui.model.progress import NodeTimes, quantile
+from orcatui.model.progress import NodeTimes, kept_buffer, quantile
 from orcatui.model.views import ROW_COLUMNS
 from orcatui.model.views import median as views_median
 
@@ -192,15 +192,14 @@ def slow_bounds(
 
 
 _WORK = threading.local()
+_NO_BUFFER = np.empty(0, np.float64)
 
 
 def _concatenated(arrays: list[np.ndarray], total: int) -> np.ndarray:
     """The arrays one after the other, in a buffer kept per thread (a fresh multi-megabyte
     array is page-faulted in on every call, which costs more than the work)."""
-    buffer = getattr(_WORK, "buffer", None)
-    if buffer is None or len(buffer) < total:
-        buffer = _WORK.buffer = np.empty(max(total, 1) * 2, np.float64)
-    return np.concatenate(arrays, out=buffer[:total])
+    _WORK.buffer, out = kept_buffer(getattr(_WORK, "buffer", _NO_BUFFER), total)
+    return np.concatenate(arrays, out=out)
 
 
 def _quantiles(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, q: float) -> np.ndarray:

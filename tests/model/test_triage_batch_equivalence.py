@@ -170,3 +170,21 @@ def test_nodes_bounds_equal_node_bound(nodes, earlier):
     want = [node_bound(t, e) for t, e in zip(times, earlier, strict=True)]
     assert nodes_bounds(times, earlier) == want
     assert nodes_bounds(times) == [node_bound(t) for t in times]
+
+
+def test_buffers_too_large_to_keep_give_the_same_results(monkeypatch):
+    """Above ``KEEP_ELEMENTS`` the buffers are made per call: the same results."""
+    from orcatui.model import progress
+
+    monkeypatch.setattr(progress, "KEEP_ELEMENTS", 4)
+    cache = SortedDurations()
+    rows = [("SUCCESS", float(d % 5), 10) for d in range(30)] + [("RUNNING", None, 11)]
+    tables = [_table(rows), _table(rows[:7])]
+    nodes_times(tables, ["a", "b"], cache)
+    grown = [_table([*rows, ("FAILED", 9.5, 12)]), _table(rows[1:9])]
+    for table, times in zip(grown, nodes_times(grown, ["a", "b"], cache), strict=True):
+        assert times.durations.tolist() == _plain(table)["durations"]
+        assert times.counts == _plain(table)["counts"]
+    assert slow_bounds([t.durations for t in nodes_times(grown)]) == [
+        slow_bound(t.durations) for t in nodes_times(grown)
+    ]
