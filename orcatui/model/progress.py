@@ -16,7 +16,6 @@ node's display rows once per data change; :func:`node_progress` only re-ages the
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -302,39 +301,40 @@ def nodes_times(
     sizes = np.fromiter((t.num_rows for t in tables), np.int64, n)
     bounds = np.zeros(n + 1, np.int64)
     np.cumsum(sizes, out=bounds[1:])
-    code, dur, (started, started_ok), (ts, ts_ok) = _read_columns(tables)
+    code, dur, started, (ts, ts_ok) = _read_columns(tables)
     unsigned = code.view(np.uint32)  # an unknown state (-1) is the largest
     with np.errstate(invalid="ignore"):
         completed_all = (unsigned <= _FAILED) & (dur >= 0) & (dur < np.inf)
     done_all = (unsigned <= _CACHED) & ts_ok
-    running_all = (code == _RUNNING) & started_ok
-    # per node: the count of each state (one bincount of node × 6 + state + 1, the unknown
-    # state in column 0), of done and of running rows
+    # RUNNING rows with a known start (few: their start times are taken from Arrow)
+    run_idx = np.flatnonzero(code == _RUNNING)
+    run_started = np.empty(0, np.int64)
+    if len(run_idx):
+        taken = started.take(pa.array(run_idx))
+        known = taken.is_valid().to_numpy(zero_copy_only=False)
+        run_started = taken.fill_null(0).to_numpy()[known]
+        run_idx = run_idx[known]
+    run_at = np.searchsorted(run_idx, bounds)
+    run_rel = run_idx - np.repeat(bounds[:-1], np.diff(run_at))
+    # per node: the count of each state — one bincount of (node, state + 1) over the rows
+    # not SUCCESS (few), the unknown state in column 0; SUCCESS rows are the rest
     width = len(STATES) + 1
-    sums = np.zeros((n, width + 2), np.int64)
-    sums[:, :width] = np.bincount(_WORK.keys(code, sizes, width), minlength=n * width).reshape(
-        n, width
-    )
+    others = np.flatnonzero(code != _SUCCESS)
+    node_of = np.searchsorted(bounds, others, side="right") - 1
+    sums = np.bincount(node_of * width + code[others] + 1, minlength=n * width).reshape(n, width)
+    sums[:, 1 + _SUCCESS] = sizes - sums.sum(axis=1)
+    counts = sums[:, 1:].tolist()
     bounds_l = bounds.tolist()
-    # without null times, done and running rows are those of their states
+    # without null end times, done rows are those of the done states
     if ts_ok.all():
-        sums[:, width] = sums[:, 1 + _SUCCESS] + sums[:, 1 + _FAILED] + sums[:, 1 + _CACHED]
+        done_at = np.zeros(n + 1, np.int64)
+        np.cumsum(
+            sums[:, 1 + _SUCCESS] + sums[:, 1 + _FAILED] + sums[:, 1 + _CACHED], out=done_at[1:]
+        )
     else:
-        sums[:, width] = np.diff(_segment_ends(done_all, bounds_l))
-    if started_ok.all():
-        sums[:, width + 1] = sums[:, 1 + _RUNNING]
-    else:
-        sums[:, width + 1] = np.diff(_segment_ends(running_all, bounds_l))
-    counts = sums[:, 1:width].tolist()
+        done_at = _segment_ends(done_all, bounds_l)
     comp_dur = dur[completed_all]
     done_ts = ts[done_all]
-    run_idx = np.flatnonzero(running_all)
-    run_started = started[run_idx]
-    done_at = np.zeros(n + 1, np.int64)
-    np.cumsum(sums[:, width], out=done_at[1:])
-    run_at = np.zeros(n + 1, np.int64)
-    np.cumsum(sums[:, width + 1], out=run_at[1:])
-    run_rel = run_idx - np.repeat(bounds[:-1], sums[:, width + 1])
     if cache is not None and keys is not None:
         per_row = cache.per_row(dur, completed_all)
         durations = cache.sorted_nodes(keys, per_row, completed_all, comp_dur, bounds)
@@ -371,44 +371,19 @@ def kept_buffer(buffer: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return grown, grown[:size]
 
 
-class _Workspace(threading.local):
-    """Buffers kept between calls, per thread: a fresh multi-megabyte numpy array is
-    page-faulted in on every call, which costs more than the work done in it."""
-
-    def __init__(self) -> None:
-        self.sizes = np.empty(0, np.int64)
-        self.base = np.empty(0, np.int64)
-        self.out = np.empty(0, np.int64)
-
-    def keys(self, code: np.ndarray, sizes: np.ndarray, width: int) -> np.ndarray:
-        """``node × width + code + 1`` of every row (node: the row's segment of ``sizes``)."""
-        total = int(sizes.sum())
-        if not np.array_equal(sizes, self.sizes) or len(self.base) != total:
-            self.base = np.repeat(np.arange(1, len(sizes) * width, width, dtype=np.int64), sizes)
-            self.sizes = sizes.copy()
-        base = self.base
-        if total > KEEP_ELEMENTS:  # not kept: made again for the next call
-            self.sizes = self.base = np.empty(0, np.int64)
-        self.out, out = kept_buffer(self.out, total)
-        return np.add(code, base, out=out)
-
-
-_WORK = _Workspace()
-
-
 def _read_columns(
     tables: Sequence[pa.Table],
-) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """State codes (-1: unknown), durations (NaN: none), started and ended times (with
-    whether each is known) of all the tables' rows, one after the other."""
+) -> tuple[np.ndarray, np.ndarray, pa.ChunkedArray, tuple[np.ndarray, np.ndarray]]:
+    """State codes (-1: unknown), durations (NaN: none), start times (Arrow) and end times
+    (with whether each is known) of all the tables' rows, one after the other."""
     if sum(t.num_rows for t in tables) == 0:
-        empty = np.empty(0, np.int64), np.empty(0, bool)
-        return np.empty(0, np.int32), np.empty(0, np.float64), empty, empty
+        none = pa.chunked_array([], pa.int64())
+        return np.empty(0, np.int32), np.empty(0, np.float64), none, _ints(none.combine_chunks())
     cols = _time_columns(tables)
     # the state codes of the chunks (a copy of the strings in one would cost more)
     code = pc.fill_null(pc.index_in(cols.column(0), value_set=_STATE_SET), -1)
     code = code.combine_chunks().to_numpy(zero_copy_only=False)
-    started = _ints(cols.column(1).combine_chunks())
+    started = cols.column(1)  # only the RUNNING rows' are read
     ended = _ints(cols.column(2).combine_chunks())
     dur = cols.column(3).combine_chunks().to_numpy(zero_copy_only=False)  # null: NaN
     return code, dur, started, ended
