@@ -41,7 +41,7 @@ from orcatui.model.progress import (
     nodes_times,
     run_progress,
 )
-from orcatui.model.slow import node_bound, slow_mask, slow_packets
+from orcatui.model.slow import nodes_bounds, slow_mask, slow_packets
 from orcatui.model.sorting import running_longest, search_rows, sort_rows
 
 NODES = 200
@@ -412,10 +412,11 @@ def main() -> None:
         def on_change():
             # What the app needs when data changes: progress, ETA, slow bound and flags.
             out = []
-            for k, r, times in zip(keys, rows, nodes_times(rows), strict=True):
+            all_times = nodes_times(rows)
+            bounds = nodes_bounds(all_times)  # every node's at once, as Monitor.triage does
+            for k, r, times, bound in zip(keys, rows, all_times, bounds, strict=True):
                 prev = sum(n for (run, _), n in prev_counts[k].items() if run == RUN_A)
                 p = node_progress(times, now, previous_count=prev)
-                bound = node_bound(times)
                 out.append((p, slow_mask(times, r.num_rows, now, bound), times, bound))
             return out
 
@@ -460,10 +461,10 @@ def main() -> None:
             out = []
             step_rows = next(at)
             step_times = nodes_times(step_rows, node_keys, kept)
-            for k, r, times in zip(keys, step_rows, step_times, strict=True):
+            bounds = nodes_bounds(step_times)
+            for k, r, times, bound in zip(keys, step_rows, step_times, bounds, strict=True):
                 prev = sum(n for (run, _), n in prev_counts[k].items() if run == RUN_A)
                 p = node_progress(times, now, previous_count=prev)
-                bound = node_bound(times)
                 out.append((p, slow_mask(times, r.num_rows, now, bound), times, bound))
             return out
 

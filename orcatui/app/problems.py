@@ -137,6 +137,15 @@ class ProblemList(ScrollView, can_focus=True):
         Binding("left,h", "expand(False)", "Collapse group", show=False),
     ]
     COMPONENT_CLASSES = {"problem-list--cursor", "problem-list--placeholder"}  # noqa: RUF012
+    # The vertical scrollbar is always there (thin, as in the tree and the table): expanding
+    # a group of a list that fitted the screen then changes no layout but the list's own
+    # (a scrollbar coming costs two more layout passes, a frame each, before the repaint).
+    DEFAULT_CSS = """
+    ProblemList {
+        overflow-y: scroll;
+        scrollbar-size-vertical: 1;
+    }
+    """
 
     class Open(Message):
         """Enter on a packet line: open its details."""
@@ -153,10 +162,12 @@ class ProblemList(ScrollView, can_focus=True):
         self.cursor = 0
         self._starts = np.zeros(1, np.int64)  # first line of each group (+ the end)
         self.placeholder = "computing…"
-        # line → its text without the cursor style, for the current layout and width (a cursor
-        # move repaints two lines, a scroll only the lines that come into view)
-        self._texts: dict[int, Text] = {}
-        self._texts_width = 0
+        # (group, packet, expanded) → its rendered line without the cursor style, for the
+        # current problems, width and base style: a cursor move repaints two lines, a scroll
+        # only the lines that come into view, and expanding a group only its new lines (keyed
+        # by item, not by line number, a line keeps its strip when the lines above it move)
+        self._strips: dict[tuple[int, int, bool], Strip] = {}
+        self._strips_for: tuple[int, Style | None] = (0, None)
 
     # -- data ---------------------------------------------------------------------------------
     def set_problems(self, found: Problems) -> None:
@@ -212,14 +223,19 @@ class ProblemList(ScrollView, can_focus=True):
             return self.line_of(g, found) if found is not None else self.line_of(g)
         return None
 
-    def _layout(self) -> None:
+    def _layout(self, *, same_problems: bool = False) -> None:
+        """Lines of the groups as expanded now; ``same_problems``: only the expanded groups
+        changed (the rendered lines of items are kept)."""
         groups = self.problems.groups if self.problems else []
         sizes = np.array(
             [1 + (g.count if i in self.expanded else 0) for i, g in enumerate(groups)], np.int64
         )
         self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self.virtual_size = Size(self.scrollable_content_region.width, self.line_count)
-        self._texts.clear()
+        # Lines are cut to the view's width: no width of their own, so a vertical scrollbar
+        # coming or going (a narrower view) changes no virtual size (no second layout).
+        self.virtual_size = Size(0, self.line_count)
+        if not same_problems:
+            self._strips.clear()
         self.refresh()
 
     @property
@@ -249,15 +265,22 @@ class ProblemList(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         if line >= self.line_count:
             return Strip.blank(width, base)
-        if width != self._texts_width or len(self._texts) > 4096:
-            self._texts.clear()
-            self._texts_width = width
-        text = self._texts.get(line)
-        if text is None:
-            text = self._texts[line] = self._line_text(line)
+        if (width, base) != self._strips_for or len(self._strips) > 4096:
+            self._strips.clear()
+            self._strips_for = (width, base)
+        g, k = self.locate(line)
         if line == self.cursor:
-            text = text.copy()
+            text = self._line_text(line)
             text.stylize(self.get_component_rich_style("problem-list--cursor"))
+            return self._strip(text, width, base)
+        item = (g, k, k < 0 and g in self.expanded)
+        strip = self._strips.get(item)
+        if strip is None:
+            strip = self._strips[item] = self._strip(self._line_text(line), width, base)
+        return strip
+
+    def _strip(self, text: Text, width: int, base: Style) -> Strip:
+        """A line's text as a strip of the view's width on its base style."""
         segments = [
             Segment(s.text, base + (s.style or Style()))
             for s in text.render(self.app.console)
@@ -343,7 +366,7 @@ class ProblemList(ScrollView, can_focus=True):
             self.expanded.add(g)
         else:
             self.expanded.discard(g)
-        self._layout()
+        self._layout(same_problems=True)
         self._move(self.line_of(g))
 
     def action_enter(self) -> None:
@@ -377,8 +400,8 @@ class ProblemList(ScrollView, can_focus=True):
                 self.action_enter()
 
     def on_resize(self) -> None:
-        """Lines are as wide as the view."""
-        self._layout()
+        """Lines are as wide as the view (a strip of another width is rendered again)."""
+        self._layout(same_problems=True)
 
 
 class ProblemsScreen(Screen[None]):

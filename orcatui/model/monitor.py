@@ -52,7 +52,7 @@ from orcatui.model.runs import (
     merge_records,
 )
 from orcatui.model.slow import MIN_PEERS as MIN_PEERS_FOR_BOUND
-from orcatui.model.slow import SlowBound, earlier_durations, node_bound
+from orcatui.model.slow import SlowBound, earlier_durations, nodes_bounds
 from orcatui.model.states import SHOWN_STATES, State
 from orcatui.model.views import (
     ROW_COLUMNS,
@@ -722,17 +722,18 @@ class Monitor:
                 self._sorted_durations,
             )
             histories = dict(zip(need, history_times, strict=True))
+            earlier = [
+                earlier_durations(history_tables[i], run_id) if i in history_tables else None
+                for i in range(len(stale))
+            ]
+            bounds = nodes_bounds(times, earlier)  # all nodes at once
             for i, (node, stamp, declared, prev_count) in enumerate(stale):
-                history = histories.get(i)
-                earlier = (
-                    earlier_durations(history_tables[i], run_id) if i in history_tables else None
-                )
                 t = NodeTriage(
                     times=times[i],
                     declared=declared,
                     previous_count=prev_count,
-                    history=history,
-                    bound=node_bound(times[i], earlier),
+                    history=histories.get(i),
+                    bound=bounds[i],
                 )
                 self._triage_cache[node.key] = (stamp, t)
                 out[node.key] = t

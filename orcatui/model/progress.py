@@ -24,6 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orcatui.model.views import ROW_COLUMNS
+
 #: Codes of :func:`node_times` (index into this tuple).
 STATES = ("SUCCESS", "FAILED", "CACHED", "RUNNING", "LOST")
 _SUCCESS, _FAILED, _CACHED, _RUNNING, _LOST = range(5)
@@ -66,31 +68,221 @@ def node_times(rows: pa.Table) -> NodeTimes:
 
 
 class SortedDurations:
-    """Per node (any hashable key, e.g. node and run), its last completed durations, so that
-    :func:`nodes_times` does not sort them again while they are the same.
+    """Per node (any hashable key, e.g. node and run), its last completed durations sorted, so
+    that :func:`nodes_times` does not sort them again from scratch when data changes.
 
-    A node's data changes far more often than its completed durations: a new RUNNING packet,
-    a LOST verdict or a CACHED packet changes the rows but not the durations. The check is on
-    the arrays (the completed rows' indices and their durations), so it is exact whatever the
-    rows are. (Merging only the new durations into the old sorted ones was measured: per-node
-    numpy calls cost as much as the sort of ~2,000 values they save.)
+    A node's data changes far more often than its completed durations, and when they change
+    it is mostly by a few: a new RUNNING packet, a LOST verdict or a CACHED packet changes the
+    rows but not the durations; a completion adds one. So each node's duration per row (NaN:
+    none) is kept and compared with the new one for all nodes at once, bit by bit; a node keeps
+    its sorted array when no row differs, else the durations gone or changed are taken out of
+    it and the new ones merged in (one stable sort of long sorted runs). A node with mostly new
+    durations is sorted afresh. The result is exactly ``np.sort`` of the node's durations,
+    whatever the rows do.
+
+    Big temporaries are avoided on purpose: a fresh multi-megabyte numpy array is page-faulted
+    in on every call (several milliseconds for all nodes); the comparison uses a buffer kept
+    here.
     """
 
     def __init__(self) -> None:
-        self._data: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # key → (duration per row, NaN where none; the sorted durations)
+        self._data: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
+        self._buffer = np.empty(0, np.float64)
+        self._per_row = np.empty(0, np.float64)
+
+    def per_row(self, durations: np.ndarray, completed: np.ndarray) -> np.ndarray:
+        """``durations`` where ``completed``, else NaN (in a buffer kept here: valid until the
+        next call)."""
+        self._per_row, out = kept_buffer(self._per_row, len(durations))
+        out.fill(np.nan)
+        np.copyto(out, durations, where=completed)
+        return out
 
     def sorted(self, key: Any, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
         """The sorted ``values`` (the durations of the node's completed ``rows``); the result
         is shared with later calls: never change it."""
-        hit = self._data.get(key)
-        if hit is not None and np.array_equal(hit[0], rows) and np.array_equal(hit[1], values):
-            return hit[2]
-        out = np.sort(values)
-        out.flags.writeable = False  # shared between calls (and slow bounds are kept by it)
+        rows = np.asarray(rows, np.int64)
+        values = np.asarray(values, np.float64)
+        size = int(rows.max()) + 1 if len(rows) else 0
+        per_row = np.full(size, np.nan)
+        if len(rows) and (rows.min() < 0 or np.isnan(values).any()):
+            self._data.pop(key, None)  # rows must name each duration once
+            return _frozen(np.sort(values))
+        per_row[rows] = values
+        completed = ~np.isnan(per_row)
+        if int(completed.sum()) != len(values):  # a row named twice
+            self._data.pop(key, None)
+            return _frozen(np.sort(values))
+        bounds = np.array([0, size], np.int64)
+        return self.sorted_nodes([key], per_row, completed, per_row[completed], bounds)[0]
+
+    def sorted_nodes(
+        self,
+        keys: Sequence[Any],
+        per_row: np.ndarray,
+        completed: np.ndarray,
+        values: np.ndarray,
+        bounds: np.ndarray,
+    ) -> list[np.ndarray]:
+        """The sorted durations of many nodes at once: node ``i`` owns the rows
+        ``bounds[i]:bounds[i + 1]``; ``per_row`` is the duration of each row (NaN: none, and
+        only there), ``completed`` whether it has one, ``values`` the durations of the rows
+        that have one, in row order. The results are shared with later calls: never change
+        them."""
+        n = len(keys)
+        bounds_l = bounds.tolist()
+        at_l = _segment_ends(completed, bounds_l).tolist()  # node i: values[at[i]:at[i + 1]]
+        out: list[np.ndarray | None] = [None] * n
+        hits = [self._data.get(k) for k in keys]
+        if any(h is not None for h in hits):
+            self._merge(keys, per_row, bounds_l, at_l, hits, out)
+        for i in range(n):
+            if out[i] is None:
+                fresh = np.sort(values[at_l[i] : at_l[i + 1]])
+                out[i] = self._keep(keys[i], per_row[bounds_l[i] : bounds_l[i + 1]], fresh)
+        return out  # type: ignore[return-value]
+
+    def _merge(
+        self,
+        keys: Sequence[Any],
+        per_row: np.ndarray,
+        bounds: list[int],
+        at: list[int],
+        hits: list,
+        out: list[np.ndarray | None],
+    ) -> None:
+        """``out[i]`` of the nodes with kept durations: the kept sorted array, less the kept
+        durations of the rows that differ now, plus the new ones (left None when that is most
+        of them: a fresh sort is then as cheap)."""
+        n = len(keys)
+        total = bounds[-1]
+        self._buffer, old = kept_buffer(self._buffer, total)
+        # old: the kept durations at this call's rows (NaN: none)
+        sizes = [bounds[i + 1] - bounds[i] for i in range(n)]
+        if all(h is not None and len(h[0]) == s for h, s in zip(hits, sizes, strict=True)):
+            np.concatenate([h[0] for h in hits], out=old)
+        else:
+            old[:] = per_row  # a node without kept durations: no row differs
+            for i, h in enumerate(hits):
+                if h is not None:
+                    common = min(len(h[0]), sizes[i])
+                    old[bounds[i] : bounds[i] + common] = h[0][:common]
+                    old[bounds[i] + common : bounds[i + 1]] = np.nan
+        # Rows whose duration differs (bit by bit: NaN is the same NaN on both sides).
+        differ = np.flatnonzero(old.view(np.int64) != per_row.view(np.int64))
+        node = np.searchsorted(bounds, differ, side="right") - 1
+        before, after = old[differ], per_row[differ]
+        gone, gone_node = before[~np.isnan(before)], node[~np.isnan(before)]
+        came, came_node = after[~np.isnan(after)], node[~np.isnan(after)]
+        cut = [
+            i for i, h in enumerate(hits) if h is not None and len(h[0]) > sizes[i]
+        ]  # rows gone from the end of a node
+        if cut:
+            tails = [hits[i][0][sizes[i] :] for i in cut]
+            tails = [t[~np.isnan(t)] for t in tails]
+            gone = np.concatenate([gone, *tails])
+            gone_node = np.concatenate(
+                [gone_node, *[np.full(len(t), i) for i, t in zip(cut, tails, strict=True)]]
+            )
+        # The durations gone, sorted per node, with how many equal ones precede each in its
+        # node (equal values taken out take successive places).
+        order = np.lexsort((gone, gone_node))
+        gone, gone_node = gone[order], gone_node[order]
+        tie = np.arange(len(gone))
+        if len(gone) > 1:
+            run = np.ones(len(gone), bool)
+            run[1:] = (gone[1:] != gone[:-1]) | (gone_node[1:] != gone_node[:-1])
+            tie -= np.maximum.accumulate(np.where(run, tie, 0))
+        else:
+            tie[:] = 0
+        gone_at = np.searchsorted(gone_node, np.arange(n + 1)).tolist()
+        came_at = np.searchsorted(came_node, np.arange(n + 1)).tolist()
+        for i, h in enumerate(hits):
+            if h is None:
+                continue
+            removed = gone_at[i + 1] - gone_at[i]
+            added = came_at[i + 1] - came_at[i]
+            count = at[i + 1] - at[i]
+            if removed == 0 and added == 0:
+                out[i] = h[1]  # the same durations
+                if len(h[0]) != sizes[i]:
+                    self._keep(keys[i], per_row[bounds[i] : bounds[i + 1]], h[1])
+                continue
+            if 4 * (removed + added) > count:
+                continue  # mostly new: sorted afresh
+            # The kept sorted durations with the ones gone made +inf (durations are finite),
+            # the new ones after them: a stable sort (timsort, a few merges of long sorted
+            # runs) puts the new ones in place and the infinities last, cut off.
+            merged = np.concatenate([h[1], came[came_at[i] : came_at[i + 1]]])
+            if removed:
+                where = h[1].searchsorted(gone[gone_at[i] : gone_at[i + 1]])
+                where += tie[gone_at[i] : gone_at[i + 1]]
+                merged[where] = np.inf
+            merged.sort(kind="stable")
+            if removed:
+                merged.resize(count, refcheck=False)  # in place: the array is its own
+            out[i] = self._keep(keys[i], per_row[bounds[i] : bounds[i + 1]], merged)
+
+    def _keep(self, key: Any, per_row: np.ndarray, ordered: np.ndarray) -> np.ndarray:
+        ordered = _frozen(ordered)
         if len(self._data) > 100_000:
             self._data.clear()
-        self._data[key] = (rows, values, out)
-        return out
+        self._data[key] = (per_row.copy(), ordered)
+        return ordered
+
+
+def _segment_ends(mask: np.ndarray, bounds: list[int]) -> np.ndarray:
+    """Where each segment's True values end among all True values of ``mask`` (the
+    segments are ``mask[bounds[i]:bounds[i + 1]]``; the result starts with 0)."""
+    ends = np.zeros(len(bounds), np.int64)
+    for i in range(len(bounds) - 1):
+        ends[i + 1] = np.count_nonzero(mask[bounds[i] : bounds[i + 1]])
+    return np.cumsum(ends, out=ends)
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """``array`` made read-only (shared between calls, and slow bounds are kept by it)."""
+    array.flags.writeable = False
+    return array
+
+
+#: The columns :func:`nodes_times` reads, with their types.
+_TIME_COLUMNS = pa.schema(
+    [
+        ("state", pa.string()),
+        ("started_us", pa.int64()),
+        ("ts_us", pa.int64()),
+        ("duration_s", pa.float64()),
+    ]
+)
+
+
+#: Where display rows have them (:data:`orcatui.model.views.ROW_COLUMNS`).
+_TIME_AT = [ROW_COLUMNS.index(name) for name in _TIME_COLUMNS.names]
+
+
+def _time_columns(tables: Sequence[pa.Table]) -> pa.Table:
+    """The four columns of every table, one after the other (a zero-copy concatenation)."""
+    try:  # display rows: the columns where they always are (faster than by name)
+        joined = pa.concat_tables([t.select(_TIME_AT) for t in tables])
+        if joined.schema.equals(_TIME_COLUMNS):
+            return joined
+    except (IndexError, pa.ArrowInvalid):
+        pass
+    try:
+        parts = [t.select(_TIME_COLUMNS.names) for t in tables]
+        if all(p.schema.equals(_TIME_COLUMNS) for p in parts):
+            return pa.concat_tables(parts)
+    except (KeyError, pa.ArrowInvalid):
+        pass
+    # other types (or a column missing: the error names it): cast each table's columns
+    return pa.concat_tables(
+        [
+            pa.table([t.column(f.name).cast(f.type) for f in _TIME_COLUMNS], schema=_TIME_COLUMNS)
+            for t in tables
+        ]
+    )
 
 
 def nodes_times(
@@ -99,77 +291,110 @@ def nodes_times(
     cache: SortedDurations | None = None,
 ) -> list[NodeTimes]:
     """:func:`node_times` of many nodes at once: each column of all nodes is converted to numpy
-    in one Arrow call, then split per node (per-node Arrow calls cost more than the work).
+    in one Arrow call, and every step but the per-node slicing is done once for all nodes
+    (per-node Arrow and numpy calls cost more than the work).
 
     With ``keys`` (one per table) and a ``cache``, a node's durations are sorted only when
-    they changed since the last call with its key (see :class:`SortedDurations`)."""
-    sizes = np.array([t.num_rows for t in tables], np.int64)
-    bounds = np.concatenate([[0], np.cumsum(sizes)])
-
-    def column(name: str, kind: pa.DataType) -> pa.ChunkedArray:
-        cols = (t.column(name) for t in tables)
-        chunks = [c for col in cols for c in (col if col.type == kind else col.cast(kind)).chunks]
-        return pa.chunked_array(chunks, kind)
-
-    if bounds[-1] == 0:
-        code = np.empty(0, np.int64)
-        dur = started = ts = np.empty(0, np.float64)
-    else:
-        code = pc.fill_null(pc.index_in(column("state", pa.string()), value_set=_STATE_SET), -1)
-        code = (
-            code.to_numpy(zero_copy_only=False)
-            if code.num_chunks != 1
-            else (code.chunk(0).to_numpy(zero_copy_only=False))
-        )
-        dur = _floats(column("duration_s", pa.float64()))
-        started = _floats(column("started_us", pa.int64()))
-        ts = _floats(column("ts_us", pa.int64()))
-    with np.errstate(invalid="ignore"):
-        completed_all = ((code == _SUCCESS) | (code == _FAILED)) & (dur >= 0) & np.isfinite(dur)
-    done_all = ((code == _SUCCESS) | (code == _FAILED) | (code == _CACHED)) & np.isfinite(ts)
-    running_all = (code == _RUNNING) & np.isfinite(started)
-    # Everything but the per-node sort is done once for all nodes, then sliced per node.
+    they changed since the last call with its key, and then mostly merged (see
+    :class:`SortedDurations`)."""
     n = len(tables)
-    node_of = np.repeat(np.arange(n, dtype=np.int64), sizes)
-    ok = code >= 0
-    counts = np.bincount(node_of[ok] * len(STATES) + code[ok], minlength=n * len(STATES)).reshape(
-        n, len(STATES)
-    )
-    counts_list = counts.tolist()
-    comp = np.flatnonzero(completed_all)
-    comp_dur = dur[comp]
-    comp_at = np.searchsorted(comp, bounds)
-    done_ts = ts[done_all].astype(np.int64)
-    done_at = np.searchsorted(np.flatnonzero(done_all), bounds)
-    run_idx = np.flatnonzero(running_all)
-    run_started = started[run_idx].astype(np.int64)
+    sizes = np.fromiter((t.num_rows for t in tables), np.int64, n)
+    bounds = np.zeros(n + 1, np.int64)
+    np.cumsum(sizes, out=bounds[1:])
+    code, dur, started, (ts, ts_ok) = _read_columns(tables)
+    unsigned = code.view(np.uint32)  # an unknown state (-1) is the largest
+    with np.errstate(invalid="ignore"):
+        completed_all = (unsigned <= _FAILED) & (dur >= 0) & (dur < np.inf)
+    done_all = (unsigned <= _CACHED) & ts_ok
+    # RUNNING rows with a known start (few: their start times are taken from Arrow)
+    run_idx = np.flatnonzero(code == _RUNNING)
+    run_started = np.empty(0, np.int64)
+    if len(run_idx):
+        taken = started.take(pa.array(run_idx))
+        known = taken.is_valid().to_numpy(zero_copy_only=False)
+        run_started = taken.fill_null(0).to_numpy()[known]
+        run_idx = run_idx[known]
     run_at = np.searchsorted(run_idx, bounds)
-    out = []
-    use_cache = cache is not None and keys is not None
-    for i in range(n):
-        durations = comp_dur[comp_at[i] : comp_at[i + 1]]
-        if use_cache:
-            comp_rows = comp[comp_at[i] : comp_at[i + 1]] - bounds[i]
-            durations = cache.sorted(keys[i], comp_rows, durations)  # type: ignore[union-attr,index]
-        else:
-            durations.sort()  # in place: a slice of this call's own copy
-        out.append(
-            NodeTimes(
-                counts=dict(zip(STATES, counts_list[i], strict=True)),
-                durations=durations,
-                done_ts_us=done_ts[done_at[i] : done_at[i + 1]],
-                running_started_us=run_started[run_at[i] : run_at[i + 1]],
-                running_rows=run_idx[run_at[i] : run_at[i + 1]] - bounds[i],
-            )
+    run_rel = run_idx - np.repeat(bounds[:-1], np.diff(run_at))
+    # per node: the count of each state — one bincount of (node, state + 1) over the rows
+    # not SUCCESS (few), the unknown state in column 0; SUCCESS rows are the rest
+    width = len(STATES) + 1
+    others = np.flatnonzero(code != _SUCCESS)
+    node_of = np.searchsorted(bounds, others, side="right") - 1
+    sums = np.bincount(node_of * width + code[others] + 1, minlength=n * width).reshape(n, width)
+    sums[:, 1 + _SUCCESS] = sizes - sums.sum(axis=1)
+    counts = sums[:, 1:].tolist()
+    bounds_l = bounds.tolist()
+    # without null end times, done rows are those of the done states
+    if ts_ok.all():
+        done_at = np.zeros(n + 1, np.int64)
+        np.cumsum(
+            sums[:, 1 + _SUCCESS] + sums[:, 1 + _FAILED] + sums[:, 1 + _CACHED], out=done_at[1:]
         )
-    return out
+    else:
+        done_at = _segment_ends(done_all, bounds_l)
+    comp_dur = dur[completed_all]
+    done_ts = ts[done_all]
+    if cache is not None and keys is not None:
+        per_row = cache.per_row(dur, completed_all)
+        durations = cache.sorted_nodes(keys, per_row, completed_all, comp_dur, bounds)
+    else:
+        comp_at = _segment_ends(completed_all, bounds_l)
+        durations = [np.sort(comp_dur[comp_at[i] : comp_at[i + 1]]) for i in range(n)]
+    done_at_l, run_at_l = done_at.tolist(), run_at.tolist()
+    return [
+        NodeTimes(
+            counts=dict(zip(STATES, counts[i], strict=True)),
+            durations=durations[i],
+            done_ts_us=done_ts[done_at_l[i] : done_at_l[i + 1]],
+            running_started_us=run_started[run_at_l[i] : run_at_l[i + 1]],
+            running_rows=run_rel[run_at_l[i] : run_at_l[i + 1]],
+        )
+        for i in range(n)
+    ]
 
 
-def _floats(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A numeric column as float64, nulls as NaN."""
-    arr = pc.cast(column, pa.float64())
-    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    return arr.to_numpy(zero_copy_only=False)
+#: Buffers of up to this many elements are kept between calls (32 MB of float64); larger
+#: ones are made for the call only (the memory a few huge nodes need is not kept).
+KEEP_ELEMENTS = 1 << 22
+
+
+def kept_buffer(buffer: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the buffer to keep, ``size`` elements of it, contents undefined): ``buffer`` when it
+    is large enough, else a larger one; above :data:`KEEP_ELEMENTS` an array for this call
+    only (``buffer`` is kept as it is)."""
+    if size <= len(buffer):
+        return buffer, buffer[:size]
+    if size > KEEP_ELEMENTS:
+        return buffer, np.empty(size, buffer.dtype)
+    grown = np.empty(min(2 * size, KEEP_ELEMENTS), buffer.dtype)
+    return grown, grown[:size]
+
+
+def _read_columns(
+    tables: Sequence[pa.Table],
+) -> tuple[np.ndarray, np.ndarray, pa.ChunkedArray, tuple[np.ndarray, np.ndarray]]:
+    """State codes (-1: unknown), durations (NaN: none), start times (Arrow) and end times
+    (with whether each is known) of all the tables' rows, one after the other."""
+    if sum(t.num_rows for t in tables) == 0:
+        none = pa.chunked_array([], pa.int64())
+        return np.empty(0, np.int32), np.empty(0, np.float64), none, _ints(none.combine_chunks())
+    cols = _time_columns(tables)
+    # the state codes of the chunks (a copy of the strings in one would cost more)
+    code = pc.fill_null(pc.index_in(cols.column(0), value_set=_STATE_SET), -1)
+    code = code.combine_chunks().to_numpy(zero_copy_only=False)
+    started = cols.column(1)  # only the RUNNING rows' are read
+    ended = _ints(cols.column(2).combine_chunks())
+    dur = cols.column(3).combine_chunks().to_numpy(zero_copy_only=False)  # null: NaN
+    return code, dur, started, ended
+
+
+def _ints(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """An int64 column as numpy values (nulls as 0) and whether each is valid."""
+    if column.null_count == 0:
+        return column.to_numpy(), np.ones(len(column), bool)
+    valid = column.is_valid().to_numpy(zero_copy_only=False)
+    return column.fill_null(0).to_numpy(), valid
 
 
 def quantile(sorted_values: np.ndarray, q: float) -> float:

@@ -16,6 +16,8 @@ The bound changes only when data changes; :func:`slow_mask` re-ages packets agai
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orcatui.model.progress import NodeTimes, quantile
+from orcatui.model.progress import NodeTimes, kept_buffer, quantile
 from orcatui.model.views import ROW_COLUMNS
 from orcatui.model.views import median as views_median
 
@@ -139,6 +141,148 @@ def node_bound(
     if bound is None and earlier_durations is not None:
         bound = slow_bound(earlier_durations, source=EARLIER_RUNS, min_peers=min_peers)
     return bound
+
+
+def slow_bounds(
+    durations: Sequence[np.ndarray], *, source: str = THIS_RUN, min_peers: int = MIN_PEERS
+) -> list[SlowBound | None]:
+    """:func:`slow_bound` of many sorted arrays at once (the same bounds): the quantiles and
+    the MAD bisection of :func:`sorted_mad` run for all arrays together in numpy, instead of
+    a few dozen Python steps per array. Bounds kept for unchanged arrays are reused."""
+    out: list[SlowBound | None] = [None] * len(durations)
+    todo: list[int] = []
+    for i, d in enumerate(durations):
+        if len(d) < max(min_peers, 1):
+            continue
+        if not (d.flags.writeable or d.base is not None):
+            hit = _BOUNDS.get((id(d), source, min_peers))
+            if hit is not None and hit[0] is d:
+                out[i] = hit[1]
+                continue
+        todo.append(i)
+    if not todo:
+        return out
+    arrays = [durations[i] for i in todo]
+    lengths = np.fromiter((len(d) for d in arrays), np.int64, len(arrays))
+    starts = np.zeros(len(arrays), np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    values = _concatenated(arrays, int(lengths.sum()))
+    if np.isnan(values[starts]).any() or np.isnan(values[starts + lengths - 1]).any():
+        for i in todo:  # NaN (never from nodes_times): the plain rule, array by array
+            out[i] = slow_bound(durations[i], source=source, min_peers=min_peers)
+        return out
+    median = _quantiles(values, starts, lengths, 0.5)
+    mad = _sorted_mads(values, starts, lengths, median)
+    bound = np.maximum.reduce(
+        [
+            median + K_MAD * MAD_SCALE * mad,
+            _quantiles(values, starts, lengths, 0.95),
+            MIN_RATIO * median,
+            median + MIN_MARGIN_S,
+        ]
+    )
+    for i, med, b, n in zip(todo, median.tolist(), bound.tolist(), lengths.tolist(), strict=True):
+        found = out[i] = SlowBound(med, b, n, source)
+        d = durations[i]
+        if not (d.flags.writeable or d.base is not None):
+            if len(_BOUNDS) >= _BOUNDS_LIMIT:
+                _BOUNDS.clear()
+            _BOUNDS[(id(d), source, min_peers)] = (d, found)
+    return out
+
+
+_WORK = threading.local()
+_NO_BUFFER = np.empty(0, np.float64)
+
+
+def _concatenated(arrays: list[np.ndarray], total: int) -> np.ndarray:
+    """The arrays one after the other, in a buffer kept per thread (a fresh multi-megabyte
+    array is page-faulted in on every call, which costs more than the work)."""
+    _WORK.buffer, out = kept_buffer(getattr(_WORK, "buffer", _NO_BUFFER), total)
+    return np.concatenate(arrays, out=out)
+
+
+def _quantiles(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, q: float) -> np.ndarray:
+    """:func:`quantile` of each sorted segment ``values[starts[i]:starts[i] + lengths[i]]``
+    (the same arithmetic, element by element)."""
+    pos = q * (lengths - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, lengths - 1)
+    frac = pos - lo
+    return values[starts + lo] * (1 - frac) + values[starts + hi] * frac
+
+
+def _sorted_mads(
+    values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, median: np.ndarray
+) -> np.ndarray:
+    """:func:`sorted_mad` of each sorted, NaN-free segment (the same selection, run for all
+    segments at once)."""
+    # below: how many durations of each segment are < its median (np.searchsorted "left")
+    lo = np.zeros(len(lengths), np.int64)
+    hi = lengths.copy()
+    active = lo < hi
+    while active.any():
+        mid = (lo + hi) // 2
+        less = np.take(values, starts + mid, mode="clip") < median
+        lo = np.where(active & less, mid + 1, lo)
+        hi = np.where(active & ~less, mid, hi)
+        active = lo < hi
+    below = lo
+    # The middle deviation(s): the k-th smallest of the deviations below the median (read
+    # backwards) and above it, two sorted runs; even counts need the (k-1)-th too. Both are
+    # selected in one bisection over all segments.
+    k = lengths // 2
+    even = np.flatnonzero(lengths % 2 == 0)
+    seg = np.concatenate([np.arange(len(lengths)), even])
+    t = np.concatenate([k, k[even] - 1])
+    m = median[seg]
+    n_below = below[seg]
+    n_above = lengths[seg] - n_below
+    top_below = starts[seg] + n_below - 1  # the deviation i below: m - values[top_below - i]
+    first_above = starts[seg] + n_below  # the deviation j above: values[first_above + j] - m
+
+    def dev_below(i: np.ndarray) -> np.ndarray:
+        return m - np.take(values, top_below - i, mode="clip")
+
+    def dev_above(j: np.ndarray) -> np.ndarray:
+        return np.take(values, first_above + j, mode="clip") - m
+
+    lo = np.maximum(0, t + 1 - n_above)
+    hi = np.minimum(t + 1, n_below)
+    result = np.zeros(len(t), np.float64)
+    open_ = np.ones(len(t), bool)
+    while open_.any():
+        i = (lo + hi) // 2
+        j = t + 1 - i
+        below_i = dev_below(i)
+        above_j1 = dev_above(j - 1)
+        up = open_ & (i < hi) & (j > 0) & (above_j1 > below_i)
+        down = open_ & ~up & (i > lo) & (j < n_above) & (dev_below(i - 1) > dev_above(j))
+        done = open_ & ~up & ~down
+        a = np.where(i > 0, dev_below(i - 1), -np.inf)
+        b = np.where(j > 0, above_j1, -np.inf)
+        result = np.where(done, np.maximum(a, b), result)
+        lo = np.where(up, i + 1, lo)
+        hi = np.where(down, i - 1, hi)
+        open_ &= ~done
+    mads = result[: len(lengths)].copy()
+    mads[even] = (result[len(lengths) :] + mads[even]) / 2
+    return mads
+
+
+def nodes_bounds(
+    times: Sequence[NodeTimes],
+    earlier: Sequence[np.ndarray | None] | None = None,
+    *,
+    min_peers: int = MIN_PEERS,
+) -> list[SlowBound | None]:
+    """:func:`node_bound` of many nodes at once (``earlier``: one entry per node or None)."""
+    out = slow_bounds([t.durations for t in times], source=THIS_RUN, min_peers=min_peers)
+    if earlier is not None:
+        for i, e in enumerate(earlier):
+            if out[i] is None and e is not None:
+                out[i] = slow_bound(e, source=EARLIER_RUNS, min_peers=min_peers)
+    return out
 
 
 def slow_mask(times: NodeTimes, n_rows: int, now: float, bound: SlowBound | None) -> np.ndarray:
