@@ -16,6 +16,7 @@ node's display rows once per data change; :func:`node_progress` only re-ages the
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,9 @@ def node_times(rows: pa.Table) -> NodeTimes:
     return nodes_times([rows])[0]
 
 
+_NO_BUFFER = np.empty(0, np.float64)
+
+
 class SortedDurations:
     """Per node (any hashable key, e.g. node and run), its last completed durations sorted, so
     that :func:`nodes_times` does not sort them again from scratch when data changes.
@@ -88,13 +92,19 @@ class SortedDurations:
     def __init__(self) -> None:
         # key → (duration per row, NaN where none; the sorted durations)
         self._data: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
-        self._buffer = np.empty(0, np.float64)
-        self._per_row = np.empty(0, np.float64)
+        # Scratch buffers per thread: the monitor's triage shares one cache among threads.
+        self._scratch = threading.local()
+
+    def _kept(self, name: str, size: int) -> np.ndarray:
+        """This thread's scratch buffer ``name``, of ``size`` elements (kept between calls)."""
+        buffer, out = kept_buffer(getattr(self._scratch, name, _NO_BUFFER), size)
+        setattr(self._scratch, name, buffer)
+        return out
 
     def per_row(self, durations: np.ndarray, completed: np.ndarray) -> np.ndarray:
         """``durations`` where ``completed``, else NaN (in a buffer kept here: valid until the
         next call)."""
-        self._per_row, out = kept_buffer(self._per_row, len(durations))
+        out = self._kept("per_row", len(durations))
         out.fill(np.nan)
         np.copyto(out, durations, where=completed)
         return out
@@ -157,7 +167,7 @@ class SortedDurations:
         of them: a fresh sort is then as cheap)."""
         n = len(keys)
         total = bounds[-1]
-        self._buffer, old = kept_buffer(self._buffer, total)
+        old = self._kept("buffer", total)
         # old: the kept durations at this call's rows (NaN: none)
         sizes = [bounds[i + 1] - bounds[i] for i in range(n)]
         if all(h is not None and len(h[0]) == s for h, s in zip(hits, sizes, strict=True)):

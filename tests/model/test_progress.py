@@ -208,12 +208,18 @@ def test_triage_of_many_nodes_shared_among_threads_equals_one_thread(tmp_path, m
 
     now = T0 + 5100
     parallel, serial = Monitor(tmp_path), Monitor(tmp_path)
-    parallel.refresh()
-    serial.refresh()
-    monkeypatch.setattr(monitor_module, "_PARALLEL_NODES", 10**9)
-    expected = figures(serial, now)
-    monkeypatch.undo()
-    got = figures(parallel, now)
-    assert len(got) == monitor_module._PARALLEL_NODES + 5
-    assert all(v[0] is not None for v in got.values())
-    assert got == expected
+    for step in range(2):  # cold, then every node changed (kept sorted durations merged)
+        if step:
+            for n in range(monitor_module._PARALLEL_NODES + 5):
+                more = run_rows("r2", T0 + 6000 + n, rng.uniform(1, 60, size=3))[0]
+                write_status(tmp_path, "etl", (f"n{n:02d}",), more)
+            now += 2000
+        parallel.refresh()
+        serial.refresh()
+        with monkeypatch.context() as one_thread:
+            one_thread.setattr(monitor_module, "_PARALLEL_NODES", 10**9)
+            expected = figures(serial, now)
+        got = figures(parallel, now)
+        assert len(got) == monitor_module._PARALLEL_NODES + 5
+        assert all(v[0] is not None for v in got.values())
+        assert got == expected
