@@ -86,7 +86,12 @@ def problems_for(
 
 def prepare_problems(app: Any, snapshot: Snapshot, views: dict[tuple[str, ...], View]) -> None:
     """After a frame: compute its problems ahead on the model thread when there are any and
-    they may have changed (new data or other problem counts), so opening the view only paints."""
+    they may have changed (new data or other problem counts), so opening the view only paints.
+
+    Not while the time cursor shows history: the view is of the live data, which a step does
+    not change, but the moment's counts would make every step compute it again."""
+    if getattr(app, "time_at", None) is not None:
+        return
     if _has_problems(snapshot):
         problems_for(app, dict(views), snapshot)
 

@@ -220,3 +220,39 @@ async def test_details_follow_a_running_packets_output_live(tmp_path: Path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_steps_in_history_compute_no_problems_ahead(monkeypatch):
+    """The problems view is of the live data: a cursor step (whose moment has other problem
+    counts) does not compute it again on the model thread; back at live, it is computed."""
+    import orcatui.app.problems as problems_module
+
+    asked: list[float | None] = []
+    real = problems_module.problems_for
+
+    def counted(app, *args, **kwargs):
+        asked.append(app.time_at)
+        return real(app, *args, **kwargs)
+
+    monkeypatch.setattr(problems_module, "problems_for", counted)
+    _steps_in_history(asked)
+
+
+@sync
+async def _steps_in_history(asked: list[float | None]) -> None:
+    app = make_app(CRASHED)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert asked and all(at is None for at in asked)  # live frames with LOST packets
+        asked.clear()
+        for key in ("less_than_sign", "comma", "comma"):
+            await pilot.press(key)
+            await settle(pilot)
+        assert app.time_at is not None
+        assert asked == []
+        await pilot.press("L")
+        await settle(pilot)
+        assert app.time_at is None
+        await pilot.press("p")  # the view opens on the live problems
+        await settle(pilot)
+        assert asked and asked[-1] is None
