@@ -221,6 +221,198 @@ def _parse_lines(lines: list[str]) -> TracebackInfo:
     return TracebackInfo(exception, frame)
 
 
+# --- Many tracebacks at once -------------------------------------------------------------------
+# ``_NOT_PLAIN`` in RE2 (Arrow's regex engine): texts with one of these go to the Python parse.
+_NOT_PLAIN_RE2 = (
+    "[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\x{061c}\\x{200e}\\x{200f}\\x{202a}-\\x{202e}"
+    "\\x{2066}-\\x{2069}\\x{2028}\\x{2029}]"
+)
+_EXC_NAME = re.compile(r"[A-Za-z_][\w.]{0,200}")
+
+
+def _last_per_group(group: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Per group 0..size-1, the value of its last member (``group`` sorted ascending), -1 if
+    none."""
+    out = np.full(size, -1, np.int64)
+    if len(group):
+        last = np.append(group[1:] != group[:-1], True)
+        out[group[last]] = values[last]
+    return out
+
+
+def _first_per_group(group: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Per group, the value of its first member (``group`` sorted ascending), -1 if none."""
+    out = np.full(size, -1, np.int64)
+    if len(group):
+        first = np.insert(group[1:] != group[:-1], 0, True)
+        out[group[first]] = values[first]
+    return out
+
+
+def _per_distinct(values: pa.Array, fn: Callable[[str], Any]) -> tuple[list[Any], np.ndarray]:
+    """``fn`` of each distinct value of a string array (called once per distinct value), and
+    per value the index of its result."""
+    enc = pc.dictionary_encode(values)
+    results = [fn(v) for v in enc.dictionary.to_pylist()]
+    return results, enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _frame_of_line(line: str) -> str | None:
+    """A frame line's ``file.py:function`` when it is user code, ``""`` when not; None: the
+    line is no frame line (:data:`_FRAME`, as :func:`_parse_lines` reads a line)."""
+    m = _FRAME.match(line)
+    return None if m is None else _user_frame(m.group(1), m.group(2))
+
+
+def _exception_of_head(head: str) -> str | None:
+    return head if _EXC_NAME.fullmatch(head) else None
+
+
+def parse_tracebacks(texts: pa.Array) -> list[TracebackInfo]:
+    """:func:`parse_traceback` of each text of a string array (null: no traceback)."""
+    infos, code = parse_traceback_codes(texts)
+    return [infos[c] for c in code.tolist()]
+
+
+def parse_traceback_codes(texts: pa.Array) -> tuple[list[TracebackInfo], np.ndarray]:
+    """:func:`parse_traceback` of each text of a string array (null: ``TracebackInfo(None,
+    None)``) as the distinct results and, per text, the index of its own.
+
+    The same results by Arrow passes over all texts' lines together instead of Python work
+    per text: plain texts (nothing for ``strip_escapes`` to do, lines broken only at ``\\n``,
+    not longer than the parse reads) are split into lines at once, and Python looks only at
+    the distinct frame lines, first characters and exception names (a root has few of those).
+    Other texts are parsed one by one.
+    """
+    texts = texts.cast(pa.string()) if texts.type != pa.string() else texts
+    n = len(texts)
+    infos = [_NO_INFO]
+    code = np.zeros(n, np.int64)
+    if n == 0 or texts.null_count == n:
+        return infos, code
+    odd = _not_plain(texts)
+    valid = pc.is_valid(texts).to_numpy(zero_copy_only=False)
+    slow = np.flatnonzero(odd & valid)
+    fast = np.flatnonzero(~odd & valid)
+    seen: dict[TracebackInfo, int] = {_NO_INFO: 0}
+    if len(fast):
+        got, got_code = _parse_plain_many(texts.take(pa.array(fast)))
+        remap = np.array([seen.setdefault(i, len(seen)) for i in got], np.int64)
+        code[fast] = remap[got_code]
+    for i, text in zip(slow.tolist(), texts.take(pa.array(slow)).to_pylist(), strict=True):
+        code[i] = seen.setdefault(parse_traceback(text), len(seen))
+    return list(seen), code
+
+
+_NO_INFO = TracebackInfo(None, None)
+
+
+def _not_plain(texts: pa.Array) -> np.ndarray:
+    """Per text of a string array (null: False), whether :func:`parse_traceback` would not
+    take its plain path: longer than it reads, or a character of :data:`_NOT_PLAIN`."""
+    n = len(texts)
+    out = pc.fill_null(pc.greater(pc.binary_length(texts), 4 * SIGNATURE_TEXT_LIMIT), False)
+    out = out.to_numpy(zero_copy_only=False).copy()
+    ascii_ = pc.fill_null(pc.string_is_ascii(texts), True).to_numpy(zero_copy_only=False)
+    if not ascii_.all():  # the non-ASCII texts: the whole class, by RE2 on them alone
+        other = np.flatnonzero(~ascii_)
+        hit = pc.match_substring_regex(texts.take(pa.array(other)), _NOT_PLAIN_RE2)
+        out[other] |= pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+    # ASCII texts: a byte below 0x20 other than \t and \n, or DEL (on the bytes: fast).
+    _, offsets, data = texts.buffers()
+    if data is None:
+        return out
+    offs = np.frombuffer(offsets, np.int32)[texts.offset : texts.offset + n + 1]
+    raw = np.frombuffer(data, np.uint8)
+    step = 1 << 18  # blocks that stay in the CPU cache: a few cheap passes over each
+    for at in range(int(offs[0]), int(offs[-1]), step):
+        block = raw[at : min(at + step, int(offs[-1]))]
+        low = block < 0x20
+        if (
+            np.count_nonzero(low)
+            == np.count_nonzero(block == 0x0A) + np.count_nonzero(block == 0x09)
+            and not (block == 0x7F).any()
+        ):
+            continue
+        bad = (low & (block != 0x09) & (block != 0x0A)) | (block == 0x7F)
+        rows = np.searchsorted(offs, np.flatnonzero(bad) + at, side="right") - 1
+        out[rows] = True
+    return out
+
+
+def _parse_plain_many(texts: pa.Array) -> tuple[list[TracebackInfo], np.ndarray]:
+    """:func:`_parse_lines` of each plain text (no nulls), vectorised over all their lines:
+    the distinct results and, per text, the index of its own."""
+    n = len(texts)
+    lines = pc.split_pattern(texts, "\n")
+    flat = lines.flatten()
+    parent = pc.list_parent_indices(lines).to_numpy(zero_copy_only=False).astype(np.int64)
+    loffs = np.asarray(lines.offsets, np.int64)
+    starts = loffs[:n] - loffs[0]
+    idx = np.arange(len(flat), dtype=np.int64)
+    # The lines after the last header line of each text (all lines without one).
+    hdr = np.flatnonzero(pc.starts_with(flat, _HEADER).to_numpy(zero_copy_only=False))
+    last_hdr = _last_per_group(parent[hdr], hdr, n)
+    begin = np.where(last_hdr >= 0, last_hdr + 1, starts)
+    # Frame lines: each distinct line holding 'File "' is read by the one frame rule.
+    cand = np.flatnonzero(pc.match_substring(flat, 'File "').to_numpy(zero_copy_only=False))
+    cand = cand[cand >= begin[parent[cand]]]
+    frame_of: list[str | None] = []
+    which = np.zeros(0, np.int64)
+    if len(cand):
+        frame_of, which = _per_distinct(flat.take(pa.array(cand)), _frame_of_line)
+        is_frame = np.array([f is not None for f in frame_of], bool)[which]
+        cand, which = cand[is_frame], which[is_frame]
+    last_frame = _last_per_group(parent[cand], cand, n)
+    user = np.array([bool(f) for f in frame_of], bool)[which] if len(cand) else np.zeros(0, bool)
+    last_user = _last_per_group(parent[cand[user]], which[user], n)
+    # The exception: the first unindented line after the last frame line.
+    unindented = _unindented(flat)
+    cand_exc = idx[unindented & (idx > last_frame[parent])]
+    exc_line = _first_per_group(parent[cand_exc], cand_exc, n)
+    has_exc = np.flatnonzero((exc_line >= 0) & (last_frame >= 0))
+    exception = np.full(n, -1, np.int64)
+    names: list[str | None] = []
+    if len(has_exc):
+        picked = flat.take(pa.array(exc_line[has_exc]))
+        parts = pc.extract_regex(picked, r"^(?P<head>[^:]*)(?P<rest>(?::.*)?)$")
+        rest = pc.struct_field(parts, "rest")
+        ok = pc.or_(pc.equal(rest, ""), pc.or_(pc.equal(rest, ":"), pc.starts_with(rest, ": ")))
+        names, of = _per_distinct(pc.struct_field(parts, "head"), _exception_of_head)
+        ok_np = ok.to_numpy(zero_copy_only=False)
+        exception[has_exc[ok_np]] = of[ok_np]
+    # One code per (exception, frame) pair; texts without a frame line: neither.
+    pair = (exception + 1) * (len(frame_of) + 1) + (last_user + 1)
+    pair[last_frame < 0] = 0
+    used, code = np.unique(pair, return_inverse=True)
+    infos = []
+    for p in used.tolist():
+        ex, fr = divmod(p, len(frame_of) + 1)
+        infos.append(TracebackInfo(names[ex - 1] if ex else None, frame_of[fr - 1] if fr else None))
+    return infos, code.astype(np.int64)
+
+
+def _unindented(lines: pa.Array) -> np.ndarray:
+    """Per line (no nulls), whether it is not empty and its first character is not
+    whitespace (``str.isspace``: Python's ``\\s``, Unicode spaces included)."""
+    _, offsets, data = lines.buffers()
+    n = len(lines)
+    offs = np.frombuffer(offsets, np.int32)[lines.offset : lines.offset + n + 1]
+    raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    if not len(raw):
+        return np.zeros(n, bool)
+    nonempty = offs[1:] > offs[:-1]
+    first = np.where(nonempty, raw[np.minimum(offs[:-1], len(raw) - 1)], 0)
+    # ASCII whitespace: \t \n \v \f \r, \x1c-\x1f and space.
+    out = nonempty & ~(((first >= 0x09) & (first <= 0x0D)) | ((first >= 0x1C) & (first <= 0x20)))
+    wide = np.flatnonzero(nonempty & (first >= 0x80))
+    if len(wide):  # a multi-byte first character: asked of Python, once per distinct one
+        firsts = pc.utf8_slice_codeunits(lines.take(pa.array(wide)), 0, 1)
+        spaces, of = _per_distinct(firsts, str.isspace)
+        out[wide] = ~np.asarray(spaces, bool)[of]
+    return out
+
+
 def _iso(us: int | None) -> str | None:
     if us is None:
         return None
@@ -405,16 +597,16 @@ class ErrorGrouper:
             masked_all = self._masked(errors)
             wheres = [t[1] for t in tbs]
 
-            def texts_of(mask: np.ndarray) -> list[str]:
-                out: list[str] = []
+            def texts_of(mask: np.ndarray) -> pa.Array:
+                out: list[pa.Array] = []
                 at = 0
                 for where, lg in zip(wheres, logs_of, strict=True):
                     m = mask[at : at + len(where)]
                     at += len(where)
                     if lg is not None and m.any():
                         picked = where.filter(pa.array(m))
-                        out += pc.take(lg.column("traceback"), picked).cast(pa.string()).to_pylist()
-                return out
+                        out.append(pc.take(lg.column("traceback"), picked).cast(pa.string()))
+                return pa.chunked_array(out, pa.string()).combine_chunks()
 
             has_text = np.concatenate([w.is_valid().to_numpy(zero_copy_only=False) for w in wheres])
             info_all = self._codes(pa.concat_arrays([t[0] for t in tbs]), has_text, texts_of)
@@ -538,7 +730,7 @@ class ErrorGrouper:
         self,
         ids: pa.Array,
         has_text: np.ndarray,
-        texts_of: Callable[[np.ndarray], list[str]],
+        texts_of: Callable[[np.ndarray], pa.Array],
     ) -> np.ndarray:
         """Per failed row, the code of its parsed traceback (0 = none), by log row id.
 
@@ -573,8 +765,7 @@ class ErrorGrouper:
                 rows = np.flatnonzero(by_id)[miss]
                 mask = np.zeros(n, dtype=bool)
                 mask[rows] = True
-                miss_texts = texts_of(mask)  # in row order, as ``rows`` (sorted)
-                new = np.fromiter((self._text_code(t) for t in miss_texts), np.int64, len(miss))
+                new = self._codes_of(texts_of(mask))  # in row order, as ``rows`` (sorted)
                 got[miss] = new
                 self._known_ids.append(wanted.take(pa.array(miss)))
                 self._known_codes.append(new)
@@ -583,9 +774,20 @@ class ErrorGrouper:
             out[by_id] = got
         by_text = has_text & ~by_id
         if by_text.any():
-            rest = texts_of(by_text)
-            out[by_text] = np.fromiter((self._text_code(t) for t in rest), np.int64, len(rest))
+            out[by_text] = self._codes_of(texts_of(by_text))
         return out
+
+    def _codes_of(self, texts: pa.Array) -> np.ndarray:
+        """The code of each traceback text's parse (:func:`parse_traceback_codes`: all texts
+        parsed together)."""
+        infos, code = parse_traceback_codes(texts)
+        codes = []
+        for info in infos:
+            c = self._info_code.setdefault(info, len(self._infos))
+            if c == len(self._infos):
+                self._infos.append(info)
+            codes.append(c)
+        return np.asarray(codes, np.int64)[code]
 
 
 def _zero_digits(arr: pa.Array) -> pa.Array:

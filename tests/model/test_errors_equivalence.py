@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 from orcatui.model.errors import (
     SIGNATURE_TEXT_LIMIT,
     ErrorGrouper,
+    TracebackInfo,
     _parse_lines,
     mask_message,
     parse_traceback,
+    parse_tracebacks,
 )
 from orcatui.text import strip_escapes
 
@@ -200,3 +202,35 @@ def test_grouper_masks_single_digit_times_digit():
     """``3x3`` is two numbers, ``0x3`` a hex literal: the grouper's shortcut keeps them apart."""
     got = ErrorGrouper()._masked(pa.chunked_array([pa.array(["k 3x3", "k 0x3"], pa.string())]))
     assert got.to_pylist() == ["k <num>x<num>", "k <hex>"]
+
+
+def one(text: str | None) -> TracebackInfo:
+    return parse_traceback(text) if text is not None else TracebackInfo(None, None)
+
+
+@settings(max_examples=400)
+@given(st.lists(st.one_of(tracebacks(), st.none(), st.text(max_size=60)), max_size=12))
+def test_parse_tracebacks_of_many_same_as_one_by_one(texts):
+    """All texts parsed together (split into lines by Arrow) give each text's own parse."""
+    # Arrow holds UTF-8: a lone surrogate (hypothesis makes some) cannot be in a column.
+    texts = [t if t is None else t.encode("utf-8", "replace").decode() for t in texts]
+    got = parse_tracebacks(pa.array(texts, pa.string()))
+    assert got == [one(t) for t in texts]
+
+
+def test_parse_tracebacks_realistic_and_sliced():
+    texts = [
+        realistic("FileNotFoundError", "io.py", "load_scan", "No such file: '/data/a.nii'"),
+        None,
+        realistic("ValueError", "qc.py", "check", "subject Zoë Müller 患者 7\u2028second"),
+        realistic("json.decoder.JSONDecodeError", "meta.py", "read", "line 3 column 4", True),
+        "x" * (5 * SIGNATURE_TEXT_LIMIT) + realistic("KeyError", "tail.py", "tail", "'k'"),
+        realistic("OSError", "io.py", "verify", "bad \x1b[31mred\x1b[0m checksum\r\nnext"),
+        realistic("ValueError", "score.py", "compute", "z 31.2 out of range\n  detail: x"),
+        "",
+        '\u3000File "/home/u/a.py", line 3, in f\n\u3000x\nE: m',
+    ]
+    arr = pa.array(texts * 3, pa.string()).slice(2, 20)  # an offset into the buffers
+    want = [one(t) for t in (texts * 3)[2:22]]
+    assert parse_tracebacks(arr) == want
+    assert want[1] == TracebackInfo("json.decoder.JSONDecodeError", "meta.py:read")
