@@ -413,6 +413,91 @@ def _unindented(lines: pa.Array) -> np.ndarray:
     return out
 
 
+# --- Many messages at once ---------------------------------------------------------------------
+# :data:`_MASKS` in RE2 (Arrow's regex engine), exact for the texts :func:`_re2_maskable` lets
+# through: ASCII (``\w \d \s \b`` then mean the same in both engines), no control characters
+# but ``\t`` and ``\n`` (``strip_escapes`` and ``splitlines`` then change nothing), at most
+# :data:`_RE2_MAX_CHARS` characters, at most 64 ``/`` and no run of path characters longer
+# than 253 (the bounded repetitions of the Python patterns then never bind, so they are
+# unbounded here; RE2 allows at most 1000). Lookarounds, which RE2 lacks, are rewritten:
+# the path's ``(?<![\w/])`` consumes the character before (put back by the replacement), and
+# the hex run's "has a digit and a letter" is "has a digit next to a letter".
+_RE2_MAX_CHARS = 800
+_C = r"[\w.@%+=:,~-]"
+_CS = r"[\w.@%+=:,~/-]"
+_HX = "[0-9a-fA-F]"
+_HEX_PAIR = "(?:[0-9][a-fA-F]|[a-fA-F][0-9])"
+_A1 = rf"(?:~|\.{{1,2}})?/{_CS}*"
+_RE2_MASKS: tuple[tuple[str, str], ...] = (
+    (r"""'[^'\n]*'|"[^"\n]*"|`[^`\n]*`""", "<str>"),
+    (r"""\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s'"<>]+""", "<url>"),
+    (_MASKS[2][0].pattern, "<uuid>"),
+    (
+        rf"^{_A1}|\b[\w.-]+(?:/{_C}+)+|\b[A-Za-z]:\\[^\s'\"]*|([^\w/]){_A1}",
+        r"\1<path>",
+    ),
+    (_MASKS[4][0].pattern, "<host>"),
+    (_MASKS[5][0].pattern, "<host>"),
+    (r"\b[a-zA-Z0-9][a-zA-Z0-9.-]*:\d{2,5}\b", "<host>"),
+    (_MASKS[7][0].pattern, "<hex>"),
+    (
+        rf"\b(?:{_HX}{{4,}}{_HEX_PAIR}{_HX}*|{_HX}{{3}}{_HEX_PAIR}{_HX}+|{_HX}{{2}}{_HEX_PAIR}"
+        rf"{_HX}{{2,}}|{_HX}{_HEX_PAIR}{_HX}{{3,}}|{_HEX_PAIR}{_HX}{{4,}})\b",
+        "<hex>",
+    ),
+    (_MASKS[9][0].pattern, "<num>"),
+)
+# Where the path rewrite could differ: a path ending in one of ".@%+=:,~-" just before a "/"
+# that the Python pattern would start a new path at (looking behind at that character).
+_RE2_PATH_EDGE = r"[.@%+=:,~-]/(?:[^\w.@%+=:,~-]|$)"
+
+
+def _re2_maskable(texts: pa.Array) -> np.ndarray:
+    """Per text (no nulls), whether :func:`mask_messages` may mask it by :data:`_RE2_MASKS`."""
+    ok = pc.string_is_ascii(texts).to_numpy(zero_copy_only=False)
+    ok &= pc.binary_length(texts).to_numpy(zero_copy_only=False) <= _RE2_MAX_CHARS
+    ok &= pc.count_substring(texts, "/").to_numpy(zero_copy_only=False) <= 64
+    ok &= ~pc.match_substring_regex(texts, _C + "{254}").to_numpy(zero_copy_only=False)
+    ok &= ~_not_plain(texts)
+    return ok
+
+
+def _mask_re2(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """:func:`mask_message` of each :func:`_re2_maskable` text, by RE2 passes over them all;
+    and per text whether the result holds (False: the path rewrite may differ, see
+    :data:`_RE2_PATH_EDGE`)."""
+    ok = np.ones(len(texts), bool)
+    for k, (pattern, token) in enumerate(_RE2_MASKS):
+        if k == 3:
+            edge = pc.match_substring_regex(texts, _RE2_PATH_EDGE)
+            ok &= ~edge.to_numpy(zero_copy_only=False)
+        texts = pc.replace_substring_regex(texts, pattern, token)
+    # Per line: runs of spaces and tabs as one space, stripped; blank lines dropped.
+    texts = pc.replace_substring_regex(texts, r"[ \t]+", " ")
+    texts = pc.replace_substring_regex(texts, r"(?m)^ | $", "")
+    texts = pc.replace_substring_regex(texts, r"\n\n+", "\n")
+    texts = pc.replace_substring_regex(texts, r"^\n|\n$", "")
+    return texts, ok
+
+
+def mask_messages(texts: pa.Array, mask: Callable[[str], str] = mask_message) -> pa.Array:
+    """:func:`mask_message` of each text of a string array without nulls, by RE2 passes over
+    all of them where that is exact (:func:`_re2_maskable`); ``mask`` masks the others."""
+    texts = texts.cast(pa.string()) if texts.type != pa.string() else texts
+    fast = np.flatnonzero(_re2_maskable(texts)) if len(texts) else np.zeros(0, np.int64)
+    done, ok = _mask_re2(texts.take(pa.array(fast, pa.int64())))
+    if not ok.all():
+        fast, done = fast[ok], done.filter(pa.array(ok))
+    if len(fast) == len(texts):
+        return done
+    slow = np.setdiff1d(np.arange(len(texts)), fast, assume_unique=True)
+    others = pa.array([mask(t) for t in texts.take(pa.array(slow)).to_pylist()], pa.string())
+    where = np.empty(len(texts), np.int64)
+    where[fast] = np.arange(len(fast))
+    where[slow] = len(fast) + np.arange(len(slow))
+    return pa.concat_arrays([done, others]).take(pa.array(where))
+
+
 def _iso(us: int | None) -> str | None:
     if us is None:
         return None
@@ -660,13 +745,7 @@ class ErrorGrouper:
         # reach Python.
         zeroed = _zero_digits(pc.fill_null(errors, "").combine_chunks())
         enc = pc.dictionary_encode(zeroed)
-        texts = enc.dictionary.to_pylist()
-        cache = self._masks
-        masked = [cache.get(m) for m in texts]
-        for k, v in enumerate(masked):
-            if v is None:
-                masked[k] = self.mask(texts[k])
-        return pa.array(masked, pa.string()).take(enc.indices)
+        return mask_messages(enc.dictionary, self.mask).take(enc.indices)
 
     def _prepared_logs(
         self, logs: pa.Table | None, kept: dict[int, tuple[pa.Table, pa.Table | None]]

@@ -16,7 +16,9 @@ from orcatui.model.errors import (
     ErrorGrouper,
     TracebackInfo,
     _parse_lines,
+    _re2_maskable,
     mask_message,
+    mask_messages,
     parse_traceback,
     parse_tracebacks,
 )
@@ -234,3 +236,58 @@ def test_parse_tracebacks_realistic_and_sliced():
     want = [one(t) for t in (texts * 3)[2:22]]
     assert parse_tracebacks(arr) == want
     assert want[1] == TracebackInfo("json.decoder.JSONDecodeError", "meta.py:read")
+
+
+# Pieces that meet at the edges of the masks: quotes, path starts after ".", "~" and "@",
+# schemes, Windows drives, hosts and ports, hex next to digits, runs at the length limits.
+PIECES = st.sampled_from(
+    [
+        *("/", "//", "./", "../", "~/", "~", ".", "..", "a", "b.c", "x_y", "-", "@", "%", "+"),
+        *("=", ":", ",", "'", '"', "`", "\\", "C:\\", "c:", "http://", "s3://", "://", " "),
+        *("  ", "\t", "\n", "\n\n", "0", "7", "12", "0x", "0X1f", "deadbeef", "a1b2c3"),
+        *("abcdef", "123456", "1.5", "2,3", "1e5", "3e-2", "10.0.0.1", ":8080", ":80", "host"),
+        *("api-1.example.com", "db.cluster.local", "x.localdomain", ".com", ".dev", ".ai"),
+        *("123e4567-e89b-12d3-a456-426614174000", "123e4567e89b12d3a456426614174000", "<"),
+        *(">", "<num>", "sub-01", "file.txt", "a/b", "a/b/", "x" * 70, "a." * 40, "-1", "_"),
+        *("9x9", "0x3", "é", "\x1b[31m", "\r", "/a.", "a./", "./a/", ".@/", "Z"),
+    ]
+)
+
+
+@settings(max_examples=1500)
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(PIECES, max_size=25).map("".join),
+            st.text(st.characters(min_codepoint=9, max_codepoint=126), max_size=80),
+        ),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_mask_messages_by_re2_same_as_mask_message(texts):
+    """Masking all messages by RE2 passes (where exact; Python for the rest) gives what
+    ``mask_message`` gives each one."""
+    assert mask_messages(pa.array(texts, pa.string())).to_pylist() == [
+        mask_message(t) for t in texts
+    ]
+
+
+def test_mask_messages_at_the_repetition_limits():
+    """Runs of path characters and ``/`` counts around the Python patterns' bounds (the RE2
+    path is not taken where a bound could bind)."""
+    cases = [
+        *("a" * n + ":80" for n in range(250, 258)),
+        *("/a" * n for n in range(60, 70)),
+        *("x " + "b" * n + "/c" for n in range(250, 260)),
+        "'" + "x" * 900 + "'",
+        "C:\\" + "''" * 300,
+        "x/a./'q' and x/a.//",
+    ]
+    got = mask_messages(pa.array(cases, pa.string())).to_pylist()
+    assert got == [mask_message(t) for t in cases]
+    assert _re2_maskable(pa.array(["a/b 0x1f 'q'", "é", "a" * 260])).tolist() == [
+        True,
+        False,
+        False,
+    ]
