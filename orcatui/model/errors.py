@@ -260,7 +260,7 @@ def _per_distinct(values: pa.Array, fn: Callable[[str], Any]) -> tuple[list[Any]
 def _frame_of_line(line: str) -> str | None:
     """A frame line's ``file.py:function`` when it is user code, ``""`` when not; None: the
     line is no frame line (:data:`_FRAME`, as :func:`_parse_lines` reads a line)."""
-    m = _FRAME.match(line)
+    m = _FRAME.match(line[:-1] if line.endswith("\n") else line)
     return None if m is None else _user_frame(m.group(1), m.group(2))
 
 
@@ -344,11 +344,7 @@ def _parse_plain_many(texts: pa.Array) -> tuple[list[TracebackInfo], np.ndarray]
     """:func:`_parse_lines` of each plain text (no nulls), vectorised over all their lines:
     the distinct results and, per text, the index of its own."""
     n = len(texts)
-    lines = pc.split_pattern(texts, "\n")
-    flat = lines.flatten()
-    parent = pc.list_parent_indices(lines).to_numpy(zero_copy_only=False).astype(np.int64)
-    loffs = np.asarray(lines.offsets, np.int64)
-    starts = loffs[:n] - loffs[0]
+    flat, parent, starts = _lines(texts)
     idx = np.arange(len(flat), dtype=np.int64)
     # The lines after the last header line of each text (all lines without one).
     hdr = np.flatnonzero(pc.starts_with(flat, _HEADER).to_numpy(zero_copy_only=False))
@@ -375,7 +371,7 @@ def _parse_plain_many(texts: pa.Array) -> tuple[list[TracebackInfo], np.ndarray]
     names: list[str | None] = []
     if len(has_exc):
         picked = flat.take(pa.array(exc_line[has_exc]))
-        parts = pc.extract_regex(picked, r"^(?P<head>[^:]*)(?P<rest>(?::.*)?)$")
+        parts = pc.extract_regex(picked, r"^(?P<head>[^:\n]*)(?P<rest>(?::[^\n]*)?)\n?$")
         rest = pc.struct_field(parts, "rest")
         ok = pc.or_(pc.equal(rest, ""), pc.or_(pc.equal(rest, ":"), pc.starts_with(rest, ": ")))
         names, of = _per_distinct(pc.struct_field(parts, "head"), _exception_of_head)
@@ -390,6 +386,25 @@ def _parse_plain_many(texts: pa.Array) -> tuple[list[TracebackInfo], np.ndarray]
         ex, fr = divmod(p, len(frame_of) + 1)
         infos.append(TracebackInfo(names[ex - 1] if ex else None, frame_of[fr - 1] if fr else None))
     return infos, code.astype(np.int64)
+
+
+def _lines(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """The lines of string texts (no nulls; broken at ``\\n`` as ``str.split``, each line but a
+    text's last keeping its ``\\n``) as one string array over the texts' own data (no copy);
+    per line its text, and per text the index of its first line."""
+    n = len(texts)
+    _, offsets, data = texts.buffers()
+    offs = np.frombuffer(offsets, np.int32)[texts.offset : texts.offset + n + 1].astype(np.int64)
+    raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    nl = np.flatnonzero(raw[offs[0] : offs[-1]] == 0x0A) + offs[0]
+    counts = 1 + np.searchsorted(nl, offs[1:]) - np.searchsorted(nl, offs[:-1])
+    bounds = np.sort(np.concatenate([offs[:-1], nl + 1]))
+    line_offs = np.append(bounds, offs[-1]).astype(np.int32)
+    buffer = data if data is not None else pa.py_buffer(b"")
+    lines = pa.Array.from_buffers(pa.string(), len(bounds), [None, pa.py_buffer(line_offs), buffer])
+    parent = np.repeat(np.arange(n, dtype=np.int64), counts)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    return lines, parent, starts
 
 
 def _unindented(lines: pa.Array) -> np.ndarray:
@@ -681,17 +696,29 @@ class ErrorGrouper:
             )
             masked_all = self._masked(errors)
             wheres = [t[1] for t in tbs]
+            sources = [preps[i].logs for i in fresh]
 
             def texts_of(mask: np.ndarray) -> pa.Array:
-                out: list[pa.Array] = []
-                at = 0
-                for where, lg in zip(wheres, logs_of, strict=True):
+                # One take from every node's own traceback column (not copied before).
+                chunks: list[pa.Array] = []
+                picked: list[np.ndarray] = []
+                at = base = 0
+                for where, lg, src in zip(wheres, logs_of, sources, strict=True):
                     m = mask[at : at + len(where)]
                     at += len(where)
-                    if lg is not None and m.any():
-                        picked = where.filter(pa.array(m))
-                        out.append(pc.take(lg.column("traceback"), picked).cast(pa.string()))
-                return pa.chunked_array(out, pa.string()).combine_chunks()
+                    if lg is None or src is None or not m.any():
+                        continue
+                    rows = pc.take(lg.column("row"), where.filter(pa.array(m)))
+                    picked.append(rows.to_numpy(zero_copy_only=False) + base)
+                    column = src.column("traceback")
+                    if column.type != pa.string():
+                        column = column.cast(pa.string())
+                    chunks += column.chunks
+                    base += len(column)
+                if not picked:
+                    return pa.array([], pa.string())
+                taken = pa.chunked_array(chunks, pa.string()).take(pa.array(np.concatenate(picked)))
+                return taken.combine_chunks()
 
             has_text = np.concatenate([w.is_valid().to_numpy(zero_copy_only=False) for w in wheres])
             info_all = self._codes(pa.concat_arrays([t[0] for t in tbs]), has_text, texts_of)
@@ -898,17 +925,22 @@ def _example(node: str, failed: pa.Table, row: int) -> dict[str, Any]:
 
 
 def _with_tracebacks(logs: pa.Table | None) -> pa.Table | None:
-    """The log rows that carry a traceback, newest first (None: none)."""
+    """The log rows that carry a traceback, newest first (None: none): their ``key``, ``id``
+    and ``row`` (their index in ``logs``, where the text is taken from when it is needed: the
+    texts themselves are not copied)."""
     if logs is None or logs.num_rows == 0 or "traceback" not in logs.column_names:
         return None
-    # Only the columns used (a log table also holds stdout, stderr, …): cheaper to sort.
-    logs = logs.select([c for c in ("key", "id", "traceback", "ts") if c in logs.column_names])
-    logs = logs.filter(pc.is_valid(logs.column("traceback")))
-    if logs.num_rows == 0:
+    with_text = pc.is_valid(logs.column("traceback"))
+    with_text = with_text.combine_chunks() if isinstance(with_text, pa.ChunkedArray) else with_text
+    rows = np.flatnonzero(with_text.to_numpy(zero_copy_only=False))
+    if not len(rows):
         return None
-    if "ts" in logs.column_names:
-        logs = logs.sort_by([("ts", "descending")])  # index_in picks the first = the newest
-    return logs.combine_chunks()
+    # Only the columns used (a log table also holds stdout, stderr, …): cheaper to sort.
+    small = logs.select([c for c in ("key", "id", "ts") if c in logs.column_names])
+    small = small.take(pa.array(rows)).append_column("row", pa.array(rows, pa.int64()))
+    if "ts" in small.column_names:  # index_in picks the first = the newest (a stable sort)
+        small = small.take(pc.sort_indices(small, sort_keys=[("ts", "descending")]))
+    return small.combine_chunks()
 
 
 def _tracebacks_of(failed: pa.Table, logs: pa.Table | None) -> tuple[pa.Array, pa.Array]:
