@@ -293,12 +293,14 @@ def parse_traceback_codes(texts: pa.Array) -> tuple[list[TracebackInfo], np.ndar
     odd = _not_plain(texts)
     valid = pc.is_valid(texts).to_numpy(zero_copy_only=False)
     slow = np.flatnonzero(odd & valid)
-    fast = np.flatnonzero(~odd & valid)
+    fast = ~odd & valid
     seen: dict[TracebackInfo, int] = {_NO_INFO: 0}
-    if len(fast):
-        got, got_code = _parse_plain_many(texts.take(pa.array(fast)))
+    if fast.any():
+        # Every text is split (no copy of the plain ones): the results of the others (nulls,
+        # texts parsed one by one) are not used.
+        got, got_code = _parse_plain_many(texts)
         remap = np.array([seen.setdefault(i, len(seen)) for i in got], np.int64)
-        code[fast] = remap[got_code]
+        code[fast] = remap[got_code[fast]]
     for i, text in zip(slow.tolist(), texts.take(pa.array(slow)).to_pylist(), strict=True):
         code[i] = seen.setdefault(parse_traceback(text), len(seen))
     return list(seen), code
@@ -341,8 +343,8 @@ def _not_plain(texts: pa.Array) -> np.ndarray:
 
 
 def _parse_plain_many(texts: pa.Array) -> tuple[list[TracebackInfo], np.ndarray]:
-    """:func:`_parse_lines` of each plain text (no nulls), vectorised over all their lines:
-    the distinct results and, per text, the index of its own."""
+    """:func:`_parse_lines` of each plain text, vectorised over all their lines: the distinct
+    results and, per text, the index of its own (of no meaning for a null or other text)."""
     n = len(texts)
     flat, parent, starts = _lines(texts)
     idx = np.arange(len(flat), dtype=np.int64)
@@ -389,21 +391,28 @@ def _parse_plain_many(texts: pa.Array) -> tuple[list[TracebackInfo], np.ndarray]
 
 
 def _lines(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """The lines of string texts (no nulls; broken at ``\\n`` as ``str.split``, each line but a
-    text's last keeping its ``\\n``) as one string array over the texts' own data (no copy);
-    per line its text, and per text the index of its first line."""
+    """The lines of string texts (a null's slot as it is; broken at ``\\n`` as ``str.split``,
+    each line but a text's last keeping its ``\\n``) as one string array over the texts' own
+    data (no copy); per line its text, and per text the index of its first line."""
     n = len(texts)
     _, offsets, data = texts.buffers()
     offs = np.frombuffer(offsets, np.int32)[texts.offset : texts.offset + n + 1].astype(np.int64)
     raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
     nl = np.flatnonzero(raw[offs[0] : offs[-1]] == 0x0A) + offs[0]
     counts = 1 + np.searchsorted(nl, offs[1:]) - np.searchsorted(nl, offs[:-1])
-    bounds = np.sort(np.concatenate([offs[:-1], nl + 1]))
-    line_offs = np.append(bounds, offs[-1]).astype(np.int32)
-    buffer = data if data is not None else pa.py_buffer(b"")
-    lines = pa.Array.from_buffers(pa.string(), len(bounds), [None, pa.py_buffer(line_offs), buffer])
-    parent = np.repeat(np.arange(n, dtype=np.int64), counts)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    # Each text's start, then the starts of its other lines (after each "\n"), in order.
+    bounds = np.empty(len(nl) + n + 1, np.int64)
+    first = np.zeros(len(bounds) - 1, bool)
+    first[starts] = True
+    bounds[:-1][first] = offs[:-1]
+    bounds[:-1][~first] = nl + 1
+    bounds[-1] = offs[-1]
+    buffer = data if data is not None else pa.py_buffer(b"")
+    lines = pa.Array.from_buffers(
+        pa.string(), len(bounds) - 1, [None, pa.py_buffer(bounds.astype(np.int32)), buffer]
+    )
+    parent = np.repeat(np.arange(n, dtype=np.int64), counts)
     return lines, parent, starts
 
 
@@ -698,7 +707,7 @@ class ErrorGrouper:
             wheres = [t[1] for t in tbs]
             sources = [preps[i].logs for i in fresh]
 
-            def texts_of(mask: np.ndarray) -> pa.Array:
+            def texts_of(mask: np.ndarray) -> tuple[pa.Array, np.ndarray]:
                 # One take from every node's own traceback column (not copied before).
                 chunks: list[pa.Array] = []
                 picked: list[np.ndarray] = []
@@ -716,9 +725,12 @@ class ErrorGrouper:
                     chunks += column.chunks
                     base += len(column)
                 if not picked:
-                    return pa.array([], pa.string())
-                taken = pa.chunked_array(chunks, pa.string()).take(pa.array(np.concatenate(picked)))
-                return taken.combine_chunks()
+                    return pa.array([], pa.string()), np.zeros(0, np.int64)
+                index = np.concatenate(picked)
+                if len(index) >= 0.75 * base:  # most texts: joined (a copy) beats taken
+                    return pa.concat_arrays(chunks), index
+                taken = pa.chunked_array(chunks, pa.string()).take(pa.array(index))
+                return taken.combine_chunks(), np.arange(len(index))
 
             has_text = np.concatenate([w.is_valid().to_numpy(zero_copy_only=False) for w in wheres])
             info_all = self._codes(pa.concat_arrays([t[0] for t in tbs]), has_text, texts_of)
@@ -836,12 +848,13 @@ class ErrorGrouper:
         self,
         ids: pa.Array,
         has_text: np.ndarray,
-        texts_of: Callable[[np.ndarray], pa.Array],
+        texts_of: Callable[[np.ndarray], tuple[pa.Array, np.ndarray]],
     ) -> np.ndarray:
         """Per failed row, the code of its parsed traceback (0 = none), by log row id.
 
-        ``has_text``: which rows have a traceback; ``texts_of(mask)``: the traceback texts of
-        the rows in ``mask`` (asked only for rows whose log row id is not known yet).
+        ``has_text``: which rows have a traceback; ``texts_of(mask)``: texts and, per row in
+        ``mask``, the index of its traceback among them (asked only for rows whose log row id
+        is not known yet).
         """
         n = len(ids)
         out = np.zeros(n, np.int64)
@@ -871,7 +884,7 @@ class ErrorGrouper:
                 rows = np.flatnonzero(by_id)[miss]
                 mask = np.zeros(n, dtype=bool)
                 mask[rows] = True
-                new = self._codes_of(texts_of(mask))  # in row order, as ``rows`` (sorted)
+                new = self._codes_of(*texts_of(mask))  # in row order, as ``rows`` (sorted)
                 got[miss] = new
                 self._known_ids.append(wanted.take(pa.array(miss)))
                 self._known_codes.append(new)
@@ -880,12 +893,12 @@ class ErrorGrouper:
             out[by_id] = got
         by_text = has_text & ~by_id
         if by_text.any():
-            out[by_text] = self._codes_of(texts_of(by_text))
+            out[by_text] = self._codes_of(*texts_of(by_text))
         return out
 
-    def _codes_of(self, texts: pa.Array) -> np.ndarray:
-        """The code of each traceback text's parse (:func:`parse_traceback_codes`: all texts
-        parsed together)."""
+    def _codes_of(self, texts: pa.Array, index: np.ndarray) -> np.ndarray:
+        """The code of the parse of the traceback texts ``texts[index]``
+        (:func:`parse_traceback_codes`: all texts parsed together)."""
         infos, code = parse_traceback_codes(texts)
         codes = []
         for info in infos:
@@ -893,7 +906,7 @@ class ErrorGrouper:
             if c == len(self._infos):
                 self._infos.append(info)
             codes.append(c)
-        return np.asarray(codes, np.int64)[code]
+        return np.asarray(codes, np.int64)[code[index]]
 
 
 def _zero_digits(arr: pa.Array) -> pa.Array:
