@@ -21,7 +21,14 @@ from orcatui.model.monitor import Monitor, PipelineInfo, RunInfo
 from orcatui.model.packets import from_numpy
 from orcatui.model.progress import NodeTimes, node_times
 from orcatui.model.slow import slow_packets
-from orcatui.model.views import ROW_COLUMNS, View, duration_stats, order_rows, row_order
+from orcatui.model.views import (
+    ROW_COLUMNS,
+    View,
+    duration_stats,
+    order_rows,
+    row_order,
+    row_orders,
+)
 
 
 def iso(epoch: float | None) -> str | None:
@@ -98,6 +105,95 @@ def _listed(
     return chosen.select(wanted).to_pylist()
 
 
+_LISTED_STATES = pa.array(["FAILED", "LOST"], pa.string())
+
+
+def _listed_codes(rows: pa.Table) -> np.ndarray:
+    """Per display row, 0 if FAILED, 1 if LOST, else -1 (one pass for both lists)."""
+    if not rows.num_rows:
+        return np.zeros(0, np.int64)
+    codes = pc.index_in(rows.column("state"), value_set=_LISTED_STATES)
+    codes = codes.combine_chunks() if isinstance(codes, pa.ChunkedArray) else codes
+    return pc.fill_null(codes, -1).to_numpy(zero_copy_only=False)
+
+
+def _listed_many(
+    nodes: list[tuple[pa.Table, tuple[str, ...]]],
+    state: str,
+    columns: list[str],
+    codes: list[np.ndarray],
+) -> list[pa.Table]:
+    """:func:`_listed` of many nodes' rows, as tables of the same columns, the orders computed
+    together (:func:`views.row_orders`). ``codes``: per node, :func:`_listed_codes` of its
+    rows."""
+    code = _LISTED_STATES.to_pylist().index(state)
+    out: list[pa.Table | None] = [None] * len(nodes)
+    batch: list[int] = []
+    tables: list[pa.Table] = []
+    for i, (rows, tags) in enumerate(nodes):
+        names = rows.column_names
+        wanted = [*columns, *(t for t in tags if t in names)]
+        if names[: len(ROW_COLUMNS)] != list(ROW_COLUMNS):  # not display rows
+            chosen = rows.filter(pc.equal(rows.column("state"), state))
+            out[i] = order_rows(chosen).select(wanted)
+            continue
+        picked = np.flatnonzero(codes[i] == code)
+        if not len(picked):
+            out[i] = rows.select(wanted).slice(0, 0)
+            continue
+        # Only the columns listed and ordered by are taken (filtering and reordering every
+        # column of every node's rows was a fifth of the summary's report).
+        tag_cols = names[len(ROW_COLUMNS) :]
+        chosen = rows.select(list(dict.fromkeys([*wanted, *tag_cols, "run_id"])))
+        batch.append(i)
+        tables.append(chosen.take(from_numpy(picked)))
+    orders = row_orders(tables, [list(nodes[i][0].column_names[len(ROW_COLUMNS) :]) for i in batch])
+    for i, chosen, order in zip(batch, tables, orders, strict=True):
+        rows, tags = nodes[i]
+        wanted = [*columns, *(t for t in tags if t in rows.column_names)]
+        if not (order == np.arange(len(order))).all():
+            chosen = chosen.take(from_numpy(order))
+        out[i] = chosen.select(wanted)
+    return [t if t is not None else pa.table({}) for t in out]
+
+
+def _values(table: pa.Table, name: str) -> list[Any]:
+    """A column as Python values; all None when the table has no such column."""
+    if name in table.column_names:
+        return table.column(name).to_pylist()
+    return [None] * table.num_rows
+
+
+# A first line by RE2 (see :func:`first_lines`): blank lines and leading blanks skipped, the
+# line up to its last non-blank character.
+_FIRST_LINE = r"^[ \t\n]*(?P<line>[^\n]*[^ \t\n])"
+
+
+def first_lines(errors: pa.ChunkedArray | pa.Array) -> list[str | None]:
+    """:func:`first_line` of each text of a string column, by one RE2 pass where that is exact:
+    texts of printable ASCII, ``\\t`` and ``\\n`` (``splitlines`` then breaks only at ``\\n``
+    and ``strip`` removes only spaces and tabs); the others one by one."""
+    arr = errors.combine_chunks() if isinstance(errors, pa.ChunkedArray) else errors
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return [first_line(t) for t in arr.to_pylist()]
+    if len(arr) == 0:
+        return []
+    plain = pc.and_(
+        pc.string_is_ascii(arr),
+        pc.invert(pc.match_substring_regex(arr, r"[\x00-\x08\x0b-\x1f\x7f]")),
+    )
+    found = pc.struct_field(pc.extract_regex(arr, _FIRST_LINE), "line")
+    # A text without a non-blank character: "" (no match); a null stays None.
+    out = pc.if_else(pc.is_valid(arr), pc.fill_null(found, ""), pa.scalar(None, pa.string()))
+    values = out.to_pylist()
+    other = np.flatnonzero(~pc.fill_null(plain, True).to_numpy(zero_copy_only=False))
+    if len(other):
+        texts = arr.take(pa.array(other)).to_pylist()
+        for i, text in zip(other.tolist(), texts, strict=True):
+            values[i] = first_line(text)
+    return values
+
+
 def _error_groups(failures: list[tuple[str, pa.Table, Any]]) -> list[dict[str, Any]]:
     """``"error_groups"`` of the nodes' rows (imported here: a run without a FAILED packet
     has no groups, and ``summary`` starts faster without the grouping module)."""
@@ -128,6 +224,51 @@ def sorted_duration_stats(durations: np.ndarray) -> tuple[float | None, float | 
     return float(median), float(durations[-1])
 
 
+def _failed_json(failed: pa.Table, tags: tuple[str, ...]) -> list[dict[str, Any]]:
+    """A node's ``"failed"`` entries from its listed FAILED rows."""
+    if not failed.num_rows:
+        return []
+    errors = _values(failed, "error")
+    values = [_values(failed, t) for t in tags]
+    return [
+        {
+            "run_id": run_id,
+            "tags": dict(zip(tags, vals, strict=True)),
+            "error": e,
+            "error_first_line": f,
+        }
+        for run_id, e, f, *vals in zip(
+            _values(failed, "run_id"),
+            errors,
+            first_lines(failed.column("error")),
+            *values,
+            strict=True,
+        )
+    ]
+
+
+def _lost_json(lost: pa.Table, tags: tuple[str, ...]) -> list[dict[str, Any]]:
+    """A node's ``"lost"`` entries from its listed LOST rows."""
+    if not lost.num_rows:
+        return []
+    values = [_values(lost, t) for t in tags]
+    return [
+        {
+            "run_id": run_id,
+            "tags": dict(zip(tags, vals, strict=True)),
+            "reason": reason,
+            "running_since": iso(started / 1e6 if started is not None else None),
+        }
+        for run_id, reason, started, *vals in zip(
+            _values(lost, "run_id"),
+            _values(lost, "lost_reason"),
+            _values(lost, "started_us"),
+            *values,
+            strict=True,
+        )
+    ]
+
+
 def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[str, Any]:
     """One pipeline's part of the report."""
     times = _triage_times(monitor, info, now)
@@ -137,6 +278,7 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
     titles: dict[str, int] = {}
     for node in info.nodes:
         titles[node.name.title] = titles.get(node.name.title, 0) + 1
+    picked: list[tuple[Any, pa.Table, list[Any], Any, Any]] = []
     for node in info.nodes:
         rows = monitor.packet_rows(node.key, info.view, now, info.verdicts, ordered=False)
         group_name = node.name.title
@@ -154,9 +296,16 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
         median, longest = (
             sorted_duration_stats(known.durations) if known is not None else duration_stats(rows)
         )
-        failed = _listed(rows, "FAILED", ["run_id", "error"], node.tags)
-        any_failed = any_failed or bool(failed)
-        lost = _listed(rows, "LOST", ["run_id", "lost_reason", "started_us"], node.tags)
+        picked.append((node, rows, slow, median, longest))
+    # The FAILED and LOST rows of every node, listed and ordered together.
+    listing = [(rows, node.tags) for node, rows, *_ in picked]
+    codes = [_listed_codes(rows) for rows, _ in listing]
+    failed_of = _listed_many(listing, "FAILED", ["run_id", "error"], codes)
+    lost_of = _listed_many(listing, "LOST", ["run_id", "lost_reason", "started_us"], codes)
+    for (node, _rows, slow, median, longest), failed, lost in zip(
+        picked, failed_of, lost_of, strict=True
+    ):
+        any_failed = any_failed or bool(failed.num_rows)
         nodes.append(
             {
                 "name": node.name.title,
@@ -167,26 +316,8 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
                 "counts": node.counts,
                 "duration_median_s": median,
                 "duration_max_s": longest,
-                "failed": [
-                    {
-                        "run_id": r["run_id"],
-                        "tags": _tags(r, node.tags),
-                        "error": r["error"],
-                        "error_first_line": first_line(r["error"]),
-                    }
-                    for r in failed
-                ],
-                "lost": [
-                    {
-                        "run_id": r["run_id"],
-                        "tags": _tags(r, node.tags),
-                        "reason": r["lost_reason"],
-                        "running_since": iso(
-                            r["started_us"] / 1e6 if r["started_us"] is not None else None
-                        ),
-                    }
-                    for r in lost
-                ],
+                "failed": _failed_json(failed, node.tags),
+                "lost": _lost_json(lost, node.tags),
                 "progress": node.progress.to_json() if node.progress is not None else None,
                 "slow": [p.to_json() for p in slow],
             }
