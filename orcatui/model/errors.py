@@ -711,7 +711,7 @@ class ErrorGrouper:
                 # One take from every node's own traceback column (not copied before).
                 chunks: list[pa.Array] = []
                 picked: list[np.ndarray] = []
-                at = base = 0
+                at = base = with_text = 0
                 for where, lg, src in zip(wheres, logs_of, sources, strict=True):
                     m = mask[at : at + len(where)]
                     at += len(where)
@@ -724,10 +724,11 @@ class ErrorGrouper:
                         column = column.cast(pa.string())
                     chunks += column.chunks
                     base += len(column)
+                    with_text += len(lg)
                 if not picked:
                     return pa.array([], pa.string()), np.zeros(0, np.int64)
                 index = np.concatenate(picked)
-                if len(index) >= 0.75 * base:  # most texts: joined (a copy) beats taken
+                if len(index) >= 0.75 * with_text:  # most texts: joined (a copy) beats taken
                     return pa.concat_arrays(chunks), index
                 taken = pa.chunked_array(chunks, pa.string()).take(pa.array(index))
                 return taken.combine_chunks(), np.arange(len(index))

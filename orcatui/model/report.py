@@ -164,15 +164,10 @@ def _values(table: pa.Table, name: str) -> list[Any]:
     return [None] * table.num_rows
 
 
-# A first line by RE2 (see :func:`first_lines`): blank lines and leading blanks skipped, the
-# line up to its last non-blank character.
-_FIRST_LINE = r"^[ \t\n]*(?P<line>[^\n]*[^ \t\n])"
-
-
 def first_lines(errors: pa.ChunkedArray | pa.Array) -> list[str | None]:
-    """:func:`first_line` of each text of a string column, by one RE2 pass where that is exact:
-    texts of printable ASCII, ``\\t`` and ``\\n`` (``splitlines`` then breaks only at ``\\n``
-    and ``strip`` removes only spaces and tabs); the others one by one."""
+    """:func:`first_line` of each text of a string column, by a few Arrow passes where that is
+    exact: texts of printable ASCII, ``\\t`` and ``\\n`` (``splitlines`` then breaks only at
+    ``\\n`` and ``strip`` removes only spaces and tabs); the others one by one."""
     arr = errors.combine_chunks() if isinstance(errors, pa.ChunkedArray) else errors
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         return [first_line(t) for t in arr.to_pylist()]
@@ -182,16 +177,39 @@ def first_lines(errors: pa.ChunkedArray | pa.Array) -> list[str | None]:
         pc.string_is_ascii(arr),
         pc.invert(pc.match_substring_regex(arr, r"[\x00-\x08\x0b-\x1f\x7f]")),
     )
-    found = pc.struct_field(pc.extract_regex(arr, _FIRST_LINE), "line")
-    # A text without a non-blank character: "" (no match); a null stays None.
-    out = pc.if_else(pc.is_valid(arr), pc.fill_null(found, ""), pa.scalar(None, pa.string()))
-    values = out.to_pylist()
+    # Blank lines and the first line's leading blanks skipped, then that line, its trailing
+    # blanks cut (a text without a non-blank character: "").
+    head = pc.utf8_ltrim(arr, characters=" \t\n")
+    line = pc.list_element(pc.split_pattern(head, "\n", max_splits=1), 0)
+    values = pc.utf8_rtrim(line, characters=" \t").to_pylist()
     other = np.flatnonzero(~pc.fill_null(plain, True).to_numpy(zero_copy_only=False))
     if len(other):
         texts = arr.take(pa.array(other)).to_pylist()
         for i, text in zip(other.tolist(), texts, strict=True):
             values[i] = first_line(text)
     return values
+
+
+def _first_lines_of(tables: list[pa.Table]) -> list[list[str | None]]:
+    """:func:`first_lines` of the ``error`` column of each table, in one pass over all."""
+    text = [t for t in tables if t.num_rows and "error" in t.column_names]
+    kinds = {t.column("error").type for t in text}
+    if len(kinds) != 1 or not all(
+        pa.types.is_string(k) or pa.types.is_large_string(k) for k in kinds
+    ):  # no rows, or not one text type: each on its own
+        return [first_lines(t.column("error")) if t.num_rows else [] for t in tables]
+    kind = kinds.pop()
+    joined = pa.chunked_array([c for t in text for c in t.column("error").chunks], kind)
+    found = first_lines(joined)
+    out: list[list[str | None]] = []
+    at = 0
+    for t in tables:
+        if t.num_rows and "error" in t.column_names:
+            out.append(found[at : at + t.num_rows])
+            at += t.num_rows
+        else:
+            out.append([])
+    return out
 
 
 def _error_groups(failures: list[tuple[str, pa.Table, Any]]) -> list[dict[str, Any]]:
@@ -224,8 +242,11 @@ def sorted_duration_stats(durations: np.ndarray) -> tuple[float | None, float | 
     return float(median), float(durations[-1])
 
 
-def _failed_json(failed: pa.Table, tags: tuple[str, ...]) -> list[dict[str, Any]]:
-    """A node's ``"failed"`` entries from its listed FAILED rows."""
+def _failed_json(
+    failed: pa.Table, tags: tuple[str, ...], firsts: list[str | None]
+) -> list[dict[str, Any]]:
+    """A node's ``"failed"`` entries from its listed FAILED rows (``firsts``: the first line of
+    each one's error)."""
     if not failed.num_rows:
         return []
     errors = _values(failed, "error")
@@ -240,7 +261,7 @@ def _failed_json(failed: pa.Table, tags: tuple[str, ...]) -> list[dict[str, Any]
         for run_id, e, f, *vals in zip(
             _values(failed, "run_id"),
             errors,
-            first_lines(failed.column("error")),
+            firsts,
             *values,
             strict=True,
         )
@@ -302,8 +323,9 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
     codes = [_listed_codes(rows) for rows, _ in listing]
     failed_of = _listed_many(listing, "FAILED", ["run_id", "error"], codes)
     lost_of = _listed_many(listing, "LOST", ["run_id", "lost_reason", "started_us"], codes)
-    for (node, _rows, slow, median, longest), failed, lost in zip(
-        picked, failed_of, lost_of, strict=True
+    firsts = _first_lines_of(failed_of)
+    for (node, _rows, slow, median, longest), failed, lost, first in zip(
+        picked, failed_of, lost_of, firsts, strict=True
     ):
         any_failed = any_failed or bool(failed.num_rows)
         nodes.append(
@@ -316,7 +338,7 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
                 "counts": node.counts,
                 "duration_median_s": median,
                 "duration_max_s": longest,
-                "failed": _failed_json(failed, node.tags),
+                "failed": _failed_json(failed, node.tags, first),
                 "lost": _lost_json(lost, node.tags),
                 "progress": node.progress.to_json() if node.progress is not None else None,
                 "slow": [p.to_json() for p in slow],

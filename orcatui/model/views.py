@@ -420,6 +420,9 @@ def row_orders(tables: list[pa.Table], cols: list[list[str]]) -> list[np.ndarray
                 at += tables[i].num_rows
                 present = mine[mine >= 0]
                 ranks = num_rank if is_num[present].all() else nat_rank
+                if not last:  # every value null
+                    keys[i][name] = np.zeros(len(mine), np.int64)
+                    continue
                 keys[i][name] = np.where(mine >= 0, ranks[np.maximum(mine, 0)], last)
         for i in batch:
             columns = [keys[i][c] for c in [*cols[i], "run_id"]]
