@@ -123,13 +123,13 @@ def _listed_many(
     columns: list[str],
     codes: list[np.ndarray],
 ) -> list[pa.Table]:
-    """:func:`_listed` of many nodes' rows, as tables of the same columns, the orders computed
-    together (:func:`views.row_orders`). ``codes``: per node, :func:`_listed_codes` of its
-    rows."""
+    """:func:`_listed` of many nodes' rows, as tables of the same columns: the rows of nodes
+    whose columns agree taken at once, the orders computed together (:func:`views.row_orders`),
+    reordered at once. ``codes``: per node, :func:`_listed_codes` of its rows."""
     code = _LISTED_STATES.to_pylist().index(state)
     out: list[pa.Table | None] = [None] * len(nodes)
-    batch: list[int] = []
-    tables: list[pa.Table] = []
+    picks: dict[int, np.ndarray] = {}
+    groups: dict[tuple[Any, ...], list[int]] = {}
     for i, (rows, tags) in enumerate(nodes):
         names = rows.column_names
         wanted = [*columns, *(t for t in tags if t in names)]
@@ -144,23 +144,54 @@ def _listed_many(
         # Only the columns listed and ordered by are taken (filtering and reordering every
         # column of every node's rows was a fifth of the summary's report).
         tag_cols = names[len(ROW_COLUMNS) :]
-        chosen = rows.select(list(dict.fromkeys([*wanted, *tag_cols, "run_id"])))
-        batch.append(i)
-        tables.append(chosen.take(from_numpy(picked)))
-    orders = row_orders(tables, [list(nodes[i][0].column_names[len(ROW_COLUMNS) :]) for i in batch])
-    for i, chosen, order in zip(batch, tables, orders, strict=True):
-        rows, tags = nodes[i]
-        wanted = [*columns, *(t for t in tags if t in rows.column_names)]
-        if not (order == np.arange(len(order))).all():
-            chosen = chosen.take(from_numpy(order))
-        out[i] = chosen.select(wanted)
+        selected = list(dict.fromkeys([*wanted, *tag_cols, "run_id"]))
+        picks[i] = picked
+        key = (tuple(selected), tuple(rows.schema.field(c).type for c in selected))
+        groups.setdefault(key, []).append(i)
+    for (selected, _), members in groups.items():
+        parts = [nodes[i][0].select(list(selected)) for i in members]
+        starts = np.cumsum([0, *(p.num_rows for p in parts)])
+        index = np.concatenate([picks[i] + at for i, at in zip(members, starts, strict=False)])
+        taken = pa.concat_tables(parts).take(from_numpy(index))
+        sizes = [len(picks[i]) for i in members]
+        at_of = np.cumsum([0, *sizes])
+        chosen = [taken.slice(at, n) for at, n in zip(at_of, sizes, strict=False)]
+        cols = [list(nodes[i][0].column_names[len(ROW_COLUMNS) :]) for i in members]
+        orders = row_orders(chosen, cols)
+        perm = np.concatenate([o + at for o, at in zip(orders, at_of, strict=False)])
+        if not (perm == np.arange(len(perm))).all():
+            taken = taken.take(from_numpy(perm))
+        for i, at, n in zip(members, at_of, sizes, strict=False):
+            rows, tags = nodes[i]
+            wanted = [*columns, *(t for t in tags if t in rows.column_names)]
+            out[i] = taken.slice(at, n).select(wanted)
     return [t if t is not None else pa.table({}) for t in out]
 
 
-def _values(table: pa.Table, name: str) -> list[Any]:
-    """A column as Python values; all None when the table has no such column."""
-    if name in table.column_names:
-        return table.column(name).to_pylist()
+def _column_lists(tables: list[pa.Table]) -> list[dict[str, list[Any]]]:
+    """Each table's columns as Python lists, converted once for all tables of one schema."""
+    out: list[dict[str, list[Any]]] = [{} for _ in tables]
+    groups: dict[Any, list[int]] = {}
+    for i, t in enumerate(tables):
+        if t.num_rows:
+            key = (tuple(t.column_names), tuple(t.schema.types))
+            groups.setdefault(key, []).append(i)
+    for (names, _), members in groups.items():
+        joined = pa.concat_tables([tables[i] for i in members])
+        at = 0
+        lists = {c: joined.column(k).to_pylist() for k, c in enumerate(names)}
+        for i in members:
+            n = tables[i].num_rows
+            out[i] = {c: v[at : at + n] for c, v in lists.items()}
+            at += n
+    return out
+
+
+def _values(table: pa.Table, name: str, lists: dict[str, list[Any]]) -> list[Any]:
+    """A column as Python values (from ``lists``: :func:`_column_lists` of the table); all
+    None when the table has no such column."""
+    if name in lists:
+        return lists[name]
     return [None] * table.num_rows
 
 
@@ -243,14 +274,14 @@ def sorted_duration_stats(durations: np.ndarray) -> tuple[float | None, float | 
 
 
 def _failed_json(
-    failed: pa.Table, tags: tuple[str, ...], firsts: list[str | None]
+    failed: pa.Table, tags: tuple[str, ...], firsts: list[str | None], lists: dict[str, list[Any]]
 ) -> list[dict[str, Any]]:
     """A node's ``"failed"`` entries from its listed FAILED rows (``firsts``: the first line of
-    each one's error)."""
+    each one's error; ``lists``: :func:`_column_lists` of the rows)."""
     if not failed.num_rows:
         return []
-    errors = _values(failed, "error")
-    values = [_values(failed, t) for t in tags]
+    errors = _values(failed, "error", lists)
+    values = [_values(failed, t, lists) for t in tags]
     return [
         {
             "run_id": run_id,
@@ -259,7 +290,7 @@ def _failed_json(
             "error_first_line": f,
         }
         for run_id, e, f, *vals in zip(
-            _values(failed, "run_id"),
+            _values(failed, "run_id", lists),
             errors,
             firsts,
             *values,
@@ -268,11 +299,14 @@ def _failed_json(
     ]
 
 
-def _lost_json(lost: pa.Table, tags: tuple[str, ...]) -> list[dict[str, Any]]:
-    """A node's ``"lost"`` entries from its listed LOST rows."""
+def _lost_json(
+    lost: pa.Table, tags: tuple[str, ...], lists: dict[str, list[Any]]
+) -> list[dict[str, Any]]:
+    """A node's ``"lost"`` entries from its listed LOST rows (``lists``: as for
+    :func:`_failed_json`)."""
     if not lost.num_rows:
         return []
-    values = [_values(lost, t) for t in tags]
+    values = [_values(lost, t, lists) for t in tags]
     return [
         {
             "run_id": run_id,
@@ -281,9 +315,9 @@ def _lost_json(lost: pa.Table, tags: tuple[str, ...]) -> list[dict[str, Any]]:
             "running_since": iso(started / 1e6 if started is not None else None),
         }
         for run_id, reason, started, *vals in zip(
-            _values(lost, "run_id"),
-            _values(lost, "lost_reason"),
-            _values(lost, "started_us"),
+            _values(lost, "run_id", lists),
+            _values(lost, "lost_reason", lists),
+            _values(lost, "started_us", lists),
             *values,
             strict=True,
         )
@@ -324,8 +358,9 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
     failed_of = _listed_many(listing, "FAILED", ["run_id", "error"], codes)
     lost_of = _listed_many(listing, "LOST", ["run_id", "lost_reason", "started_us"], codes)
     firsts = _first_lines_of(failed_of)
-    for (node, _rows, slow, median, longest), failed, lost, first in zip(
-        picked, failed_of, lost_of, firsts, strict=True
+    failed_lists, lost_lists = _column_lists(failed_of), _column_lists(lost_of)
+    for (node, _rows, slow, median, longest), failed, lost, first, f_lists, l_lists in zip(
+        picked, failed_of, lost_of, firsts, failed_lists, lost_lists, strict=True
     ):
         any_failed = any_failed or bool(failed.num_rows)
         nodes.append(
@@ -338,8 +373,8 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
                 "counts": node.counts,
                 "duration_median_s": median,
                 "duration_max_s": longest,
-                "failed": _failed_json(failed, node.tags, first),
-                "lost": _lost_json(lost, node.tags),
+                "failed": _failed_json(failed, node.tags, first, f_lists),
+                "lost": _lost_json(lost, node.tags, l_lists),
                 "progress": node.progress.to_json() if node.progress is not None else None,
                 "slow": [p.to_json() for p in slow],
             }
