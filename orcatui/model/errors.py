@@ -497,7 +497,8 @@ def _mask_re2(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
             ok &= ~edge.to_numpy(zero_copy_only=False)
         texts = pc.replace_substring_regex(texts, pattern, token)
     # Per line: runs of spaces and tabs as one space, stripped; blank lines dropped.
-    texts = pc.replace_substring_regex(texts, r"[ \t]+", " ")
+    # (A lone space needs no replacing: only runs of two or more and tabs are rewritten.)
+    texts = pc.replace_substring_regex(texts, r"[ \t]{2,}|\t", " ")
     texts = pc.replace_substring_regex(texts, r"(?m)^ | $", "")
     texts = pc.replace_substring_regex(texts, r"\n\n+", "\n")
     texts = pc.replace_substring_regex(texts, r"^\n|\n$", "")

@@ -149,10 +149,10 @@ def _listed_many(
         key = (tuple(selected), tuple(rows.schema.field(c).type for c in selected))
         groups.setdefault(key, []).append(i)
     for (selected, _), members in groups.items():
-        parts = [nodes[i][0].select(list(selected)) for i in members]
-        starts = np.cumsum([0, *(p.num_rows for p in parts)])
-        index = np.concatenate([picks[i] + at for i, at in zip(members, starts, strict=False)])
-        taken = pa.concat_tables(parts).take(from_numpy(index))
+        # Taken node by node (a take from many nodes' chunks would join them all first),
+        # then joined: the rows listed are few.
+        parts = [nodes[i][0].select(list(selected)).take(from_numpy(picks[i])) for i in members]
+        taken = pa.concat_tables(parts).combine_chunks()
         sizes = [len(picks[i]) for i in members]
         at_of = np.cumsum([0, *sizes])
         chosen = [taken.slice(at, n) for at, n in zip(at_of, sizes, strict=False)]
