@@ -119,16 +119,22 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
     lost_reason = pa.nulls(n, pa.string())
     dead = lost_reasons(verdicts)
     if dead and n:
-        dead_runs = pa.array(list(dead), pa.string())
-        which = pc.index_in(packets.column("run_id"), value_set=dead_runs)
-        lost = pc.and_(pc.equal(codes, int(State.RUNNING)), pc.is_valid(which))
-        lost = pc.fill_null(lost, False)
-        is_lost = lost.to_numpy(zero_copy_only=False)
+        # Only RUNNING packets can be LOST: their runs alone are looked up (few rows).
+        running = pc.fill_null(pc.equal(codes, int(State.RUNNING)), False)
+        at = np.flatnonzero(running.to_numpy(zero_copy_only=False))
+        which = np.full(n, -1, np.int64)
+        if len(at):
+            dead_runs = pa.array(list(dead), pa.string())
+            found = pc.index_in(packets.column("run_id").take(from_numpy(at)), value_set=dead_runs)
+            which[at] = pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
+        is_lost = which >= 0
         if is_lost.any():
-            reasons = pc.take(pa.array(list(dead.values()), pa.string()), which)
-            lost_reason = pc.if_else(lost, reasons, pa.scalar(None, pa.string()))
+            reasons = pa.array(list(dead.values()), pa.string())
+            lost_reason = pc.take(reasons, from_numpy(np.maximum(which, 0), null=~is_lost))
             if codes.null_count:
-                lost_codes = lost
+                lost_codes = pa.Array.from_buffers(
+                    pa.bool_(), n, [None, pa.py_buffer(np.packbits(is_lost, bitorder="little"))]
+                )
             else:  # LOST as a code of its own: the names are then taken once
                 codes = from_numpy(np.where(is_lost, int(State.LOST), codes.to_numpy()))
     state = pc.take(names, pc.cast(codes, pa.int32())) if n else pa.array([], pa.string())
