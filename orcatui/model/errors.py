@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orcatui.model.logs import NodeLogs
+from orcatui.model.packets import from_numpy
 from orcatui.model.views import ROW_COLUMNS
 from orcatui.text import strip_escapes
 
@@ -230,6 +231,13 @@ _NOT_PLAIN_RE2 = (
 _EXC_NAME = re.compile(r"[A-Za-z_][\w.]{0,200}")
 
 
+def _bools(mask: np.ndarray) -> pa.Array:
+    """A numpy bool array as an Arrow one (built from buffers: ``pa.array`` of a numpy array
+    imports ``numpy.ma``, start-up time ``summary`` does without)."""
+    bits = np.packbits(np.asarray(mask, bool), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(mask), [None, pa.py_buffer(bits)])
+
+
 def _last_per_group(group: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     """Per group 0..size-1, the value of its last member (``group`` sorted ascending), -1 if
     none."""
@@ -301,7 +309,7 @@ def parse_traceback_codes(texts: pa.Array) -> tuple[list[TracebackInfo], np.ndar
         got, got_code = _parse_plain_many(texts)
         remap = np.array([seen.setdefault(i, len(seen)) for i in got], np.int64)
         code[fast] = remap[got_code[fast]]
-    for i, text in zip(slow.tolist(), texts.take(pa.array(slow)).to_pylist(), strict=True):
+    for i, text in zip(slow.tolist(), texts.take(from_numpy(slow)).to_pylist(), strict=True):
         code[i] = seen.setdefault(parse_traceback(text), len(seen))
     return list(seen), code
 
@@ -318,7 +326,7 @@ def _not_plain(texts: pa.Array) -> np.ndarray:
     ascii_ = pc.fill_null(pc.string_is_ascii(texts), True).to_numpy(zero_copy_only=False)
     if not ascii_.all():  # the non-ASCII texts: the whole class, by RE2 on them alone
         other = np.flatnonzero(~ascii_)
-        hit = pc.match_substring_regex(texts.take(pa.array(other)), _NOT_PLAIN_RE2)
+        hit = pc.match_substring_regex(texts.take(from_numpy(other)), _NOT_PLAIN_RE2)
         out[other] |= pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
     # ASCII texts: a byte below 0x20 other than \t and \n, or DEL (on the bytes: fast).
     _, offsets, data = texts.buffers()
@@ -358,7 +366,7 @@ def _parse_plain_many(texts: pa.Array) -> tuple[list[TracebackInfo], np.ndarray]
     frame_of: list[str | None] = []
     which = np.zeros(0, np.int64)
     if len(cand):
-        frame_of, which = _per_distinct(flat.take(pa.array(cand)), _frame_of_line)
+        frame_of, which = _per_distinct(flat.take(from_numpy(cand)), _frame_of_line)
         is_frame = np.array([f is not None for f in frame_of], bool)[which]
         cand, which = cand[is_frame], which[is_frame]
     last_frame = _last_per_group(parent[cand], cand, n)
@@ -372,7 +380,7 @@ def _parse_plain_many(texts: pa.Array) -> tuple[list[TracebackInfo], np.ndarray]
     exception = np.full(n, -1, np.int64)
     names: list[str | None] = []
     if len(has_exc):
-        picked = flat.take(pa.array(exc_line[has_exc]))
+        picked = flat.take(from_numpy(exc_line[has_exc]))
         parts = pc.extract_regex(picked, r"^(?P<head>[^:\n]*)(?P<rest>(?::[^\n]*)?)\n?$")
         rest = pc.struct_field(parts, "rest")
         ok = pc.or_(pc.equal(rest, ""), pc.or_(pc.equal(rest, ":"), pc.starts_with(rest, ": ")))
@@ -431,7 +439,7 @@ def _unindented(lines: pa.Array) -> np.ndarray:
     out = nonempty & ~(((first >= 0x09) & (first <= 0x0D)) | ((first >= 0x1C) & (first <= 0x20)))
     wide = np.flatnonzero(nonempty & (first >= 0x80))
     if len(wide):  # a multi-byte first character: asked of Python, once per distinct one
-        firsts = pc.utf8_slice_codeunits(lines.take(pa.array(wide)), 0, 1)
+        firsts = pc.utf8_slice_codeunits(lines.take(from_numpy(wide)), 0, 1)
         spaces, of = _per_distinct(firsts, str.isspace)
         out[wide] = ~np.asarray(spaces, bool)[of]
     return out
@@ -510,17 +518,17 @@ def mask_messages(texts: pa.Array, mask: Callable[[str], str] = mask_message) ->
     all of them where that is exact (:func:`_re2_maskable`); ``mask`` masks the others."""
     texts = texts.cast(pa.string()) if texts.type != pa.string() else texts
     fast = np.flatnonzero(_re2_maskable(texts)) if len(texts) else np.zeros(0, np.int64)
-    done, ok = _mask_re2(texts.take(pa.array(fast, pa.int64())))
+    done, ok = _mask_re2(texts.take(from_numpy(fast)))
     if not ok.all():
-        fast, done = fast[ok], done.filter(pa.array(ok))
+        fast, done = fast[ok], done.filter(_bools(ok))
     if len(fast) == len(texts):
         return done
     slow = np.setdiff1d(np.arange(len(texts)), fast, assume_unique=True)
-    others = pa.array([mask(t) for t in texts.take(pa.array(slow)).to_pylist()], pa.string())
+    others = pa.array([mask(t) for t in texts.take(from_numpy(slow)).to_pylist()], pa.string())
     where = np.empty(len(texts), np.int64)
     where[fast] = np.arange(len(fast))
     where[slow] = len(fast) + np.arange(len(slow))
-    return pa.concat_arrays([done, others]).take(pa.array(where))
+    return pa.concat_arrays([done, others]).take(from_numpy(where))
 
 
 def _iso(us: int | None) -> str | None:
@@ -718,7 +726,7 @@ class ErrorGrouper:
                     at += len(where)
                     if lg is None or src is None or not m.any():
                         continue
-                    rows = pc.take(lg.column("row"), where.filter(pa.array(m)))
+                    rows = pc.take(lg.column("row"), where.filter(_bools(m)))
                     picked.append(rows.to_numpy(zero_copy_only=False) + base)
                     column = src.column("traceback")
                     if column.type != pa.string():
@@ -731,7 +739,7 @@ class ErrorGrouper:
                 index = np.concatenate(picked)
                 if len(index) >= 0.75 * with_text:  # most texts: joined (a copy) beats taken
                     return pa.concat_arrays(chunks), index
-                taken = pa.chunked_array(chunks, pa.string()).take(pa.array(index))
+                taken = pa.chunked_array(chunks, pa.string()).take(from_numpy(index))
                 return taken.combine_chunks(), np.arange(len(index))
 
             has_text = np.concatenate([w.is_valid().to_numpy(zero_copy_only=False) for w in wheres])
@@ -952,7 +960,7 @@ def _with_tracebacks(logs: pa.Table | None) -> pa.Table | None:
         return None
     # Only the columns used (a log table also holds stdout, stderr, …): cheaper to sort.
     small = logs.select([c for c in ("key", "id", "ts") if c in logs.column_names])
-    small = small.take(pa.array(rows)).append_column("row", pa.array(rows, pa.int64()))
+    small = small.take(from_numpy(rows)).append_column("row", from_numpy(rows))
     if "ts" in small.column_names:  # index_in picks the first = the newest (a stable sort)
         small = small.take(pc.sort_indices(small, sort_keys=[("ts", "descending")]))
     return small.combine_chunks()

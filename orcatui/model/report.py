@@ -215,7 +215,7 @@ def first_lines(errors: pa.ChunkedArray | pa.Array) -> list[str | None]:
     values = pc.utf8_rtrim(line, characters=" \t").to_pylist()
     other = np.flatnonzero(~pc.fill_null(plain, True).to_numpy(zero_copy_only=False))
     if len(other):
-        texts = arr.take(pa.array(other)).to_pylist()
+        texts = arr.take(from_numpy(other)).to_pylist()
         for i, text in zip(other.tolist(), texts, strict=True):
             values[i] = first_line(text)
     return values
