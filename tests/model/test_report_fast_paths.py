@@ -18,6 +18,7 @@ from orcatui.model.report import (
     _listed,
     _listed_codes,
     _listed_many,
+    _tag_dicts,
     first_line,
     first_lines,
 )
@@ -126,3 +127,19 @@ def test_first_lines_of_sliced_and_chunked_columns():
     column = pa.chunked_array([pa.array(texts[:7]), pa.array(texts[7:])]).slice(1)
     assert first_lines(column) == [first_line(t) for t in texts[1:]]
     assert first_lines(pa.array(texts))[0] == "ValueError: x"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(["subject", "session", "s (tag)", "subject"]), max_size=4),
+    st.integers(0, 5),
+)
+def test_tag_dicts_same_as_dict_of_zip(tags, n):
+    """Per row ``{tag: value}`` by dict displays: what ``dict(zip(tags, values))`` gives (a
+    repeated name keeps its last value, in the first one's place)."""
+    tags = tuple(tags)
+    values = [[f"{t}{i}" for i in range(n)] for t in tags]
+    rows = [[v[i] for v in values] for i in range(n)]
+    want = [dict(zip(tags, row, strict=True)) for row in rows]
+    got = _tag_dicts(tags, values, n)
+    assert got == want and [list(d) for d in got] == [list(d) for d in want]
