@@ -408,8 +408,16 @@ def cmd_summary(args: argparse.Namespace) -> int:
         # The C encoder (no indent) is several times faster than the indenting pure-Python one.
         indent = 2 if args.pretty else None
         separators = None if args.pretty else (",", ":")
-        text = json.dumps(report, indent=indent, separators=separators, ensure_ascii=False)
-        sys.stdout.write(text + "\n")
+        # A report is a tree (no cycles to look for: check_circular=False is a little faster).
+        text = json.dumps(
+            report,
+            indent=indent,
+            separators=separators,
+            ensure_ascii=False,
+            check_circular=False,
+        )
+        sys.stdout.write(text)
+        sys.stdout.write("\n")
     else:
         sys.stdout.write(render(report, sys.stdout, all_failed=args.all_failed))
     return exit_code(report)

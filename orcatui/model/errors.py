@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orcatui.model.logs import NodeLogs
+from orcatui.model.packets import from_numpy
 from orcatui.model.views import ROW_COLUMNS
 from orcatui.text import strip_escapes
 
@@ -221,6 +222,315 @@ def _parse_lines(lines: list[str]) -> TracebackInfo:
     return TracebackInfo(exception, frame)
 
 
+# --- Many tracebacks at once -------------------------------------------------------------------
+# ``_NOT_PLAIN`` in RE2 (Arrow's regex engine): texts with one of these go to the Python parse.
+_NOT_PLAIN_RE2 = (
+    "[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\x{061c}\\x{200e}\\x{200f}\\x{202a}-\\x{202e}"
+    "\\x{2066}-\\x{2069}\\x{2028}\\x{2029}]"
+)
+_EXC_NAME = re.compile(r"[A-Za-z_][\w.]{0,200}")
+
+
+def _bools(mask: np.ndarray) -> pa.Array:
+    """A numpy bool array as an Arrow one (built from buffers: ``pa.array`` of a numpy array
+    imports ``numpy.ma``, start-up time ``summary`` does without)."""
+    bits = np.packbits(np.asarray(mask, bool), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(mask), [None, pa.py_buffer(bits)])
+
+
+def _last_per_group(group: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Per group 0..size-1, the value of its last member (``group`` sorted ascending), -1 if
+    none."""
+    out = np.full(size, -1, np.int64)
+    if len(group):
+        last = np.append(group[1:] != group[:-1], True)
+        out[group[last]] = values[last]
+    return out
+
+
+def _first_per_group(group: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Per group, the value of its first member (``group`` sorted ascending), -1 if none."""
+    out = np.full(size, -1, np.int64)
+    if len(group):
+        first = np.insert(group[1:] != group[:-1], 0, True)
+        out[group[first]] = values[first]
+    return out
+
+
+def _per_distinct(values: pa.Array, fn: Callable[[str], Any]) -> tuple[list[Any], np.ndarray]:
+    """``fn`` of each distinct value of a string array (called once per distinct value), and
+    per value the index of its result."""
+    enc = pc.dictionary_encode(values)
+    results = [fn(v) for v in enc.dictionary.to_pylist()]
+    return results, enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _frame_of_line(line: str) -> str | None:
+    """A frame line's ``file.py:function`` when it is user code, ``""`` when not; None: the
+    line is no frame line (:data:`_FRAME`, as :func:`_parse_lines` reads a line)."""
+    m = _FRAME.match(line[:-1] if line.endswith("\n") else line)
+    return None if m is None else _user_frame(m.group(1), m.group(2))
+
+
+def _exception_of_head(head: str) -> str | None:
+    return head if _EXC_NAME.fullmatch(head) else None
+
+
+def parse_tracebacks(texts: pa.Array) -> list[TracebackInfo]:
+    """:func:`parse_traceback` of each text of a string array (null: no traceback)."""
+    infos, code = parse_traceback_codes(texts)
+    return [infos[c] for c in code.tolist()]
+
+
+def parse_traceback_codes(texts: pa.Array) -> tuple[list[TracebackInfo], np.ndarray]:
+    """:func:`parse_traceback` of each text of a string array (null: ``TracebackInfo(None,
+    None)``) as the distinct results and, per text, the index of its own.
+
+    The same results by Arrow passes over all texts' lines together instead of Python work
+    per text: plain texts (nothing for ``strip_escapes`` to do, lines broken only at ``\\n``,
+    not longer than the parse reads) are split into lines at once, and Python looks only at
+    the distinct frame lines, first characters and exception names (a root has few of those).
+    Other texts are parsed one by one.
+    """
+    texts = texts.cast(pa.string()) if texts.type != pa.string() else texts
+    n = len(texts)
+    infos = [_NO_INFO]
+    code = np.zeros(n, np.int64)
+    if n == 0 or texts.null_count == n:
+        return infos, code
+    odd = _not_plain(texts)
+    valid = pc.is_valid(texts).to_numpy(zero_copy_only=False)
+    slow = np.flatnonzero(odd & valid)
+    fast = ~odd & valid
+    seen: dict[TracebackInfo, int] = {_NO_INFO: 0}
+    if fast.any():
+        # Every text is split (no copy of the plain ones): the results of the others (nulls,
+        # texts parsed one by one) are not used.
+        got, got_code = _parse_plain_many(texts)
+        remap = np.array([seen.setdefault(i, len(seen)) for i in got], np.int64)
+        code[fast] = remap[got_code[fast]]
+    for i, text in zip(slow.tolist(), texts.take(from_numpy(slow)).to_pylist(), strict=True):
+        code[i] = seen.setdefault(parse_traceback(text), len(seen))
+    return list(seen), code
+
+
+_NO_INFO = TracebackInfo(None, None)
+
+
+def _not_plain(texts: pa.Array) -> np.ndarray:
+    """Per text of a string array (null: False), whether :func:`parse_traceback` would not
+    take its plain path: longer than it reads, or a character of :data:`_NOT_PLAIN`."""
+    n = len(texts)
+    out = pc.fill_null(pc.greater(pc.binary_length(texts), 4 * SIGNATURE_TEXT_LIMIT), False)
+    out = out.to_numpy(zero_copy_only=False).copy()
+    ascii_ = pc.fill_null(pc.string_is_ascii(texts), True).to_numpy(zero_copy_only=False)
+    if not ascii_.all():  # the non-ASCII texts: the whole class, by RE2 on them alone
+        other = np.flatnonzero(~ascii_)
+        hit = pc.match_substring_regex(texts.take(from_numpy(other)), _NOT_PLAIN_RE2)
+        out[other] |= pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+    # ASCII texts: a byte below 0x20 other than \t and \n, or DEL (on the bytes: fast).
+    _, offsets, data = texts.buffers()
+    if data is None:
+        return out
+    offs = np.frombuffer(offsets, np.int32)[texts.offset : texts.offset + n + 1]
+    raw = np.frombuffer(data, np.uint8)
+    step = 1 << 18  # blocks that stay in the CPU cache: a few cheap passes over each
+    for at in range(int(offs[0]), int(offs[-1]), step):
+        block = raw[at : min(at + step, int(offs[-1]))]
+        low = block < 0x20
+        if (
+            np.count_nonzero(low)
+            == np.count_nonzero(block == 0x0A) + np.count_nonzero(block == 0x09)
+            and not (block == 0x7F).any()
+        ):
+            continue
+        bad = (low & (block != 0x09) & (block != 0x0A)) | (block == 0x7F)
+        rows = np.searchsorted(offs, np.flatnonzero(bad) + at, side="right") - 1
+        out[rows] = True
+    return out
+
+
+def _parse_plain_many(texts: pa.Array) -> tuple[list[TracebackInfo], np.ndarray]:
+    """:func:`_parse_lines` of each plain text, vectorised over all their lines: the distinct
+    results and, per text, the index of its own (of no meaning for a null or other text)."""
+    n = len(texts)
+    flat, parent, starts = _lines(texts)
+    idx = np.arange(len(flat), dtype=np.int64)
+    # The lines after the last header line of each text (all lines without one).
+    hdr = np.flatnonzero(pc.starts_with(flat, _HEADER).to_numpy(zero_copy_only=False))
+    last_hdr = _last_per_group(parent[hdr], hdr, n)
+    begin = np.where(last_hdr >= 0, last_hdr + 1, starts)
+    # Frame lines: each distinct line holding 'File "' is read by the one frame rule.
+    cand = np.flatnonzero(pc.match_substring(flat, 'File "').to_numpy(zero_copy_only=False))
+    cand = cand[cand >= begin[parent[cand]]]
+    frame_of: list[str | None] = []
+    which = np.zeros(0, np.int64)
+    if len(cand):
+        frame_of, which = _per_distinct(flat.take(from_numpy(cand)), _frame_of_line)
+        is_frame = np.array([f is not None for f in frame_of], bool)[which]
+        cand, which = cand[is_frame], which[is_frame]
+    last_frame = _last_per_group(parent[cand], cand, n)
+    user = np.array([bool(f) for f in frame_of], bool)[which] if len(cand) else np.zeros(0, bool)
+    last_user = _last_per_group(parent[cand[user]], which[user], n)
+    # The exception: the first unindented line after the last frame line.
+    unindented = _unindented(flat)
+    cand_exc = idx[unindented & (idx > last_frame[parent])]
+    exc_line = _first_per_group(parent[cand_exc], cand_exc, n)
+    has_exc = np.flatnonzero((exc_line >= 0) & (last_frame >= 0))
+    exception = np.full(n, -1, np.int64)
+    names: list[str | None] = []
+    if len(has_exc):
+        picked = flat.take(from_numpy(exc_line[has_exc]))
+        parts = pc.extract_regex(picked, r"^(?P<head>[^:\n]*)(?P<rest>(?::[^\n]*)?)\n?$")
+        rest = pc.struct_field(parts, "rest")
+        ok = pc.or_(pc.equal(rest, ""), pc.or_(pc.equal(rest, ":"), pc.starts_with(rest, ": ")))
+        names, of = _per_distinct(pc.struct_field(parts, "head"), _exception_of_head)
+        ok_np = ok.to_numpy(zero_copy_only=False)
+        exception[has_exc[ok_np]] = of[ok_np]
+    # One code per (exception, frame) pair; texts without a frame line: neither.
+    pair = (exception + 1) * (len(frame_of) + 1) + (last_user + 1)
+    pair[last_frame < 0] = 0
+    used, code = np.unique(pair, return_inverse=True)
+    infos = []
+    for p in used.tolist():
+        ex, fr = divmod(p, len(frame_of) + 1)
+        infos.append(TracebackInfo(names[ex - 1] if ex else None, frame_of[fr - 1] if fr else None))
+    return infos, code.astype(np.int64)
+
+
+def _lines(texts: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """The lines of string texts (a null's slot as it is; broken at ``\\n`` as ``str.split``,
+    each line but a text's last keeping its ``\\n``) as one string array over the texts' own
+    data (no copy); per line its text, and per text the index of its first line."""
+    n = len(texts)
+    _, offsets, data = texts.buffers()
+    offs = np.frombuffer(offsets, np.int32)[texts.offset : texts.offset + n + 1].astype(np.int64)
+    raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    nl = np.flatnonzero(raw[offs[0] : offs[-1]] == 0x0A) + offs[0]
+    counts = 1 + np.searchsorted(nl, offs[1:]) - np.searchsorted(nl, offs[:-1])
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    # Each text's start, then the starts of its other lines (after each "\n"), in order.
+    bounds = np.empty(len(nl) + n + 1, np.int64)
+    first = np.zeros(len(bounds) - 1, bool)
+    first[starts] = True
+    bounds[:-1][first] = offs[:-1]
+    bounds[:-1][~first] = nl + 1
+    bounds[-1] = offs[-1]
+    buffer = data if data is not None else pa.py_buffer(b"")
+    lines = pa.Array.from_buffers(
+        pa.string(), len(bounds) - 1, [None, pa.py_buffer(bounds.astype(np.int32)), buffer]
+    )
+    parent = np.repeat(np.arange(n, dtype=np.int64), counts)
+    return lines, parent, starts
+
+
+def _unindented(lines: pa.Array) -> np.ndarray:
+    """Per line (no nulls), whether it is not empty and its first character is not
+    whitespace (``str.isspace``: Python's ``\\s``, Unicode spaces included)."""
+    _, offsets, data = lines.buffers()
+    n = len(lines)
+    offs = np.frombuffer(offsets, np.int32)[lines.offset : lines.offset + n + 1]
+    raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    if not len(raw):
+        return np.zeros(n, bool)
+    nonempty = offs[1:] > offs[:-1]
+    first = np.where(nonempty, raw[np.minimum(offs[:-1], len(raw) - 1)], 0)
+    # ASCII whitespace: \t \n \v \f \r, \x1c-\x1f and space.
+    out = nonempty & ~(((first >= 0x09) & (first <= 0x0D)) | ((first >= 0x1C) & (first <= 0x20)))
+    wide = np.flatnonzero(nonempty & (first >= 0x80))
+    if len(wide):  # a multi-byte first character: asked of Python, once per distinct one
+        firsts = pc.utf8_slice_codeunits(lines.take(from_numpy(wide)), 0, 1)
+        spaces, of = _per_distinct(firsts, str.isspace)
+        out[wide] = ~np.asarray(spaces, bool)[of]
+    return out
+
+
+# --- Many messages at once ---------------------------------------------------------------------
+# :data:`_MASKS` in RE2 (Arrow's regex engine), exact for the texts :func:`_re2_maskable` lets
+# through: ASCII (``\w \d \s \b`` then mean the same in both engines), no control characters
+# but ``\t`` and ``\n`` (``strip_escapes`` and ``splitlines`` then change nothing), at most
+# :data:`_RE2_MAX_CHARS` characters, at most 64 ``/`` and no run of path characters longer
+# than 253 (the bounded repetitions of the Python patterns then never bind, so they are
+# unbounded here; RE2 allows at most 1000). Lookarounds, which RE2 lacks, are rewritten:
+# the path's ``(?<![\w/])`` consumes the character before (put back by the replacement), and
+# the hex run's "has a digit and a letter" is "has a digit next to a letter".
+_RE2_MAX_CHARS = 800
+_C = r"[\w.@%+=:,~-]"
+_CS = r"[\w.@%+=:,~/-]"
+_HX = "[0-9a-fA-F]"
+_HEX_PAIR = "(?:[0-9][a-fA-F]|[a-fA-F][0-9])"
+_A1 = rf"(?:~|\.{{1,2}})?/{_CS}*"
+_RE2_MASKS: tuple[tuple[str, str], ...] = (
+    (r"""'[^'\n]*'|"[^"\n]*"|`[^`\n]*`""", "<str>"),
+    (r"""\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s'"<>]+""", "<url>"),
+    (_MASKS[2][0].pattern, "<uuid>"),
+    (
+        rf"^{_A1}|\b[\w.-]+(?:/{_C}+)+|\b[A-Za-z]:\\[^\s'\"]*|([^\w/]){_A1}",
+        r"\1<path>",
+    ),
+    (_MASKS[4][0].pattern, "<host>"),
+    (_MASKS[5][0].pattern, "<host>"),
+    (r"\b[a-zA-Z0-9][a-zA-Z0-9.-]*:\d{2,5}\b", "<host>"),
+    (_MASKS[7][0].pattern, "<hex>"),
+    (
+        rf"\b(?:{_HX}{{4,}}{_HEX_PAIR}{_HX}*|{_HX}{{3}}{_HEX_PAIR}{_HX}+|{_HX}{{2}}{_HEX_PAIR}"
+        rf"{_HX}{{2,}}|{_HX}{_HEX_PAIR}{_HX}{{3,}}|{_HEX_PAIR}{_HX}{{4,}})\b",
+        "<hex>",
+    ),
+    (_MASKS[9][0].pattern, "<num>"),
+)
+# Where the path rewrite could differ: a path ending in one of ".@%+=:,~-" just before a "/"
+# that the Python pattern would start a new path at (looking behind at that character).
+_RE2_PATH_EDGE = r"[.@%+=:,~-]/(?:[^\w.@%+=:,~-]|$)"
+
+
+def _re2_maskable(texts: pa.Array) -> np.ndarray:
+    """Per text (no nulls), whether :func:`mask_messages` may mask it by :data:`_RE2_MASKS`."""
+    ok = pc.string_is_ascii(texts).to_numpy(zero_copy_only=False)
+    ok &= pc.binary_length(texts).to_numpy(zero_copy_only=False) <= _RE2_MAX_CHARS
+    ok &= pc.count_substring(texts, "/").to_numpy(zero_copy_only=False) <= 64
+    ok &= ~pc.match_substring_regex(texts, _C + "{254}").to_numpy(zero_copy_only=False)
+    ok &= ~_not_plain(texts)
+    return ok
+
+
+def _mask_re2(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """:func:`mask_message` of each :func:`_re2_maskable` text, by RE2 passes over them all;
+    and per text whether the result holds (False: the path rewrite may differ, see
+    :data:`_RE2_PATH_EDGE`)."""
+    ok = np.ones(len(texts), bool)
+    for k, (pattern, token) in enumerate(_RE2_MASKS):
+        if k == 3:
+            edge = pc.match_substring_regex(texts, _RE2_PATH_EDGE)
+            ok &= ~edge.to_numpy(zero_copy_only=False)
+        texts = pc.replace_substring_regex(texts, pattern, token)
+    # Per line: runs of spaces and tabs as one space, stripped; blank lines dropped.
+    # (A lone space needs no replacing: only runs of two or more and tabs are rewritten.)
+    texts = pc.replace_substring_regex(texts, r"[ \t]{2,}|\t", " ")
+    texts = pc.replace_substring_regex(texts, r"(?m)^ | $", "")
+    texts = pc.replace_substring_regex(texts, r"\n\n+", "\n")
+    texts = pc.replace_substring_regex(texts, r"^\n|\n$", "")
+    return texts, ok
+
+
+def mask_messages(texts: pa.Array, mask: Callable[[str], str] = mask_message) -> pa.Array:
+    """:func:`mask_message` of each text of a string array without nulls, by RE2 passes over
+    all of them where that is exact (:func:`_re2_maskable`); ``mask`` masks the others."""
+    texts = texts.cast(pa.string()) if texts.type != pa.string() else texts
+    fast = np.flatnonzero(_re2_maskable(texts)) if len(texts) else np.zeros(0, np.int64)
+    done, ok = _mask_re2(texts.take(from_numpy(fast)))
+    if not ok.all():
+        fast, done = fast[ok], done.filter(_bools(ok))
+    if len(fast) == len(texts):
+        return done
+    slow = np.setdiff1d(np.arange(len(texts)), fast, assume_unique=True)
+    others = pa.array([mask(t) for t in texts.take(from_numpy(slow)).to_pylist()], pa.string())
+    where = np.empty(len(texts), np.int64)
+    where[fast] = np.arange(len(fast))
+    where[slow] = len(fast) + np.arange(len(slow))
+    return pa.concat_arrays([done, others]).take(from_numpy(where))
+
+
 def _iso(us: int | None) -> str | None:
     if us is None:
         return None
@@ -404,17 +714,33 @@ class ErrorGrouper:
             )
             masked_all = self._masked(errors)
             wheres = [t[1] for t in tbs]
+            sources = [preps[i].logs for i in fresh]
 
-            def texts_of(mask: np.ndarray) -> list[str]:
-                out: list[str] = []
-                at = 0
-                for where, lg in zip(wheres, logs_of, strict=True):
+            def texts_of(mask: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+                # One take from every node's own traceback column (not copied before).
+                chunks: list[pa.Array] = []
+                picked: list[np.ndarray] = []
+                at = base = with_text = 0
+                for where, lg, src in zip(wheres, logs_of, sources, strict=True):
                     m = mask[at : at + len(where)]
                     at += len(where)
-                    if lg is not None and m.any():
-                        picked = where.filter(pa.array(m))
-                        out += pc.take(lg.column("traceback"), picked).cast(pa.string()).to_pylist()
-                return out
+                    if lg is None or src is None or not m.any():
+                        continue
+                    rows = pc.take(lg.column("row"), where.filter(_bools(m)))
+                    picked.append(rows.to_numpy(zero_copy_only=False) + base)
+                    column = src.column("traceback")
+                    if column.type != pa.string():
+                        column = column.cast(pa.string())
+                    chunks += column.chunks
+                    base += len(column)
+                    with_text += len(lg)
+                if not picked:
+                    return pa.array([], pa.string()), np.zeros(0, np.int64)
+                index = np.concatenate(picked)
+                if len(index) >= 0.75 * with_text:  # most texts: joined (a copy) beats taken
+                    return pa.concat_arrays(chunks), index
+                taken = pa.chunked_array(chunks, pa.string()).take(from_numpy(index))
+                return taken.combine_chunks(), np.arange(len(index))
 
             has_text = np.concatenate([w.is_valid().to_numpy(zero_copy_only=False) for w in wheres])
             info_all = self._codes(pa.concat_arrays([t[0] for t in tbs]), has_text, texts_of)
@@ -468,13 +794,7 @@ class ErrorGrouper:
         # reach Python.
         zeroed = _zero_digits(pc.fill_null(errors, "").combine_chunks())
         enc = pc.dictionary_encode(zeroed)
-        texts = enc.dictionary.to_pylist()
-        cache = self._masks
-        masked = [cache.get(m) for m in texts]
-        for k, v in enumerate(masked):
-            if v is None:
-                masked[k] = self.mask(texts[k])
-        return pa.array(masked, pa.string()).take(enc.indices)
+        return mask_messages(enc.dictionary, self.mask).take(enc.indices)
 
     def _prepared_logs(
         self, logs: pa.Table | None, kept: dict[int, tuple[pa.Table, pa.Table | None]]
@@ -538,12 +858,13 @@ class ErrorGrouper:
         self,
         ids: pa.Array,
         has_text: np.ndarray,
-        texts_of: Callable[[np.ndarray], list[str]],
+        texts_of: Callable[[np.ndarray], tuple[pa.Array, np.ndarray]],
     ) -> np.ndarray:
         """Per failed row, the code of its parsed traceback (0 = none), by log row id.
 
-        ``has_text``: which rows have a traceback; ``texts_of(mask)``: the traceback texts of
-        the rows in ``mask`` (asked only for rows whose log row id is not known yet).
+        ``has_text``: which rows have a traceback; ``texts_of(mask)``: texts and, per row in
+        ``mask``, the index of its traceback among them (asked only for rows whose log row id
+        is not known yet).
         """
         n = len(ids)
         out = np.zeros(n, np.int64)
@@ -573,8 +894,7 @@ class ErrorGrouper:
                 rows = np.flatnonzero(by_id)[miss]
                 mask = np.zeros(n, dtype=bool)
                 mask[rows] = True
-                miss_texts = texts_of(mask)  # in row order, as ``rows`` (sorted)
-                new = np.fromiter((self._text_code(t) for t in miss_texts), np.int64, len(miss))
+                new = self._codes_of(*texts_of(mask))  # in row order, as ``rows`` (sorted)
                 got[miss] = new
                 self._known_ids.append(wanted.take(pa.array(miss)))
                 self._known_codes.append(new)
@@ -583,9 +903,20 @@ class ErrorGrouper:
             out[by_id] = got
         by_text = has_text & ~by_id
         if by_text.any():
-            rest = texts_of(by_text)
-            out[by_text] = np.fromiter((self._text_code(t) for t in rest), np.int64, len(rest))
+            out[by_text] = self._codes_of(*texts_of(by_text))
         return out
+
+    def _codes_of(self, texts: pa.Array, index: np.ndarray) -> np.ndarray:
+        """The code of the parse of the traceback texts ``texts[index]``
+        (:func:`parse_traceback_codes`: all texts parsed together)."""
+        infos, code = parse_traceback_codes(texts)
+        codes = []
+        for info in infos:
+            c = self._info_code.setdefault(info, len(self._infos))
+            if c == len(self._infos):
+                self._infos.append(info)
+            codes.append(c)
+        return np.asarray(codes, np.int64)[code[index]]
 
 
 def _zero_digits(arr: pa.Array) -> pa.Array:
@@ -617,17 +948,22 @@ def _example(node: str, failed: pa.Table, row: int) -> dict[str, Any]:
 
 
 def _with_tracebacks(logs: pa.Table | None) -> pa.Table | None:
-    """The log rows that carry a traceback, newest first (None: none)."""
+    """The log rows that carry a traceback, newest first (None: none): their ``key``, ``id``
+    and ``row`` (their index in ``logs``, where the text is taken from when it is needed: the
+    texts themselves are not copied)."""
     if logs is None or logs.num_rows == 0 or "traceback" not in logs.column_names:
         return None
-    # Only the columns used (a log table also holds stdout, stderr, …): cheaper to sort.
-    logs = logs.select([c for c in ("key", "id", "traceback", "ts") if c in logs.column_names])
-    logs = logs.filter(pc.is_valid(logs.column("traceback")))
-    if logs.num_rows == 0:
+    with_text = pc.is_valid(logs.column("traceback"))
+    with_text = with_text.combine_chunks() if isinstance(with_text, pa.ChunkedArray) else with_text
+    rows = np.flatnonzero(with_text.to_numpy(zero_copy_only=False))
+    if not len(rows):
         return None
-    if "ts" in logs.column_names:
-        logs = logs.sort_by([("ts", "descending")])  # index_in picks the first = the newest
-    return logs.combine_chunks()
+    # Only the columns used (a log table also holds stdout, stderr, …): cheaper to sort.
+    small = logs.select([c for c in ("key", "id", "ts") if c in logs.column_names])
+    small = small.take(from_numpy(rows)).append_column("row", from_numpy(rows))
+    if "ts" in small.column_names:  # index_in picks the first = the newest (a stable sort)
+        small = small.take(pc.sort_indices(small, sort_keys=[("ts", "descending")]))
+    return small.combine_chunks()
 
 
 def _tracebacks_of(failed: pa.Table, logs: pa.Table | None) -> tuple[pa.Array, pa.Array]:

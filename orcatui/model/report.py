@@ -21,7 +21,14 @@ from orcatui.model.monitor import Monitor, PipelineInfo, RunInfo
 from orcatui.model.packets import from_numpy
 from orcatui.model.progress import NodeTimes, node_times
 from orcatui.model.slow import slow_packets
-from orcatui.model.views import ROW_COLUMNS, View, duration_stats, order_rows, row_order
+from orcatui.model.views import (
+    ROW_COLUMNS,
+    View,
+    duration_stats,
+    order_rows,
+    row_order,
+    row_orders,
+)
 
 
 def iso(epoch: float | None) -> str | None:
@@ -98,6 +105,144 @@ def _listed(
     return chosen.select(wanted).to_pylist()
 
 
+_LISTED_STATES = pa.array(["FAILED", "LOST"], pa.string())
+
+
+def _listed_codes(rows: pa.Table) -> np.ndarray:
+    """Per display row, 0 if FAILED, 1 if LOST, else -1 (one pass for both lists)."""
+    if not rows.num_rows:
+        return np.zeros(0, np.int64)
+    codes = pc.index_in(rows.column("state"), value_set=_LISTED_STATES)
+    codes = codes.combine_chunks() if isinstance(codes, pa.ChunkedArray) else codes
+    return pc.fill_null(codes, -1).to_numpy(zero_copy_only=False)
+
+
+def _listed_many(
+    nodes: list[tuple[pa.Table, tuple[str, ...]]],
+    state: str,
+    columns: list[str],
+    codes: list[np.ndarray],
+) -> list[pa.Table]:
+    """:func:`_listed` of many nodes' rows, as tables of the same columns: the rows of nodes
+    whose columns agree taken at once, the orders computed together (:func:`views.row_orders`),
+    reordered at once. ``codes``: per node, :func:`_listed_codes` of its rows."""
+    code = _LISTED_STATES.to_pylist().index(state)
+    out: list[pa.Table | None] = [None] * len(nodes)
+    picks: dict[int, np.ndarray] = {}
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, (rows, tags) in enumerate(nodes):
+        names = rows.column_names
+        wanted = [*columns, *(t for t in tags if t in names)]
+        if names[: len(ROW_COLUMNS)] != list(ROW_COLUMNS):  # not display rows
+            chosen = rows.filter(pc.equal(rows.column("state"), state))
+            out[i] = order_rows(chosen).select(wanted)
+            continue
+        picked = np.flatnonzero(codes[i] == code)
+        if not len(picked):
+            out[i] = rows.select(wanted).slice(0, 0)
+            continue
+        # Only the columns listed and ordered by are taken (filtering and reordering every
+        # column of every node's rows was a fifth of the summary's report).
+        tag_cols = names[len(ROW_COLUMNS) :]
+        selected = list(dict.fromkeys([*wanted, *tag_cols, "run_id"]))
+        picks[i] = picked
+        key = (tuple(selected), tuple(rows.schema.field(c).type for c in selected))
+        groups.setdefault(key, []).append(i)
+    for (selected, _), members in groups.items():
+        # Taken node by node (a take from many nodes' chunks would join them all first),
+        # then joined: the rows listed are few.
+        parts = [nodes[i][0].select(list(selected)).take(from_numpy(picks[i])) for i in members]
+        taken = pa.concat_tables(parts).combine_chunks()
+        sizes = [len(picks[i]) for i in members]
+        at_of = np.cumsum([0, *sizes])
+        chosen = [taken.slice(at, n) for at, n in zip(at_of, sizes, strict=False)]
+        cols = [list(nodes[i][0].column_names[len(ROW_COLUMNS) :]) for i in members]
+        orders = row_orders(chosen, cols)
+        perm = np.concatenate([o + at for o, at in zip(orders, at_of, strict=False)])
+        if not (perm == np.arange(len(perm))).all():
+            taken = taken.take(from_numpy(perm))
+        for i, at, n in zip(members, at_of, sizes, strict=False):
+            rows, tags = nodes[i]
+            wanted = [*columns, *(t for t in tags if t in rows.column_names)]
+            out[i] = taken.slice(at, n).select(wanted)
+    return [t if t is not None else pa.table({}) for t in out]
+
+
+def _column_lists(tables: list[pa.Table]) -> list[dict[str, list[Any]]]:
+    """Each table's columns as Python lists, converted once for all tables of one schema."""
+    out: list[dict[str, list[Any]]] = [{} for _ in tables]
+    groups: dict[Any, list[int]] = {}
+    for i, t in enumerate(tables):
+        if t.num_rows:
+            key = (tuple(t.column_names), tuple(t.schema.types))
+            groups.setdefault(key, []).append(i)
+    for (names, _), members in groups.items():
+        joined = pa.concat_tables([tables[i] for i in members])
+        at = 0
+        lists = {c: joined.column(k).to_pylist() for k, c in enumerate(names)}
+        for i in members:
+            n = tables[i].num_rows
+            out[i] = {c: v[at : at + n] for c, v in lists.items()}
+            at += n
+    return out
+
+
+def _values(table: pa.Table, name: str, lists: dict[str, list[Any]]) -> list[Any]:
+    """A column as Python values (from ``lists``: :func:`_column_lists` of the table); all
+    None when the table has no such column."""
+    if name in lists:
+        return lists[name]
+    return [None] * table.num_rows
+
+
+def first_lines(errors: pa.ChunkedArray | pa.Array) -> list[str | None]:
+    """:func:`first_line` of each text of a string column, by a few Arrow passes where that is
+    exact: texts of printable ASCII, ``\\t`` and ``\\n`` (``splitlines`` then breaks only at
+    ``\\n`` and ``strip`` removes only spaces and tabs); the others one by one."""
+    arr = errors.combine_chunks() if isinstance(errors, pa.ChunkedArray) else errors
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return [first_line(t) for t in arr.to_pylist()]
+    if len(arr) == 0:
+        return []
+    plain = pc.and_(
+        pc.string_is_ascii(arr),
+        pc.invert(pc.match_substring_regex(arr, r"[\x00-\x08\x0b-\x1f\x7f]")),
+    )
+    # Blank lines and the first line's leading blanks skipped, then that line, its trailing
+    # blanks cut (a text without a non-blank character: "").
+    head = pc.utf8_ltrim(arr, characters=" \t\n")
+    line = pc.list_element(pc.split_pattern(head, "\n", max_splits=1), 0)
+    values = pc.utf8_rtrim(line, characters=" \t").to_pylist()
+    other = np.flatnonzero(~pc.fill_null(plain, True).to_numpy(zero_copy_only=False))
+    if len(other):
+        texts = arr.take(from_numpy(other)).to_pylist()
+        for i, text in zip(other.tolist(), texts, strict=True):
+            values[i] = first_line(text)
+    return values
+
+
+def _first_lines_of(tables: list[pa.Table]) -> list[list[str | None]]:
+    """:func:`first_lines` of the ``error`` column of each table, in one pass over all."""
+    text = [t for t in tables if t.num_rows and "error" in t.column_names]
+    kinds = {t.column("error").type for t in text}
+    if len(kinds) != 1 or not all(
+        pa.types.is_string(k) or pa.types.is_large_string(k) for k in kinds
+    ):  # no rows, or not one text type: each on its own
+        return [first_lines(t.column("error")) if t.num_rows else [] for t in tables]
+    kind = kinds.pop()
+    joined = pa.chunked_array([c for t in text for c in t.column("error").chunks], kind)
+    found = first_lines(joined)
+    out: list[list[str | None]] = []
+    at = 0
+    for t in tables:
+        if t.num_rows and "error" in t.column_names:
+            out.append(found[at : at + t.num_rows])
+            at += t.num_rows
+        else:
+            out.append([])
+    return out
+
+
 def _error_groups(failures: list[tuple[str, pa.Table, Any]]) -> list[dict[str, Any]]:
     """``"error_groups"`` of the nodes' rows (imported here: a run without a FAILED packet
     has no groups, and ``summary`` starts faster without the grouping module)."""
@@ -128,6 +273,65 @@ def sorted_duration_stats(durations: np.ndarray) -> tuple[float | None, float | 
     return float(median), float(durations[-1])
 
 
+def _failed_json(
+    failed: pa.Table, tags: tuple[str, ...], firsts: list[str | None], lists: dict[str, list[Any]]
+) -> list[dict[str, Any]]:
+    """A node's ``"failed"`` entries from its listed FAILED rows (``firsts``: the first line of
+    each one's error; ``lists``: :func:`_column_lists` of the rows)."""
+    if not failed.num_rows:
+        return []
+    tag_dicts = _tag_dicts(tags, [_values(failed, t, lists) for t in tags], failed.num_rows)
+    return [
+        {"run_id": run_id, "tags": t, "error": e, "error_first_line": f}
+        for run_id, e, f, t in zip(
+            _values(failed, "run_id", lists),
+            _values(failed, "error", lists),
+            firsts,
+            tag_dicts,
+            strict=True,
+        )
+    ]
+
+
+def _tag_dicts(tags: tuple[str, ...], values: list[list[Any]], n: int) -> list[dict[str, Any]]:
+    """Per row, ``{tag: value}`` (as ``dict(zip(tags, row values))``; dict displays for one or
+    two tags, the usual case, are twice as fast)."""
+    if len(tags) == 1:
+        (t0,) = tags
+        return [{t0: a} for a in values[0]]
+    if len(tags) == 2:
+        t0, t1 = tags
+        return [{t0: a, t1: b} for a, b in zip(values[0], values[1], strict=True)]
+    if not tags:
+        return [{} for _ in range(n)]
+    return [dict(zip(tags, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _lost_json(
+    lost: pa.Table, tags: tuple[str, ...], lists: dict[str, list[Any]]
+) -> list[dict[str, Any]]:
+    """A node's ``"lost"`` entries from its listed LOST rows (``lists``: as for
+    :func:`_failed_json`)."""
+    if not lost.num_rows:
+        return []
+    tag_dicts = _tag_dicts(tags, [_values(lost, t, lists) for t in tags], lost.num_rows)
+    return [
+        {
+            "run_id": run_id,
+            "tags": t,
+            "reason": reason,
+            "running_since": iso(started / 1e6 if started is not None else None),
+        }
+        for run_id, reason, started, t in zip(
+            _values(lost, "run_id", lists),
+            _values(lost, "lost_reason", lists),
+            _values(lost, "started_us", lists),
+            tag_dicts,
+            strict=True,
+        )
+    ]
+
+
 def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[str, Any]:
     """One pipeline's part of the report."""
     times = _triage_times(monitor, info, now)
@@ -137,6 +341,7 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
     titles: dict[str, int] = {}
     for node in info.nodes:
         titles[node.name.title] = titles.get(node.name.title, 0) + 1
+    picked: list[tuple[Any, pa.Table, list[Any], Any, Any]] = []
     for node in info.nodes:
         rows = monitor.packet_rows(node.key, info.view, now, info.verdicts, ordered=False)
         group_name = node.name.title
@@ -154,9 +359,18 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
         median, longest = (
             sorted_duration_stats(known.durations) if known is not None else duration_stats(rows)
         )
-        failed = _listed(rows, "FAILED", ["run_id", "error"], node.tags)
-        any_failed = any_failed or bool(failed)
-        lost = _listed(rows, "LOST", ["run_id", "lost_reason", "started_us"], node.tags)
+        picked.append((node, rows, slow, median, longest))
+    # The FAILED and LOST rows of every node, listed and ordered together.
+    listing = [(rows, node.tags) for node, rows, *_ in picked]
+    codes = [_listed_codes(rows) for rows, _ in listing]
+    failed_of = _listed_many(listing, "FAILED", ["run_id", "error"], codes)
+    lost_of = _listed_many(listing, "LOST", ["run_id", "lost_reason", "started_us"], codes)
+    firsts = _first_lines_of(failed_of)
+    failed_lists, lost_lists = _column_lists(failed_of), _column_lists(lost_of)
+    for (node, _rows, slow, median, longest), failed, lost, first, f_lists, l_lists in zip(
+        picked, failed_of, lost_of, firsts, failed_lists, lost_lists, strict=True
+    ):
+        any_failed = any_failed or bool(failed.num_rows)
         nodes.append(
             {
                 "name": node.name.title,
@@ -167,26 +381,8 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
                 "counts": node.counts,
                 "duration_median_s": median,
                 "duration_max_s": longest,
-                "failed": [
-                    {
-                        "run_id": r["run_id"],
-                        "tags": _tags(r, node.tags),
-                        "error": r["error"],
-                        "error_first_line": first_line(r["error"]),
-                    }
-                    for r in failed
-                ],
-                "lost": [
-                    {
-                        "run_id": r["run_id"],
-                        "tags": _tags(r, node.tags),
-                        "reason": r["lost_reason"],
-                        "running_since": iso(
-                            r["started_us"] / 1e6 if r["started_us"] is not None else None
-                        ),
-                    }
-                    for r in lost
-                ],
+                "failed": _failed_json(failed, node.tags, first, f_lists),
+                "lost": _lost_json(lost, node.tags, l_lists),
                 "progress": node.progress.to_json() if node.progress is not None else None,
                 "slow": [p.to_json() for p in slow],
             }

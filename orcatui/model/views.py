@@ -119,16 +119,22 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
     lost_reason = pa.nulls(n, pa.string())
     dead = lost_reasons(verdicts)
     if dead and n:
-        dead_runs = pa.array(list(dead), pa.string())
-        which = pc.index_in(packets.column("run_id"), value_set=dead_runs)
-        lost = pc.and_(pc.equal(codes, int(State.RUNNING)), pc.is_valid(which))
-        lost = pc.fill_null(lost, False)
-        is_lost = lost.to_numpy(zero_copy_only=False)
+        # Only RUNNING packets can be LOST: their runs alone are looked up (few rows).
+        running = pc.fill_null(pc.equal(codes, int(State.RUNNING)), False)
+        at = np.flatnonzero(running.to_numpy(zero_copy_only=False))
+        which = np.full(n, -1, np.int64)
+        if len(at):
+            dead_runs = pa.array(list(dead), pa.string())
+            found = pc.index_in(packets.column("run_id").take(from_numpy(at)), value_set=dead_runs)
+            which[at] = pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
+        is_lost = which >= 0
         if is_lost.any():
-            reasons = pc.take(pa.array(list(dead.values()), pa.string()), which)
-            lost_reason = pc.if_else(lost, reasons, pa.scalar(None, pa.string()))
+            reasons = pa.array(list(dead.values()), pa.string())
+            lost_reason = pc.take(reasons, from_numpy(np.maximum(which, 0), null=~is_lost))
             if codes.null_count:
-                lost_codes = lost
+                lost_codes = pa.Array.from_buffers(
+                    pa.bool_(), n, [None, pa.py_buffer(np.packbits(is_lost, bitorder="little"))]
+                )
             else:  # LOST as a code of its own: the names are then taken once
                 codes = from_numpy(np.where(is_lost, int(State.LOST), codes.to_numpy()))
     state = pc.take(names, pc.cast(codes, pa.int32())) if n else pa.array([], pa.string())
@@ -337,3 +343,94 @@ def row_order(packets: pa.Table, cols: list[str]) -> np.ndarray:
         keys = [_ranks(packets.column(c)) for c in [*cols, "run_id"]]
         order = np.lexsort(keys[::-1])
     return order
+
+
+def _is_number(text: str) -> bool:
+    """Whether :func:`_py_keys` counts a text as a number (as Arrow's cast would)."""
+    try:
+        t = text.strip()
+        return (text.isascii() and "_" not in text and float(t) == float(t)) or t.lower() in (
+            "nan",
+            "+nan",
+            "-nan",
+        )
+    except (ValueError, OverflowError):
+        return False
+
+
+def _value_ranks(values: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For distinct texts: whether each is a number (:func:`_is_number`), its rank among the
+    numbers by the numeric key of :func:`_py_keys` (-1: no number), and its rank among all by
+    the natural key of :func:`_py_keys`."""
+    is_num = np.fromiter((_is_number(v) for v in values), bool, len(values))
+    num_rank = np.full(len(values), -1, np.int64)
+    numbers = np.flatnonzero(is_num).tolist()
+    if numbers:
+        floats = {i: float(values[i].strip()) for i in numbers}
+        by_number = sorted(
+            numbers,
+            key=lambda i: ((1, 0.0) if floats[i] != floats[i] else (0, floats[i]), values[i]),
+        )
+        num_rank[by_number] = np.arange(len(by_number))
+    nat_rank = np.empty(len(values), np.int64)
+    by_text = sorted(range(len(values)), key=lambda i: (natural_key(values[i]), values[i]))
+    nat_rank[by_text] = np.arange(len(values))
+    return is_num, num_rank, nat_rank
+
+
+def _text_column(column: pa.ChunkedArray) -> bool:
+    return pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+
+
+def row_orders(tables: list[pa.Table], cols: list[list[str]]) -> list[np.ndarray]:
+    """:func:`row_order` of each table (by its tag columns ``cols[i]``, then ``run_id``): the
+    same permutations, with the sort keys of the small tables computed once for all of them.
+
+    A small table (at most :data:`_SMALL` rows, text columns only) is ordered by the Python
+    keys of :func:`_py_keys`; here each distinct text gets its key once, over every table, and
+    each table is ordered by ranks of those keys (``np.lexsort``: stable, as ``sorted``).
+    Other tables are ordered by :func:`row_order` itself.
+    """
+    out: list[np.ndarray | None] = [None] * len(tables)
+    batch: list[int] = []
+    for i, (table, names) in enumerate(zip(tables, cols, strict=True)):
+        by = [*names, "run_id"]
+        if table.num_rows <= 1:
+            out[i] = np.arange(table.num_rows, dtype=np.int64)
+        elif table.num_rows <= _SMALL and all(_text_column(table.column(c)) for c in by):
+            batch.append(i)
+        else:
+            out[i] = row_order(table, names)
+    if batch:
+        # Per column name: one dictionary over that column of every table that has it.
+        keys: dict[int, dict[str, np.ndarray]] = {i: {} for i in batch}
+        names_in_order: list[str] = []
+        for i in batch:
+            for c in [*cols[i], "run_id"]:
+                if c not in names_in_order:
+                    names_in_order.append(c)
+        for name in names_in_order:
+            users = [i for i in batch if name in cols[i] or name == "run_id"]
+            chunks = [
+                ch.cast(pa.string()) if ch.type != pa.string() else ch
+                for i in users
+                for ch in tables[i].column(name).chunks
+            ]
+            enc = pc.dictionary_encode(pa.chunked_array(chunks, pa.string())).combine_chunks()
+            codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+            is_num, num_rank, nat_rank = _value_ranks(enc.dictionary.to_pylist())
+            last = len(is_num)  # nulls after every value
+            at = 0
+            for i in users:
+                mine = codes[at : at + tables[i].num_rows]
+                at += tables[i].num_rows
+                present = mine[mine >= 0]
+                ranks = num_rank if is_num[present].all() else nat_rank
+                if not last:  # every value null
+                    keys[i][name] = np.zeros(len(mine), np.int64)
+                    continue
+                keys[i][name] = np.where(mine >= 0, ranks[np.maximum(mine, 0)], last)
+        for i in batch:
+            columns = [keys[i][c] for c in [*cols[i], "run_id"]]
+            out[i] = np.lexsort(columns[::-1])
+    return [o if o is not None else np.zeros(0, np.int64) for o in out]

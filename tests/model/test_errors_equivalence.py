@@ -14,9 +14,13 @@ from hypothesis import strategies as st
 from orcatui.model.errors import (
     SIGNATURE_TEXT_LIMIT,
     ErrorGrouper,
+    TracebackInfo,
     _parse_lines,
+    _re2_maskable,
     mask_message,
+    mask_messages,
     parse_traceback,
+    parse_tracebacks,
 )
 from orcatui.text import strip_escapes
 
@@ -200,3 +204,90 @@ def test_grouper_masks_single_digit_times_digit():
     """``3x3`` is two numbers, ``0x3`` a hex literal: the grouper's shortcut keeps them apart."""
     got = ErrorGrouper()._masked(pa.chunked_array([pa.array(["k 3x3", "k 0x3"], pa.string())]))
     assert got.to_pylist() == ["k <num>x<num>", "k <hex>"]
+
+
+def one(text: str | None) -> TracebackInfo:
+    return parse_traceback(text) if text is not None else TracebackInfo(None, None)
+
+
+@settings(max_examples=400)
+@given(st.lists(st.one_of(tracebacks(), st.none(), st.text(max_size=60)), max_size=12))
+def test_parse_tracebacks_of_many_same_as_one_by_one(texts):
+    """All texts parsed together (split into lines by Arrow) give each text's own parse."""
+    # Arrow holds UTF-8: a lone surrogate (hypothesis makes some) cannot be in a column.
+    texts = [t if t is None else t.encode("utf-8", "replace").decode() for t in texts]
+    got = parse_tracebacks(pa.array(texts, pa.string()))
+    assert got == [one(t) for t in texts]
+
+
+def test_parse_tracebacks_realistic_and_sliced():
+    texts = [
+        realistic("FileNotFoundError", "io.py", "load_scan", "No such file: '/data/a.nii'"),
+        None,
+        realistic("ValueError", "qc.py", "check", "subject Zoë Müller 患者 7\u2028second"),
+        realistic("json.decoder.JSONDecodeError", "meta.py", "read", "line 3 column 4", True),
+        "x" * (5 * SIGNATURE_TEXT_LIMIT) + realistic("KeyError", "tail.py", "tail", "'k'"),
+        realistic("OSError", "io.py", "verify", "bad \x1b[31mred\x1b[0m checksum\r\nnext"),
+        realistic("ValueError", "score.py", "compute", "z 31.2 out of range\n  detail: x"),
+        "",
+        '\u3000File "/home/u/a.py", line 3, in f\n\u3000x\nE: m',
+    ]
+    arr = pa.array(texts * 3, pa.string()).slice(2, 20)  # an offset into the buffers
+    want = [one(t) for t in (texts * 3)[2:22]]
+    assert parse_tracebacks(arr) == want
+    assert want[1] == TracebackInfo("json.decoder.JSONDecodeError", "meta.py:read")
+
+
+# Pieces that meet at the edges of the masks: quotes, path starts after ".", "~" and "@",
+# schemes, Windows drives, hosts and ports, hex next to digits, runs at the length limits.
+PIECES = st.sampled_from(
+    [
+        *("/", "//", "./", "../", "~/", "~", ".", "..", "a", "b.c", "x_y", "-", "@", "%", "+"),
+        *("=", ":", ",", "'", '"', "`", "\\", "C:\\", "c:", "http://", "s3://", "://", " "),
+        *("  ", "\t", "\n", "\n\n", "0", "7", "12", "0x", "0X1f", "deadbeef", "a1b2c3"),
+        *("abcdef", "123456", "1.5", "2,3", "1e5", "3e-2", "10.0.0.1", ":8080", ":80", "host"),
+        *("api-1.example.com", "db.cluster.local", "x.localdomain", ".com", ".dev", ".ai"),
+        *("123e4567-e89b-12d3-a456-426614174000", "123e4567e89b12d3a456426614174000", "<"),
+        *(">", "<num>", "sub-01", "file.txt", "a/b", "a/b/", "x" * 70, "a." * 40, "-1", "_"),
+        *("9x9", "0x3", "é", "\x1b[31m", "\r", "/a.", "a./", "./a/", ".@/", "Z"),
+    ]
+)
+
+
+@settings(max_examples=1500)
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(PIECES, max_size=25).map("".join),
+            st.text(st.characters(min_codepoint=9, max_codepoint=126), max_size=80),
+        ),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_mask_messages_by_re2_same_as_mask_message(texts):
+    """Masking all messages by RE2 passes (where exact; Python for the rest) gives what
+    ``mask_message`` gives each one."""
+    assert mask_messages(pa.array(texts, pa.string())).to_pylist() == [
+        mask_message(t) for t in texts
+    ]
+
+
+def test_mask_messages_at_the_repetition_limits():
+    """Runs of path characters and ``/`` counts around the Python patterns' bounds (the RE2
+    path is not taken where a bound could bind)."""
+    cases = [
+        *("a" * n + ":80" for n in range(250, 258)),
+        *("/a" * n for n in range(60, 70)),
+        *("x " + "b" * n + "/c" for n in range(250, 260)),
+        "'" + "x" * 900 + "'",
+        "C:\\" + "''" * 300,
+        "x/a./'q' and x/a.//",
+    ]
+    got = mask_messages(pa.array(cases, pa.string())).to_pylist()
+    assert got == [mask_message(t) for t in cases]
+    assert _re2_maskable(pa.array(["a/b 0x1f 'q'", "é", "a" * 260])).tolist() == [
+        True,
+        False,
+        False,
+    ]
