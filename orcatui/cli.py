@@ -475,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         "export": cmd_export,
         "wait": cmd_wait,
     }
+    collecting = gc.isenabled()  # ``summary`` turns the collector off for its own process
     try:
         code = handlers[args.command](args)
     except RootError as exc:
@@ -483,6 +484,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except KeyboardInterrupt:
         return exitcodes.INTERRUPTED
+    finally:
+        if collecting and argv is not None:  # called from Python: leave the collector as found
+            gc.enable()
     if argv is None and args.command in _ONE_SHOT:
         _leave(code)
     return code

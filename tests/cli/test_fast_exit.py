@@ -4,6 +4,7 @@ printed must still arrive whole, with the command's own exit code."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import os
@@ -43,6 +44,7 @@ def test_output_arrives_whole_with_the_exit_code(tmp_path, packets):
     with contextlib.redirect_stdout(out):
         code = main(args)  # in-process: returns, never leaves the interpreter
     assert code == 1
+    assert gc.isenabled()  # summary turns the collector off only for a process of its own
     assert (len(r.stdout) > 1 << 16) == (packets > 1)
     printed, expected = json.loads(r.stdout), json.loads(out.getvalue())
     for report in (printed, expected):
