@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from orcatui.app.refresher import Frame, ViewState
+from orcatui.app.refresher import Frame, ViewState, settle_heap
 from orcatui.app.sanitize import cell
 from orcatui.app.triage_source import TriageSource
 from orcatui.model.asof import AsOfMonitor, TimeCursor
@@ -65,6 +65,7 @@ class TimeTravelSource(TriageSource):
         if self.cursor is None or self.cursor.version != live.version:
             self.cursor = TimeCursor(live, previous=self.cursor)
             self._as_of = None
+            settle_heap()
         return self.cursor
 
     def _anchor(self, cursor: TimeCursor) -> float:

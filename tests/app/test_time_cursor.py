@@ -256,3 +256,23 @@ async def _steps_in_history(asked: list[float | None]) -> None:
         await pilot.press("p")  # the view opens on the live problems
         await settle(pilot)
         assert asked and asked[-1] is None
+
+
+@sync
+async def test_big_builds_leave_the_heap_settled():
+    """After the first load and after a time cursor is built, the objects alive are frozen out
+    of the cyclic collector's full passes (which took 45-110 ms in the middle of key presses)."""
+    import gc
+
+    gc.unfreeze()
+    app = make_app(CRASHED)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        after_load = gc.get_freeze_count()
+        assert after_load > 0
+        gc.unfreeze()
+        await pilot.press("less_than_sign")  # entering history builds the cursor
+        await settle(pilot)
+        assert app.time_at is not None
+        assert gc.get_freeze_count() > 0
+    gc.unfreeze()
