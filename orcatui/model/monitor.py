@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -64,7 +63,7 @@ from orcatui.model.views import (
     packets_for_view,
 )
 from orcatui.store.discovery import TableKind, TableRef
-from orcatui.store.store import CPU_THREADS, RootError, StoreUpdate, open_store, thread_map
+from orcatui.store.store import RootError, StoreUpdate, open_store
 
 Pipeline = tuple[str, ...]
 Identity = tuple[str, ...]
@@ -693,19 +692,10 @@ class Monitor:
             else:
                 stale.append((node, stamp, declared, prev_count))
         if stale:
-
-            def node_times_of(part: list[tuple[Node, Any, Any, Any]]) -> list[NodeTimes]:
-                rows = [self._rows(n, View(run_id), verdicts, now, ordered=False) for n, *_ in part]
-                keys = [(n.key, run_id) for n, *_ in part]
-                return nodes_times(rows, keys, self._sorted_durations)
-
-            # Many nodes (a cold load): their rows and times in parallel, a share per thread.
-            parts = CPU_THREADS if len(stale) >= _PARALLEL_NODES else 1
-            shares = [stale[i::parts] for i in range(parts)]
-            done = thread_map(node_times_of, shares, parts) if parts > 1 else [node_times_of(stale)]
-            # share i holds nodes i, i + parts, i + 2 * parts, …: back in the order of ``stale``
-            at = {i + parts * j: t for i, share in enumerate(done) for j, t in enumerate(share)}
-            times = [at[k] for k in range(len(stale))]
+            tables = [self._rows(n, View(run_id), verdicts, now, ordered=False) for n, *_ in stale]
+            times = nodes_times(
+                tables, [(n.key, run_id) for n, *_ in stale], self._sorted_durations
+            )
             # An earlier run is read only for nodes with too few completed packets of their own
             # (for the typical duration of the ETA and for the slow bound).
             need = [
@@ -752,10 +742,6 @@ class Monitor:
         node = self.pipelines[pipeline].nodes[identity]
         tags = {t: row.get(display_tag_name(t)) for t in node.packets.tag_names}
         return PacketDetails(key, dict(row), node.logs.lookup(row["run_id"], tags))
-
-
-#: From this many nodes to triage at once, the work is shared among threads.
-_PARALLEL_NODES = 32
 
 
 def triage_progress(t: NodeTriage, now: float, *, live: bool) -> Progress:

@@ -92,7 +92,7 @@ class SortedDurations:
     def __init__(self) -> None:
         # key → (duration per row, NaN where none; the sorted durations)
         self._data: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
-        # Scratch buffers per thread: the monitor's triage shares one cache among threads.
+        # Scratch buffers per thread, so that one cache may be used from several threads.
         self._scratch = threading.local()
 
     def _kept(self, name: str, size: int) -> np.ndarray:

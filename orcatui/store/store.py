@@ -34,8 +34,6 @@ MAX_RECORD_BYTES = 4 << 20  # a run record is a few kB; a huge one is not parsed
 #: A record file on a local disk that holds them is not believed: they are dropped.
 READER_RECORD_KEYS = ("_seen_change_at", "_heartbeat_watched", "_clock_offset_s")
 _THREADS = min(4, (os.cpu_count() or 1) + 1)  # one more than cores: reads overlap folds
-#: Threads for CPU-bound work on many nodes at once (Arrow and numpy release the GIL).
-CPU_THREADS = min(4, os.cpu_count() or 1)
 
 
 def thread_map(fn: Callable[[Any], Any], items: list[Any], threads: int) -> list[Any]:
