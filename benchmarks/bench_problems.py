@@ -19,7 +19,12 @@ Figures (best of 5 unless noted):
 Run: ``.venv/bin/python benchmarks/bench_problems.py``.
 """
 
+# ruff: noqa: E402 - the allocator is set up before numpy and pyarrow are imported
 from __future__ import annotations
+
+from orcatui.store.allocator import configure_memory
+
+configure_memory()  # as the orcatui command does, before pyarrow is imported
 
 import asyncio
 import os

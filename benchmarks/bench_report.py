@@ -35,7 +35,9 @@ def child(root: Path, kind: str, now: float) -> None:
     import gc
 
     from orcatui.cli import _arrow_without_pandas
+    from orcatui.store.allocator import configure_memory
 
+    configure_memory()  # as the orcatui command does
     gc.disable()  # as cmd_summary
     _arrow_without_pandas()
     from orcatui.model.monitor import Monitor
@@ -75,11 +77,7 @@ def build_roots(base: Path) -> dict[str, tuple[Path, float]]:
 
 
 def run(tree: Path, root: Path, kind: str, now: float) -> dict:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(tree),
-        "ARROW_DEFAULT_MEMORY_POOL": "jemalloc",  # as the orcatui process (prefer_jemalloc)
-    }
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     code = (
         f"import sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); import bench_report; "
         f"bench_report.child(__import__('pathlib').Path({str(root)!r}), {kind!r}, {now!r})"

@@ -15,7 +15,12 @@ rows; display rows for every node (Monitor.packet_rows, the input of every rule)
 search of the largest node. Run: ``.venv/bin/python benchmarks/bench_triage.py``.
 """
 
+# ruff: noqa: E402 - the allocator is set up before numpy and pyarrow are imported
 from __future__ import annotations
+
+from orcatui.store.allocator import configure_memory
+
+configure_memory()  # as the orcatui command does, before pyarrow is imported
 
 import os
 import sys
