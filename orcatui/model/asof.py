@@ -41,9 +41,9 @@ import pyarrow.compute as pc
 
 from orcatui.model.event_history import codes as column_codes
 from orcatui.model.logs import NodeLogs
-from orcatui.model.monitor import Monitor, Node, NodeKey, NodeTriage, PipelineModel, _declared
+from orcatui.model.monitor import Monitor, Node, NodeKey, NodeTriage, PipelineModel
 from orcatui.model.packets import NodePackets, from_numpy
-from orcatui.model.progress import STATES, NodeTimes, previous_run
+from orcatui.model.progress import STATES, NodeTimes
 from orcatui.model.runs import (
     DEFAULT_STALE_AFTER_S,
     THIS_HOST,
@@ -627,31 +627,10 @@ def cursor_triage(
     as there: a node whose packets did not change keeps its figures); only the per-node
     :class:`NodeTimes` are read from the events instead of from display rows.
     """
-    newest_first = [
-        r
-        for _, r in sorted(
-            ((monitor._started(model, r) or 0.0, r) for r in monitor._run_ids(model)),
-            reverse=True,
-        )
-    ]
-    live = {r: v.live for r, v in verdicts.items()}
-    prev = previous_run(newest_first, live, run_id)
-    lost = run_id in verdicts and not verdicts[run_id].live
-    prev_lost = prev is not None and prev in verdicts and not verdicts[prev].live
-    record = model.records.get(run_id)
-    prev_record = model.records.get(prev) if prev is not None else None
-    out: dict[NodeKey, NodeTriage] = {}
-    for node in model.nodes.values():
-        declared = _declared(record, node.identity)
-        prev_count = None
-        if prev is not None:
-            prev_count = sum(node.packets.counts.get((prev, int(s)), 0) for s in State) or None
-            prev_count = prev_count or _declared(prev_record, node.identity)
-        stamp = (node.packets.version, run_id, lost, prev, declared, prev_count)
-        cached = monitor._triage_cache.get(node.key)
-        if cached is not None and cached[0] == stamp:
-            out[node.key] = cached[1]
-            continue
+    plan = monitor.triage_plan(model.name, run_id, verdicts)
+    prev, prev_lost, lost = plan.prev, plan.prev_lost, plan.lost
+    out = dict(plan.cached)
+    for node, stamp, declared, prev_count in plan.stale:
         src, packets = monitor.cursor_nodes[node.key]
         present, last = src.latest(packets)
         times = src.times_in_run(present, last, run_id, lost)

@@ -207,6 +207,18 @@ def _zero_counts() -> dict[str, int]:
     return dict.fromkeys(SHOWN_STATES, 0)
 
 
+@dataclass
+class TriagePlan:
+    """See :meth:`Monitor.triage_plan`: ``stale`` holds (node, cache key, declared total,
+    previous run's count) of the nodes whose figures must be computed again."""
+
+    prev: str | None
+    lost: bool
+    prev_lost: bool
+    cached: dict[NodeKey, NodeTriage]
+    stale: list[tuple[Node, tuple, int | None, int | None]]
+
+
 class Monitor:
     """The model of one root, kept up to date by :meth:`refresh`."""
 
@@ -656,15 +668,12 @@ class Monitor:
             self.root, now, tuple(pipelines), dict(self.store.broken), self.version, warnings
         )
 
-    def triage(
-        self,
-        pipeline: Pipeline,
-        run_id: str,
-        verdicts: Mapping[str, Verdict],
-        now: float,
-    ) -> dict[NodeKey, NodeTriage]:
-        """Per node of a pipeline, its :class:`NodeTriage` in ``run_id`` (cached per node until
-        its packets, the run's liveness or the previous run change)."""
+    def triage_plan(
+        self, pipeline: Pipeline, run_id: str, verdicts: Mapping[str, Verdict]
+    ) -> TriagePlan:
+        """What a pipeline's triage in ``run_id`` rests on — the previous run, each node's declared
+        total and previous count, the cache key — and which nodes' cached figures still hold.
+        One rule for :meth:`triage` and the time cursor's triage (``asof.cursor_triage``)."""
         model = self.pipelines[pipeline]
         newest_first = [
             r
@@ -675,9 +684,10 @@ class Monitor:
         live = {r: v.live for r, v in verdicts.items()}
         prev = previous_run(newest_first, live, run_id)
         lost = run_id in verdicts and not verdicts[run_id].live
+        prev_lost = prev is not None and prev in verdicts and not verdicts[prev].live
         record = model.records.get(run_id)
         prev_record = model.records.get(prev) if prev is not None else None
-        out: dict[NodeKey, NodeTriage] = {}
+        cached: dict[NodeKey, NodeTriage] = {}
         stale: list[tuple[Node, tuple, int | None, int | None]] = []
         for node in model.nodes.values():
             declared = _declared(record, node.identity)
@@ -686,11 +696,24 @@ class Monitor:
                 prev_count = sum(node.packets.counts.get((prev, int(s)), 0) for s in State) or None
                 prev_count = prev_count or _declared(prev_record, node.identity)
             stamp = (node.packets.version, run_id, lost, prev, declared, prev_count)
-            cached = self._triage_cache.get(node.key)
-            if cached is not None and cached[0] == stamp:
-                out[node.key] = cached[1]
+            hit = self._triage_cache.get(node.key)
+            if hit is not None and hit[0] == stamp:
+                cached[node.key] = hit[1]
             else:
                 stale.append((node, stamp, declared, prev_count))
+        return TriagePlan(prev, lost, prev_lost, cached, stale)
+
+    def triage(
+        self,
+        pipeline: Pipeline,
+        run_id: str,
+        verdicts: Mapping[str, Verdict],
+        now: float,
+    ) -> dict[NodeKey, NodeTriage]:
+        """Per node of a pipeline, its :class:`NodeTriage` in ``run_id`` (cached per node until
+        its packets, the run's liveness or the previous run change)."""
+        plan = self.triage_plan(pipeline, run_id, verdicts)
+        prev, out, stale = plan.prev, dict(plan.cached), plan.stale
         if stale:
             tables = [self._rows(n, View(run_id), verdicts, now, ordered=False) for n, *_ in stale]
             times = nodes_times(
