@@ -117,24 +117,33 @@ def _id_words(ids: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray] 
 
 
 def _fast_order(rows: pa.Table) -> tuple[np.ndarray, np.ndarray] | None:
-    """The order of :func:`_last_of_each_key` from one int64 sort key, when it can be built.
-
-    (key code, ts, prio) packed into 63 bits and sorted stably; where two rows tie on all three,
-    the event ids decide, so ties fall back to a lexsort that includes them.
-    """
+    """The order of :func:`_last_of_each_key` from one int64 sort key, when it can be built
+    (see :func:`_order_by_codes`; the codes are the keys' dictionary codes)."""
     enc = pc.dictionary_encode(rows.column("key")).combine_chunks()
     codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    ts = rows.column("ts").to_numpy()
     prio = rows.column("prio").to_numpy().astype(np.int64)
+    return _order_by_codes(codes, rows.column("ts").to_numpy(), prio, rows.column("id"))
+
+
+def _order_by_codes(
+    codes: np.ndarray, ts: np.ndarray, prio: np.ndarray, ids: pa.ChunkedArray | pa.Array
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows ordered by (packet code, ts, prio, event id) and a mask of each code's last row;
+    None when the packed key does not fit or the ids cannot be compared as two words.
+
+    (code, ts, prio) are packed into 63 bits and sorted stably; where two rows tie on all three,
+    the event ids decide, so ties fall back to a lexsort that includes them.
+    """
     span = int(ts.max() - ts.min()) if len(ts) else 0
     ts_bits = max(span.bit_length(), 1) + 1  # + 1 bit for prio
-    if len(enc.dictionary).bit_length() + ts_bits > 62:
+    top = int(codes.max()) if len(codes) else 0
+    if top.bit_length() + ts_bits > 62:
         return None
-    packed = (codes << ts_bits) | ((ts - ts.min()) << 1) | prio
+    packed = (codes << ts_bits) | ((ts - ts.min()) << 1) | prio if len(ts) else codes
     order = np.argsort(packed, kind="stable")
     ordered = packed[order]
     if (ordered[1:] == ordered[:-1]).any():
-        words = _id_words(rows.column("id"))
+        words = _id_words(ids)
         if words is None:
             return None
         order = np.lexsort((words[1], words[0], packed))
@@ -255,21 +264,10 @@ def _one_run_rows(events: pa.Table, run: str) -> pa.Table | None:
     running = state_np == STATE_CODE["RUNNING"]
     ts = events.column("ts").to_numpy()
     prio = (~running).astype(np.int64)
-    span = int(ts.max() - ts.min())
-    ts_bits = max(span.bit_length(), 1) + 1
-    if int(codes.max()).bit_length() + ts_bits > 62:
+    ordering = _order_by_codes(codes, ts, prio, pc.fill_null(events.column("id"), b""))
+    if ordering is None:
         return None
-    packed = (codes << ts_bits) | ((ts - ts.min()) << 1) | prio
-    order = np.argsort(packed, kind="stable")
-    ordered = packed[order]
-    if (ordered[1:] == ordered[:-1]).any():
-        words = _id_words(pc.fill_null(events.column("id"), b""))
-        if words is None:
-            return None
-        order = np.lexsort((words[1], words[0], packed))
-    grouped = codes[order]
-    last = np.ones(len(order), dtype=bool)
-    last[:-1] = grouped[:-1] != grouped[1:]
+    order, last = ordering
     picked = order[last]
     take = from_numpy(picked)
     running_ts = np.where(running, ts, _MIN_INT64)[order]
