@@ -41,25 +41,41 @@ class ParquetTableReader:
         except FileNotFoundError:
             return []
 
-    def read_new(self) -> FileBatch:
-        """Rows of the files not read before (normalised), plus problems."""
+    @property
+    def fresh(self) -> bool:
+        """True until a file has been read: the next read is a cold load of the directory."""
+        return not self._seen and not self._first_failure
+
+    def new_files(self) -> list[str]:
+        """The paths of the files to read now (not read before), forgetting vanished ones.
+
+        Hand them, read, to :meth:`take`. :meth:`read_new` is both steps in one.
+        """
         names = self._listing()
         present = set(names)
         self._seen &= present  # a vanished file (compacted away) is simply forgotten
         for n in [n for n in self._first_failure if n not in present]:
             del self._first_failure[n]  # a broken file removed is no longer a problem
             self.broken.pop(n, None)
-        new = [n for n in names if n not in self._seen]
-        if not new:
-            return FileBatch(None)
         base = str(self.path) + os.sep
-        batch = read_files([base + n for n in new], self.kind, str(self.path))
+        return [base + n for n in names if n not in self._seen]
+
+    def read_new(self) -> FileBatch:
+        """Rows of the files not read before (normalised), plus problems."""
+        paths = self.new_files()
+        if not paths:
+            return FileBatch(None)
+        return self.take(paths, read_files(paths, self.kind, str(self.path)))
+
+    def take(self, paths: list[str], batch: FileBatch) -> FileBatch:
+        """Record ``paths`` (from :meth:`new_files`) as read into ``batch``: a file read is never
+        read again; a failing one is retried, and reported once it stays broken."""
         if not batch.failed and not self._first_failure:
-            self._seen.update(new)  # the usual case: every new file read, none failing before
+            self._seen.update(os.path.basename(p) for p in paths)  # the usual case
             return batch
         now = time.monotonic()
-        for n in new:
-            full = base + n
+        for full in paths:
+            n = os.path.basename(full)
             if full in batch.failed:
                 first = self._first_failure.setdefault(n, now)
                 if now - first >= BROKEN_AFTER_S or not _recent(full):

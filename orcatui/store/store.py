@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from orcatui.store import fork_read
 from orcatui.store.discovery import TableFormat, TableKind, TableRef, discover
 from orcatui.store.files import FileBatch, one_line
 from orcatui.store.layout_walk import describe_os_error, run_record_files, shown
@@ -129,9 +130,45 @@ def read_tables(
         except Exception as exc:
             return path, ref, reader, failure(exc), 0
 
+    results, todo = _read_many_files(todo, consume, failure)
     if len(todo) >= min_parallel:
-        return thread_map(read, todo, threads)
-    return [read(item) for item in todo]
+        return results + thread_map(read, todo, threads)
+    return results + [read(item) for item in todo]
+
+
+def _read_many_files(
+    todo: list[tuple[Any, TableRef, Any]],
+    consume: Consumer | None,
+    failure: Callable[[Exception], Exception],
+) -> tuple[list[ReadResult], list[tuple[Any, TableRef, Any]]]:
+    """A cold load of Parquet directories with many files, read with helper processes
+    (:mod:`orcatui.store.fork_read`); returns those tables' results and the rest of ``todo``."""
+    helpers = fork_read.helpers_available()
+    fresh = [item for item in todo if isinstance(item[2], ParquetTableReader) and item[2].fresh]
+    if not helpers or not fresh:
+        return [], todo
+    listed = [(item, item[2].new_files()) for item in fresh]
+    if sum(len(paths) for _, paths in listed) < fork_read.MIN_FILES:
+        return [], todo  # the readers list again: a few fresh tables, cheap
+    results: list[ReadResult] = []
+    jobs = [fork_read.FileJob(paths, item[1].kind, str(item[2].path)) for item, paths in listed]
+
+    def deliver(index: int, batch: FileBatch) -> None:
+        (path, ref, reader), paths = listed[index]
+        try:
+            batch = reader.take(paths, batch)
+            rows = 0
+            if consume is not None and batch.table is not None and batch.table.num_rows:
+                rows = batch.table.num_rows
+                consume(ref, batch.table)
+                batch.table = None
+            results.append((path, ref, reader, batch, rows))
+        except Exception as exc:
+            results.append((path, ref, reader, failure(exc), 0))
+
+    fork_read.read_jobs(jobs, deliver, helpers)
+    taken = {id(item) for item, _ in listed}
+    return results, [item for item in todo if id(item) not in taken]
 
 
 class TableResults:
