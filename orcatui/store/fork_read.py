@@ -53,13 +53,13 @@ class FileJob:
 
 
 def helpers_available() -> int:
-    """How many helper processes a read may fork here (0 where ``fork`` is missing or there
-    is one core)."""
-    if not hasattr(os, "fork") or sys.platform == "win32":
+    """How many helper processes a read may fork here: one per usable core but this one's (up
+    to 3), on Linux only (elsewhere ``fork`` without ``exec`` is unsafe or missing)."""
+    if not sys.platform.startswith("linux"):
         return 0
     try:
         cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
+    except OSError:
         cores = os.cpu_count() or 1
     return max(0, min(cores, 4) - 1)
 
