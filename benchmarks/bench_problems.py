@@ -45,6 +45,7 @@ configure_memory()  # as the orcatui command does, before pyarrow is imported
 
 import argparse
 import asyncio
+import cProfile
 import json
 import resource
 import statistics
@@ -68,9 +69,12 @@ def ratio(target: float, measured: float) -> str:
     return f"target {target:.0f} ms; target / measured = {target / measured:.2f}"
 
 
-async def app_figures(root: Path, now: float, rounds: int = 0) -> dict[str, float]:
+async def app_figures(
+    root: Path, now: float, rounds: int = 0, profile_to: Path | None = None
+) -> dict[str, float]:
     """Times of the problems view in the real app, driven by the pilot; ``rounds`` more
-    ``p`` / ``escape`` round trips give the median of each."""
+    ``p`` / ``escape`` round trips give the median of each (``profile_to``: cProfile stats of
+    those escapes, written there)."""
     from orcatui.app.main import OrcaApp
 
     app = OrcaApp(root, clock=lambda: now, static=True, tick=None, stale_after=3600)
@@ -122,9 +126,16 @@ async def app_figures(root: Path, now: float, rounds: int = 0) -> dict[str, floa
             "escape", lambda: not isinstance(app.screen, ProblemsScreen)
         )
         opens, backs = [], []
+        profile = cProfile.Profile() if profile_to is not None else None
         for _ in range(rounds):
             opens.append(await timed("p", listed))
+            if profile is not None:
+                profile.enable()
             backs.append(await timed("escape", lambda: not isinstance(app.screen, ProblemsScreen)))
+            if profile is not None:
+                profile.disable()
+        if profile is not None and profile_to is not None:
+            profile.dump_stats(profile_to)
         if rounds:
             out[f"open again (median of {rounds})"] = _median(opens)
             out[f"escape again (median of {rounds})"] = _median(backs)
@@ -226,6 +237,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=0, help="more p / escape round trips")
     ap.add_argument("--compare", type=Path, help="with --app-only: another checkout")
     ap.add_argument("--runs", type=int, default=3, help="with --compare: processes per tree")
+    ap.add_argument("--profile", type=Path, help="cProfile stats of the --rounds escapes to here")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -243,7 +255,7 @@ def main() -> None:
                 compare(root, trees, args.runs, args.rounds)
                 return
             print("problems view in the app (pilot, 160x48):")
-            print_app(asyncio.run(app_figures(root, now, args.rounds)))
+            print_app(asyncio.run(app_figures(root, now, args.rounds, args.profile)))
             return
         monitor = Monitor(root, clock=lambda: now, stale_after=3600)
         monitor.refresh()

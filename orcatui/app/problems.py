@@ -27,8 +27,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from orcatui.app.footer import KeyFooter
 from orcatui.app.render import STATE_MARK, duration_cell, palette_of
 from orcatui.app.sanitize import cell
 from orcatui.app.triage_source import ProblemGroup, ProblemRows, Problems, problems
@@ -426,7 +427,7 @@ class ProblemsScreen(Screen[None]):
         """A title line, the list, the footer."""
         yield Static(Text(" problems  computing…", style="bold"), id="problems-title")
         yield ProblemList(id="problems")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Compute the groups on the model thread; focus the list."""
