@@ -4,10 +4,11 @@ what it shows changes.
 Textual's footer recomposes (one ``FooterKey`` widget per binding: mounted, styled, laid out
 again) on every ``bindings_updated`` signal of its screen, and a screen publishes one whenever
 it is suspended or resumed and whenever the focus moves, even when the keys shown stay the
-same. Going back from the problems view to the main screen paid that twice (once for each of
-the screen's changes) — most of the ``escape`` key's time. :class:`KeyFooter` remembers what
-its last composition showed and recomposes only when that differs: the same widgets, drawn the
-same way, with no work when nothing changed.
+same. Going back from the problems view to the main screen paid that twice: the main screen's
+footer for the same keys, and the problems view's own footer on its way out (its list lost the
+focus) — most of the ``escape`` key's time. :class:`KeyFooter` remembers what its last
+composition showed and recomposes only when that differs, and not at all on a screen that has
+left the screen stack: the same widgets, drawn the same way, with no work when nothing changed.
 """
 
 from __future__ import annotations
@@ -62,5 +63,9 @@ class KeyFooter(Footer):
             self.call_after_refresh(self._recompose_if_changed)
 
     async def _recompose_if_changed(self) -> None:
-        if self.is_attached and self.shown_keys() != self._shown:
+        if not self.is_attached or self.screen not in self.app.screen_stack:
+            # A screen popped (or switched away) loses its focus on the way out: what it would
+            # show then is never seen. Should it be pushed again, its resume brings it up to date.
+            return
+        if self.shown_keys() != self._shown:
             await self.recompose()
