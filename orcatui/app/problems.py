@@ -414,7 +414,7 @@ class ProblemsScreen(Screen[None]):
     """Every problem of the shown runs, grouped; ``esc`` or ``q`` goes back."""
 
     BINDINGS = [  # noqa: RUF012
-        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("escape,q", "back", "Back"),
         Binding("r", "reload(True)", "Recompute", show=False),
     ]
 
@@ -422,6 +422,13 @@ class ProblemsScreen(Screen[None]):
         super().__init__()
         self.views = views
         self._followed: object = None  # what the last live frame changed (see follow)
+
+    async def action_back(self) -> None:
+        """Back to the screen below, painted once: when a popped screen has been removed,
+        Textual lays the app out again, a frame after it repainted the screen below; in one
+        batch that is one layout and one repaint (this screen is small: it goes in a few ms)."""
+        with self.app.batch_update():
+            await self.app.pop_screen()
 
     def compose(self) -> ComposeResult:
         """A title line, the list, the footer."""

@@ -87,6 +87,7 @@ async def test_footer_follows_focus_screens_and_help_and_keeps_unchanged_keys() 
         assert "Details" in descriptions(main)
         assert shown(main) == stock(main)
         before, keys = widgets(main), shown(main)
+        picture = app.export_screenshot()
 
         # another screen, other keys
         await pilot.press("p")
@@ -98,13 +99,23 @@ async def test_footer_follows_focus_screens_and_help_and_keeps_unchanged_keys() 
         assert {"Back", "Expand group / open packet"} <= set(descriptions(problems))
         assert "Runs" not in descriptions(problems)
 
-        # back: the same keys, shown by the same widgets (no recomposition)
+        # back: the same keys, shown by the same widgets (no recomposition), the same picture
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is main
         assert shown(main) == stock(main) == keys
         assert widgets(main) == before
         assert all(k.is_attached for k in before)
+        assert not problems.is_attached  # the problems view is gone, not kept
+        assert app.export_screenshot() == picture
+        await pilot.press("p")  # `q` goes back too
+        await settle(pilot)
+        assert isinstance(app.screen, ProblemsScreen) and app.screen is not problems
+        await pilot.press("q")
+        await settle(pilot)
+        assert app.screen is main and app.is_running
+        assert widgets(main) == before
+        assert app.export_screenshot() == picture
 
         # the help screen is generated from the bindings: it names every key the footer shows
         await pilot.press("question_mark")
