@@ -231,3 +231,29 @@ async def test_footer_shows_disabled_and_hidden_actions_as_they_change() -> None
         await pilot.pause()
         assert shown(screen) == stock(screen)
         assert _states(screen) == all_on
+
+
+@sync
+async def test_back_from_the_problems_view_at_once_and_twice() -> None:
+    """`p` then `escape` at once (the problems maybe still computing), and `escape` twice: the
+    main screen is back with its own keys, its second `escape` is its own (clear search)."""
+    app = make_app(ORCAPOD / "failures")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        main = _main(app)
+        keys = shown(main)
+        picture = app.export_screenshot()
+        await pilot.press("p", "escape")
+        await settle(pilot)
+        assert app.screen is main and app.is_running
+        assert not any(isinstance(s, ProblemsScreen) for s in app.screen_stack)
+        assert shown(main) == stock(main) == keys
+        assert app.export_screenshot() == picture
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, ProblemsScreen)
+        await pilot.press("escape", "escape")
+        await settle(pilot)
+        assert app.screen is main and app.is_running
+        assert shown(main) == stock(main) == keys
+        assert app.export_screenshot() == picture
