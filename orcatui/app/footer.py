@@ -13,8 +13,6 @@ left the screen stack: the same widgets, drawn the same way, with no work when n
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -27,11 +25,14 @@ class KeyFooter(Footer):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._shown: Hashable = None  # what the last composition showed (None: nothing yet)
+        self._shown: object = None  # what the last composition showed (None: nothing yet)
 
-    def shown_keys(self) -> Hashable:
+    def shown_keys(self) -> object:
         """Everything :meth:`~textual.widgets.Footer.compose` reads to decide what it shows,
-        as one comparable value (None while the bindings are not ready: nothing is shown)."""
+        as one comparable value (None while the bindings are not ready: nothing is shown).
+
+        Mirrors Textual 8.2's ``Footer.compose``; ``tests/app/test_footer.py`` checks the keys
+        shown against what that composes, so a Textual that reads more shows up there."""
         if not self._bindings_ready:
             return None
         app = self.app
