@@ -23,7 +23,12 @@ Options: ``--root DIR`` builds the root in ``DIR`` once and reuses it after (``D
 ``p`` / ``escape`` round trips (the median of each is printed beside the single first figures);
 ``--compare TREE`` (with ``--app-only``) times the app of another checkout interleaved with this
 one, in alternating fresh processes (``--runs`` each), e.g. the commit before a change:
-``git archive <commit> | tar -x -C /tmp/base`` then ``--compare /tmp/base``.
+``git archive <commit> | tar -x -C /tmp/base`` then ``--compare /tmp/base``; ``--profile FILE``
+(with ``--app-only --rounds N``) writes cProfile stats of the N ``escape`` keys.
+
+The pilot's floor is ~3 slices of its idle wait (``press`` and ``pause`` each wait for 20 ms
+windows with under 1 ms of process CPU): a key's time above the floor is the number of further
+busy 20 ms windows it causes, so spreading work over several frames costs wall time too.
 """
 
 # ruff: noqa: E402 - the allocator is set up before numpy and pyarrow are imported
