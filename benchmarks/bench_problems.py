@@ -17,26 +17,46 @@ Figures (best of 5 unless noted):
 * ``orcatui summary --json`` as a whole process (error groups, progress, slow lists included).
 
 Run: ``.venv/bin/python benchmarks/bench_problems.py``.
+
+Options: ``--root DIR`` builds the root in ``DIR`` once and reuses it after (``DIR/root`` and
+``DIR/meta.json``); ``--app-only`` times only the app's keys; ``--rounds N`` adds N more
+``p`` / ``escape`` round trips (the median of each is printed beside the single first figures);
+``--compare TREE`` (with ``--app-only``) times the app of another checkout interleaved with this
+one, in alternating fresh processes (``--runs`` each), e.g. the commit before a change:
+``git archive <commit> | tar -x -C /tmp/base`` then ``--compare /tmp/base``; ``--profile FILE``
+(with ``--app-only --rounds N``) writes cProfile stats of the N ``escape`` keys.
+
+The pilot's floor is ~3 slices of its idle wait (``press`` and ``pause`` each wait for 20 ms
+windows with under 1 ms of process CPU): a key's time above the floor is the number of further
+busy 20 ms windows it causes, so spreading work over several frames costs wall time too.
 """
 
 # ruff: noqa: E402 - the allocator is set up before numpy and pyarrow are imported
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
+#: The checkout whose ``orcatui`` is measured (``--compare`` runs children with another one).
+TREE = Path(os.environ.get("ORCATUI_BENCH_TREE") or Path(__file__).resolve().parents[1])
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(TREE))
+
+import observers
 from orcatui.store.allocator import configure_memory
 
 configure_memory()  # as the orcatui command does, before pyarrow is imported
 
+import argparse
 import asyncio
-import os
+import cProfile
+import json
 import resource
+import statistics
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_triage
 from bench_triage import NODES, RUN_B, Ms, best, build
@@ -48,16 +68,18 @@ from orcatui.model.monitor import Monitor
 from orcatui.model.progress import SortedDurations
 from orcatui.model.views import View
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def ratio(target: float, measured: float) -> str:
     """``target / measured`` (> 1: within the target)."""
     return f"target {target:.0f} ms; target / measured = {target / measured:.2f}"
 
 
-async def app_figures(root: Path, now: float) -> dict[str, float]:
-    """Times of the problems view in the real app, driven by the pilot."""
+async def app_figures(
+    root: Path, now: float, rounds: int = 0, profile_to: Path | None = None
+) -> dict[str, float]:
+    """Times of the problems view in the real app, driven by the pilot; ``rounds`` more
+    ``p`` / ``escape`` round trips give the median of each (``profile_to``: cProfile stats of
+    those escapes, written there)."""
     from orcatui.app.main import OrcaApp
 
     app = OrcaApp(root, clock=lambda: now, static=True, tick=None, stale_after=3600)
@@ -108,22 +130,138 @@ async def app_figures(root: Path, now: float) -> dict[str, float]:
         out["escape (back)"] = await timed(
             "escape", lambda: not isinstance(app.screen, ProblemsScreen)
         )
+        opens, backs = [], []
+        profile = cProfile.Profile() if profile_to is not None else None
+        for _ in range(rounds):
+            opens.append(await timed("p", listed))
+            if profile is not None:
+                profile.enable()
+            backs.append(await timed("escape", lambda: not isinstance(app.screen, ProblemsScreen)))
+            if profile is not None:
+                profile.disable()
+        if profile is not None and profile_to is not None:
+            profile.dump_stats(profile_to)
+        if rounds:
+            out[f"open again (median of {rounds})"] = _median(opens)
+            out[f"escape again (median of {rounds})"] = _median(backs)
     return out
 
 
+def _median(values: list[Ms]) -> Ms:
+    """The median of timings (by wall time), with its CPU time."""
+    return sorted(values)[len(values) // 2]
+
+
+def make_root(root: Path) -> float:
+    """Build the root in ``root`` (an empty directory); the time of its newest event."""
+    # The store skips events more than a day ahead of the machine's clock: the runs end
+    # now-ish (bench_triage's fixed T0 puts run B ~4.6 days after 2026-11-28).
+    bench_triage.T0 = time.time() - 450_000
+    t = time.perf_counter()
+    events, failed, newest = build(root)
+    print(
+        f"root: {events:,} status events, {NODES} nodes, {failed:,} FAILED "
+        f"(built in {time.perf_counter() - t:.1f} s)"
+    )
+    return newest
+
+
+def kept_root(directory: Path) -> tuple[Path, float]:
+    """``directory/root`` and its newest event's time, built there the first time."""
+    root, meta = directory / "root", directory / "meta.json"
+    if not meta.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        newest = make_root(root)
+        meta.write_text(json.dumps({"newest": newest}))
+    return root, float(json.loads(meta.read_text())["newest"])
+
+
+def print_app(figures: dict[str, float]) -> None:
+    """The app's figures against the targets, each also above the pilot's floor."""
+    floor = figures["pilot floor (a key bound to nothing, median of 9)"]
+    for k, v in figures.items():
+        if k in ("entries", "expanded packets"):
+            print(f"  {k}: {int(v):,}")
+        elif k.startswith("pilot floor"):
+            print(f"  {k}: {v:.0f}")
+        else:
+            target = 300 if k.startswith("open") else 100
+            above = v - floor
+            print(
+                f"  {k}: {v:.0f} ({ratio(target, max(v, 0.01))}); above the pilot floor: "
+                f"{above:.0f} ms wall, {v.cpu - floor.cpu:.0f} ms CPU "
+                f"({ratio(target, max(above, 0.01))})"
+            )
+
+
+def app_child(root: Path, now: float, rounds: int) -> None:
+    """The app's figures as one JSON line (a ``--compare`` child)."""
+    for module in (sys.modules["orcatui"], observers):
+        assert Path(module.__file__).resolve().is_relative_to(TREE.resolve()), module.__file__
+    figures = asyncio.run(app_figures(root, now, rounds))
+    print(json.dumps({k: [float(v), getattr(v, "cpu", 0.0)] for k, v in figures.items()}))
+
+
+def compare(root: Path, trees: dict[str, Path], runs: int, rounds: int) -> None:
+    """Each tree's app figures in fresh processes, the trees alternating; the medians."""
+    results: dict[str, list[dict[str, list[float]]]] = {name: [] for name in trees}
+    for run in range(runs):
+        order = list(trees.items())
+        if run % 2:
+            order.reverse()  # neither tree always runs first
+        for name, tree in order:
+            env = {**os.environ, "ORCATUI_BENCH_TREE": str(tree)}
+            cmd = [sys.executable, __file__, "--root", str(root.parent), "--child"]
+            cmd += ["--rounds", str(rounds)]
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+            results[name].append(json.loads(r.stdout.strip().splitlines()[-1]))
+    floor_key = "pilot floor (a key bound to nothing, median of 9)"
+    keys = [k for k in results[next(iter(trees))][0] if k not in ("entries", "expanded packets")]
+    print(f"app figures, median of {runs} fresh processes per tree, run interleaved:")
+    for name in trees:
+        print(f"  {name} ({trees[name]}):")
+        for k in keys:
+            above = [r[k][0] - r[floor_key][0] for r in results[name]]
+            above_cpu = [r[k][1] - r[floor_key][1] for r in results[name]]
+            wall = [r[k][0] for r in results[name]]
+            if k == floor_key:
+                print(f"    {k}: {statistics.median(wall):.0f} ms wall")
+            else:
+                print(
+                    f"    {k}: {statistics.median(wall):.0f} ms wall; above the floor "
+                    f"{statistics.median(above):.0f} ms wall, "
+                    f"{statistics.median(above_cpu):.0f} ms CPU "
+                    f"(each run: {', '.join(f'{a:.0f}' for a in above)})"
+                )
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--root", type=Path, help="keep the root in this directory (built once)")
+    ap.add_argument("--app-only", action="store_true", help="only the app's figures")
+    ap.add_argument("--rounds", type=int, default=0, help="more p / escape round trips")
+    ap.add_argument("--compare", type=Path, help="with --app-only: another checkout")
+    ap.add_argument("--runs", type=int, default=3, help="with --compare: processes per tree")
+    ap.add_argument("--profile", type=Path, help="cProfile stats of the --rounds escapes to here")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        # The store skips events more than a day ahead of the machine's clock: the runs end
-        # now-ish (bench_triage's fixed T0 puts run B ~4.6 days after 2026-11-28).
-        bench_triage.T0 = time.time() - 450_000
-        t = time.perf_counter()
-        events, failed, newest = build(root)
-        print(
-            f"root: {events:,} status events, {NODES} nodes, {failed:,} FAILED "
-            f"(built in {time.perf_counter() - t:.1f} s)"
-        )
-        now = newest
+        if args.root is not None:
+            root, now = kept_root(args.root)
+        else:
+            root = Path(tmp)
+            now = make_root(root)
+        if args.child:
+            app_child(root, now, args.rounds)
+            return
+        if args.app_only:
+            if args.compare is not None:
+                trees = {"this tree": TREE, "compared": args.compare.resolve()}
+                compare(root, trees, args.runs, args.rounds)
+                return
+            print("problems view in the app (pilot, 160x48):")
+            print_app(asyncio.run(app_figures(root, now, args.rounds, args.profile)))
+            return
         monitor = Monitor(root, clock=lambda: now, stale_after=3600)
         monitor.refresh()
         (pipeline,) = monitor.pipelines
@@ -184,24 +322,10 @@ def main() -> None:
             f"cold {cold:.0f}; warm (rows and groups kept, as in the app) {ms_prob:.0f}"
         )
 
-        figures = asyncio.run(app_figures(root, now))
         print("problems view in the app (pilot, 160x48):")
-        floor = figures["pilot floor (a key bound to nothing, median of 9)"]
-        for k, v in figures.items():
-            if k in ("entries", "expanded packets"):
-                print(f"  {k}: {int(v):,}")
-            elif k.startswith("pilot floor"):
-                print(f"  {k}: {v:.0f}")
-            else:
-                target = 300 if k.startswith("open") else 100
-                above = v - floor
-                print(
-                    f"  {k}: {v:.0f} ({ratio(target, max(v, 0.01))}); above the pilot floor: "
-                    f"{above:.0f} ms wall, {v.cpu - floor.cpu:.0f} ms CPU "
-                    f"({ratio(target, max(above, 0.01))})"
-                )
+        print_app(asyncio.run(app_figures(root, now, args.rounds)))
 
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "PYTHONPATH": str(TREE)}
         cmd = [
             sys.executable,
             "-m",

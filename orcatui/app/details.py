@@ -9,8 +9,9 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
+from orcatui.app.footer import KeyFooter
 from orcatui.app.history import HistoryList, HistoryStrip
 from orcatui.app.render import DEFAULT_PALETTE, Palette, clock_time, palette_of, state_text
 from orcatui.app.sanitize import DETAIL_LIMIT, bounded, cell, plain_text
@@ -243,7 +244,7 @@ class DetailsScreen(Screen[None]):
                     yield widgets[tab_id]
             with TabPane("history", id="history"), VerticalScroll(classes="details-text"):
                 yield HistoryList(Text("…", style="dim"), id="history-list")
-        yield Footer()
+        yield KeyFooter()
 
     def show(self, details: PacketDetails, now: float) -> None:
         """Show the packet's current details (state, times, log once it is written)."""

@@ -17,8 +17,9 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
+from orcatui.app.footer import KeyFooter
 from orcatui.app.render import palette_of
 from orcatui.app.sanitize import bounded, cell, plain_text
 from orcatui.model.diff import PacketChange, RunDiff, default_pair, diff_runs
@@ -104,7 +105,7 @@ class DiffScreen(Screen[None]):
         table: DataTable = DataTable(id="diff-table", cursor_type="row", zebra_stripes=False)
         yield table
         yield Static(id="diff-errors")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Compute the diff."""

@@ -30,8 +30,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from orcatui.app.footer import KeyFooter
 from orcatui.app.render import STATE_MARK, clock_time, palette_of, verdict_text
 from orcatui.app.sanitize import cell
 from orcatui.model.durations import format_duration
@@ -372,7 +373,7 @@ class GridScreen(Screen[tuple[str, Identity] | None]):
         yield Static(Text(f"runs × nodes  {cell(self.title_text, 80)}"), id="grid-title")
         yield GridView(id="grid")
         yield Static(id="grid-info")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Compute the grid."""

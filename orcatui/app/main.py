@@ -25,13 +25,14 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, Tree
+from textual.widgets import Input, Static, Tree
 
 from observers.objstore import is_url
 from orcatui.app.commands import orca_commands
 from orcatui.app.details import DetailsScreen
 from orcatui.app.diff_view import DiffScreen
 from orcatui.app.filters import BY_NAME, FILTERS
+from orcatui.app.footer import KeyFooter
 from orcatui.app.grid import GridScreen, GridView, compute_grid
 from orcatui.app.header import StatusHeader
 from orcatui.app.help import HelpScreen, Section
@@ -154,7 +155,7 @@ class MonitorScreen(Screen[None]):
                 yield Static(id="filter-bar")
                 yield PacketTable(id="table")
                 yield Input(placeholder="search tag values…", id="search")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def orca(self) -> OrcaApp:

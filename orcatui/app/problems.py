@@ -27,8 +27,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from orcatui.app.footer import KeyFooter
 from orcatui.app.render import STATE_MARK, duration_cell, palette_of
 from orcatui.app.sanitize import cell
 from orcatui.app.triage_source import ProblemGroup, ProblemRows, Problems, problems
@@ -413,7 +414,7 @@ class ProblemsScreen(Screen[None]):
     """Every problem of the shown runs, grouped; ``esc`` or ``q`` goes back."""
 
     BINDINGS = [  # noqa: RUF012
-        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("escape,q", "back", "Back"),
         Binding("r", "reload(True)", "Recompute", show=False),
     ]
 
@@ -422,11 +423,18 @@ class ProblemsScreen(Screen[None]):
         self.views = views
         self._followed: object = None  # what the last live frame changed (see follow)
 
+    async def action_back(self) -> None:
+        """Back to the screen below, painted once: when a popped screen has been removed,
+        Textual lays the app out again, a frame after it repainted the screen below; in one
+        batch that is one layout and one repaint (this screen is small: it goes in a few ms)."""
+        with self.app.batch_update():
+            await self.app.pop_screen()
+
     def compose(self) -> ComposeResult:
         """A title line, the list, the footer."""
         yield Static(Text(" problems  computing…", style="bold"), id="problems-title")
         yield ProblemList(id="problems")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Compute the groups on the model thread; focus the list."""

@@ -22,8 +22,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from orcatui.app.footer import KeyFooter
 from orcatui.app.render import DEFAULT_PALETTE, Palette, palette_of, verdict_text
 from orcatui.app.sanitize import cell
 from orcatui.model.durations import format_duration
@@ -229,7 +230,7 @@ class TimelineScreen(Screen[None]):
         yield Static(id="timeline-title")
         yield TimelineView(self.data, id="timeline")
         yield Static(id="timeline-status")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def view(self) -> TimelineView:
