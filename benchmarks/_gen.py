@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from observers.sinks.parquet import COMPACTED_OPTIONS, FLUSH_OPTIONS
 
 # History starts three days before now: event times are believed only up to a day ahead of the
 # reader's clock (later ones are skipped as implausible), so fixed dates would rot.
@@ -105,11 +108,14 @@ def table_path(root: Path, node: int, kind: str = "status") -> Path:
     return root / "bench" / section / f"fn_{node:04d}" / "v0" / leaf
 
 
-def write_file(directory: Path, table: pa.Table) -> Path:
-    """One Parquet file, written under a temporary name then renamed."""
+def write_file(
+    directory: Path, table: pa.Table, options: Mapping[str, object] = FLUSH_OPTIONS
+) -> Path:
+    """One Parquet file, written under a temporary name then renamed, by default as the Parquet
+    sink writes a flush (``COMPACTED_OPTIONS``: as it writes a compacted file)."""
     directory.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}.parquet"
-    pq.write_table(table, directory / f".{name}")
+    pq.write_table(table, directory / f".{name}", **options)
     os.replace(directory / f".{name}", directory / name)
     return directory / name
 
@@ -117,13 +123,17 @@ def write_file(directory: Path, table: pa.Table) -> Path:
 def parquet_root(
     root: Path, nodes: int, packets: int, files_per_node: int = 1, ids: str = "binary"
 ) -> int:
-    """A root of ``nodes`` Parquet tables; returns the number of events written."""
+    """A root of ``nodes`` Parquet tables; returns the number of events written.
+
+    Files are written as our Parquet sink writes them: one file per node as a compacted file,
+    several as flushes."""
     total = 0
+    options = COMPACTED_OPTIONS if files_per_node == 1 else FLUSH_OPTIONS
     for node in range(nodes):
         t = node_events(node, packets, ids=ids)
         step = -(-t.num_rows // files_per_node)
         for i in range(0, t.num_rows, step):
-            write_file(table_path(root, node), t.slice(i, step))
+            write_file(table_path(root, node), t.slice(i, step), options)
         total += t.num_rows
     return total
 

@@ -159,7 +159,9 @@ def warm_up() -> None:
         ref = TableRef("", STATUS)
         table = build_status_table([(ref, time.time_ns(), "", "", "RUNNING", None, {"k": 1})])
         build_log_table([(ref, time.time_ns(), "", {"success": True}, {})])
-        pq.write_table(table, pa.BufferOutputStream(), compression="zstd")
+        from observers.sinks.parquet import FLUSH_OPTIONS
+
+        pq.write_table(table, pa.BufferOutputStream(), **FLUSH_OPTIONS)
     except Exception:
         pass
 

@@ -39,6 +39,19 @@ log = logging.getLogger("observers")
 
 #: Compact a table once this writer has more files than this in it.
 MAX_FILES_PER_TABLE = 200
+#: How a flush file is written. Each is small and read by every reader's cold load, and for a few
+#: hundred rows Arrow's cost per file and column chunk dominates: without dictionary pages or
+#: statistics (nothing reads them), snappy files read 2.7× faster and are written 3.4× faster
+#: than zstd ones, for 15 % more bytes (100 status rows: 98 vs 266 µs to read, 150 vs 521 µs to
+#: write, 6.4 vs 5.3 kB). They live until the next compaction.
+FLUSH_OPTIONS: Mapping[str, object] = {
+    "compression": "snappy",
+    "use_dictionary": False,
+    "write_statistics": False,
+}
+#: How a compacted file is written: up to ``max_files`` flushes in one file, where the per-file
+#: cost is paid once and size matters: zstd, with dictionary pages.
+COMPACTED_OPTIONS: Mapping[str, object] = {"compression": "zstd"}
 
 
 def drop_superseded_partials(table: pa.Table) -> pa.Table:
@@ -84,10 +97,10 @@ class ParquetSink:
             self._last_ms = max(self._last_ms, time.time_ns() // 1_000_000)
             return f"{self._last_ms:013d}-{self.writer_id}-{self._seq:08d}.parquet"
 
-    def _write_object(self, table_dir: str, table: pa.Table) -> str:
+    def _write_object(self, table_dir: str, table: pa.Table, options: Mapping[str, object]) -> str:
         bucket, key = self.buckets.locate(table_dir)
         sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
+        pq.write_table(table, sink, **options)
         name = self._next_name()
         bucket.put(f"{key}/{name}", sink.getvalue().to_pybytes())
         self.stats.add(files_written=1)
@@ -109,9 +122,11 @@ class ParquetSink:
             bucket, _ = self.buckets.locate(remote[0])
             bucket.delete([self.buckets.locate(p)[1] for p in remote])
 
-    def _write_file(self, table_dir: str, table: pa.Table) -> str:
+    def _write_file(
+        self, table_dir: str, table: pa.Table, options: Mapping[str, object] = FLUSH_OPTIONS
+    ) -> str:
         if is_url(table_dir):
-            return self._write_object(table_dir, table)
+            return self._write_object(table_dir, table, options)
         if table_dir not in self._made_dirs:
             os.makedirs(table_dir, exist_ok=True)
             self._made_dirs.add(table_dir)
@@ -119,7 +134,7 @@ class ParquetSink:
         final = os.path.join(table_dir, name)
         tmp = os.path.join(table_dir, f".{name}.tmp")
         try:
-            pq.write_table(table, tmp, compression="zstd")
+            pq.write_table(table, tmp, **options)
             os.replace(tmp, final)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -155,7 +170,7 @@ class ParquetSink:
                 merged = drop_superseded_partials(
                     pa.concat_tables(tables, promote_options="default")
                 )
-                new_path = self._write_file(d, merged)
+                new_path = self._write_file(d, merged, COMPACTED_OPTIONS)
                 self._own[d] = [new_path]
                 self._remove(files)
                 self.stats.add(files_compacted=len(files))

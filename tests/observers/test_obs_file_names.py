@@ -54,3 +54,32 @@ def test_names_sort_by_time_across_writers_and_compaction_sorts_last(tmp_path: P
     assert len(after) == 5
     writers[1].close()
     assert len(visible(table_dir)) == 2
+
+
+def _codecs(path: Path) -> set[str]:
+    meta = pq.ParquetFile(path).metadata
+    return {meta.row_group(0).column(c).compression for c in range(meta.num_columns)}
+
+
+def test_flushes_are_cheap_to_read_and_compacted_files_small(tmp_path: Path) -> None:
+    """A flush file: snappy, no dictionary pages, no statistics (what reads fastest when every
+    reader's cold load opens many small files); a compacted file: zstd with dictionaries."""
+    w = observers.StatusObserver(tmp_path, flush_interval=60)
+    w.on_run_start("r", pipeline_uri="p@1")
+    node = w.contextualize("n")
+    table_dir = tmp_path / "p" / "_status" / "n" / "execution_status"
+    for i in range(3):
+        node.on_data_start("n", {"i": i}, None)
+        w.flush()
+    flushes = visible(table_dir)
+    assert len(flushes) == 3
+    for name in flushes:
+        meta = pq.ParquetFile(table_dir / name).metadata
+        assert _codecs(table_dir / name) == {"SNAPPY"}
+        for c in range(meta.num_columns):
+            chunk = meta.row_group(0).column(c)
+            assert not chunk.has_dictionary_page and not chunk.is_stats_set
+    w.close()  # compacts the three flushes into one
+    (compacted,) = visible(table_dir)
+    assert _codecs(table_dir / compacted) == {"ZSTD"}
+    assert pq.read_table(table_dir / compacted).column("i").to_pylist() == ["0", "1", "2"]
