@@ -18,7 +18,7 @@ cached per distinct text: a root has far fewer distinct messages than failed pac
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -742,8 +742,19 @@ class ErrorGrouper:
                 taken = pa.chunked_array(chunks, pa.string()).take(from_numpy(index))
                 return taken.combine_chunks(), np.arange(len(index))
 
+            def codes_of(mask: np.ndarray) -> np.ndarray:
+                # Most tracebacks end with ": <the row's error>\n": those are parsed once per
+                # distinct rest (see _codes_by_suffix), the others as texts.
+                codes = self._codes_by_suffix(mask, wheres, logs_of, sources, errors)
+                rest = codes < 0
+                if rest.any():
+                    left = np.zeros(len(mask), bool)
+                    left[np.flatnonzero(mask)[rest]] = True
+                    codes[rest] = self._codes_of(*texts_of(left))
+                return codes
+
             has_text = np.concatenate([w.is_valid().to_numpy(zero_copy_only=False) for w in wheres])
-            info_all = self._codes(pa.concat_arrays([t[0] for t in tbs]), has_text, texts_of)
+            info_all = self._codes(pa.concat_arrays([t[0] for t in tbs]), has_text, codes_of)
             at = 0
             for i in fresh:
                 n = preps[i].failed.num_rows
@@ -858,13 +869,13 @@ class ErrorGrouper:
         self,
         ids: pa.Array,
         has_text: np.ndarray,
-        texts_of: Callable[[np.ndarray], tuple[pa.Array, np.ndarray]],
+        codes_of: Callable[[np.ndarray], np.ndarray],
     ) -> np.ndarray:
         """Per failed row, the code of its parsed traceback (0 = none), by log row id.
 
-        ``has_text``: which rows have a traceback; ``texts_of(mask)``: texts and, per row in
-        ``mask``, the index of its traceback among them (asked only for rows whose log row id
-        is not known yet).
+        ``has_text``: which rows have a traceback; ``codes_of(mask)``: per row in ``mask`` (in
+        row order), the code of its traceback's parse (asked only for rows whose log row id is
+        not known yet).
         """
         n = len(ids)
         out = np.zeros(n, np.int64)
@@ -894,7 +905,7 @@ class ErrorGrouper:
                 rows = np.flatnonzero(by_id)[miss]
                 mask = np.zeros(n, dtype=bool)
                 mask[rows] = True
-                new = self._codes_of(*texts_of(mask))  # in row order, as ``rows`` (sorted)
+                new = codes_of(mask)  # in row order, as ``rows`` (sorted)
                 got[miss] = new
                 self._known_ids.append(wanted.take(pa.array(miss)))
                 self._known_codes.append(new)
@@ -903,8 +914,90 @@ class ErrorGrouper:
             out[by_id] = got
         by_text = has_text & ~by_id
         if by_text.any():
-            out[by_text] = self._codes_of(*texts_of(by_text))
+            out[by_text] = codes_of(by_text)
         return out
+
+    def _codes_by_suffix(
+        self,
+        mask: np.ndarray,
+        wheres: list[pa.Array],
+        logs_of: list[pa.Table | None],
+        sources: list[pa.Table | None],
+        errors: pa.ChunkedArray,
+    ) -> np.ndarray:
+        """Per row in ``mask`` (in row order), the code of its traceback's parse where the text
+        is ``<rest>: <the row's error>\n`` and that error cannot change the parse; -1 for the
+        other rows (they are parsed as texts).
+
+        A traceback ends with the message its status row carries as the error, and the message
+        is what varies from packet to packet: the rests are few (a root's 100,000 failures have
+        a few dozen), and each distinct rest is parsed once, as ``<rest>: M\n`` (the same
+        parse, see :func:`_suffix_parse`). The texts are not copied: each is cut in place into
+        its rest and its tail, and one dictionary encoding of all rests, tails and the rows'
+        ``": <error>\n"`` finds both the distinct rests and the tails that are the row's own.
+        ``wheres``, ``logs_of``, ``sources``: per node, its rows' index among its log rows with
+        a traceback, those rows, and its log table; ``errors``: every row's error (nodes one
+        after the other).
+        """
+        rows = np.flatnonzero(mask)
+        out = np.full(len(rows), -1, np.int64)
+        if not len(rows):
+            return out
+        errs = errors.take(from_numpy(rows))
+        errs = errs.combine_chunks() if isinstance(errs, pa.ChunkedArray) else errs
+        safe = _safe_suffixes(errs)
+        if not safe.any():
+            return out
+        tail = pc.fill_null(pc.binary_length(errs), 0).to_numpy(zero_copy_only=False) + 3
+        parts: list[pa.Array] = []
+        owners: list[np.ndarray] = []  # per part: the row (index in ``rows``) of each text
+        fits: list[np.ndarray] = []
+        at = 0
+        for where, lg, src in zip(wheres, logs_of, sources, strict=True):
+            lo, hi = np.searchsorted(rows, [at, at + len(where)])
+            base, at = at, at + len(where)
+            pick = np.arange(lo, hi)[safe[lo:hi]]
+            if not len(pick) or lg is None or src is None:
+                continue
+            log_rows = pc.take(lg.column("row"), where.take(from_numpy(rows[pick] - base)))
+            for part, mine, ok in _cut_texts(
+                src.column("traceback"),
+                log_rows.to_numpy(zero_copy_only=False).astype(np.int64),
+                tail[pick],
+            ):
+                parts.append(part)
+                owners.append(pick[mine])
+                fits.append(ok)
+        if not parts:
+            return out
+        wanted = pc.binary_join_element_wise(": ", errs, "\n", "").cast(pa.binary())
+        enc = pc.dictionary_encode(pa.chunked_array([*parts, wanted], pa.binary()))
+        enc = enc.combine_chunks()
+        codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        own_code = codes[len(codes) - len(wanted) :]
+        in_parts = np.concatenate([np.arange(0, len(p), 3) for p in parts])
+        in_parts += np.repeat(
+            np.cumsum([0, *(len(p) for p in parts[:-1])]), [len(p) // 3 for p in parts]
+        )
+        rest_code, tail_code = codes[in_parts], codes[in_parts + 1]
+        owner = np.concatenate(owners)
+        same = np.concatenate(fits) & (tail_code == own_code[owner])
+        if not same.any():
+            return out
+        used, which = np.unique(rest_code[same], return_inverse=True)
+        rests = enc.dictionary.take(from_numpy(used)).to_pylist()
+        out[owner[same]] = np.asarray([self._suffix_code(r) for r in rests], np.int64)[which]
+        return out
+
+    def _suffix_code(self, rest: bytes) -> int:
+        """The code of :func:`_suffix_parse` of a rest (-1: it must be parsed as a text)."""
+        info = _suffix_parse(rest)
+        if info is None:
+            return -1
+        code = self._info_code.setdefault(info, len(self._infos))
+        if code == len(self._infos):
+            self._infos.append(info)
+        return code
 
     def _codes_of(self, texts: pa.Array, index: np.ndarray) -> np.ndarray:
         """The code of the parse of the traceback texts ``texts[index]``
@@ -917,6 +1010,95 @@ class ErrorGrouper:
                 self._infos.append(info)
             codes.append(c)
         return np.asarray(codes, np.int64)[code[index]]
+
+
+def _safe_suffixes(errors: pa.Array) -> np.ndarray:
+    """Per error (a string array), whether a traceback ending ``: <error>\n`` parses as if the
+    error were ``M`` (see :func:`_suffix_parse`): not null, no character that makes
+    :func:`parse_traceback` read the text otherwise (:data:`_NOT_PLAIN`, or too long), and no
+    frame line or traceback header in it."""
+    if not len(errors):
+        return np.zeros(0, bool)
+    ok = pc.is_valid(errors).to_numpy(zero_copy_only=False) & ~_not_plain(errors)
+    for part in (b'File "', _HEADER.encode()):
+        ok[_holding(errors, part)] = False
+    return ok
+
+
+def _holding(texts: pa.Array, needle: bytes) -> np.ndarray:
+    """The indices of the texts of a string array (int32 offsets) that hold ``needle``, and
+    maybe a few more (an occurrence across two texts counts for both): one search of the
+    bytes of all texts, not one per text."""
+    _, offsets, data = texts.buffers()
+    if data is None:
+        return np.zeros(0, np.int64)
+    offs = np.frombuffer(offsets, np.int32)[texts.offset : texts.offset + len(texts) + 1]
+    raw = memoryview(data)[int(offs[0]) : int(offs[-1])]
+    hits = [m.start() + int(offs[0]) for m in re.finditer(re.escape(needle), raw)]
+    if not hits:
+        return np.zeros(0, np.int64)
+    at = np.asarray(hits, np.int64)
+    first = np.searchsorted(offs, at, side="right") - 1
+    last = np.searchsorted(offs, at + len(needle) - 1, side="right") - 1
+    return np.unique(np.concatenate([first, last]).clip(0, len(texts) - 1))
+
+
+def _cut_texts(
+    column: pa.ChunkedArray, rows: np.ndarray, tail: np.ndarray
+) -> Iterator[tuple[pa.Array, np.ndarray, np.ndarray]]:
+    """The texts ``column[rows[i]]`` cut in place (no copy) into their last ``tail[i]`` bytes
+    and the rest before: per chunk of the column, a binary array of three strings per text
+    (its rest, its tail, the gap to the next text), which ``i`` each text is for, and whether
+    it could be cut (long enough, and not longer than :func:`parse_traceback` reads). A text
+    asked for twice is cut once (the other rows: not found, parsed as texts)."""
+    if column.type not in (pa.string(), pa.binary()):
+        column = column.cast(pa.string())
+    start = 0
+    for chunk in column.chunks:
+        lo, hi = start, start + len(chunk)
+        start = hi
+        _, offsets, data = chunk.buffers()
+        mine = np.flatnonzero((rows >= lo) & (rows < hi))
+        if not len(mine) or data is None:
+            continue
+        local = rows[mine] - lo
+        order = np.argsort(local, kind="stable")
+        local, mine = local[order], mine[order]
+        first = np.ones(len(local), bool)
+        first[1:] = local[1:] != local[:-1]
+        local, mine = local[first], mine[first]
+        offs = np.frombuffer(offsets, np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+        begin, end = offs[local].astype(np.int64), offs[local + 1].astype(np.int64)
+        cut = end - tail[mine]
+        ok = (cut >= begin) & (end - begin <= 4 * SIGNATURE_TEXT_LIMIT)
+        bounds = np.empty(3 * len(local) + 1, np.int64)
+        bounds[0:-1:3], bounds[1::3], bounds[2::3] = begin, np.where(ok, cut, begin), end
+        bounds[-1] = end[-1]
+        part = pa.Array.from_buffers(
+            pa.binary(), 3 * len(local), [None, pa.py_buffer(bounds.astype(np.int32)), data]
+        )
+        yield part, mine, ok
+
+
+def _suffix_parse(rest: bytes) -> TracebackInfo | None:
+    """:func:`parse_traceback` of every text ``<rest>: <error>\n`` whose error is safe
+    (:func:`_safe_suffixes`), or None when the rest does not allow it.
+
+    It is the parse of ``<rest>: M\n``. The error holds no frame line and no header, so the
+    header and frame lines are the rest's own; the line where the error starts (the rest's
+    last line, then ``": "``) is no frame line when the rest's last line holds no ``File "``,
+    and is the exception line in both texts or in neither (its first character is the rest's,
+    or ``:``); the exception name is read up to the first ``:``, within the rest or at the
+    ``": "``. Both texts are plain (the rest is checked here, the error by
+    :func:`_safe_suffixes`), so both are parsed by :func:`_parse_plain`.
+    """
+    try:
+        text = rest.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if 'File "' in text[text.rfind("\n") + 1 :] or _NOT_PLAIN.search(text) is not None:
+        return None
+    return parse_traceback(text + ": M\n")
 
 
 def _zero_digits(arr: pa.Array) -> pa.Array:
