@@ -482,6 +482,8 @@ _RE2_MASKS: tuple[tuple[str, str], ...] = (
 # Where the path rewrite could differ: a path ending in one of ".@%+=:,~-" just before a "/"
 # that the Python pattern would start a new path at (looking behind at that character).
 _RE2_PATH_EDGE = r"[.@%+=:,~-]/(?:[^\w.@%+=:,~-]|$)"
+#: After these passes (quoted strings, URLs, UUIDs; hex runs) many texts have become alike.
+_RE2_DISTINCT_AFTER = (2, 8)
 
 
 def _re2_maskable(texts: pa.Array) -> np.ndarray:
@@ -499,17 +501,28 @@ def _mask_re2(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     and per text whether the result holds (False: the path rewrite may differ, see
     :data:`_RE2_PATH_EDGE`)."""
     ok = np.ones(len(texts), bool)
+    # Per given text, its row in ``texts``: after the passes that make most texts alike, the
+    # texts are made distinct again, so the later passes read far fewer (each pass is a
+    # function of the text alone: equal texts stay equal).
+    row = np.arange(len(texts))
     for k, (pattern, token) in enumerate(_RE2_MASKS):
         if k == 3:
             edge = pc.match_substring_regex(texts, _RE2_PATH_EDGE)
-            ok &= ~edge.to_numpy(zero_copy_only=False)
+            ok &= ~edge.to_numpy(zero_copy_only=False)[row]
         texts = pc.replace_substring_regex(texts, pattern, token)
+        if k in _RE2_DISTINCT_AFTER:
+            enc = pc.dictionary_encode(texts)
+            if len(enc.dictionary) < 0.8 * len(texts):
+                row = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)[row]
+                texts = enc.dictionary
     # Per line: runs of spaces and tabs as one space, stripped; blank lines dropped.
     # (A lone space needs no replacing: only runs of two or more and tabs are rewritten.)
     texts = pc.replace_substring_regex(texts, r"[ \t]{2,}|\t", " ")
     texts = pc.replace_substring_regex(texts, r"(?m)^ | $", "")
     texts = pc.replace_substring_regex(texts, r"\n\n+", "\n")
     texts = pc.replace_substring_regex(texts, r"^\n|\n$", "")
+    if len(row) != len(texts) or (row != np.arange(len(row))).any():
+        texts = texts.take(from_numpy(row))
     return texts, ok
 
 

@@ -62,6 +62,9 @@ def packets_for_view(packets: pa.Table, run_id: str | None, all_runs: bool) -> p
     mask = pc.equal(packets.column("run_id"), run_id)
     if pc.all(mask).as_py() and not mask.null_count:
         return packets  # a node with one run (the usual case): no copy of every column
+    at = np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False))
+    if len(at) and at[-1] - at[0] + 1 == len(at):
+        return packets.slice(int(at[0]), len(at))  # the run's rows in one block: no copy
     return packets.filter(mask)
 
 
