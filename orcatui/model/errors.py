@@ -956,15 +956,14 @@ class ErrorGrouper:
         out = np.full(len(rows), -1, np.int64)
         if not len(rows):
             return out
-        errs = errors.take(from_numpy(rows))
+        errs = errors if len(rows) == len(errors) else errors.take(from_numpy(rows))
         errs = errs.combine_chunks() if isinstance(errs, pa.ChunkedArray) else errs
         safe = _safe_suffixes(errs)
         if not safe.any():
             return out
         tail = pc.fill_null(pc.binary_length(errs), 0).to_numpy(zero_copy_only=False) + 3
-        parts: list[pa.Array] = []
-        owners: list[np.ndarray] = []  # per part: the row (index in ``rows``) of each text
-        fits: list[np.ndarray] = []
+        buffers: list[pa.Buffer] = []
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # rows, rests, messages
         at = 0
         for where, lg, src in zip(wheres, logs_of, sources, strict=True):
             lo, hi = np.searchsorted(rows, [at, at + len(where)])
@@ -973,33 +972,39 @@ class ErrorGrouper:
             if not len(pick) or lg is None or src is None:
                 continue
             log_rows = pc.take(lg.column("row"), where.take(from_numpy(rows[pick] - base)))
-            for part, mine, ok in _cut_texts(
+            for data, mine, rest, message in _cut_texts(
                 src.column("traceback"),
                 log_rows.to_numpy(zero_copy_only=False).astype(np.int64),
                 tail[pick],
+                len(buffers),
             ):
-                parts.append(part)
-                owners.append(pick[mine])
-                fits.append(ok)
-        if not parts:
+                buffers.append(data)
+                found.append((pick[mine], rest, message))
+        if not found:
             return out
-        wanted = pc.binary_join_element_wise(": ", errs, "\n", "").cast(pa.binary())
-        enc = pc.dictionary_encode(pa.chunked_array([*parts, wanted], pa.binary()))
-        enc = enc.combine_chunks()
-        codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        own_code = codes[len(codes) - len(wanted) :]
-        in_parts = np.concatenate([np.arange(0, len(p), 3) for p in parts])
-        in_parts += np.repeat(
-            np.cumsum([0, *(len(p) for p in parts[:-1])]), [len(p) // 3 for p in parts]
-        )
-        rest_code, tail_code = codes[in_parts], codes[in_parts + 1]
-        owner = np.concatenate(owners)
-        same = np.concatenate(fits) & (tail_code == own_code[owner])
+        # The rests, the texts' messages and the rows' own errors as views of the bytes where
+        # they are (Arrow's binary views: nothing copied): a text ends with its row's error
+        # where the two views are equal, and only the rests are hashed to find the distinct.
+        _, offsets, data = errs.buffers()
+        offs = np.frombuffer(offsets, np.int32)[errs.offset : errs.offset + len(errs) + 1]
+        owner = np.concatenate([f[0] for f in found])
+        buffers.append(data if data is not None else pa.py_buffer(b""))
+        raw = np.frombuffer(buffers[-1], np.uint8)
+        own = _views(raw, offs[owner], offs[owner + 1] - offs[owner], len(buffers) - 1)
+
+        def viewed(views: np.ndarray) -> pa.Array:
+            return pa.Array.from_buffers(
+                pa.binary_view(), len(views), [None, pa.py_buffer(views), *buffers]
+            )
+
+        messages = viewed(np.concatenate([f[2] for f in found]))
+        same = pc.equal(messages, viewed(own)).to_numpy(zero_copy_only=False)
         if not same.any():
             return out
-        used, which = np.unique(rest_code[same], return_inverse=True)
-        rests = enc.dictionary.take(from_numpy(used)).to_pylist()
-        out[owner[same]] = np.asarray([self._suffix_code(r) for r in rests], np.int64)[which]
+        enc = pc.dictionary_encode(viewed(np.concatenate([f[1] for f in found])[same]))
+        which = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        code_of = [self._suffix_code(r) for r in enc.dictionary.to_pylist()]
+        out[owner[same]] = np.asarray(code_of, np.int64)[which]
         return out
 
     def _suffix_code(self, rest: bytes) -> int:
@@ -1057,13 +1062,13 @@ def _holding(texts: pa.Array, needle: bytes) -> np.ndarray:
 
 
 def _cut_texts(
-    column: pa.ChunkedArray, rows: np.ndarray, tail: np.ndarray
-) -> Iterator[tuple[pa.Array, np.ndarray, np.ndarray]]:
-    """The texts ``column[rows[i]]`` cut in place (no copy) into their last ``tail[i]`` bytes
-    and the rest before: per chunk of the column, a binary array of three strings per text
-    (its rest, its tail, the gap to the next text), which ``i`` each text is for, and whether
-    it could be cut (long enough, and not longer than :func:`parse_traceback` reads). A text
-    asked for twice is cut once (the other rows: not found, parsed as texts)."""
+    column: pa.ChunkedArray, rows: np.ndarray, tail: np.ndarray, buffer: int
+) -> Iterator[tuple[pa.Buffer, np.ndarray, np.ndarray, np.ndarray]]:
+    """The texts ``column[rows[i]]`` that end with ``": "``, then ``tail[i] - 3`` bytes, then
+    ``"\\n"`` (and are not longer than :func:`parse_traceback` reads), cut in place: per chunk
+    of the column, its bytes, which ``i`` are such texts, and the binary views (see
+    :func:`_views`) of their rests before ``": "`` and of the bytes between; the chunks' bytes
+    are numbered from ``buffer`` on."""
     if column.type not in (pa.string(), pa.binary()):
         column = column.cast(pa.string())
     start = 0
@@ -1075,22 +1080,44 @@ def _cut_texts(
         if not len(mine) or data is None:
             continue
         local = rows[mine] - lo
-        order = np.argsort(local, kind="stable")
-        local, mine = local[order], mine[order]
-        first = np.ones(len(local), bool)
-        first[1:] = local[1:] != local[:-1]
-        local, mine = local[first], mine[first]
         offs = np.frombuffer(offsets, np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
         begin, end = offs[local].astype(np.int64), offs[local + 1].astype(np.int64)
         cut = end - tail[mine]
-        ok = (cut >= begin) & (end - begin <= 4 * SIGNATURE_TEXT_LIMIT)
-        bounds = np.empty(3 * len(local) + 1, np.int64)
-        bounds[0:-1:3], bounds[1::3], bounds[2::3] = begin, np.where(ok, cut, begin), end
-        bounds[-1] = end[-1]
-        part = pa.Array.from_buffers(
-            pa.binary(), 3 * len(local), [None, pa.py_buffer(bounds.astype(np.int32)), data]
+        ok = (tail[mine] >= 3) & (cut >= begin) & (end - begin <= 4 * SIGNATURE_TEXT_LIMIT)
+        raw = np.frombuffer(data, np.uint8)
+        at = np.flatnonzero(ok)
+        ok[at] = (raw[cut[at]] == 0x3A) & (raw[cut[at] + 1] == 0x20) & (raw[end[at] - 1] == 0x0A)
+        if not ok.any():
+            continue
+        mine, begin, end, cut = mine[ok], begin[ok], end[ok], cut[ok]
+        yield (
+            data,
+            mine,
+            _views(raw, begin, cut - begin, buffer),
+            _views(raw, cut + 2, end - 1 - (cut + 2), buffer),
         )
-        yield part, mine, ok
+        buffer += 1
+
+
+def _views(raw: np.ndarray, start: np.ndarray, length: np.ndarray, buffer: int) -> np.ndarray:
+    """Arrow binary views (16 bytes each) of ``raw[start : start + length]``, ``raw`` being
+    the data buffer numbered ``buffer``: the length, then the bytes themselves when at most
+    12, else their first 4, the buffer and the start."""
+    out = np.zeros((len(start), 16), np.uint8)
+    words = out.view(np.int32)
+    words[:, 0] = length
+    long = length > 12
+    if long.any():
+        first = start[long]
+        out[long, 4:8] = raw[first[:, None] + np.arange(4)]
+        words[long, 2] = buffer
+        words[long, 3] = first
+    short = np.flatnonzero(~long & (length > 0))
+    if len(short):
+        at = start[short][:, None] + np.arange(12)
+        inside = np.arange(12) < length[short][:, None]
+        out[short, 4:16] = np.where(inside, raw[np.minimum(at, len(raw) - 1)], 0)
+    return out
 
 
 def _suffix_parse(rest: bytes) -> TracebackInfo | None:

@@ -182,7 +182,8 @@ RESTS = st.sampled_from(
         '  File "/home/ana/proj/etl.py", line 8, in f\n    x()\n',
         'Traceback (most recent call last):\n  File "/home/ana/proj/etl.py", line 8, in f\n  x',
         'Traceback (most recent call last):\n  File "/a/b.py", line 1, in f\nKeyError:',
-        'Traceback (most recent call last):\n  File "/a/b.py", line 1, in f\nTraceback (most recent call last)',
+        'Traceback (most recent call last):\n  File "/a/b.py", line 1, in f\n'
+        "Traceback (most recent call last)",
         'Traceback (most recent call last):\n  File "/a/b.py", line 1, in f\nA:B',
         'Traceback (most recent call last):\n  File "/a/b.py", line 1, in f\nZoë',
         'Traceback (most recent call last):\n  File "/a/\x1bb.py", line 1, in f\nE',
@@ -282,3 +283,38 @@ def test_grouper_by_suffix_parses_each_rest_once(monkeypatch):
     assert [found.keys[g] for g in found.group.tolist()] == reference(rows, logs)
     assert len(calls) == 2  # the two rests (``load``, ``parse``), not 300 texts
     assert {found.keys[g][1] for g in found.group.tolist()} == {"etl.py:load", "etl.py:parse"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=0, max_size=80), st.data())
+def test_views_are_valid_binary_views_of_the_bytes(data, draw):
+    """:func:`errors._views`: Arrow binary views (inline up to 12 bytes, else prefix, buffer and
+    offset) of any slices of two buffers, in any order, repeated or empty."""
+    import numpy as np
+
+    from orcatui.model.errors import _views
+
+    other = b"0123456789abcdefghijklmnopqrstuvwxyz" * 2
+    slices = draw.draw(
+        st.lists(st.tuples(st.integers(0, 1), st.integers(0, 80), st.integers(0, 40)), max_size=12)
+    )
+    bufs = [data, other]
+    picked = [(b, min(s, len(bufs[b])), n) for b, s, n in slices]
+    picked = [(b, s, min(n, len(bufs[b]) - s)) for b, s, n in picked]
+    views = [
+        _views(
+            np.frombuffer(bufs[b], np.uint8) if bufs[b] else np.zeros(0, np.uint8),
+            np.array([s], np.int64),
+            np.array([n], np.int64),
+            b,
+        )
+        for b, s, n in picked
+    ]
+    stacked = np.concatenate(views) if views else np.zeros((0, 16), np.uint8)
+    arr = pa.Array.from_buffers(
+        pa.binary_view(),
+        len(stacked),
+        [None, pa.py_buffer(stacked), pa.py_buffer(data), pa.py_buffer(other)],
+    )
+    arr.validate(full=True)
+    assert arr.to_pylist() == [bufs[b][s : s + n] for b, s, n in picked]
