@@ -108,7 +108,9 @@ def whole(tree: Path, root: Path) -> dict:
     ``bench_problems.py`` does): wall and CPU (user + system) of the process, its output's
     SHA-1 with ``generated_at`` (the clock) left out, its exit code."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    cmd = [sys.executable, "-m", "orcatui", "summary", str(root), "--json", "--stale-after", "1h"]
+    # -P: not the current directory first on the path (it would win over PYTHONPATH).
+    cmd = [sys.executable, "-P", "-m", "orcatui", "summary", str(root), "--json"]
+    cmd += ["--stale-after", "1h"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, env=env)
