@@ -499,7 +499,9 @@ def _rows_with_bytes(arr: pa.Array, test: Any) -> np.ndarray:
     at = np.flatnonzero(test(raw)) + offs[0]
     if not len(at):
         return at
-    return np.unique(np.searchsorted(offs, at, side="right") - 1)
+    rows = np.zeros(len(arr), bool)
+    rows[np.searchsorted(offs, at, side="right") - 1] = True
+    return np.flatnonzero(rows)
 
 
 def _failed_encoded(
