@@ -698,19 +698,18 @@ class ErrorGrouper:
         kept_nodes: dict[int, _NodePrep] = {}
         preps: list[_NodePrep] = []
         fresh: list[int] = []
+        new: list[int] = []
         for node in nodes:
             # Per node: its FAILED rows, their masked messages and traceback codes, reused
             # while the same tables are given (tables are replaced, never changed).
             prep = self._nodes.get(id(node.rows))
             if prep is None or prep.rows is not node.rows or prep.logs is not node.logs:
-                rows = node.rows
-                if rows.num_rows:
-                    failed = pc.fill_null(pc.equal(rows.column("state"), "FAILED"), False)
-                    rows = rows.filter(failed)
-                prep = _NodePrep(node.rows, node.logs, rows)
-                if rows.num_rows:
-                    fresh.append(len(preps))
-            preps.append(prep)
+                new.append(len(preps))
+            preps.append(prep)  # type: ignore[arg-type]  # the new ones are made below
+        for i, failed in zip(new, _failed_rows([nodes[i].rows for i in new]), strict=True):
+            preps[i] = _NodePrep(nodes[i].rows, nodes[i].logs, failed)
+            if failed.num_rows:
+                fresh.append(i)
         if fresh:
             # New nodes are prepared together: one masking pass, one traceback lookup.
             logs_of = [self._prepared_logs(preps[i].logs, kept) for i in fresh]
@@ -1028,6 +1027,31 @@ class ErrorGrouper:
                 self._infos.append(info)
             codes.append(c)
         return np.asarray(codes, np.int64)[code[index]]
+
+
+def _failed_rows(tables: list[pa.Table]) -> list[pa.Table]:
+    """Each table's FAILED rows (its ``state`` column), by one filter over the rows of all
+    tables of the same columns (Arrow filters them chunk by chunk: no join, no Arrow call per
+    table)."""
+    out: list[pa.Table | None] = [None] * len(tables)
+    groups: dict[Any, list[int]] = {}
+    for i, t in enumerate(tables):
+        if not t.num_rows:
+            out[i] = t
+        else:
+            groups.setdefault(t.schema, []).append(i)
+    for members in groups.values():
+        joined = pa.concat_tables([tables[i] for i in members])
+        failed = pc.fill_null(pc.equal(joined.column("state"), "FAILED"), False)
+        mask = failed.to_numpy()
+        kept = joined.filter(_bools(mask))
+        ends = np.cumsum([tables[i].num_rows for i in members])
+        counts = np.cumsum(mask)[ends - 1]
+        at = 0
+        for i, end in zip(members, counts.tolist(), strict=True):
+            out[i] = kept.slice(at, end - at)
+            at = end
+    return out  # type: ignore[return-value]
 
 
 def _safe_suffixes(errors: pa.Array) -> np.ndarray:
