@@ -121,6 +121,18 @@ def _listed_codes(rows: pa.Table) -> np.ndarray:
     return pc.fill_null(codes, -1).to_numpy(zero_copy_only=False)
 
 
+def _listed_codes_many(tables: list[pa.Table]) -> list[np.ndarray]:
+    """:func:`_listed_codes` of many tables' rows by one Arrow call over all of them."""
+    states = [t.column("state") for t in tables if t.num_rows]
+    if len({c.type for c in states}) != 1:
+        return [_listed_codes(t) for t in tables]
+    joined = pa.chunked_array([c for col in states for c in col.chunks], states[0].type)
+    codes = pc.index_in(joined, value_set=_LISTED_STATES)
+    codes = pc.fill_null(codes, -1).to_numpy().astype(np.int64)
+    ends = np.cumsum([t.num_rows for t in tables]).tolist()
+    return [codes[end - t.num_rows : end] for t, end in zip(tables, ends, strict=True)]
+
+
 def _listed_many(
     nodes: list[tuple[pa.Table, tuple[str, ...]]],
     state: str,
@@ -639,7 +651,7 @@ def pipeline_report(
         picked.append((node, rows, slow, median, longest))
     # The FAILED and LOST rows of every node, listed and ordered together.
     listing = [(rows, node.tags) for node, rows, *_ in picked]
-    codes = [_listed_codes(rows) for rows, _ in listing]
+    codes = _listed_codes_many([rows for rows, _ in listing])
     failed_of = _listed_many(listing, "FAILED", ["run_id", "error"], codes)
     lost_of = _listed_many(listing, "LOST", ["run_id", "lost_reason", "started_us"], codes)
     lost_lists = _column_lists(lost_of)

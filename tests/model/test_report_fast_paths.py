@@ -162,3 +162,13 @@ def test_packets_for_view_same_as_filter(runs, run_id, chunked):
     want = [r for r in table.to_pylist() if r["run_id"] == run_id]
     assert got.to_pylist() == want
     assert got.schema == table.schema
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(node_rows(), max_size=6))
+def test_listed_codes_many_same_as_per_table(nodes):
+    from orcatui.model.report import _listed_codes_many
+
+    tables = [t for t, _ in nodes]
+    got = _listed_codes_many(tables)
+    assert [g.tolist() for g in got] == [_listed_codes(t).tolist() for t in tables]
