@@ -800,9 +800,9 @@ class ErrorGrouper:
         masked = menc.dictionary.to_pylist()
         info_of_row = np.concatenate([p.info for p in with_rows])
         # Dense re-numbering of the traceback codes seen in this call.
-        used, info_dense = np.unique(info_of_row, return_inverse=True)
+        used, info_dense = _unique_small(info_of_row)
         combined = msg_code * len(used) + info_dense
-        uniq, inverse = np.unique(combined, return_inverse=True)
+        uniq, inverse = _unique_small(combined)
         keys = []
         for code in uniq.tolist():
             info = self._infos[int(used[code % len(used)])]
@@ -1027,6 +1027,17 @@ class ErrorGrouper:
                 self._infos.append(info)
             codes.append(c)
         return np.asarray(codes, np.int64)[code[index]]
+
+
+def _unique_small(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of non-negative integers, by counting when
+    their range is small (no sort of every value)."""
+    if not len(values) or values.min() < 0 or values.max() > 4 * len(values) + 1_000_000:
+        uniq, inverse = np.unique(values, return_inverse=True)
+        return uniq, inverse.reshape(-1)
+    present = np.bincount(values) > 0
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present), rank[values]
 
 
 def _failed_rows(tables: list[pa.Table]) -> list[pa.Table]:

@@ -318,3 +318,18 @@ def test_views_are_valid_binary_views_of_the_bytes(data, draw):
     )
     arr.validate(full=True)
     assert arr.to_pylist() == [bufs[b][s : s + n] for b, s, n in picked]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 50), max_size=40), st.sampled_from([1, 10**9]))
+def test_unique_small_same_as_np_unique(values, scale):
+    """Counting (small ranges) or sorting (large ones): what ``np.unique`` gives."""
+    import numpy as np
+
+    from orcatui.model.errors import _unique_small
+
+    arr = np.asarray(values, np.int64) * scale
+    uniq, inverse = _unique_small(arr)
+    want_uniq, want_inverse = np.unique(arr, return_inverse=True)
+    assert uniq.tolist() == want_uniq.tolist()
+    assert inverse.tolist() == want_inverse.reshape(-1).tolist()
