@@ -8,9 +8,14 @@ ids). Each repetition is a fresh process (what ``summary`` pays is the first, co
 loads a ``Monitor`` (not timed), then times ``build_report`` (wall and CPU) and ``json.dumps`` as
 ``cmd_summary`` calls it, and reports the SHA-1 of the JSON.
 
+Then (``--whole N``, 3 unless told) the whole ``orcatui summary --json`` process on issue 10's
+root, as ``bench_problems.py`` runs it (the issue's target: ≤ 2 s), wall and CPU time.
+
 ``--compare DIR`` runs another checkout (e.g. ``git worktree add /tmp/base main``) on the same
-roots, interleaved, and checks that both write byte-identical JSON. Run:
-``.venv/bin/python benchmarks/bench_report.py [--repeat N] [--compare DIR] [--keep DIR]``.
+roots, interleaved, and checks that both write byte-identical JSON. Bytecode is compiled first
+in each tree (``_bytecode.py``). Run: ``.venv/bin/python benchmarks/bench_report.py
+[--repeat N] [--whole N] [--compare DIR] [--keep DIR]`` (``--keep``: the roots are built there
+once and reused).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import argparse
 import hashlib
 import json
 import os
+import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -40,17 +47,27 @@ def child(root: Path, kind: str, now: float) -> None:
     configure_memory()  # as the orcatui command does
     gc.disable()  # as cmd_summary
     _arrow_without_pandas()
+    from orcatui.model import report as report_module
     from orcatui.model.monitor import Monitor
     from orcatui.model.report import build_report
 
     stale = 3600 if kind == "triage" else 300
     monitor = Monitor(root, clock=lambda: now, stale_after=stale)
     problems = monitor.refresh().problems
+    # As cmd_summary writes compact JSON: the FAILED lists encoded by Arrow where the tree has
+    # report_json (else json.dumps of the plain report, as before it).
+    encoded = hasattr(report_module, "report_json")
+    options = {"encoded": True} if encoded else {}
     wall, cpu = time.perf_counter(), time.process_time()
-    report = build_report(monitor, run_id=None, all_runs=False, problems=problems, now=now)
+    report = build_report(
+        monitor, run_id=None, all_runs=False, problems=problems, now=now, **options
+    )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     dwall, dcpu = time.perf_counter(), time.process_time()
-    text = json.dumps(report, separators=(",", ":"), ensure_ascii=False, check_circular=False)
+    if encoded:
+        text = report_module.report_json(report)
+    else:
+        text = json.dumps(report, separators=(",", ":"), ensure_ascii=False, check_circular=False)
     dwall, dcpu = time.perf_counter() - dwall, time.process_time() - dcpu
     sha = hashlib.sha1(text.encode()).hexdigest()
     print(json.dumps({"wall": wall, "cpu": cpu, "dwall": dwall, "dcpu": dcpu, "sha": sha}))
@@ -86,21 +103,51 @@ def run(tree: Path, root: Path, kind: str, now: float) -> dict:
     return json.loads(r.stdout.decode().strip().splitlines()[-1])
 
 
+def whole(tree: Path, root: Path) -> dict:
+    """``orcatui summary ROOT --json --stale-after 1h`` as a user runs it (as
+    ``bench_problems.py`` does): wall and CPU (user + system) of the process, its output's
+    SHA-1 with ``generated_at`` (the clock) left out, its exit code."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    # -P: not the current directory first on the path (it would win over PYTHONPATH).
+    cmd = [sys.executable, "-P", "-m", "orcatui", "summary", str(root), "--json"]
+    cmd += ["--stale-after", "1h"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, env=env)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    text = re.sub(rb'"generated_at":"[^"]*"', b"", r.stdout, count=1)
+    return {"wall": wall, "cpu": cpu, "sha": hashlib.sha1(text).hexdigest(), "rc": r.returncode}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--compare", type=Path, help="another checkout, run interleaved")
     ap.add_argument("--keep", type=Path, help="build the roots here (and reuse them)")
+    ap.add_argument(
+        "--whole",
+        type=int,
+        default=3,
+        help="times the whole `orcatui summary --json` process is run on issue 10's root "
+        "(0: not run)",
+    )
     args = ap.parse_args()
     trees = {"this tree": REPO}
     if args.compare:
         trees[str(args.compare)] = args.compare.resolve()
+    sys.path.insert(0, str(REPO / "benchmarks"))  # here only: a child imports this module
+    from _bytecode import compile_tree
+
+    for tree in trees.values():
+        compile_tree(tree)  # bytecode as a pip install leaves it
     with tempfile.TemporaryDirectory() as tmp:
         base = args.keep or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
         roots = build_roots(base)
         print(
-            f"build_report + json.dumps after the load, cold (a fresh process each), median and "
+            f"build_report + JSON text after the load, cold (a fresh process each), median and "
             f"best of {args.repeat}; load average {os.getloadavg()[0]:.1f} on "
             f"{os.cpu_count()} cores"
         )
@@ -118,21 +165,58 @@ def main() -> None:
             print(f"  {label}:")
             cpus = {}
             for name, figures in got.items():
-                med = {k: statistics.median(f[k] for f in figures) for k in ("wall", "cpu")}
-                low = {k: min(f[k] for f in figures) for k in ("wall", "cpu", "dwall", "dcpu")}
-                cpus[name] = low["cpu"]
+                for f in figures:
+                    f["twall"], f["tcpu"] = f["wall"] + f["dwall"], f["cpu"] + f["dcpu"]
+                med = {
+                    k: statistics.median(f[k] for f in figures) for k in figures[0] if k != "sha"
+                }
+                low = {k: min(f[k] for f in figures) for k in figures[0] if k != "sha"}
+                cpus[name] = (med["tcpu"], low["tcpu"])
                 print(
-                    f"    {name}: build_report {med['wall'] * 1000:6.0f} ms wall, "
-                    f"{med['cpu'] * 1000:6.0f} ms CPU (best {low['wall'] * 1000:.0f} / "
-                    f"{low['cpu'] * 1000:.0f}); json.dumps {low['dwall'] * 1000:.0f} ms wall, "
-                    f"{low['dcpu'] * 1000:.0f} ms CPU; sha1 {figures[0]['sha'][:12]}"
+                    f"    {name}: build_report {med['wall'] * 1000:.0f} ms wall, "
+                    f"{med['cpu'] * 1000:.0f} ms CPU; JSON text {med['dwall'] * 1000:.0f} ms "
+                    f"wall, {med['dcpu'] * 1000:.0f} ms CPU; both {med['twall'] * 1000:.0f} ms "
+                    f"wall, {med['tcpu'] * 1000:.0f} ms CPU (best {low['twall'] * 1000:.0f} / "
+                    f"{low['tcpu'] * 1000:.0f}); sha1 {figures[0]['sha'][:12]}"
                 )
             if args.compare:
                 names = list(trees)
                 shas = {f["sha"] for figures in got.values() for f in figures}
+                (m0, b0), (m1, b1) = cpus[names[0]], cpus[names[1]]
                 print(
-                    f"    this tree / {names[1]}: best CPU "
-                    f"{cpus[names[0]] / cpus[names[1]]:.2f}x; JSON "
+                    f"    this tree / {names[1]}: CPU of both, median {m0 / m1:.2f}x, best "
+                    f"{b0 / b1:.2f}x; JSON {'byte-identical' if len(shas) == 1 else 'DIFFERENT'}"
+                )
+        if args.whole:
+            root, _ = roots["triage"]
+            runs: dict[str, list[dict]] = {name: [] for name in trees}
+            for _ in range(args.whole):
+                for name, tree in trees.items():
+                    runs[name].append(whole(tree, root))
+            print(
+                f"  orcatui summary --json, whole process, issue 10 root (target 2 s), median "
+                f"and best of {args.whole}; load average {os.getloadavg()[0]:.1f}:"
+            )
+            for name, figures in runs.items():
+                med = {k: statistics.median(f[k] for f in figures) for k in ("wall", "cpu")}
+                low = {k: min(f[k] for f in figures) for k in ("wall", "cpu")}
+                print(
+                    f"    {name}: {med['wall']:.2f} s wall, {med['cpu']:.2f} s CPU (best "
+                    f"{low['wall']:.2f} / {low['cpu']:.2f}); target / measured (best wall) = "
+                    f"{2 / low['wall']:.2f}; exit {figures[0]['rc']}; sha1 "
+                    f"{figures[0]['sha'][:12]} (generated_at left out)"
+                )
+            if args.compare:
+                shas = {f["sha"] for figures in runs.values() for f in figures}
+                names = list(trees)
+                ratio = {
+                    k: statistics.median(f[k] for f in runs[names[0]])
+                    / statistics.median(f[k] for f in runs[names[1]])
+                    for k in ("wall", "cpu")
+                }
+                print(
+                    f"    this tree / {names[1]}: median wall {ratio['wall']:.2f}x, median CPU "
+                    f"{ratio['cpu']:.2f}x; output "
                     f"{'byte-identical' if len(shas) == 1 else 'DIFFERENT'}"
                 )
 

@@ -369,7 +369,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     # re-scans them (some 66 passes over the imports and the load) and would free nothing.
     gc.disable()
     _arrow_without_pandas()
-    from orcatui.model.report import build_report, exit_code
+    from orcatui.model.report import build_report, exit_code, write_report_json
     from orcatui.summary_text import render
     from orcatui.text import inert
 
@@ -399,25 +399,22 @@ def cmd_summary(args: argparse.Namespace) -> int:
             args.run = resolve_run(monitor, args.run)
         except RunIdError as exc:
             return _fail(f"{args.root}: {exc}")
-    report = build_report(monitor, run_id=args.run, all_runs=args.all_runs, problems=problems)
+    # Compact JSON: each node's FAILED list is encoded by Arrow passes (report_json).
+    encoded = args.json and not args.pretty
+    report = build_report(
+        monitor, run_id=args.run, all_runs=args.all_runs, problems=problems, encoded=encoded
+    )
     for note in monitor.clock_warnings():  # a skewed writer clock is no unreadable data
         sys.stderr.write(f"orcatui: warning: {inert(note)}\n")
     if args.json:
         for err in report["errors"]:
             sys.stderr.write(f"orcatui: warning: {inert(err)}\n")
-        # The C encoder (no indent) is several times faster than the indenting pure-Python one.
-        indent = 2 if args.pretty else None
-        separators = None if args.pretty else (",", ":")
-        # A report is a tree (no cycles to look for: check_circular=False is a little faster).
-        text = json.dumps(
-            report,
-            indent=indent,
-            separators=separators,
-            ensure_ascii=False,
-            check_circular=False,
-        )
-        sys.stdout.write(text)
-        sys.stdout.write("\n")
+        if encoded:
+            write_report_json(report, sys.stdout)
+        else:  # --pretty: indented by the pure-Python encoder
+            text = json.dumps(report, indent=2, ensure_ascii=False, check_circular=False)
+            sys.stdout.write(text)
+            sys.stdout.write("\n")
     else:
         sys.stdout.write(render(report, sys.stdout, all_failed=args.all_failed))
     return exit_code(report)

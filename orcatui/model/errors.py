@@ -18,7 +18,7 @@ cached per distinct text: a root has far fewer distinct messages than failed pac
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -482,6 +482,8 @@ _RE2_MASKS: tuple[tuple[str, str], ...] = (
 # Where the path rewrite could differ: a path ending in one of ".@%+=:,~-" just before a "/"
 # that the Python pattern would start a new path at (looking behind at that character).
 _RE2_PATH_EDGE = r"[.@%+=:,~-]/(?:[^\w.@%+=:,~-]|$)"
+#: After these passes (quoted strings, URLs, UUIDs; hex runs) many texts have become alike.
+_RE2_DISTINCT_AFTER = (2, 8)
 
 
 def _re2_maskable(texts: pa.Array) -> np.ndarray:
@@ -499,17 +501,28 @@ def _mask_re2(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     and per text whether the result holds (False: the path rewrite may differ, see
     :data:`_RE2_PATH_EDGE`)."""
     ok = np.ones(len(texts), bool)
+    # Per given text, its row in ``texts``: after the passes that make most texts alike, the
+    # texts are made distinct again, so the later passes read far fewer (each pass is a
+    # function of the text alone: equal texts stay equal).
+    row = np.arange(len(texts))
     for k, (pattern, token) in enumerate(_RE2_MASKS):
         if k == 3:
             edge = pc.match_substring_regex(texts, _RE2_PATH_EDGE)
-            ok &= ~edge.to_numpy(zero_copy_only=False)
+            ok &= ~edge.to_numpy(zero_copy_only=False)[row]
         texts = pc.replace_substring_regex(texts, pattern, token)
+        if k in _RE2_DISTINCT_AFTER:
+            enc = pc.dictionary_encode(texts)
+            if len(enc.dictionary) < 0.8 * len(texts):
+                row = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)[row]
+                texts = enc.dictionary
     # Per line: runs of spaces and tabs as one space, stripped; blank lines dropped.
     # (A lone space needs no replacing: only runs of two or more and tabs are rewritten.)
     texts = pc.replace_substring_regex(texts, r"[ \t]{2,}|\t", " ")
     texts = pc.replace_substring_regex(texts, r"(?m)^ | $", "")
     texts = pc.replace_substring_regex(texts, r"\n\n+", "\n")
     texts = pc.replace_substring_regex(texts, r"^\n|\n$", "")
+    if len(row) != len(texts) or (row != np.arange(len(row))).any():
+        texts = texts.take(from_numpy(row))
     return texts, ok
 
 
@@ -685,19 +698,18 @@ class ErrorGrouper:
         kept_nodes: dict[int, _NodePrep] = {}
         preps: list[_NodePrep] = []
         fresh: list[int] = []
+        new: list[int] = []
         for node in nodes:
             # Per node: its FAILED rows, their masked messages and traceback codes, reused
             # while the same tables are given (tables are replaced, never changed).
             prep = self._nodes.get(id(node.rows))
             if prep is None or prep.rows is not node.rows or prep.logs is not node.logs:
-                rows = node.rows
-                if rows.num_rows:
-                    failed = pc.fill_null(pc.equal(rows.column("state"), "FAILED"), False)
-                    rows = rows.filter(failed)
-                prep = _NodePrep(node.rows, node.logs, rows)
-                if rows.num_rows:
-                    fresh.append(len(preps))
-            preps.append(prep)
+                new.append(len(preps))
+            preps.append(prep)  # type: ignore[arg-type]  # the new ones are made below
+        for i, failed in zip(new, _failed_rows([nodes[i].rows for i in new]), strict=True):
+            preps[i] = _NodePrep(nodes[i].rows, nodes[i].logs, failed)
+            if failed.num_rows:
+                fresh.append(i)
         if fresh:
             # New nodes are prepared together: one masking pass, one traceback lookup.
             logs_of = [self._prepared_logs(preps[i].logs, kept) for i in fresh]
@@ -742,8 +754,19 @@ class ErrorGrouper:
                 taken = pa.chunked_array(chunks, pa.string()).take(from_numpy(index))
                 return taken.combine_chunks(), np.arange(len(index))
 
+            def codes_of(mask: np.ndarray) -> np.ndarray:
+                # Most tracebacks end with ": <the row's error>\n": those are parsed once per
+                # distinct rest (see _codes_by_suffix), the others as texts.
+                codes = self._codes_by_suffix(mask, wheres, logs_of, sources, errors)
+                rest = codes < 0
+                if rest.any():
+                    left = np.zeros(len(mask), bool)
+                    left[np.flatnonzero(mask)[rest]] = True
+                    codes[rest] = self._codes_of(*texts_of(left))
+                return codes
+
             has_text = np.concatenate([w.is_valid().to_numpy(zero_copy_only=False) for w in wheres])
-            info_all = self._codes(pa.concat_arrays([t[0] for t in tbs]), has_text, texts_of)
+            info_all = self._codes(pa.concat_arrays([t[0] for t in tbs]), has_text, codes_of)
             at = 0
             for i in fresh:
                 n = preps[i].failed.num_rows
@@ -777,9 +800,9 @@ class ErrorGrouper:
         masked = menc.dictionary.to_pylist()
         info_of_row = np.concatenate([p.info for p in with_rows])
         # Dense re-numbering of the traceback codes seen in this call.
-        used, info_dense = np.unique(info_of_row, return_inverse=True)
+        used, info_dense = _unique_small(info_of_row)
         combined = msg_code * len(used) + info_dense
-        uniq, inverse = np.unique(combined, return_inverse=True)
+        uniq, inverse = _unique_small(combined)
         keys = []
         for code in uniq.tolist():
             info = self._infos[int(used[code % len(used)])]
@@ -858,13 +881,13 @@ class ErrorGrouper:
         self,
         ids: pa.Array,
         has_text: np.ndarray,
-        texts_of: Callable[[np.ndarray], tuple[pa.Array, np.ndarray]],
+        codes_of: Callable[[np.ndarray], np.ndarray],
     ) -> np.ndarray:
         """Per failed row, the code of its parsed traceback (0 = none), by log row id.
 
-        ``has_text``: which rows have a traceback; ``texts_of(mask)``: texts and, per row in
-        ``mask``, the index of its traceback among them (asked only for rows whose log row id
-        is not known yet).
+        ``has_text``: which rows have a traceback; ``codes_of(mask)``: per row in ``mask`` (in
+        row order), the code of its traceback's parse (asked only for rows whose log row id is
+        not known yet).
         """
         n = len(ids)
         out = np.zeros(n, np.int64)
@@ -894,7 +917,7 @@ class ErrorGrouper:
                 rows = np.flatnonzero(by_id)[miss]
                 mask = np.zeros(n, dtype=bool)
                 mask[rows] = True
-                new = self._codes_of(*texts_of(mask))  # in row order, as ``rows`` (sorted)
+                new = codes_of(mask)  # in row order, as ``rows`` (sorted)
                 got[miss] = new
                 self._known_ids.append(wanted.take(pa.array(miss)))
                 self._known_codes.append(new)
@@ -903,8 +926,95 @@ class ErrorGrouper:
             out[by_id] = got
         by_text = has_text & ~by_id
         if by_text.any():
-            out[by_text] = self._codes_of(*texts_of(by_text))
+            out[by_text] = codes_of(by_text)
         return out
+
+    def _codes_by_suffix(
+        self,
+        mask: np.ndarray,
+        wheres: list[pa.Array],
+        logs_of: list[pa.Table | None],
+        sources: list[pa.Table | None],
+        errors: pa.ChunkedArray,
+    ) -> np.ndarray:
+        """Per row in ``mask`` (in row order), the code of its traceback's parse where the text
+        is ``<rest>: <the row's error>\n`` and that error cannot change the parse; -1 for the
+        other rows (they are parsed as texts).
+
+        A traceback ends with the message its status row carries as the error, and the message
+        is what varies from packet to packet: the rests are few (a root's 100,000 failures have
+        a few dozen), and each distinct rest is parsed once, as ``<rest>: M\n`` (the same
+        parse, see :func:`_suffix_parse`). The texts are not copied: each is cut in place into
+        its rest and its tail, and one dictionary encoding of all rests, tails and the rows'
+        ``": <error>\n"`` finds both the distinct rests and the tails that are the row's own.
+        ``wheres``, ``logs_of``, ``sources``: per node, its rows' index among its log rows with
+        a traceback, those rows, and its log table; ``errors``: every row's error (nodes one
+        after the other).
+        """
+        rows = np.flatnonzero(mask)
+        out = np.full(len(rows), -1, np.int64)
+        if not len(rows):
+            return out
+        errs = errors if len(rows) == len(errors) else errors.take(from_numpy(rows))
+        errs = errs.combine_chunks() if isinstance(errs, pa.ChunkedArray) else errs
+        safe = _safe_suffixes(errs)
+        if not safe.any():
+            return out
+        tail = pc.fill_null(pc.binary_length(errs), 0).to_numpy(zero_copy_only=False) + 3
+        buffers: list[pa.Buffer] = []
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # rows, rests, messages
+        at = 0
+        for where, lg, src in zip(wheres, logs_of, sources, strict=True):
+            lo, hi = np.searchsorted(rows, [at, at + len(where)])
+            base, at = at, at + len(where)
+            pick = np.arange(lo, hi)[safe[lo:hi]]
+            if not len(pick) or lg is None or src is None:
+                continue
+            log_rows = pc.take(lg.column("row"), where.take(from_numpy(rows[pick] - base)))
+            for data, mine, rest, message in _cut_texts(
+                src.column("traceback"),
+                log_rows.to_numpy(zero_copy_only=False).astype(np.int64),
+                tail[pick],
+                len(buffers),
+            ):
+                buffers.append(data)
+                found.append((pick[mine], rest, message))
+        if not found:
+            return out
+        # The rests, the texts' messages and the rows' own errors as views of the bytes where
+        # they are (Arrow's binary views: nothing copied): a text ends with its row's error
+        # where the two views are equal, and only the rests are hashed to find the distinct.
+        _, offsets, data = errs.buffers()
+        offs = np.frombuffer(offsets, np.int32)[errs.offset : errs.offset + len(errs) + 1]
+        owner = np.concatenate([f[0] for f in found])
+        buffers.append(data if data is not None else pa.py_buffer(b""))
+        raw = np.frombuffer(buffers[-1], np.uint8)
+        own = _views(raw, offs[owner], offs[owner + 1] - offs[owner], len(buffers) - 1)
+
+        def viewed(views: np.ndarray) -> pa.Array:
+            return pa.Array.from_buffers(
+                pa.binary_view(), len(views), [None, pa.py_buffer(views), *buffers]
+            )
+
+        messages = viewed(np.concatenate([f[2] for f in found]))
+        same = pc.equal(messages, viewed(own)).to_numpy(zero_copy_only=False)
+        if not same.any():
+            return out
+        enc = pc.dictionary_encode(viewed(np.concatenate([f[1] for f in found])[same]))
+        which = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        code_of = [self._suffix_code(r) for r in enc.dictionary.to_pylist()]
+        out[owner[same]] = np.asarray(code_of, np.int64)[which]
+        return out
+
+    def _suffix_code(self, rest: bytes) -> int:
+        """The code of :func:`_suffix_parse` of a rest (-1: it must be parsed as a text)."""
+        info = _suffix_parse(rest)
+        if info is None:
+            return -1
+        code = self._info_code.setdefault(info, len(self._infos))
+        if code == len(self._infos):
+            self._infos.append(info)
+        return code
 
     def _codes_of(self, texts: pa.Array, index: np.ndarray) -> np.ndarray:
         """The code of the parse of the traceback texts ``texts[index]``
@@ -917,6 +1027,153 @@ class ErrorGrouper:
                 self._infos.append(info)
             codes.append(c)
         return np.asarray(codes, np.int64)[code[index]]
+
+
+def _unique_small(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` of non-negative integers, by counting when
+    their range is small (no sort of every value)."""
+    if not len(values) or values.min() < 0 or values.max() > 4 * len(values) + 1_000_000:
+        uniq, inverse = np.unique(values, return_inverse=True)
+        return uniq, inverse.reshape(-1)
+    present = np.bincount(values) > 0
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present), rank[values]
+
+
+def _failed_rows(tables: list[pa.Table]) -> list[pa.Table]:
+    """Each table's FAILED rows (its ``state`` column), by one filter over the rows of all
+    tables of the same columns (Arrow filters them chunk by chunk: no join, no Arrow call per
+    table)."""
+    out: list[pa.Table | None] = [None] * len(tables)
+    groups: dict[Any, list[int]] = {}
+    for i, t in enumerate(tables):
+        if not t.num_rows:
+            out[i] = t
+        else:
+            groups.setdefault(t.schema, []).append(i)
+    for members in groups.values():
+        joined = pa.concat_tables([tables[i] for i in members])
+        failed = pc.fill_null(pc.equal(joined.column("state"), "FAILED"), False)
+        mask = failed.to_numpy()
+        kept = joined.filter(_bools(mask))
+        ends = np.cumsum([tables[i].num_rows for i in members])
+        counts = np.cumsum(mask)[ends - 1]
+        at = 0
+        for i, end in zip(members, counts.tolist(), strict=True):
+            out[i] = kept.slice(at, end - at)
+            at = end
+    return out  # type: ignore[return-value]
+
+
+def _safe_suffixes(errors: pa.Array) -> np.ndarray:
+    """Per error (a string array), whether a traceback ending ``: <error>\n`` parses as if the
+    error were ``M`` (see :func:`_suffix_parse`): not null, no character that makes
+    :func:`parse_traceback` read the text otherwise (:data:`_NOT_PLAIN`, or too long), and no
+    frame line or traceback header in it."""
+    if not len(errors):
+        return np.zeros(0, bool)
+    ok = pc.is_valid(errors).to_numpy(zero_copy_only=False) & ~_not_plain(errors)
+    for part in (b'File "', _HEADER.encode()):
+        ok[_holding(errors, part)] = False
+    return ok
+
+
+def _holding(texts: pa.Array, needle: bytes) -> np.ndarray:
+    """The indices of the texts of a string array (int32 offsets) that hold ``needle``, and
+    maybe a few more (an occurrence across two texts counts for both): one search of the
+    bytes of all texts, not one per text."""
+    _, offsets, data = texts.buffers()
+    if data is None:
+        return np.zeros(0, np.int64)
+    offs = np.frombuffer(offsets, np.int32)[texts.offset : texts.offset + len(texts) + 1]
+    raw = memoryview(data)[int(offs[0]) : int(offs[-1])]
+    hits = [m.start() + int(offs[0]) for m in re.finditer(re.escape(needle), raw)]
+    if not hits:
+        return np.zeros(0, np.int64)
+    at = np.asarray(hits, np.int64)
+    first = np.searchsorted(offs, at, side="right") - 1
+    last = np.searchsorted(offs, at + len(needle) - 1, side="right") - 1
+    return np.unique(np.concatenate([first, last]).clip(0, len(texts) - 1))
+
+
+def _cut_texts(
+    column: pa.ChunkedArray, rows: np.ndarray, tail: np.ndarray, buffer: int
+) -> Iterator[tuple[pa.Buffer, np.ndarray, np.ndarray, np.ndarray]]:
+    """The texts ``column[rows[i]]`` that end with ``": "``, then ``tail[i] - 3`` bytes, then
+    ``"\\n"`` (and are not longer than :func:`parse_traceback` reads), cut in place: per chunk
+    of the column, its bytes, which ``i`` are such texts, and the binary views (see
+    :func:`_views`) of their rests before ``": "`` and of the bytes between; the chunks' bytes
+    are numbered from ``buffer`` on."""
+    if column.type not in (pa.string(), pa.binary()):
+        column = column.cast(pa.string())
+    start = 0
+    for chunk in column.chunks:
+        lo, hi = start, start + len(chunk)
+        start = hi
+        _, offsets, data = chunk.buffers()
+        mine = np.flatnonzero((rows >= lo) & (rows < hi))
+        if not len(mine) or data is None:
+            continue
+        local = rows[mine] - lo
+        offs = np.frombuffer(offsets, np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+        begin, end = offs[local].astype(np.int64), offs[local + 1].astype(np.int64)
+        cut = end - tail[mine]
+        ok = (tail[mine] >= 3) & (cut >= begin) & (end - begin <= 4 * SIGNATURE_TEXT_LIMIT)
+        raw = np.frombuffer(data, np.uint8)
+        at = np.flatnonzero(ok)
+        ok[at] = (raw[cut[at]] == 0x3A) & (raw[cut[at] + 1] == 0x20) & (raw[end[at] - 1] == 0x0A)
+        if not ok.any():
+            continue
+        mine, begin, end, cut = mine[ok], begin[ok], end[ok], cut[ok]
+        yield (
+            data,
+            mine,
+            _views(raw, begin, cut - begin, buffer),
+            _views(raw, cut + 2, end - 1 - (cut + 2), buffer),
+        )
+        buffer += 1
+
+
+def _views(raw: np.ndarray, start: np.ndarray, length: np.ndarray, buffer: int) -> np.ndarray:
+    """Arrow binary views (16 bytes each) of ``raw[start : start + length]``, ``raw`` being
+    the data buffer numbered ``buffer``: the length, then the bytes themselves when at most
+    12, else their first 4, the buffer and the start."""
+    out = np.zeros((len(start), 16), np.uint8)
+    words = out.view(np.int32)
+    words[:, 0] = length
+    long = length > 12
+    if long.any():
+        first = start[long]
+        out[long, 4:8] = raw[first[:, None] + np.arange(4)]
+        words[long, 2] = buffer
+        words[long, 3] = first
+    short = np.flatnonzero(~long & (length > 0))
+    if len(short):
+        at = start[short][:, None] + np.arange(12)
+        inside = np.arange(12) < length[short][:, None]
+        out[short, 4:16] = np.where(inside, raw[np.minimum(at, len(raw) - 1)], 0)
+    return out
+
+
+def _suffix_parse(rest: bytes) -> TracebackInfo | None:
+    """:func:`parse_traceback` of every text ``<rest>: <error>\n`` whose error is safe
+    (:func:`_safe_suffixes`), or None when the rest does not allow it.
+
+    It is the parse of ``<rest>: M\n``. The error holds no frame line and no header, so the
+    header and frame lines are the rest's own; the line where the error starts (the rest's
+    last line, then ``": "``) is no frame line when the rest's last line holds no ``File "``,
+    and is the exception line in both texts or in neither (its first character is the rest's,
+    or ``:``); the exception name is read up to the first ``:``, within the rest or at the
+    ``": "``. Both texts are plain (the rest is checked here, the error by
+    :func:`_safe_suffixes`), so both are parsed by :func:`_parse_plain`.
+    """
+    try:
+        text = rest.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if 'File "' in text[text.rfind("\n") + 1 :] or _NOT_PLAIN.search(text) is not None:
+        return None
+    return parse_traceback(text + ": M\n")
 
 
 def _zero_digits(arr: pa.Array) -> pa.Array:

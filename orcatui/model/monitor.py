@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -58,6 +58,7 @@ from orcatui.model.views import (
     View,
     count_states,
     display_rows,
+    display_rows_many,
     display_tag_name,
     order_rows,
     packets_for_view,
@@ -508,6 +509,36 @@ class Monitor:
             return rows
         return self._display(node, view, run_id, stamp, verdicts, now, ordered, states)
 
+    def _rows_many(
+        self, nodes: Sequence[Node], view: View, verdicts: Mapping[str, Verdict], now: float
+    ) -> list[pa.Table]:
+        """``[self._rows(n, view, verdicts, now, ordered=False) for n in nodes]``: the same
+        rows (and memos), the display rows of the nodes not memoised made together
+        (:func:`views.display_rows_many`)."""
+        out: list[pa.Table | None] = []
+        todo: list[tuple[int, Node, tuple, pa.Table]] = []
+        dead = tuple(sorted(lost_reasons(verdicts).items()))
+        for node in nodes:
+            run_id = self._resolve(node.pipeline, view)
+            stamp = (node.packets.version, view.all_runs, run_id)
+            memo_key = (stamp, False, dead, now)
+            memo = self._display_memo.get(node.key)
+            if memo is not None and memo[0] == memo_key:
+                out.append(memo[1])
+                continue
+            cached = self._rows_cache.get(node.key)
+            if cached is not None and cached[0] == stamp:
+                chosen = cached[1]
+            else:
+                chosen = packets_for_view(node.packets.table(), run_id, view.all_runs)
+            todo.append((len(out), node, memo_key, chosen))
+            out.append(None)
+        made = display_rows_many([t[3] for t in todo], verdicts, now)
+        for (at, node, memo_key, _), rows in zip(todo, made, strict=True):
+            self._display_memo[node.key] = (memo_key, rows)
+            out[at] = rows
+        return out  # type: ignore[return-value]
+
     def _display(
         self,
         node: Node,
@@ -715,7 +746,7 @@ class Monitor:
         plan = self.triage_plan(pipeline, run_id, verdicts)
         prev, out, stale = plan.prev, dict(plan.cached), plan.stale
         if stale:
-            tables = [self._rows(n, View(run_id), verdicts, now, ordered=False) for n, *_ in stale]
+            tables = self._rows_many([n for n, *_ in stale], View(run_id), verdicts, now)
             times = nodes_times(
                 tables, [(n.key, run_id) for n, *_ in stale], self._sorted_durations
             )

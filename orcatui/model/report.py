@@ -6,11 +6,15 @@ README. It is built from :class:`~orcatui.model.monitor.Monitor` views only, lik
 
 from __future__ import annotations
 
+import codecs
+import functools
 import gc
+import json
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from typing import Any, TextIO
 
 import numpy as np
 import pyarrow as pa
@@ -117,6 +121,18 @@ def _listed_codes(rows: pa.Table) -> np.ndarray:
     return pc.fill_null(codes, -1).to_numpy(zero_copy_only=False)
 
 
+def _listed_codes_many(tables: list[pa.Table]) -> list[np.ndarray]:
+    """:func:`_listed_codes` of many tables' rows by one Arrow call over all of them."""
+    states = [t.column("state") for t in tables if t.num_rows]
+    if len({c.type for c in states}) != 1:
+        return [_listed_codes(t) for t in tables]
+    joined = pa.chunked_array([c for col in states for c in col.chunks], states[0].type)
+    codes = pc.index_in(joined, value_set=_LISTED_STATES)
+    codes = pc.fill_null(codes, -1).to_numpy().astype(np.int64)
+    ends = np.cumsum([t.num_rows for t in tables]).tolist()
+    return [codes[end - t.num_rows : end] for t, end in zip(tables, ends, strict=True)]
+
+
 def _listed_many(
     nodes: list[tuple[pa.Table, tuple[str, ...]]],
     state: str,
@@ -149,18 +165,22 @@ def _listed_many(
         key = (tuple(selected), tuple(rows.schema.field(c).type for c in selected))
         groups.setdefault(key, []).append(i)
     for (selected, _), members in groups.items():
-        # Taken node by node (a take from many nodes' chunks would join them all first),
-        # then joined: the rows listed are few.
-        parts = [nodes[i][0].select(list(selected)).take(from_numpy(picks[i])) for i in members]
-        taken = pa.concat_tables(parts).combine_chunks()
+        # The rows of all nodes taken at once, in their final order (Arrow takes from the
+        # nodes' chunks without joining them; no Arrow call per node): the tags and run ids
+        # first, to order them, then the listed columns in that order.
+        parts = [nodes[i][0].select(list(selected)) for i in members]
+        joined = pa.concat_tables(parts)
         sizes = [len(picks[i]) for i in members]
-        at_of = np.cumsum([0, *sizes])
-        chosen = [taken.slice(at, n) for at, n in zip(at_of, sizes, strict=False)]
+        starts = np.cumsum([0, *(p.num_rows for p in parts)])
+        index = np.concatenate([picks[i] + s for i, s in zip(members, starts, strict=False)])
         cols = [list(nodes[i][0].column_names[len(ROW_COLUMNS) :]) for i in members]
+        by = list(dict.fromkeys([*(c for names in cols for c in names), "run_id"]))
+        keys = joined.select(by).take(from_numpy(index))
+        at_of = np.cumsum([0, *sizes])
+        chosen = [keys.slice(at, n) for at, n in zip(at_of, sizes, strict=False)]
         orders = row_orders(chosen, cols)
         perm = np.concatenate([o + at for o, at in zip(orders, at_of, strict=False)])
-        if not (perm == np.arange(len(perm))).all():
-            taken = taken.take(from_numpy(perm))
+        taken = joined.take(from_numpy(index[perm])).combine_chunks()
         for i, at, n in zip(members, at_of, sizes, strict=False):
             rows, tags = nodes[i]
             wanted = [*columns, *(t for t in tags if t in rows.column_names)]
@@ -204,6 +224,46 @@ def first_lines(errors: pa.ChunkedArray | pa.Array) -> list[str | None]:
         return [first_line(t) for t in arr.to_pylist()]
     if len(arr) == 0:
         return []
+    values, other = _first_lines_plain(arr)
+    out = values.to_pylist()
+    if len(other):
+        texts = arr.take(from_numpy(other)).to_pylist()
+        for i, text in zip(other.tolist(), texts, strict=True):
+            out[i] = first_line(text)
+    return out
+
+
+def first_lines_array(errors: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """:func:`first_lines` as a string array (the same values). A text of printable ASCII
+    without a line break and without a space at either end is its own first line (kept as it
+    is, not copied); the others go through :func:`first_lines`'s passes."""
+    arr = errors.combine_chunks() if isinstance(errors, pa.ChunkedArray) else errors
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or not len(arr):
+        return pa.array(first_lines(arr), pa.string())
+    arr = arr.cast(pa.string())
+    _, offsets, data = arr.buffers()
+    if data is None:  # nulls and empty texts only: each is its own first line
+        return arr
+    offs = np.frombuffer(offsets, np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    raw = np.frombuffer(data, np.uint8)
+    # Blanks at either end (a text's first and last bytes), or a byte other than printable ASCII.
+    filled = offs[1:] > offs[:-1]
+    edge = np.zeros(len(arr), bool)
+    edge[filled] = (raw[offs[:-1][filled]] == 0x20) | (raw[offs[1:][filled] - 1] == 0x20)
+    other = np.zeros(len(arr), bool)
+    other[_rows_with_bytes(arr, lambda b: (b < 0x20) | (b >= 0x7F))] = True
+    special = np.flatnonzero(edge | other)
+    if not len(special):
+        return arr
+    values = pa.array(first_lines(arr.take(from_numpy(special))), pa.string())
+    mask = np.zeros(len(arr), bool)
+    mask[special] = True
+    return pc.replace_with_mask(arr, pa.array(mask), values)
+
+
+def _first_lines_plain(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """:func:`first_lines` of the plain texts of a string array by Arrow passes (the values of
+    the others are of no meaning), and the indices of the others."""
     plain = pc.and_(
         pc.string_is_ascii(arr),
         pc.invert(pc.match_substring_regex(arr, r"[\x00-\x08\x0b-\x1f\x7f]")),
@@ -212,13 +272,35 @@ def first_lines(errors: pa.ChunkedArray | pa.Array) -> list[str | None]:
     # blanks cut (a text without a non-blank character: "").
     head = pc.utf8_ltrim(arr, characters=" \t\n")
     line = pc.list_element(pc.split_pattern(head, "\n", max_splits=1), 0)
-    values = pc.utf8_rtrim(line, characters=" \t").to_pylist()
+    values = pc.utf8_rtrim(line, characters=" \t")
     other = np.flatnonzero(~pc.fill_null(plain, True).to_numpy(zero_copy_only=False))
-    if len(other):
-        texts = arr.take(from_numpy(other)).to_pylist()
-        for i, text in zip(other.tolist(), texts, strict=True):
-            values[i] = first_line(text)
-    return values
+    return values, other
+
+
+def _first_lines_arrays(tables: list[pa.Table]) -> list[pa.Array]:
+    """:func:`first_lines_array` of the ``error`` column of each table, in one pass over all."""
+    text = [t for t in tables if t.num_rows and "error" in t.column_names]
+    kinds = {t.column("error").type for t in text}
+    if len(kinds) != 1 or not all(
+        pa.types.is_string(k) or pa.types.is_large_string(k) for k in kinds
+    ):  # no rows, or not one text type: each on its own
+        return [
+            first_lines_array(t.column("error"))
+            if t.num_rows and "error" in t.column_names
+            else pa.nulls(t.num_rows, pa.string())
+            for t in tables
+        ]
+    joined = pa.chunked_array([c for t in text for c in t.column("error").chunks], kinds.pop())
+    found = first_lines_array(joined)
+    out: list[pa.Array] = []
+    at = 0
+    for t in tables:
+        if t.num_rows and "error" in t.column_names:
+            out.append(found.slice(at, t.num_rows))
+            at += t.num_rows
+        else:
+            out.append(pa.nulls(t.num_rows, pa.string()))
+    return out
 
 
 def _first_lines_of(tables: list[pa.Table]) -> list[list[str | None]]:
@@ -293,6 +375,210 @@ def _failed_json(
     ]
 
 
+class EncodedList:
+    """A list already encoded as compact JSON (``summary --json``'s per-node ``"failed"``, see
+    :func:`report_json`): ``items`` is the UTF-8 text of its entries joined by ``,`` (a view of
+    the Arrow buffer it was made in, not copied), ``len()`` its number of entries."""
+
+    __slots__ = ("count", "items")
+
+    def __init__(self, items: bytes | memoryview, count: int) -> None:
+        self.items = items
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def text(self) -> str:
+        """The JSON text of the list."""
+        return "[" + bytes(self.items).decode("utf-8") + "]"
+
+    def to_list(self) -> list[Any]:
+        """The entries as ``json.loads`` reads them (the very list the text was made of)."""
+        return json.loads(self.text)
+
+
+_dumps = functools.partial(
+    json.dumps, separators=(",", ":"), ensure_ascii=False, check_circular=False
+)
+
+
+def report_json_parts(report: dict[str, Any]) -> list[bytes | memoryview]:
+    """The UTF-8 text of ``json.dumps(report, separators=(",", ":"), ensure_ascii=False)``, in
+    parts, for a report whose nodes' ``"failed"`` lists may be :class:`EncodedList` (their
+    text put in as it is, not copied)."""
+    pipelines: list[bytes | memoryview] = []  # the parts of the text of ``"pipelines"``
+    for k, p in enumerate(report["pipelines"]):
+        nodes: list[bytes | memoryview] = []
+        for j, n in enumerate(p["nodes"]):
+            if j:
+                nodes.append(b",")
+            failed = n.get("failed")
+            if isinstance(failed, EncodedList):
+                _object(n, {"failed": [b"[", failed.items, b"]"]}, nodes)
+            else:
+                nodes.append(_dumps(n).encode())
+        if k:
+            pipelines.append(b",")
+        _object(p, {"nodes": [b"[", *nodes, b"]"]}, pipelines)
+    parts: list[bytes | memoryview] = []
+    _object(report, {"pipelines": [b"[", *pipelines, b"]"]}, parts)
+    return parts
+
+
+def report_json(report: dict[str, Any]) -> str:
+    """:func:`report_json_parts` as one text."""
+    return b"".join(report_json_parts(report)).decode("utf-8")
+
+
+def write_report_json(report: dict[str, Any], stream: TextIO) -> None:
+    """:func:`report_json` and a newline to a text stream: the parts straight to its bytes
+    when it writes UTF-8 (no text made and encoded again), else as text."""
+    out = getattr(stream, "buffer", None)
+    encoding = getattr(stream, "encoding", None) or ""
+    try:
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        utf8 = False
+    if out is None or not utf8:
+        stream.write(report_json(report) + "\n")
+        return
+    stream.flush()
+    for part in report_json_parts(report):
+        out.write(part)
+    out.write(b"\n")
+
+
+def _object(
+    value: dict[str, Any], given: dict[str, list[bytes | memoryview]], out: list[Any]
+) -> None:
+    """The compact JSON of a dict, into ``out`` (UTF-8 parts), with the values of the keys in
+    ``given`` already encoded (as parts)."""
+    out.append(b"{")
+    run: dict[str, Any] = {}
+    first = True
+    for key, v in value.items():
+        if key not in given:
+            run[key] = v
+            continue
+        if run:
+            out.append(_dumps(run)[1:-1].encode())
+            run = {}
+            first = False
+        out.append((("" if first else ",") + encode_basestring(key) + ":").encode())
+        out += given[key]
+        first = False
+    if run:
+        out.append((("" if first else ",") + _dumps(run)[1:-1]).encode())
+    out.append(b"}")
+
+
+def _json_values(arr: pa.Array) -> tuple[pa.Array, bool]:
+    """The compact JSON text of each value of an array, as ``json.dumps`` writes the Python
+    value, and whether the quotes of strings are left out (a string column without nulls:
+    each text with JSON's escapes applied, to be put between quotes by the caller; else
+    ``null`` for nulls and strings quoted). Strings by Arrow passes (the texts holding a
+    character JSON escapes escaped by Python), integers and booleans by Arrow, any other
+    type value by value."""
+    t = arr.type
+    if pa.types.is_large_string(t):
+        arr, t = arr.cast(pa.string()), pa.string()
+    if pa.types.is_string(t):
+        bare = arr.null_count == 0
+        out = arr if bare else pc.binary_join_element_wise('"', arr, '"', "")
+        escaped = _rows_with_bytes(arr, lambda raw: (raw < 0x20) | (raw == 0x22) | (raw == 0x5C))
+        if len(escaped):
+            texts = arr.take(from_numpy(escaped)).to_pylist()
+            ones = [encode_basestring(v) for v in texts]
+            mask = np.zeros(len(arr), bool)
+            mask[escaped] = True
+            out = pc.replace_with_mask(
+                out, pa.array(mask), pa.array([v[1:-1] for v in ones] if bare else ones)
+            )
+        return (out, False) if bare else (pc.fill_null(out, "null"), True)
+    if pa.types.is_integer(t):
+        return pc.fill_null(pc.cast(arr, pa.string()), "null"), True
+    if pa.types.is_boolean(t):
+        return pc.fill_null(pc.if_else(arr, "true", "false"), "null"), True
+    return pa.array([_dumps(v) for v in arr.to_pylist()], pa.string()), True
+
+
+def _rows_with_bytes(arr: pa.Array, test: Any) -> np.ndarray:
+    """The indices of the texts of a string array (int32 offsets) holding a byte for which
+    ``test`` (numpy, on the bytes) is true: one look at the bytes of all texts."""
+    _, offsets, data = arr.buffers()
+    if data is None or not len(arr):
+        return np.zeros(0, np.int64)
+    offs = np.frombuffer(offsets, np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    raw = np.frombuffer(data, np.uint8)[offs[0] : offs[-1]]
+    at = np.flatnonzero(test(raw)) + offs[0]
+    if not len(at):
+        return at
+    rows = np.zeros(len(arr), bool)
+    rows[np.searchsorted(offs, at, side="right") - 1] = True
+    return np.flatnonzero(rows)
+
+
+def _failed_encoded(
+    failed_of: list[pa.Table], tags_of: list[tuple[str, ...]], firsts: list[pa.Array]
+) -> list[EncodedList]:
+    """Each node's ``"failed"`` entries (as :func:`_failed_json` makes them) encoded as JSON
+    by Arrow passes over the rows of all nodes whose columns agree (``firsts``: per node, the
+    first line of each row's error, :func:`first_lines_array`). Each entry is written once,
+    with a ``,`` before it, into one buffer: a node's list is a view of that buffer."""
+    out: list[EncodedList | None] = [None] * len(failed_of)
+    groups: dict[Any, list[int]] = {}
+    for i, (t, tags) in enumerate(zip(failed_of, tags_of, strict=True)):
+        if not t.num_rows:
+            out[i] = EncodedList(b"", 0)
+            continue
+        key = (tuple(t.column_names), tuple(t.schema.types), tags)
+        groups.setdefault(key, []).append(i)
+    for (_, _, tags), members in groups.items():
+        joined = pa.concat_tables([failed_of[i] for i in members]).combine_chunks()
+        first = pa.concat_arrays([firsts[i] for i in members])
+        names = joined.column_names
+        # Literal texts, and the values of a column (by name) or of an array.
+        items: list[tuple[bool, Any]] = [(True, ',{"run_id":'), (False, "run_id")]
+        items.append((True, ',"tags":{'))
+        for k, tag in enumerate(tags):
+            items += [(True, ("," if k else "") + encode_basestring(tag) + ":"), (False, tag)]
+        items += [(True, '},"error":'), (False, "error"), (True, ',"error_first_line":')]
+        items += [(False, first), (True, "}")]
+        parts: list[Any] = []
+        for literal, item in items:
+            if literal:
+                parts.append(item)
+                continue
+            if isinstance(item, str):
+                if item not in names:
+                    parts.append("null")
+                    continue
+                item = joined.column(item).chunk(0)  # one chunk: combined
+            values, quoted = _json_values(item)
+            if not quoted:  # the quotes go into the literals around
+                parts += ['"', values, '"']
+            else:
+                parts.append(values)
+        merged: list[Any] = []
+        for part in parts:
+            if isinstance(part, str) and merged and isinstance(merged[-1], str):
+                merged[-1] += part
+            else:
+                merged.append(part)
+        entries = pc.binary_join_element_wise(*merged, "")
+        _, offsets, data = entries.buffers()
+        offs = np.frombuffer(offsets, np.int32)[entries.offset : entries.offset + len(entries) + 1]
+        view = memoryview(data)
+        at = 0
+        for i in members:
+            n = failed_of[i].num_rows
+            out[i] = EncodedList(view[int(offs[at]) + 1 : int(offs[at + n])], n)
+            at += n
+    return [e if e is not None else EncodedList(b"", 0) for e in out]
+
+
 def _tag_dicts(tags: tuple[str, ...], values: list[list[Any]], n: int) -> list[dict[str, Any]]:
     """Per row, ``{tag: value}`` (as ``dict(zip(tags, row values))``; dict displays for one or
     two tags, the usual case, are twice as fast)."""
@@ -332,8 +618,11 @@ def _lost_json(
     ]
 
 
-def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[str, Any]:
-    """One pipeline's part of the report."""
+def pipeline_report(
+    monitor: Monitor, info: PipelineInfo, now: float, encoded: bool = False
+) -> dict[str, Any]:
+    """One pipeline's part of the report (``encoded``: each node's ``"failed"`` as an
+    :class:`EncodedList`, see :func:`build_report`)."""
     times = _triage_times(monitor, info, now)
     nodes = []
     failures = []
@@ -362,13 +651,25 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
         picked.append((node, rows, slow, median, longest))
     # The FAILED and LOST rows of every node, listed and ordered together.
     listing = [(rows, node.tags) for node, rows, *_ in picked]
-    codes = [_listed_codes(rows) for rows, _ in listing]
+    codes = _listed_codes_many([rows for rows, _ in listing])
     failed_of = _listed_many(listing, "FAILED", ["run_id", "error"], codes)
     lost_of = _listed_many(listing, "LOST", ["run_id", "lost_reason", "started_us"], codes)
-    firsts = _first_lines_of(failed_of)
-    failed_lists, lost_lists = _column_lists(failed_of), _column_lists(lost_of)
-    for (node, _rows, slow, median, longest), failed, lost, first, f_lists, l_lists in zip(
-        picked, failed_of, lost_of, firsts, failed_lists, lost_lists, strict=True
+    lost_lists = _column_lists(lost_of)
+    failed_entries: list[Any]
+    if encoded:
+        failed_entries = _failed_encoded(
+            failed_of, [node.tags for node, *_ in picked], _first_lines_arrays(failed_of)
+        )
+    else:
+        firsts = _first_lines_of(failed_of)
+        failed_entries = [
+            _failed_json(failed, node.tags, first, f_lists)
+            for (node, *_), failed, first, f_lists in zip(
+                picked, failed_of, firsts, _column_lists(failed_of), strict=True
+            )
+        ]
+    for (node, _rows, slow, median, longest), failed, lost, entries, l_lists in zip(
+        picked, failed_of, lost_of, failed_entries, lost_lists, strict=True
     ):
         any_failed = any_failed or bool(failed.num_rows)
         nodes.append(
@@ -381,7 +682,7 @@ def pipeline_report(monitor: Monitor, info: PipelineInfo, now: float) -> dict[st
                 "counts": node.counts,
                 "duration_median_s": median,
                 "duration_max_s": longest,
-                "failed": _failed_json(failed, node.tags, first, f_lists),
+                "failed": entries,
                 "lost": _lost_json(lost, node.tags, l_lists),
                 "progress": node.progress.to_json() if node.progress is not None else None,
                 "slow": [p.to_json() for p in slow],
@@ -409,18 +710,22 @@ def build_report(
     problems: list[str] | None = None,
     diffs: Mapping[tuple[str, ...], Any] | None = None,
     diff_views: Mapping[tuple[str, ...], str | None] | None = None,
+    encoded: bool = False,
 ) -> dict[str, Any]:
     """The whole report. With ``run_id``, only pipelines that have that run are included.
 
     With ``diffs`` (pipeline → a ``RunDiff`` or None), only those pipelines are included, each
     with ``"diff"`` filled in and shown by the run ``diff_views`` names (None: newest run).
+    With ``encoded``, each node's ``"failed"`` is an :class:`EncodedList` (its JSON text, made
+    by Arrow passes instead of a dict per FAILED packet): for :func:`report_json`, which
+    writes the same text ``json.dumps`` writes of the plain report.
     """
     # The report is tens of thousands of small dicts and lists, all kept: the cyclic garbage
     # collector would scan them some seventy times for nothing (30 ms of a 2 M-event summary).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _build_report(monitor, run_id, all_runs, now, problems, diffs, diff_views)
+        return _build_report(monitor, run_id, all_runs, now, problems, diffs, diff_views, encoded)
     finally:
         if collecting:
             gc.enable()
@@ -434,6 +739,7 @@ def _build_report(
     problems: list[str] | None,
     diffs: Mapping[tuple[str, ...], Any] | None,
     diff_views: Mapping[tuple[str, ...], str | None] | None,
+    encoded: bool = False,
 ) -> dict[str, Any]:
     now = monitor.clock() if now is None else now
     views = {}
@@ -453,7 +759,7 @@ def _build_report(
     pipelines = []
     for p in snap.pipelines:
         if p.name in views:
-            entry = pipeline_report(monitor, p, now)
+            entry = pipeline_report(monitor, p, now, encoded)
             d = (diffs or {}).get(p.name)
             entry["diff"] = d.to_json() if d is not None else None
             pipelines.append(entry)

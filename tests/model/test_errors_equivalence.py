@@ -291,3 +291,42 @@ def test_mask_messages_at_the_repetition_limits():
         False,
         False,
     ]
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(PIECES, max_size=4).map("".join),
+            st.integers(0, 3),
+            st.integers(0, 3),
+            st.sampled_from(["", "\x1b[31m", "é", "a./"]),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_mask_messages_made_distinct_between_passes(parts):
+    """Texts that become alike in stages (their quoted strings, then their UUIDs, then their
+    hex runs masked): the passes after each stage read only the distinct texts; each text
+    still gets its own mask."""
+    uuids = ["123e4567-e89b-12d3-a456-42661417400" + str(i) for i in range(4)]
+    hexes = ["deadbeef" + str(i) for i in range(4)]
+    texts = [
+        f"q '{text}' u {uuids[u]} h {hexes[h]} {tail} {text if u == 3 else ''}"
+        for text, u, h, tail in parts
+    ]
+    assert mask_messages(pa.array(texts, pa.string())).to_pylist() == [
+        mask_message(t) for t in texts
+    ]
+
+
+def test_mask_messages_made_distinct_twice():
+    """Two rounds of making the texts distinct (after the UUIDs, then after the hex runs)."""
+    texts = [
+        f"q '{i}' u 123e4567-e89b-12d3-a456-4266141740{i % 10:02d} h deadbeef{i % 7} / {i % 3}"
+        for i in range(60)
+    ]
+    assert mask_messages(pa.array(texts, pa.string())).to_pylist() == [
+        mask_message(t) for t in texts
+    ]

@@ -143,3 +143,32 @@ def test_tag_dicts_same_as_dict_of_zip(tags, n):
     want = [dict(zip(tags, row, strict=True)) for row in rows]
     got = _tag_dicts(tags, values, n)
     assert got == want and [list(d) for d in got] == [list(d) for d in want]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["r1", "r2", "r3"])), max_size=20),
+    st.sampled_from(["r1", "r2", "r9"]),
+    st.booleans(),
+)
+def test_packets_for_view_same_as_filter(runs, run_id, chunked):
+    """One run's packets: a slice where its rows are one block, else filtered; the same rows."""
+    from orcatui.model.views import packets_for_view
+
+    table = pa.table({"run_id": pa.array(runs, pa.string()), "i": list(range(len(runs)))})
+    if chunked and len(runs) > 1:
+        table = pa.concat_tables([table.slice(0, len(runs) // 2), table.slice(len(runs) // 2)])
+    got = packets_for_view(table, run_id, False)
+    want = [r for r in table.to_pylist() if r["run_id"] == run_id]
+    assert got.to_pylist() == want
+    assert got.schema == table.schema
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(node_rows(), max_size=6))
+def test_listed_codes_many_same_as_per_table(nodes):
+    from orcatui.model.report import _listed_codes_many
+
+    tables = [t for t, _ in nodes]
+    got = _listed_codes_many(tables)
+    assert [g.tolist() for g in got] == [_listed_codes(t).tolist() for t in tables]

@@ -1,0 +1,92 @@
+""":func:`views.display_rows_many` (every node's display rows made together) gives exactly
+:func:`views.display_rows` of each node, and the monitor's triage rows are the per-node ones."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.events import T0, packet, write_status
+
+from orcatui.model.monitor import Monitor
+from orcatui.model.runs import Certainty, Liveness, Verdict
+from orcatui.model.states import State
+from orcatui.model.views import View, display_rows, display_rows_many
+
+T0_US = 1_790_000_000_000_000
+RUNS = ["r1", "r2", "r3"]
+DEAD = Verdict(Liveness.DEAD, "writer gone", Certainty.CERTAIN)
+LIVE = Verdict(Liveness.LIVE, "heartbeat", Certainty.CERTAIN)
+ROW = st.tuples(
+    st.one_of(st.none(), st.sampled_from(RUNS)),
+    st.one_of(st.none(), st.sampled_from([int(s) for s in State if s is not State.LOST])),
+    st.one_of(st.none(), st.integers(0, 10**8)),  # running_ts offset (None: start unseen)
+    st.one_of(st.integers(-(10**8), 10**8), st.just(10**18)),  # ts offset (huge: too long)
+    st.one_of(st.none(), st.sampled_from(["s1", "s2", "é"])),
+)
+
+
+@st.composite
+def tables(draw) -> pa.Table:
+    rows = draw(st.lists(ROW, max_size=12))
+    nulls = draw(st.booleans())
+    states = [r[1] if nulls or r[1] is not None else int(State.SUCCESS) for r in rows]
+    ts = [T0_US + r[3] for r in rows]
+    if draw(st.integers(0, 6)) == 0 and rows:
+        ts[0] = None  # an end time unknown: this table is made on its own
+    columns = {
+        "key": [f"k{i}" for i in range(len(rows))],
+        "run_id": pa.array([r[0] for r in rows], pa.string()),
+        "ts": pa.array(ts, pa.int64()),
+        "state": pa.array(states, pa.int8()),
+        "running_ts": pa.array([None if r[2] is None else T0_US + r[2] for r in rows], pa.int64()),
+        "error": pa.array([f"boom {i}" for i in range(len(rows))], pa.string()),
+    }
+    for tag in draw(st.sampled_from([("subject",), ("subject", "session"), ()])):
+        columns[f"tag:{tag}"] = pa.array([r[4] for r in rows], pa.string())
+    table = pa.table(columns)
+    if draw(st.booleans()) and len(rows) > 1:  # several chunks
+        table = pa.concat_tables([table.slice(0, len(rows) // 2), table.slice(len(rows) // 2)])
+    return table
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(tables(), max_size=6),
+    st.lists(st.booleans(), min_size=3, max_size=3),
+    st.sampled_from([T0_US / 1e6, T0_US / 1e6 + 50.5]),
+)
+def test_display_rows_many_same_as_display_rows(given_tables, dead, now):
+    verdicts = {r: DEAD if d else LIVE for r, d in zip(RUNS, dead, strict=True)}
+    got = display_rows_many(given_tables, verdicts, now)
+    assert len(got) == len(given_tables)
+    for table, rows in zip(given_tables, got, strict=True):
+        want = display_rows(table, verdicts, now)
+        assert rows.schema == want.schema
+        assert rows.to_pylist() == want.to_pylist()
+
+
+def test_triage_rows_are_the_per_node_rows(tmp_path):
+    """Monitor.triage makes its nodes' rows together; packet_rows (memo or not) agrees."""
+    for node in ("load", "fit", "save"):
+        events = []
+        for i in range(6):
+            end = None if i == 5 else T0 + i + 0.5  # one RUNNING packet per node
+            state = "FAILED" if i == 2 else "SUCCESS"
+            events += packet("r1", T0 + i, end, state, "boom" if i == 2 else None, subject=i)
+        write_status(tmp_path, "pipe", (node, "v0"), events)
+    now = T0 + 10_000  # long after: the run is over, its RUNNING packet LOST
+    monitor = Monitor(tmp_path, clock=lambda: now, stale_after=60)
+    monitor.refresh()
+    (pipeline,) = monitor.pipelines
+    verdicts = monitor.verdicts(pipeline, now)
+    triage = monitor.triage(pipeline, "r1", verdicts, now)
+    assert len(triage) == 3
+    fresh = Monitor(tmp_path, clock=lambda: now, stale_after=60)
+    fresh.refresh()
+    for key in triage:
+        got = monitor.packet_rows(key, View("r1"), now, verdicts, ordered=False)
+        node = fresh.pipelines[pipeline].nodes[key[1]]
+        want = display_rows(node.packets.table(), fresh.verdicts(pipeline, now), now)
+        assert got.to_pylist() == want.to_pylist()
+        assert "LOST" in got.column("state").to_pylist()
