@@ -168,19 +168,19 @@ def _listed_many(
         # The rows of all nodes taken at once, in their final order (Arrow takes from the
         # nodes' chunks without joining them; no Arrow call per node): the tags and run ids
         # first, to order them, then the listed columns in that order.
-        parts = [nodes[i][0].select(list(selected)) for i in members]
-        joined = pa.concat_tables(parts)
-        sizes = [len(picks[i]) for i in members]
-        starts = np.cumsum([0, *(p.num_rows for p in parts)])
-        index = np.concatenate([picks[i] + s for i, s in zip(members, starts, strict=False)])
+        # Each node's picked rows first (Arrow's take over many chunks of strings joins them
+        # all: a copy of every row of every node), then one small table of only those.
+        parts = [nodes[i][0].select(list(selected)).take(from_numpy(picks[i])) for i in members]
+        joined = pa.concat_tables(parts).combine_chunks()
+        sizes = [p.num_rows for p in parts]
         cols = [list(nodes[i][0].column_names[len(ROW_COLUMNS) :]) for i in members]
         by = list(dict.fromkeys([*(c for names in cols for c in names), "run_id"]))
-        keys = joined.select(by).take(from_numpy(index))
+        keys = joined.select(by)
         at_of = np.cumsum([0, *sizes])
         chosen = [keys.slice(at, n) for at, n in zip(at_of, sizes, strict=False)]
         orders = row_orders(chosen, cols)
         perm = np.concatenate([o + at for o, at in zip(orders, at_of, strict=False)])
-        taken = joined.take(from_numpy(index[perm])).combine_chunks()
+        taken = joined.take(from_numpy(perm))
         for i, at, n in zip(members, at_of, sizes, strict=False):
             rows, tags = nodes[i]
             wanted = [*columns, *(t for t in tags if t in rows.column_names)]
