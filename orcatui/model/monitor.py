@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -28,7 +29,7 @@ from orcatui.model.naming import (
     node_name,
     pipeline_name_parts,
 )
-from orcatui.model.packets import NodePackets
+from orcatui.model.packets import NodePackets, packet_rows_of
 from orcatui.model.progress import (
     NodeTimes,
     Progress,
@@ -64,11 +65,20 @@ from orcatui.model.views import (
     packets_for_view,
 )
 from orcatui.store.discovery import TableKind, TableRef
-from orcatui.store.store import RootError, StoreUpdate, open_store
+from orcatui.store.store import RootError, SplitConsumer, StoreUpdate, open_store
 
 Pipeline = tuple[str, ...]
 Identity = tuple[str, ...]
 NodeKey = tuple[Pipeline, Identity]
+
+
+class Prepared(NamedTuple):
+    """One table's new rows made ready to fold (:meth:`Monitor._prepare`): status rows as packet
+    rows with their events' earliest time and per-run aggregates; log rows as they are."""
+
+    rows: pa.Table
+    first_us: int | None
+    runs: list[tuple[str, int, int, int, str]]
 
 
 @dataclass
@@ -271,8 +281,9 @@ class Monitor:
     # -- reading ------------------------------------------------------------------------------
     def refresh(self, *, only: set[Path] | None = None, rediscover: bool = True) -> RefreshResult:
         """Read what is new under the root and fold it in; ``RootError`` if the root is gone."""
+        consume = self._consume if self.keep_history else SplitConsumer(self._prepare, self._apply)
         try:
-            update = self.store.poll(rediscover=rediscover, only=only, consume=self._consume)
+            update = self.store.poll(rediscover=rediscover, only=only, consume=consume)
         except RootError:
             self.unread = True
             raise
@@ -295,6 +306,28 @@ class Monitor:
                 self._merge_runs(self.pipelines[ref.pipeline], runs)
         else:
             node.logs.add(rows)
+
+    def _prepare(self, ref: TableRef, rows: pa.Table) -> Prepared:
+        """The first half of :meth:`_consume` (without history): what the rows fold to,
+        computed from the rows alone — it may run in a helper process of the store."""
+        rows = self._until(rows)
+        if ref.kind is not TableKind.STATUS or rows.num_rows == 0:
+            return Prepared(rows, None, [])
+        packets, lo = packet_rows_of(rows)
+        return Prepared(packets, lo, _run_aggregates(rows))
+
+    def _apply(self, ref: TableRef, prepared: Prepared) -> None:
+        """The second half of :meth:`_consume`: fold what :meth:`_prepare` made into the node."""
+        with self._lock:
+            node = self._node(ref.pipeline, ref.identity)
+        if prepared.rows.num_rows == 0:
+            return
+        if ref.kind is TableKind.STATUS:
+            node.packets.fold_packet_rows(prepared.rows, prepared.first_us)
+            with self._lock:
+                self._merge_runs(self.pipelines[ref.pipeline], prepared.runs)
+        else:
+            node.logs.add(prepared.rows)
 
     def apply(self, update: StoreUpdate) -> None:
         """Fold a store update into the model."""

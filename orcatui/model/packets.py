@@ -293,6 +293,14 @@ def _one_run_rows(events: pa.Table, run: str) -> pa.Table | None:
     )
 
 
+def packet_rows_of(events: pa.Table) -> tuple[pa.Table, int | None]:
+    """:func:`packet_rows` of some events and their earliest time: what
+    :meth:`NodePackets.fold_packet_rows` takes."""
+    if events.num_rows == 0:
+        return packet_rows(events), None
+    return packet_rows(events), pc.min(events.column("ts")).as_py()
+
+
 def _unify(tables: Iterable[pa.Table]) -> pa.Table:
     return pa.concat_tables(list(tables), promote_options="default")
 
@@ -326,15 +334,21 @@ class NodePackets:
         """Fold normalised status events in (any batch, any order, duplicates allowed)."""
         if events.num_rows == 0:
             return
-        lo = pc.min(events.column("ts")).as_py()
-        if lo is not None and (self.first_us is None or lo < self.first_us):
-            self.first_us = lo
         if self.history is not None:  # the app keeps every event (its time cursor): whole keys
+            lo = pc.min(events.column("ts")).as_py()
             event_rows = events_to_packet_rows(events)
             self.history.add(event_rows)
-            rows = reduce_packet_rows(event_rows)
+            self.fold_packet_rows(reduce_packet_rows(event_rows), lo)
         else:
-            rows = packet_rows(events)
+            self.fold_packet_rows(*packet_rows_of(events))
+
+    def fold_packet_rows(self, rows: pa.Table, lo: int | None) -> None:
+        """Fold :func:`packet_rows_of` some events in: the packet rows, and the earliest time
+        of the events (``fold`` in two steps: the first needs no node and may run elsewhere)."""
+        if rows.num_rows == 0:
+            return
+        if lo is not None and (self.first_us is None or lo < self.first_us):
+            self.first_us = lo
         size = self._base.num_rows + len(self._overlay)
         if size == 0 or rows.num_rows * _SMALL_BATCH_RATIO > size:
             merged = reduce_packet_rows(_unify([self.table(), rows])) if size else rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 
@@ -26,6 +27,11 @@ class FileBatch:
     table: pa.Table | None
     failed: dict[str, str] = field(default_factory=dict)  # path -> error (one line)
     problems: list[str] = field(default_factory=list)
+    #: Set by a helper process that also prepared the rows (``FileJob.prepare`` in
+    #: :mod:`orcatui.store.fork_read`): its result, in place of ``table``; ``rows``: how many
+    #: rows it was made of.
+    prepared: Any = None
+    rows: int = 0
 
 
 def normaliser(kind: TableKind) -> Callable[[pa.Table, str], Normalised]:

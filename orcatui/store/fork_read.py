@@ -5,9 +5,10 @@ column) before decoding a row, and that cost does not scale over threads: 20,000
 events read 1.25× faster on two threads than on one, but 2.0× faster in two processes
 (``benchmarks/bench_cold_load.py``). So when a read has at least :data:`MIN_FILES` new files in
 Parquet directories, this module forks one helper per extra core. A helper reads and normalises
-whole tables (:func:`~orcatui.store.files.read_files`) and streams each result back through a
-pipe as an Arrow IPC stream; this process reads its own share meanwhile and folds every result
-in the calling thread, as it arrives.
+whole tables (:func:`~orcatui.store.files.read_files`), prepares them when the job says how (the
+model's packet rows: :class:`~orcatui.store.store.SplitConsumer`), and streams each result back
+through a pipe (an Arrow IPC stream, or the pickled preparation); this process reads its own
+share meanwhile and folds every result in the calling thread, as it arrives.
 
 A helper is disposable: a table it did not deliver whole (it crashed, was killed, wrote a
 truncated or unreadable message, or its read raised) is read again here, so the results are
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import queue
 import signal
 import struct
@@ -29,6 +31,7 @@ import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -38,18 +41,22 @@ from orcatui.store.files import FileBatch, read_files
 #: Fewest new files in one read worth a helper process (forking costs ~10–20 ms; this many
 #: files cost ~150 ms to read).
 MIN_FILES = 1_000
-#: A helper is given this much more reading than this process, which also folds all results.
-PARENT_SHARE = 0.8
-_HEADER = struct.Struct("<QQQ")  # job index, JSON length, Arrow IPC length
+#: This process's share of the reading, relative to a helper's. It also folds every result in,
+#: but a helper's arrive prepared (``FileJob.prepare``), so equal shares measured best.
+PARENT_SHARE = 1.0
+_HEADER = struct.Struct("<QQQ")  # job index, JSON length, data length (Arrow IPC or pickle)
 
 
 @dataclass(frozen=True)
 class FileJob:
-    """One table's files to read: the paths, the table kind and the name problems give it."""
+    """One table's files to read: the paths, the table kind and the name problems give it;
+    ``prepare``, when given, is applied to the rows read by a helper, which sends its result
+    (pickled) in place of the rows (:class:`~orcatui.store.store.SplitConsumer`)."""
 
     paths: list[str]
     kind: TableKind
     source: str
+    prepare: Callable[[pa.Table], Any] | None = None
 
 
 def helpers_available() -> int:
@@ -193,13 +200,23 @@ def _helper(jobs: Sequence[FileJob], share: list[int], fd: int) -> None:
             batch = read_files(jb.paths, jb.kind, jb.source)
         except Exception:
             continue
-        meta = json.dumps({"failed": batch.failed, "problems": batch.problems}).encode()
-        data = b""
-        if batch.table is not None:
+        rows = batch.table.num_rows if batch.table is not None else 0
+        data: bytes | pa.Buffer = b""
+        pickled = False
+        if batch.table is not None and rows and jb.prepare is not None:
+            try:
+                data = pickle.dumps(jb.prepare(batch.table), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:
+                continue  # not delivered: the parent reads it and raises it
+            pickled = True
+        elif batch.table is not None:
             sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, batch.table.schema) as writer:
                 writer.write_table(batch.table)
             data = sink.getvalue()
+        meta = json.dumps(
+            {"failed": batch.failed, "problems": batch.problems, "rows": rows, "pickled": pickled}
+        ).encode()
         _write_all(fd, _HEADER.pack(index, len(meta), len(data)) + meta)
         if len(data):
             _write_all(fd, memoryview(data))
@@ -225,11 +242,13 @@ def _drain(fd: int, arrivals: queue.SimpleQueue[tuple[int, FileBatch]]) -> None:
             if meta is None or data is None:
                 return  # truncated: the helper died mid-message
             info = json.loads(bytes(meta))
-            table = None
-            if data_len:
+            batch = FileBatch(None, dict(info["failed"]), list(info["problems"]))
+            if info["pickled"]:  # what the job's prepare made of the rows
+                batch.prepared, batch.rows = pickle.loads(data), int(info["rows"])
+            elif data_len:
                 with pa.ipc.open_stream(pa.py_buffer(data)) as stream:
-                    table = stream.read_all()
-            arrivals.put((index, FileBatch(table, dict(info["failed"]), list(info["problems"]))))
+                    batch.table = stream.read_all()
+            arrivals.put((index, batch))
     except Exception:
         return
     finally:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,22 @@ if TYPE_CHECKING:  # imported when a Delta table is found: a Parquet-only root s
     Reader = DeltaTableReader | ParquetTableReader
 
 Consumer = Callable[[TableRef, pa.Table], None]
+
+
+@dataclass(frozen=True)
+class SplitConsumer:
+    """A consumer in two steps: ``prepare(ref, rows)`` computes from the rows alone (it may run
+    in a helper process of a cold load, :mod:`orcatui.store.fork_read`: its result is pickled
+    back), ``apply(ref, prepared)`` folds that in here. Called as a consumer, it does both."""
+
+    prepare: Callable[[TableRef, pa.Table], Any]
+    apply: Callable[[TableRef, Any], None]
+
+    def __call__(self, ref: TableRef, rows: pa.Table) -> None:
+        """Both steps, here."""
+        self.apply(ref, self.prepare(ref, rows))
+
+
 SKIPPED_SUFFIX = "#skipped"  # key suffix in ``Store.broken`` for tables with skipped events
 MAX_RECORD_BYTES = 4 << 20  # a run record is a few kB; a huge one is not parsed
 #: Keys the object-store reader adds to a run record (reader-clock liveness, design.md §9).
@@ -151,14 +168,27 @@ def _read_many_files(
     if sum(len(paths) for _, paths in listed) < fork_read.MIN_FILES:
         return [], todo  # the readers list again: a few fresh tables, cheap
     results: list[ReadResult] = []
-    jobs = [fork_read.FileJob(paths, item[1].kind, str(item[2].path)) for item, paths in listed]
+    split = consume if isinstance(consume, SplitConsumer) else None
+    jobs = [
+        fork_read.FileJob(
+            paths,
+            item[1].kind,
+            str(item[2].path),
+            partial(split.prepare, item[1]) if split is not None else None,
+        )
+        for item, paths in listed
+    ]
 
     def deliver(index: int, batch: FileBatch) -> None:
         (path, ref, reader), paths = listed[index]
         try:
             batch = reader.take(paths, batch)
             rows = 0
-            if consume is not None and batch.table is not None and batch.table.num_rows:
+            if batch.prepared is not None and split is not None:  # a helper prepared the rows
+                rows = batch.rows
+                split.apply(ref, batch.prepared)
+                batch.prepared = None
+            elif consume is not None and batch.table is not None and batch.table.num_rows:
                 rows = batch.table.num_rows
                 consume(ref, batch.table)
                 batch.table = None

@@ -47,8 +47,11 @@ def _root(tmp_path, broken: bool = False):
     return tmp_path
 
 
-def _report(root, now: float = T0 + 10_000) -> tuple[str, dict[str, str], list[str]]:
+def _report(
+    root, now: float = T0 + 10_000, history: bool = False
+) -> tuple[str, dict[str, str], list[str]]:
     m = Monitor(root, clock=lambda: now)
+    m.keep_history = history  # the app's monitor: helpers send rows, not prepared packets
     result = m.refresh()
     report = build_report(m, now=now)
     return json.dumps(report, sort_keys=True, default=str), dict(m.store.broken), result.problems
@@ -65,17 +68,28 @@ def _in_process(monkeypatch):
     monkeypatch.setattr(fork_read, "helpers_available", lambda: 0)
 
 
-def test_helpers_give_the_same_model_as_an_in_process_read(tmp_path, monkeypatch):
+@pytest.mark.parametrize("history", [False, True])
+def test_helpers_give_the_same_model_as_an_in_process_read(tmp_path, monkeypatch, history):
     root = _root(tmp_path, broken=True)
     _in_process(monkeypatch)
-    expected = _report(root)
+    expected = _report(root, history=history)
     monkeypatch.setattr(fork_read, "MIN_FILES", 10)
     forks = []
     real_fork = os.fork
     monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
     monkeypatch.setattr(fork_read, "helpers_available", lambda: 2)
-    got = _report(root)
+    prepared_here: list[str] = []
+    real_prepare = Monitor._prepare
+
+    def counting_prepare(self, ref, rows):
+        prepared_here.append(ref.kind)
+        return real_prepare(self, ref, rows)
+
+    monkeypatch.setattr(Monitor, "_prepare", counting_prepare)
+    got = _report(root, history=history)
     assert forks == [1, 1]  # the path under test was taken
+    # without history, the helpers' tables arrive prepared: this process prepared only its own
+    assert (0 < len(prepared_here) < 2 * NODES) if not history else not prepared_here
     assert got[0] == expected[0]
     assert got[1] == expected[1] and any("zz-broken.parquet" in v for v in got[1].values())
     assert sorted(got[2]) == sorted(expected[2])
@@ -214,12 +228,13 @@ def test_fork_refused_reads_everything_here(tmp_path, monkeypatch):
     assert _read_all(jobs, 3) == expected
 
 
-def test_shares_balance_files_and_give_this_process_less():
-    shares = fork_read._shares([100] * 20 + [5, 5], helpers=1)
-    assert sorted(shares[0] + shares[1]) == list(range(22))
-    mine = sum(100 if i < 20 else 5 for i in shares[0])
-    theirs = sum(100 if i < 20 else 5 for i in shares[1])
-    assert mine < theirs <= mine * 1.5
+def test_shares_balance_files_largest_first():
+    sizes = [100] * 20 + [5, 5, 60]
+    shares = fork_read._shares(sizes, helpers=2)
+    assert sorted(i for share in shares for i in share) == list(range(len(sizes)))
+    loads = [sum(sizes[i] for i in share) for share in shares]
+    assert max(loads) - min(loads) <= 100  # no process more than one table ahead
+    assert all(share == sorted(share, key=lambda i: -sizes[i]) for share in shares)
 
 
 def test_helper_batches_equal_read_files(tmp_path):
