@@ -73,12 +73,12 @@ def helpers_available() -> int:
 
 def read_jobs(
     jobs: Sequence[FileJob],
-    deliver: Callable[[int, FileBatch], None],
+    deliver: Callable[[int, FileBatch | Exception], None],
     helpers: int,
 ) -> None:
     """Read every job and call ``deliver(index, batch)`` once per job, in this thread, in no
-    particular order. ``helpers`` processes are forked for a share of the jobs each; with
-    none, everything is read here.
+    particular order (``batch`` is the exception when reading the job raised). ``helpers``
+    processes are forked for a share of the jobs each; with none, everything is read here.
 
     This process reads its own share, delivering helpers' results between its reads; then it
     takes helpers' jobs from the far end of their shares (helpers work from the near end) until
@@ -106,7 +106,11 @@ def read_jobs(
     def read_here(index: int) -> None:
         done.add(index)
         jb = jobs[index]
-        deliver(index, read_files(jb.paths, jb.kind, jb.source))
+        try:
+            batch: FileBatch | Exception = read_files(jb.paths, jb.kind, jb.source)
+        except Exception as exc:  # this table's failure, for the caller to report
+            batch = exc
+        deliver(index, batch)
 
     def take_arrivals() -> None:
         while True:

@@ -179,9 +179,11 @@ def _read_many_files(
         for item, paths in listed
     ]
 
-    def deliver(index: int, batch: FileBatch) -> None:
+    def deliver(index: int, batch: FileBatch | Exception) -> None:
         (path, ref, reader), paths = listed[index]
         try:
+            if isinstance(batch, Exception):
+                raise batch
             batch = reader.take(paths, batch)
             rows = 0
             if batch.prepared is not None and split is not None:  # a helper prepared the rows

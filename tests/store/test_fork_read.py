@@ -248,3 +248,24 @@ def test_helper_batches_equal_read_files(tmp_path):
         assert got[i].failed == direct.failed
         assert got[i].problems == direct.problems
         assert got[i].table.equals(direct.table, check_metadata=True)
+
+
+def test_a_table_whose_read_raises_is_reported_and_the_rest_read(
+    tmp_path, monkeypatch, few_files_suffice
+):
+    """As on threads: one table's failure (here its normalisation raising, in this process and
+    in the helpers alike) marks that table broken, never stops the others."""
+    root = _root(tmp_path)
+    target = str(table_dir(root, "etl", ("node04", "v1")))
+    real = fork_read.read_files
+
+    def failing(paths, kind, source):
+        if source == target:
+            raise ValueError("normalisation failed")
+        return real(paths, kind, source)
+
+    monkeypatch.setattr(fork_read, "read_files", failing)
+    update = Store(root).poll()
+    read = {str(ref.path) for ref, _ in update.status}
+    assert target not in read and len(read) == NODES - 1
+    assert any("node04" in p and "normalisation failed" in p for p in update.problems)
