@@ -44,6 +44,11 @@ def _root(tmp_path, broken: bool = False):
         bad = table_dir(tmp_path, "etl", ("node05", "v1")) / "zz-broken.parquet"
         bad.write_bytes(b"PAR1 not parquet at all")
         os.utime(bad, (T0, T0))  # old: not a file still being written
+        # a name that is not UTF-8 (its error crosses the helpers' JSON header)
+        odd = os.path.join(os.fsencode(bad.parent), b"zz-\xff-broken.parquet")
+        with open(odd, "wb") as fh:
+            fh.write(b"PAR1 junk")
+        os.utime(odd, (T0, T0))
     return tmp_path
 
 
@@ -93,6 +98,30 @@ def test_helpers_give_the_same_model_as_an_in_process_read(tmp_path, monkeypatch
     assert got[0] == expected[0]
     assert got[1] == expected[1] and any("zz-broken.parquet" in v for v in got[1].values())
     assert sorted(got[2]) == sorted(expected[2])
+
+
+def test_broken_files_named_by_helpers_as_here(tmp_path, monkeypatch, helper_pids):
+    """Both broken files of a table a helper read (one with a name that is not UTF-8, whose
+    error crosses the helper's JSON header) are known to the table's reader by their names."""
+    root = _root(tmp_path, broken=True)
+    monkeypatch.setattr(fork_read, "MIN_FILES", 10)
+    monkeypatch.setattr(fork_read, "helpers_available", lambda: 1)
+    # every table the helper's: this process reads only what the helper did not deliver
+    monkeypatch.setattr(fork_read, "_shares", lambda sizes, helpers: [[], list(range(len(sizes)))])
+    parent, real = os.getpid(), fork_read.read_files
+
+    def after_the_helper(paths, kind, source):
+        if os.getpid() == parent:  # let the helper finish first (its exit is not reaped here)
+            os.waitid(os.P_PID, helper_pids[0], os.WEXITED | os.WNOWAIT)
+        return real(paths, kind, source)
+
+    monkeypatch.setattr(fork_read, "read_files", after_the_helper)
+    store = Store(root)
+    store.poll()
+    (reader,) = [
+        r for p, (_, r) in store.readers.items() if "node05" in str(p) and "_status" in str(p)
+    ]
+    assert set(reader.broken) == {"zz-broken.parquet", os.fsdecode(b"zz-\xff-broken.parquet")}
 
 
 def test_a_second_poll_reads_only_new_files_in_process(tmp_path, monkeypatch, few_files_suffice):
