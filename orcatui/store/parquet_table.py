@@ -62,7 +62,10 @@ class ParquetTableReader:
 
     def read_new(self) -> FileBatch:
         """Rows of the files not read before (normalised), plus problems."""
-        paths = self.new_files()
+        return self.read_listed(self.new_files())
+
+    def read_listed(self, paths: list[str]) -> FileBatch:
+        """:meth:`read_new` of a listing already made by :meth:`new_files`."""
         if not paths:
             return FileBatch(None)
         return self.take(paths, read_files(paths, self.kind, str(self.path)))

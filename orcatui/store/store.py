@@ -137,36 +137,48 @@ def read_tables(
     def read(item: tuple[Any, TableRef, Any]) -> ReadResult:
         path, ref, reader = item
         try:
-            batch = reader.read_new()
-            rows = 0
-            if consume is not None and batch.table is not None and batch.table.num_rows:
-                rows = batch.table.num_rows
-                consume(ref, batch.table)
-                batch.table = None
-            return path, ref, reader, batch, rows
+            paths = listed.get(id(item))
+            batch = reader.read_new() if paths is None else reader.read_listed(paths)
+            return path, ref, reader, batch, _hand_over(ref, batch, consume)
         except Exception as exc:
             return path, ref, reader, failure(exc), 0
 
-    results, todo = _read_many_files(todo, consume, failure)
+    results, todo, listed = _read_many_files(todo, consume, failure)
     if len(todo) >= min_parallel:
         return results + thread_map(read, todo, threads)
     return results + [read(item) for item in todo]
+
+
+def _hand_over(ref: TableRef, batch: FileBatch, consume: Consumer | None) -> int:
+    """Give a batch's rows (or what a helper prepared of them) to ``consume`` and drop them
+    from the batch; returns how many rows were consumed."""
+    if batch.prepared is not None and isinstance(consume, SplitConsumer):
+        consume.apply(ref, batch.prepared)
+        batch.prepared = None
+        return batch.rows
+    if consume is None or batch.table is None or not batch.table.num_rows:
+        return 0
+    rows = batch.table.num_rows
+    consume(ref, batch.table)
+    batch.table = None
+    return rows
 
 
 def _read_many_files(
     todo: list[tuple[Any, TableRef, Any]],
     consume: Consumer | None,
     failure: Callable[[Exception], Exception],
-) -> tuple[list[ReadResult], list[tuple[Any, TableRef, Any]]]:
+) -> tuple[list[ReadResult], list[tuple[Any, TableRef, Any]], dict[int, list[str]]]:
     """A cold load of Parquet directories with many files, read with helper processes
-    (:mod:`orcatui.store.fork_read`); returns those tables' results and the rest of ``todo``."""
+    (:mod:`orcatui.store.fork_read`); returns those tables' results, the rest of ``todo``, and
+    the listings made of fresh tables left to read here (by ``id`` of their ``todo`` item)."""
     helpers = fork_read.helpers_available()
     fresh = [item for item in todo if isinstance(item[2], ParquetTableReader) and item[2].fresh]
     if not helpers or not fresh:
-        return [], todo
+        return [], todo, {}
     listed = [(item, item[2].new_files()) for item in fresh]
     if sum(len(paths) for _, paths in listed) < fork_read.MIN_FILES:
-        return [], todo  # the readers list again: a few fresh tables, cheap
+        return [], todo, {id(item): paths for item, paths in listed}
     results: list[ReadResult] = []
     split = consume if isinstance(consume, SplitConsumer) else None
     jobs = [
@@ -185,22 +197,13 @@ def _read_many_files(
             if isinstance(batch, Exception):
                 raise batch
             batch = reader.take(paths, batch)
-            rows = 0
-            if batch.prepared is not None and split is not None:  # a helper prepared the rows
-                rows = batch.rows
-                split.apply(ref, batch.prepared)
-                batch.prepared = None
-            elif consume is not None and batch.table is not None and batch.table.num_rows:
-                rows = batch.table.num_rows
-                consume(ref, batch.table)
-                batch.table = None
-            results.append((path, ref, reader, batch, rows))
+            results.append((path, ref, reader, batch, _hand_over(ref, batch, consume)))
         except Exception as exc:
             results.append((path, ref, reader, failure(exc), 0))
 
     fork_read.read_jobs(jobs, deliver, helpers)
     taken = {id(item) for item, _ in listed}
-    return results, [item for item in todo if id(item) not in taken]
+    return results, [item for item in todo if id(item) not in taken], {}
 
 
 class TableResults:

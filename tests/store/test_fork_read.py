@@ -298,3 +298,22 @@ def test_a_table_whose_read_raises_is_reported_and_the_rest_read(
     read = {str(ref.path) for ref, _ in update.status}
     assert target not in read and len(read) == NODES - 1
     assert any("node04" in p and "normalisation failed" in p for p in update.problems)
+
+
+def test_a_small_cold_load_lists_each_directory_once(tmp_path, monkeypatch):
+    """Below the threshold the tables are read here, from the listing the check made."""
+    from orcatui.store.parquet_table import ParquetTableReader
+
+    root = _root(tmp_path)
+    monkeypatch.setattr(fork_read, "helpers_available", lambda: 1)
+    listings: list[str] = []
+    real = ParquetTableReader._listing
+
+    def counting(self):
+        listings.append(str(self.path))
+        return real(self)
+
+    monkeypatch.setattr(ParquetTableReader, "_listing", counting)
+    update = Store(root).poll()
+    assert sum(t.num_rows for _, t in update.status) == NODES * FILES * 6 - 1
+    assert len(listings) == len(set(listings)) == 2 * NODES
