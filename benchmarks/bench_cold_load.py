@@ -32,8 +32,8 @@ _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
-from orcatui.store.allocator import configure_memory
-configure_memory()  # as the orcatui command does, before pyarrow is imported
+from orcatui.store.runtime import configure_process
+configure_process()  # as the orcatui command does, before pyarrow is imported
 # pyarrow imports pandas (when installed) on its first Python-to-Arrow conversion: ~0.2 s that
 # belongs to start-up, not to reading. Import it before the clock starts, like the other imports.
 try:

@@ -32,8 +32,8 @@ _PRELUDE = """
 import json, resource, sys, time
 t_start = time.perf_counter()
 from pathlib import Path
-from orcatui.store.allocator import configure_memory
-configure_memory()
+from orcatui.store.runtime import configure_process
+configure_process()
 try:
     import pandas  # pyarrow imports it on first conversion: start-up cost, as in bench_cold_load
 except ImportError:

@@ -31,7 +31,7 @@ windows with under 1 ms of process CPU): a key's time above the floor is the num
 busy 20 ms windows it causes, so spreading work over several frames costs wall time too.
 """
 
-# ruff: noqa: E402 - the allocator is set up before numpy and pyarrow are imported
+# ruff: noqa: E402 - the process is set up (runtime.configure_process) before numpy and pyarrow are imported
 from __future__ import annotations
 
 import os
@@ -44,9 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(TREE))
 
 import observers
-from orcatui.store.allocator import configure_memory
+from orcatui.store.runtime import configure_process
 
-configure_memory()  # as the orcatui command does, before pyarrow is imported
+configure_process()  # as the orcatui command does, before pyarrow is imported
 
 import argparse
 import asyncio

@@ -42,9 +42,9 @@ def child(root: Path, kind: str, now: float) -> None:
     import gc
 
     from orcatui.cli import _arrow_without_pandas
-    from orcatui.store.allocator import configure_memory
+    from orcatui.store.runtime import configure_process
 
-    configure_memory()  # as the orcatui command does
+    configure_process()  # as the orcatui command does
     gc.disable()  # as cmd_summary
     _arrow_without_pandas()
     from orcatui.model import report as report_module

@@ -278,8 +278,8 @@ def bench_diff(root: Path, nodes: int, packets: int) -> None:
 _CHILD = """
 import json, sys
 from pathlib import Path
-from orcatui.store.allocator import configure_memory
-configure_memory()
+from orcatui.store.runtime import configure_process
+configure_process()
 from orcatui.model.monitor import Monitor
 from orcatui.model.diff import choose_pair, diff_runs
 from orcatui.model.grid import pipeline_inputs

@@ -30,8 +30,8 @@ from benchmarks._gen import T0_US, parquet_root
 _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from orcatui.store.allocator import configure_memory
-configure_memory()
+from orcatui.store.runtime import configure_process
+configure_process()
 def rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 def cpu():
@@ -77,8 +77,8 @@ print(json.dumps({"live": live, "live_rss": live_rss, "enter": enter, "enter_rss
 _APP = """
 import asyncio, json, resource, sys, time
 from pathlib import Path
-from orcatui.store.allocator import configure_memory
-configure_memory()
+from orcatui.store.runtime import configure_process
+configure_process()
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime

@@ -16,12 +16,12 @@ search of the largest node. Run: ``.venv/bin/python benchmarks/bench_triage.py [
 (``--keep``: the root is built in DIR once and reused).
 """
 
-# ruff: noqa: E402 - the allocator is set up before numpy and pyarrow are imported
+# ruff: noqa: E402 - the process is set up (runtime.configure_process) before numpy and pyarrow are imported
 from __future__ import annotations
 
-from orcatui.store.allocator import configure_memory
+from orcatui.store.runtime import configure_process
 
-configure_memory()  # as the orcatui command does, before pyarrow is imported
+configure_process()  # as the orcatui command does, before pyarrow is imported
 
 import os
 import sys

@@ -451,9 +451,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``orcatui`` console script."""
-    from orcatui.store.allocator import configure_memory
+    from orcatui.store.runtime import configure_process
 
-    configure_memory()  # before anything imports pyarrow
+    configure_process()  # before anything imports pyarrow
     parser = build_parser()
     args = parser.parse_args(_join_at(sys.argv[1:] if argv is None else argv))
     if args.command is None:

@@ -1,4 +1,5 @@
-"""Memory set-up of a monitor process (call first, before pyarrow is imported)."""
+"""Set-up of a monitor process, its C heap and its numeric libraries' threads (call first,
+before numpy or pyarrow is imported)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ MMAP_THRESHOLD = 64 << 20
 TRIM_THRESHOLD = 128 << 20
 
 
-def configure_memory() -> None:
+def configure_process() -> None:
     """What the ``orcatui`` command does first (and the benchmarks, to measure the same thing).
 
     Arrow keeps its default pool (mimalloc in Linux wheels). jemalloc was preferred for a while
@@ -24,7 +25,20 @@ def configure_memory() -> None:
     changed nodes: 13 vs 20 ms), so Arrow's default is kept. An explicit
     ``ARROW_DEFAULT_MEMORY_POOL`` is honoured by Arrow as always.
     """
+    one_blas_thread()
     keep_heap()
+
+
+def one_blas_thread() -> None:
+    """Keep numpy's OpenBLAS to the calling thread (``OPENBLAS_NUM_THREADS=1``), unless the
+    environment says otherwise.
+
+    orcatui does no linear algebra, yet importing numpy starts one OpenBLAS server thread per
+    extra core, and each spins on its core for tens of milliseconds before it sleeps: on two
+    cores, a core taken from the reads at every start (``import numpy``: 155 → 77 ms of CPU),
+    and ``summary --json`` on 2 M events used 0.3 s more CPU (``benchmarks/bench_summary.py``).
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def keep_heap() -> None:
