@@ -1069,11 +1069,12 @@ def _safe_suffixes(errors: pa.Array) -> np.ndarray:
     """Per error (a string array), whether a traceback ending ``: <error>\n`` parses as if the
     error were ``M`` (see :func:`_suffix_parse`): not null, no character that makes
     :func:`parse_traceback` read the text otherwise (:data:`_NOT_PLAIN`, or too long), and no
-    frame line or traceback header in it."""
+    frame line, traceback header or line break in it (a line of its own could be read as the
+    exception line: ``x: \nValueError``)."""
     if not len(errors):
         return np.zeros(0, bool)
     ok = pc.is_valid(errors).to_numpy(zero_copy_only=False) & ~_not_plain(errors)
-    for part in (b'File "', _HEADER.encode()):
+    for part in (b'File "', _HEADER.encode(), b"\n"):
         ok[_holding(errors, part)] = False
     return ok
 
@@ -1159,7 +1160,8 @@ def _suffix_parse(rest: bytes) -> TracebackInfo | None:
     """:func:`parse_traceback` of every text ``<rest>: <error>\n`` whose error is safe
     (:func:`_safe_suffixes`), or None when the rest does not allow it.
 
-    It is the parse of ``<rest>: M\n``. The error holds no frame line and no header, so the
+    It is the parse of ``<rest>: M\n``. The error holds no frame line, no header and no line
+    break (so no line of its own), so the
     header and frame lines are the rest's own; the line where the error starts (the rest's
     last line, then ``": "``) is no frame line when the rest's last line holds no ``File "``,
     and is the exception line in both texts or in neither (its first character is the rest's,

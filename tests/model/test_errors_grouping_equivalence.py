@@ -247,6 +247,30 @@ def test_grouper_by_suffix_assigns_the_one_by_one_signature(given_nodes):
     assert [found.keys[g] for g in found.group.tolist()] == want
 
 
+def test_grouper_by_suffix_error_with_a_line_of_its_own():
+    """An error whose second line starts unindented is that traceback's exception line when
+    the rest's last line is indented (found by the test above): not parsed as ``<rest>: M``."""
+    rest = 'Traceback (most recent call last):\n  File "/home/ana/proj/etl.py", line 8, in f\n  x'
+    rows = pa.table(
+        {
+            "key": ["r\x1fsubject=s0"],
+            "run_id": ["r"],
+            "state": ["FAILED"],
+            "started_us": [0],
+            "ts_us": [5],
+            "duration_s": [1.0],
+            "error": ["\nA"],
+            "lost_reason": pa.nulls(1, pa.string()),
+            "subject": ["s0"],
+        }
+    )
+    logs = pa.table({"key": ["r\x1fsubject=s0"], "ts": [0], "traceback": [f"{rest}: \nA\n"]})
+    want = reference(rows, logs)
+    assert want[0][0] == "A"
+    found = ErrorGrouper().assign([NodeFailures("n0", rows, logs)])
+    assert [found.keys[g] for g in found.group.tolist()] == want
+
+
 def test_grouper_by_suffix_parses_each_rest_once(monkeypatch):
     """Many tracebacks ending with their own (different) errors: each distinct rest is parsed
     once, and the signatures are the one-by-one ones."""
