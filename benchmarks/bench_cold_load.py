@@ -32,7 +32,10 @@ _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
-from orcatui.store.runtime import configure_process
+try:
+    from orcatui.store.runtime import configure_process
+except ImportError:  # a --compare tree from before the module's rename
+    from orcatui.store.allocator import configure_memory as configure_process
 configure_process()  # as the orcatui command does, before pyarrow is imported
 # pyarrow imports pandas (when installed) on its first Python-to-Arrow conversion: ~0.2 s that
 # belongs to start-up, not to reading. Import it before the clock starts, like the other imports.

@@ -36,6 +36,7 @@ from orcatui.model.progress import (
     SortedDurations,
     node_progress,
     nodes_times,
+    packets_times,
     previous_run,
     run_progress,
 )
@@ -542,35 +543,14 @@ class Monitor:
             return rows
         return self._display(node, view, run_id, stamp, verdicts, now, ordered, states)
 
-    def _rows_many(
-        self, nodes: Sequence[Node], view: View, verdicts: Mapping[str, Verdict], now: float
-    ) -> list[pa.Table]:
-        """``[self._rows(n, view, verdicts, now, ordered=False) for n in nodes]``: the same
-        rows (and memos), the display rows of the nodes not memoised made together
-        (:func:`views.display_rows_many`)."""
-        out: list[pa.Table | None] = []
-        todo: list[tuple[int, Node, tuple, pa.Table]] = []
-        dead = tuple(sorted(lost_reasons(verdicts).items()))
-        for node in nodes:
-            run_id = self._resolve(node.pipeline, view)
-            stamp = (node.packets.version, view.all_runs, run_id)
-            memo_key = (stamp, False, dead, now)
-            memo = self._display_memo.get(node.key)
-            if memo is not None and memo[0] == memo_key:
-                out.append(memo[1])
-                continue
-            cached = self._rows_cache.get(node.key)
-            if cached is not None and cached[0] == stamp:
-                chosen = cached[1]
-            else:
-                chosen = packets_for_view(node.packets.table(), run_id, view.all_runs)
-            todo.append((len(out), node, memo_key, chosen))
-            out.append(None)
-        made = display_rows_many([t[3] for t in todo], verdicts, now)
-        for (at, node, memo_key, _), rows in zip(todo, made, strict=True):
-            self._display_memo[node.key] = (memo_key, rows)
-            out[at] = rows
-        return out  # type: ignore[return-value]
+    def _chosen(self, node: Node, run_id: str | None, stamp: tuple, all_runs: bool) -> pa.Table:
+        """A node's packet rows in a view: its ordered rows when they are cached for the same
+        ``stamp``, else those of :func:`views.packets_for_view` (in packet order). Display rows
+        and triage times are made from these, so their row indices agree."""
+        cached = self._rows_cache.get(node.key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        return packets_for_view(node.packets.table(), run_id, all_runs)
 
     def _display(
         self,
@@ -602,6 +582,18 @@ class Monitor:
         """A node's FAILED, LOST and RUNNING display rows in a view, unordered: only those
         packets are made display rows (the problems view reads every node's; far cheaper than
         ``packet_rows(states=…)``, which makes every packet a display row first)."""
+        return self.problem_rows_many([key], view, now, verdicts)[0]
+
+    def problem_rows_many(
+        self, keys: Sequence[NodeKey], view: View, now: float, verdicts: Mapping[str, Verdict]
+    ) -> list[pa.Table]:
+        """:meth:`problem_rows` of many nodes of a pipeline, their display rows made together
+        (:func:`views.display_rows_many`). Each node's rows keep the order of its rows in the
+        view (:meth:`_chosen`), which triage times index."""
+        return display_rows_many([self._problem_packets(k, view) for k in keys], verdicts, now)
+
+    def _problem_packets(self, key: NodeKey, view: View) -> pa.Table:
+        """A node's FAILED and RUNNING packet rows in a view (see :meth:`problem_rows`)."""
         pipeline, identity = key
         node = self.pipelines[pipeline].nodes[identity]
         run_id = self._resolve(pipeline, view)
@@ -611,18 +603,18 @@ class Monitor:
         codes = pa.array([int(State.FAILED), int(State.RUNNING)]).cast(
             packets.schema.field("state").type
         )
-        if cached is not None and cached[0] == stamp:
-            chosen = cached[1]
-        elif view.all_runs or run_id is None:
-            chosen = packets_for_view(packets, run_id, view.all_runs)
+        one_run = all(r == run_id or not n for (r, _), n in node.packets.counts.items())
+        if (cached is not None and cached[0] == stamp) or view.all_runs or run_id is None:
+            chosen = self._chosen(node, run_id, stamp, view.all_runs)
+        elif one_run:  # the view's rows are all the node's rows (no string compared)
+            chosen = packets
         else:  # one mask for the run and the states: no copy of the run's other packets
             mask = pc.and_(
                 pc.equal(packets.column("run_id"), run_id),
                 pc.is_in(packets.column("state"), codes),
             )
-            return display_rows(packets.filter(pc.fill_null(mask, False)), verdicts, now)
-        chosen = chosen.filter(pc.fill_null(pc.is_in(chosen.column("state"), codes), False))
-        return display_rows(chosen, verdicts, now)
+            return packets.filter(pc.fill_null(mask, False))
+        return chosen.filter(pc.fill_null(pc.is_in(chosen.column("state"), codes), False))
 
     def node_counts(
         self,
@@ -779,9 +771,13 @@ class Monitor:
         plan = self.triage_plan(pipeline, run_id, verdicts)
         prev, out, stale = plan.prev, dict(plan.cached), plan.stale
         if stale:
-            tables = self._rows_many([n for n, *_ in stale], View(run_id), verdicts, now)
-            times = nodes_times(
-                tables, [(n.key, run_id) for n, *_ in stale], self._sorted_durations
+            # From the packet rows: the display rows of every node are not made for this.
+            tables = [
+                self._chosen(n, run_id, (n.packets.version, False, run_id), False)
+                for n, *_ in stale
+            ]
+            times = packets_times(
+                tables, verdicts, now, [(n.key, run_id) for n, *_ in stale], self._sorted_durations
             )
             # An earlier run is read only for nodes with too few completed packets of their own
             # (for the typical duration of the ETA and for the slow bound).

@@ -25,7 +25,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orcatui.model.views import ROW_COLUMNS
+from orcatui.model.runs import Verdict
+from orcatui.model.states import State
+from orcatui.model.views import (
+    MAX_DURATION_S,
+    ROW_COLUMNS,
+    derivable,
+    derive,
+    display_rows_many,
+)
 
 #: Codes of :func:`node_times` (index into this tuple).
 STATES = ("SUCCESS", "FAILED", "CACHED", "RUNNING", "LOST")
@@ -307,11 +315,64 @@ def nodes_times(
     With ``keys`` (one per table) and a ``cache``, a node's durations are sorted only when
     they changed since the last call with its key, and then mostly merged (see
     :class:`SortedDurations`)."""
-    n = len(tables)
-    sizes = np.fromiter((t.num_rows for t in tables), np.int64, n)
+    sizes = np.fromiter((t.num_rows for t in tables), np.int64, len(tables))
+    return _times(sizes, *_read_columns(tables), keys, cache)
+
+
+#: :data:`STATES` index of each :class:`orcatui.model.states.State` code.
+_OF_STATE = np.array([STATES.index(s.name) for s in sorted(State, key=int)], np.int32)
+
+
+def packets_times(
+    tables: Sequence[pa.Table],
+    verdicts: Mapping[str, Verdict],
+    now: float,
+    keys: Sequence[Any] | None = None,
+    cache: SortedDurations | None = None,
+) -> list[NodeTimes]:
+    """:func:`nodes_times` of the display rows of packet rows (``views.display_rows(t,
+    verdicts, now)`` of each table), without making them: states and durations are derived
+    in numpy (:func:`views.derive`), no state name or display table per row. Tables that
+    cannot be derived together are made display rows first."""
+    sizes = np.fromiter((t.num_rows for t in tables), np.int64, len(tables))
+    batch = derivable(tables)
+    plain = all(
+        tables[i].schema.field(c).type == pa.int64()
+        for i in batch[:1]
+        for c in ("ts", "running_ts")
+    )
+    if not plain or len(batch) != sum(1 for t in tables if t.num_rows):
+        return nodes_times(display_rows_many(tables, verdicts, now), keys, cache)
+    if not batch:
+        return _times(sizes, *_read_columns([]), keys, cache)
+    chosen = [tables[i] for i in batch]
+    d = derive(chosen, verdicts, now)
+    if len(d.code) and (d.code.min() < 0 or d.code.max() >= len(_OF_STATE)):
+        return nodes_times(display_rows_many(tables, verdicts, now), keys, cache)
+    code = _OF_STATE[d.code]
+    too_long = d.duration > MAX_DURATION_S
+    dur = np.where(too_long, np.nan, d.duration) if too_long.any() else d.duration  # unknown: NaN
+    started = pa.chunked_array(
+        [c for t in chosen for c in t.column("running_ts").chunks], pa.int64()
+    )
+    ended = pa.chunked_array([c for t in chosen for c in t.column("ts").chunks], pa.int64())
+    return _times(sizes, code, dur, started, _ints(ended.combine_chunks()), keys, cache)
+
+
+def _times(
+    sizes: np.ndarray,
+    code: np.ndarray,
+    dur: np.ndarray,
+    started: pa.ChunkedArray,
+    ended: tuple[np.ndarray, np.ndarray],
+    keys: Sequence[Any] | None,
+    cache: SortedDurations | None,
+) -> list[NodeTimes]:
+    """:func:`nodes_times` from the columns of all rows (see :func:`_read_columns`)."""
+    n = len(sizes)
     bounds = np.zeros(n + 1, np.int64)
     np.cumsum(sizes, out=bounds[1:])
-    code, dur, started, (ts, ts_ok) = _read_columns(tables)
+    ts, ts_ok = ended
     unsigned = code.view(np.uint32)  # an unknown state (-1) is the largest
     with np.errstate(invalid="ignore"):
         completed_all = (unsigned <= _FAILED) & (dur >= 0) & (dur < np.inf)

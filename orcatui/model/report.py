@@ -631,13 +631,21 @@ def pipeline_report(
     for node in info.nodes:
         titles[node.name.title] = titles.get(node.name.title, 0) + 1
     picked: list[tuple[Any, pa.Table, list[Any], Any, Any]] = []
+    # With the triage's times, only the FAILED, LOST and RUNNING rows are needed (what is
+    # listed, grouped and flagged slow); without (all runs), every row, for the durations.
+    timed = [node.key for node in info.nodes if node.key in times]
+    problems = dict(
+        zip(timed, monitor.problem_rows_many(timed, info.view, now, info.verdicts), strict=True)
+    )
     for node in info.nodes:
-        rows = monitor.packet_rows(node.key, info.view, now, info.verdicts, ordered=False)
+        known = times.get(node.key)
+        rows = problems.get(node.key)
+        if rows is None:
+            rows = monitor.packet_rows(node.key, info.view, now, info.verdicts, ordered=False)
         group_name = node.name.title
         if titles[group_name] > 1 and node.name.detail:
             group_name += f" [{node.name.detail}]"
         failures.append((group_name, rows, monitor.pipelines[info.name].nodes[node.key[1]]))
-        known = times.get(node.key)
         slow = (
             slow_packets(
                 rows, known if known is not None else node_times(rows), now, node.slow_bound

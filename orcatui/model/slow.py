@@ -320,12 +320,26 @@ class SlowPacket:
 def slow_packets(
     rows: pa.Table, times: NodeTimes, now: float, bound: SlowBound | None
 ) -> list[SlowPacket]:
-    """The slow packets of a node's display rows, longest running first."""
-    mask = slow_mask(times, rows.num_rows, now, bound)
-    if bound is None or not mask.any():
+    """The slow packets of a node, longest running first.
+
+    ``rows``: the display rows ``times`` was computed from, or any of their rows in the same
+    order that include all RUNNING ones (``Monitor.problem_rows``): the RUNNING rows with a
+    known start are those ``times.running_rows`` indexes, in that order.
+    """
+    if bound is None or not len(times.running_rows):
+        return []
+    running = pc.and_(
+        pc.equal(rows.column("state"), "RUNNING"), pc.is_valid(rows.column("started_us"))
+    )
+    at = np.flatnonzero(pc.fill_null(running, False).to_numpy(zero_copy_only=False))
+    if len(at) != len(times.running_rows):
+        raise ValueError("slow_packets: the rows are not those the times were computed from")
+    cutoff_us = (now - bound.bound_s) * 1e6
+    picked = at[times.running_started_us < cutoff_us]
+    if not len(picked):
         return []
     tag_cols = [c for c in rows.column_names if c not in ROW_COLUMNS]
-    flagged = rows.select(["key", "run_id", "started_us", *tag_cols]).take(np.flatnonzero(mask))
+    flagged = rows.select(["key", "run_id", "started_us", *tag_cols]).take(picked)
     out = [
         SlowPacket(
             key=r["key"],

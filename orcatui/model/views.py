@@ -167,67 +167,132 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
 _STATE_NAMES = pa.array([s.name for s in State], pa.string())
 
 
+def _plain_types(t: pa.Table) -> tuple[pa.DataType, ...]:
+    return tuple(t.schema.field(c).type for c in ("run_id", "ts", "running_ts", "state"))
+
+
+def derivable(tables: Sequence[pa.Table]) -> list[int]:
+    """Which of ``tables`` (packet rows) :func:`derive` takes together: those with rows, no
+    null state or end time, integer state codes and the column types of the first one."""
+    out: list[int] = []
+    types = None
+    for i, t in enumerate(tables):
+        if not t.num_rows:
+            continue
+        mine = _plain_types(t)
+        if types is None:
+            types = mine
+        if (
+            mine == types
+            and not t.column("ts").null_count
+            and not t.column("state").null_count
+            and pa.types.is_integer(mine[3])
+        ):
+            out.append(i)
+    return out
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What display rows derive from packet rows (see :func:`display_rows`), for the rows of
+    several tables one after the other."""
+
+    code: np.ndarray  # :class:`State` code per row (int8), LOST derived
+    duration: np.ndarray  # float64 seconds, never negative (> MAX_DURATION_S: unknown)
+    lost_at: np.ndarray  # the LOST rows
+    lost_why: np.ndarray  # for each, its reason's index in ``reasons``
+    reasons: list[str]  # the dead runs' reasons
+
+    def lost_reason(self) -> pa.Array | None:
+        """The reason on each LOST row, null elsewhere (None when no row is LOST)."""
+        if not len(self.lost_at):
+            return None
+        which = np.zeros(len(self.code), np.int64)
+        which[self.lost_at] = self.lost_why
+        lost = np.zeros(len(self.code), bool)
+        lost[self.lost_at] = True
+        return pc.take(pa.array(self.reasons, pa.string()), from_numpy(which, null=~lost))
+
+
+def derive(tables: Sequence[pa.Table], verdicts: Mapping[str, Verdict], now: float) -> Derived:
+    """States (LOST derived) and durations of packet rows, each step done once over the rows of
+    all ``tables`` (all :func:`derivable` together): the same rules and IEEE operations as
+    :func:`display_rows` (per-table Arrow calls cost more than their work when a root has
+    hundreds of nodes). Only RUNNING rows' runs are looked up, and durations are computed
+    chunk by chunk into one array: temporaries of every row (tens of MB for 1 M packets) cost
+    more in page faults than the arithmetic."""
+    states = [c for t in tables for c in t.column("state").chunks]
+    code = np.concatenate([c.to_numpy() for c in states]) if states else np.zeros(0, np.int8)
+    running = code == int(State.RUNNING)
+    at = np.flatnonzero(running)
+    lost_at, lost_why, reasons = at[:0], np.zeros(0, np.int64), []
+    dead = lost_reasons(verdicts)
+    if dead and len(at):
+        # The RUNNING rows' run ids, taken table by table (a take over the chunks of every
+        # table would first join them all: a copy of every row's run id).
+        ends = np.cumsum([t.num_rows for t in tables])
+        bounds = np.searchsorted(at, np.concatenate(([0], ends)))
+        runs = pa.chunked_array(
+            [
+                t.column("run_id").take(from_numpy(at[b0:b1] - (end - t.num_rows)))
+                for t, end, b0, b1 in zip(tables, ends, bounds[:-1], bounds[1:], strict=True)
+                if b1 > b0
+            ],
+            tables[0].schema.field("run_id").type,
+        )
+        found = pc.index_in(runs, value_set=pa.array(list(dead), pa.string()))
+        which = pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
+        lost_at, lost_why, reasons = at[which >= 0], which[which >= 0], list(dead.values())
+        if len(lost_at):
+            code = code.copy()
+            code[lost_at] = int(State.LOST)
+    duration = np.empty(len(code), np.float64)
+    lo = 0
+    for t in tables:
+        starts, ends = t.column("running_ts"), t.column("ts")
+        if [len(c) for c in starts.chunks] != [len(c) for c in ends.chunks]:
+            starts, ends = (pa.chunked_array([c.combine_chunks()]) for c in (starts, ends))
+        for start, end in zip(starts.chunks, ends.chunks, strict=True):
+            hi = lo + len(start)
+            _chunk_durations(start, end, running[lo:hi], float(now), duration[lo:hi])
+            lo = hi
+    return Derived(code, duration, lost_at, lost_why, reasons)
+
+
+def _chunk_durations(
+    started_us: pa.Array, ended_us: pa.Array, running: np.ndarray, now: float, out: np.ndarray
+) -> None:
+    """:func:`_durations` of one chunk of rows (no null end time), into ``out``."""
+    started = started_us.is_valid().to_numpy(zero_copy_only=False)
+    start_s = pc.fill_null(started_us, 0).to_numpy().astype(np.float64) / 1e6
+    end_s = ended_us.to_numpy().astype(np.float64) / 1e6
+    duration = np.where(~running, end_s - start_s, now - start_s)
+    out[:] = np.where(started, np.fmax(duration, 0.0), 0.0)
+
+
 def display_rows_many(
     tables: Sequence[pa.Table], verdicts: Mapping[str, Verdict], now: float
 ) -> list[pa.Table]:
-    """``[display_rows(t, verdicts, now) for t in tables]``: the same tables, each step done
-    once over the rows of all tables (per-table Arrow calls cost more than their work when a
-    root has hundreds of nodes). Tables with a null state or end time, or whose columns'
-    types differ from the first one's, are made one by one."""
-    out: list[pa.Table | None] = [None] * len(tables)
-    batch: list[int] = []
-    types = None
-    for i, t in enumerate(tables):
-        mine = tuple(t.schema.field(c).type for c in ("run_id", "ts", "running_ts", "state"))
-        if types is None and t.num_rows:
-            types = mine
-        if (
-            not t.num_rows
-            or mine != types
-            or t.column("ts").null_count
-            or t.column("state").null_count
-            or not pa.types.is_integer(mine[3])
-        ):
-            out[i] = display_rows(t, verdicts, now)
-        else:
-            batch.append(i)
+    """``[display_rows(t, verdicts, now) for t in tables]``: the same tables, the states and
+    durations of all :func:`derivable` tables derived together (:func:`derive`); the others
+    are made one by one."""
+    batch = derivable(tables)
     if len(batch) < 2:
-        return [
-            t if t is not None else display_rows(tables[i], verdicts, now)
-            for i, t in enumerate(out)
-        ]
-
-    def joined(name: str) -> pa.ChunkedArray:
-        chunks = [c for i in batch for c in tables[i].column(name).chunks]
-        return pa.chunked_array(chunks, tables[batch[0]].schema.field(name).type)
-
-    code = joined("state").to_numpy().astype(np.int64)
-    running = code == int(State.RUNNING)
-    is_lost = np.zeros(len(code), bool)
-    lost_reason = None
-    dead = lost_reasons(verdicts)
-    if dead and running.any():
-        found = pc.index_in(joined("run_id"), value_set=pa.array(list(dead), pa.string()))
-        which = np.where(running, pc.fill_null(found, -1).to_numpy(), -1)
-        is_lost = which >= 0
-        if is_lost.any():
-            reasons = pa.array(list(dead.values()), pa.string())
-            lost_reason = pc.take(reasons, from_numpy(np.maximum(which, 0), null=~is_lost))
-            code = np.where(is_lost, int(State.LOST), code)
-    state = pc.take(_STATE_NAMES, from_numpy(code))
-    # As _durations: the same IEEE operations on every row at once.
-    started_col = joined("running_ts")
-    started = started_col.is_valid().to_numpy()
-    start_s = pc.fill_null(started_col, 0).to_numpy().astype(np.float64) / 1e6
-    end_s = joined("ts").to_numpy().astype(np.float64) / 1e6
-    duration = np.where(~running, end_s - start_s, float(now) - start_s)
-    duration = np.where(started, np.fmax(duration, 0.0), 0.0)
-    durations = from_numpy(duration, pa.float64(), null=duration > MAX_DURATION_S)
+        return [display_rows(t, verdicts, now) for t in tables]
+    chosen = set(batch)
+    out: list[pa.Table | None] = [
+        None if i in chosen else display_rows(t, verdicts, now) for i, t in enumerate(tables)
+    ]
+    d = derive([tables[i] for i in batch], verdicts, now)
+    state = pc.take(_STATE_NAMES, from_numpy(d.code))
+    durations = from_numpy(d.duration, pa.float64(), null=d.duration > MAX_DURATION_S)
+    lost_reason = d.lost_reason()
     at = 0
     for i in batch:
         packets = tables[i]
         n = packets.num_rows
         tag_cols = [c for c in packets.column_names if c.startswith(TAG_PREFIX)]
+        lost = lost_reason.slice(at, n) if lost_reason is not None else None
         out[i] = pa.table(
             [
                 packets.column("key"),
@@ -237,7 +302,7 @@ def display_rows_many(
                 packets.column("ts"),
                 durations.slice(at, n),
                 packets.column("error"),
-                lost_reason.slice(at, n) if lost_reason is not None else pa.nulls(n, pa.string()),
+                lost if lost is not None else pa.nulls(n, pa.string()),
                 *[packets.column(c) for c in tag_cols],
             ],
             names=[*ROW_COLUMNS, *[display_tag_name(c[len(TAG_PREFIX) :]) for c in tag_cols]],

@@ -1,15 +1,22 @@
 """:func:`views.display_rows_many` (every node's display rows made together) gives exactly
-:func:`views.display_rows` of each node, and the monitor's triage rows are the per-node ones."""
+:func:`views.display_rows` of each node; :func:`progress.packets_times` (times derived from
+packet rows, no display rows made) gives exactly :func:`progress.nodes_times` of the display
+rows; the monitor's rows agree with the triage's times."""
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.events import T0, packet, write_status
 
 from orcatui.model.monitor import Monitor
+from orcatui.model.progress import SortedDurations, nodes_times, packets_times
+from orcatui.model.report import build_report
 from orcatui.model.runs import Certainty, Liveness, Verdict
+from orcatui.model.slow import slow_packets
 from orcatui.model.states import State
 from orcatui.model.views import View, display_rows, display_rows_many
 
@@ -47,6 +54,10 @@ def tables(draw) -> pa.Table:
     table = pa.table(columns)
     if draw(st.booleans()) and len(rows) > 1:  # several chunks
         table = pa.concat_tables([table.slice(0, len(rows) // 2), table.slice(len(rows) // 2)])
+        if draw(st.booleans()):  # the start times in one chunk: the columns' chunks differ
+            at = table.schema.get_field_index("running_ts")
+            whole = table.column("running_ts").combine_chunks()
+            table = table.set_column(at, "running_ts", pa.chunked_array([whole]))
     return table
 
 
@@ -64,6 +75,73 @@ def test_display_rows_many_same_as_display_rows(given_tables, dead, now):
         want = display_rows(table, verdicts, now)
         assert rows.schema == want.schema
         assert rows.to_pylist() == want.to_pylist()
+
+
+def _same_times(got, want) -> None:
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert g.counts == w.counts
+        for field in ("durations", "done_ts_us", "running_started_us", "running_rows"):
+            np.testing.assert_array_equal(getattr(g, field), getattr(w, field), err_msg=field)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(tables(), max_size=6),
+    st.lists(st.booleans(), min_size=3, max_size=3),
+    st.sampled_from([T0_US / 1e6, T0_US / 1e6 + 50.5]),
+)
+def test_packets_times_same_as_times_of_display_rows(given_tables, dead, now):
+    verdicts = {r: DEAD if d else LIVE for r, d in zip(RUNS, dead, strict=True)}
+    want = nodes_times([display_rows(t, verdicts, now) for t in given_tables])
+    _same_times(packets_times(given_tables, verdicts, now), want)
+    # with kept sorted durations (the monitor's), twice: sorted afresh, then reused
+    keys = list(range(len(given_tables)))
+    cache = SortedDurations()
+    for _ in range(2):
+        _same_times(packets_times(given_tables, verdicts, now, keys, cache), want)
+
+
+def test_report_slow_packets_from_problem_rows(tmp_path):
+    """The summary lists a live run's slow packets from the FAILED/LOST/RUNNING rows only:
+    the same packets, in the same order, as from every row."""
+    events = []
+    for i in range(40):  # 30 done in ~1 s, then 10 RUNNING: 4 of them for an hour
+        if i < 30:
+            events += packet(
+                "r1",
+                T0 + i,
+                T0 + i + 1.0,
+                "FAILED" if i % 7 == 0 else "SUCCESS",
+                "boom" if i % 7 == 0 else None,
+                subject=i,
+            )
+        else:
+            events += packet("r1", T0 + (0 if i < 34 else 3599.5), None, "SUCCESS", subject=i)
+    write_status(tmp_path, "pipe", ("work", "v0"), events)
+    now = T0 + 3600
+    monitor = Monitor(tmp_path, clock=lambda: now, stale_after=10**9)  # live
+    monitor.refresh()
+    (pipeline,) = monitor.pipelines
+    snap = monitor.snapshot(now=now)
+    (node,) = snap.pipelines[0].nodes
+    assert node.slow == 4 and node.slow_bound is not None
+    times = monitor.triage(pipeline, "r1", snap.pipelines[0].verdicts, now)[node.key].times
+    every = monitor.packet_rows(node.key, View(), now, ordered=False)
+    problems = monitor.problem_rows(node.key, View(), now, snap.pipelines[0].verdicts)
+    assert problems.num_rows < every.num_rows
+    want = slow_packets(every, times, now, node.slow_bound)
+    assert len(want) == 4
+    assert slow_packets(problems, times, now, node.slow_bound) == want
+    report = build_report(monitor, now=now)
+    (listed,) = report["pipelines"][0]["nodes"]
+    assert [p["tags"]["subject"] for p in listed["slow"]] == [str(p.tags["subject"]) for p in want]
+    assert len(listed["failed"]) == 5
+    with pytest.raises(ValueError):  # rows that are not the times' own: refused, not misread
+        states = problems.column("state").to_pylist()
+        first_running = states.index("RUNNING")
+        fewer = [i for i in range(problems.num_rows) if i != first_running]
+        slow_packets(problems.take(fewer), times, now, node.slow_bound)
 
 
 def test_triage_rows_are_the_per_node_rows(tmp_path):
