@@ -51,7 +51,11 @@ MAX_RECORD_BYTES = 4 << 20  # a run record is a few kB; a huge one is not parsed
 #: Keys the object-store reader adds to a run record (reader-clock liveness, design.md §9).
 #: A record file on a local disk that holds them is not believed: they are dropped.
 READER_RECORD_KEYS = ("_seen_change_at", "_heartbeat_watched", "_clock_offset_s")
-_THREADS = min(4, (os.cpu_count() or 1) + 1)  # one more than cores: reads overlap folds
+#: Threads reading tables: one per core (at least two, so that one waiting for the disk does
+#: not stall the other; at most four). One more than cores, to overlap reads with folds, was
+#: slower on two cores: the third thread only contends for the GIL (a cold load of 200 tables
+#: of 10,000 events: 1.13 → 1.00 s, CPU 1.89 → 1.69 s, ``benchmarks/bench_cold_load.py``).
+_THREADS = max(2, min(4, os.cpu_count() or 1))
 
 
 def thread_map(fn: Callable[[Any], Any], items: list[Any], threads: int) -> list[Any]:
