@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orcatui.model.logs import NodeLogs
-from orcatui.model.packets import from_numpy
+from orcatui.model.packets import bools, from_numpy
 from orcatui.model.views import ROW_COLUMNS
 from orcatui.text import strip_escapes
 
@@ -229,13 +229,6 @@ _NOT_PLAIN_RE2 = (
     "\\x{2066}-\\x{2069}\\x{2028}\\x{2029}]"
 )
 _EXC_NAME = re.compile(r"[A-Za-z_][\w.]{0,200}")
-
-
-def _bools(mask: np.ndarray) -> pa.Array:
-    """A numpy bool array as an Arrow one (built from buffers: ``pa.array`` of a numpy array
-    imports ``numpy.ma``, start-up time ``summary`` does without)."""
-    bits = np.packbits(np.asarray(mask, bool), bitorder="little")
-    return pa.Array.from_buffers(pa.bool_(), len(mask), [None, pa.py_buffer(bits)])
 
 
 def _last_per_group(group: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -533,7 +526,7 @@ def mask_messages(texts: pa.Array, mask: Callable[[str], str] = mask_message) ->
     fast = np.flatnonzero(_re2_maskable(texts)) if len(texts) else np.zeros(0, np.int64)
     done, ok = _mask_re2(texts.take(from_numpy(fast)))
     if not ok.all():
-        fast, done = fast[ok], done.filter(_bools(ok))
+        fast, done = fast[ok], done.filter(bools(ok))
     if len(fast) == len(texts):
         return done
     slow = np.setdiff1d(np.arange(len(texts)), fast, assume_unique=True)
@@ -738,7 +731,7 @@ class ErrorGrouper:
                     at += len(where)
                     if lg is None or src is None or not m.any():
                         continue
-                    rows = pc.take(lg.column("row"), where.filter(_bools(m)))
+                    rows = pc.take(lg.column("row"), where.filter(bools(m)))
                     picked.append(rows.to_numpy(zero_copy_only=False) + base)
                     column = src.column("traceback")
                     if column.type != pa.string():
@@ -1055,7 +1048,7 @@ def _failed_rows(tables: list[pa.Table]) -> list[pa.Table]:
         joined = pa.concat_tables([tables[i] for i in members])
         failed = pc.fill_null(pc.equal(joined.column("state"), "FAILED"), False)
         mask = failed.to_numpy()
-        kept = joined.filter(_bools(mask))
+        kept = joined.filter(bools(mask))
         ends = np.cumsum([tables[i].num_rows for i in members])
         counts = np.cumsum(mask)[ends - 1]
         at = 0

@@ -63,6 +63,13 @@ def from_numpy(
     )
 
 
+def bools(mask: np.ndarray) -> pa.Array:
+    """A numpy bool array as an Arrow one, built from buffers (as :func:`from_numpy`, and for
+    the same reason: ``pa.array`` of a numpy array imports ``numpy.ma``)."""
+    bits = np.packbits(np.asarray(mask, bool), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(mask), [None, pa.py_buffer(bits)])
+
+
 def events_to_packet_rows(events: pa.Table, *, with_run: bool = True) -> pa.Table:
     """Normalised status events → packet rows (one per event, not yet reduced).
 

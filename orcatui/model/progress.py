@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orcatui.model.packets import from_numpy
 from orcatui.model.runs import Verdict
 from orcatui.model.states import State
 from orcatui.model.views import (
@@ -381,7 +382,7 @@ def _times(
     run_idx = np.flatnonzero(code == _RUNNING)
     run_started = np.empty(0, np.int64)
     if len(run_idx):
-        taken = started.take(pa.array(run_idx))
+        taken = started.take(from_numpy(run_idx))
         known = taken.is_valid().to_numpy(zero_copy_only=False)
         run_started = taken.fill_null(0).to_numpy()[known]
         run_idx = run_idx[known]

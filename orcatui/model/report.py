@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from orcatui import exitcodes
 from orcatui.model.monitor import Monitor, PipelineInfo, RunInfo
-from orcatui.model.packets import from_numpy
+from orcatui.model.packets import bools, from_numpy
 from orcatui.model.progress import NodeTimes, node_times
 from orcatui.model.slow import slow_packets
 from orcatui.model.views import (
@@ -258,7 +258,7 @@ def first_lines_array(errors: pa.ChunkedArray | pa.Array) -> pa.Array:
     values = pa.array(first_lines(arr.take(from_numpy(special))), pa.string())
     mask = np.zeros(len(arr), bool)
     mask[special] = True
-    return pc.replace_with_mask(arr, pa.array(mask), values)
+    return pc.replace_with_mask(arr, bools(mask), values)
 
 
 def _first_lines_plain(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -494,7 +494,7 @@ def _json_values(arr: pa.Array) -> tuple[pa.Array, bool]:
             mask = np.zeros(len(arr), bool)
             mask[escaped] = True
             out = pc.replace_with_mask(
-                out, pa.array(mask), pa.array([v[1:-1] for v in ones] if bare else ones)
+                out, bools(mask), pa.array([v[1:-1] for v in ones] if bare else ones)
             )
         return (out, False) if bare else (pc.fill_null(out, "null"), True)
     if pa.types.is_integer(t):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from support.events import T0, delta_append, event, write_status
@@ -105,6 +106,16 @@ def test_summary_without_delta_or_failures_skips_their_modules(tmp_path):
     assert _lazy_left(tmp_path) == ["orcatui.model.errors"]
     delta_append(tmp_path / "p" / "_status" / "d" / "execution_status", [event("RUNNING", T0)])
     assert _lazy_left(tmp_path) == ["orcatui.store.delta_table", "orcatui.model.errors"]
+
+
+def test_summary_of_multiline_errors_and_running_packets_skips_numpy_ma(tmp_path):
+    """``numpy.ma`` stays out when errors need their first line cut out and a live run has
+    RUNNING packets (each made an Arrow array from numpy: by buffers, not ``pa.array``)."""
+    now = time.time()
+    rows = [event("RUNNING", now - 5, subject=f"s{i}") for i in range(3)]
+    rows += [event("FAILED", now - 4, subject="s0", error="boom\n  at line 3")]
+    write_status(tmp_path, "p", ("n",), rows)
+    assert _lazy_left(tmp_path) == ["orcatui.model.errors"]
 
 
 def test_slow_bound_does_not_import_numpy_ma():
