@@ -29,7 +29,7 @@ from orcatui.model.naming import (
     node_name,
     pipeline_name_parts,
 )
-from orcatui.model.packets import NodePackets, packet_rows_of
+from orcatui.model.packets import NodePackets, from_numpy, packet_rows_of
 from orcatui.model.progress import (
     NodeTimes,
     Progress,
@@ -614,7 +614,13 @@ class Monitor:
                 pc.is_in(packets.column("state"), codes),
             )
             return packets.filter(pc.fill_null(mask, False))
-        return chosen.filter(pc.fill_null(pc.is_in(chosen.column("state"), codes), False))
+        state = chosen.column("state")
+        if state.null_count or not pa.types.is_integer(state.type):
+            return chosen.filter(pc.fill_null(pc.is_in(state, codes), False))
+        # The state codes compared in numpy: an Arrow set lookup is built anew at every call.
+        code = np.concatenate([np.zeros(0, np.int8), *(c.to_numpy() for c in state.chunks)])
+        wanted = (code == int(State.FAILED)) | (code == int(State.RUNNING))
+        return chosen.take(from_numpy(np.flatnonzero(wanted)))
 
     def node_counts(
         self,
