@@ -61,12 +61,16 @@ def tables(draw) -> pa.Table:
     return table
 
 
-@settings(max_examples=300, deadline=None)
-@given(
+#: Some nodes' packet rows, which of the runs are dead, and the reader's clock.
+NODES = given(
     st.lists(tables(), max_size=6),
     st.lists(st.booleans(), min_size=3, max_size=3),
     st.sampled_from([T0_US / 1e6, T0_US / 1e6 + 50.5]),
 )
+
+
+@settings(max_examples=300, deadline=None)
+@NODES
 def test_display_rows_many_same_as_display_rows(given_tables, dead, now):
     verdicts = {r: DEAD if d else LIVE for r, d in zip(RUNS, dead, strict=True)}
     got = display_rows_many(given_tables, verdicts, now)
@@ -86,11 +90,7 @@ def _same_times(got, want) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.lists(tables(), max_size=6),
-    st.lists(st.booleans(), min_size=3, max_size=3),
-    st.sampled_from([T0_US / 1e6, T0_US / 1e6 + 50.5]),
-)
+@NODES
 def test_packets_times_same_as_times_of_display_rows(given_tables, dead, now):
     verdicts = {r: DEAD if d else LIVE for r, d in zip(RUNS, dead, strict=True)}
     want = nodes_times([display_rows(t, verdicts, now) for t in given_tables])

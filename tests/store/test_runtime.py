@@ -27,12 +27,17 @@ print(faults() - before)
 """
 
 
-def _faults(env: dict[str, str]) -> int:
+def _number(code: str, env: dict[str, str]) -> int:
+    """What a fresh process running ``code`` prints, a number."""
     out = subprocess.run(
-        [sys.executable, "-c", _CODE], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
     )
     assert out.returncode == 0, out.stderr
     return int(out.stdout.strip())
+
+
+def _faults(env: dict[str, str]) -> int:
+    return _number(_CODE, env)
 
 
 def test_temporaries_are_reused_without_page_faults():
@@ -58,11 +63,7 @@ print(len(os.listdir("/proc/self/task")))
 
 
 def _threads_after_numpy(env: dict[str, str]) -> int:
-    out = subprocess.run(
-        [sys.executable, "-c", _THREADS], capture_output=True, text=True, env=env, timeout=60
-    )
-    assert out.returncode == 0, out.stderr
-    return int(out.stdout.strip())
+    return _number(_THREADS, env)
 
 
 def test_numpy_starts_no_blas_threads():
