@@ -1061,32 +1061,37 @@ def _failed_rows(tables: list[pa.Table]) -> list[pa.Table]:
 def _safe_suffixes(errors: pa.Array) -> np.ndarray:
     """Per error (a string array), whether a traceback ending ``: <error>\n`` parses as if the
     error were ``M`` (see :func:`_suffix_parse`): not null, no character that makes
-    :func:`parse_traceback` read the text otherwise (:data:`_NOT_PLAIN`, or too long), and no
-    frame line, traceback header or line break in it (a line of its own could be read as the
-    exception line: ``x: \nValueError``)."""
+    :func:`parse_traceback` read the text otherwise (:data:`_NOT_PLAIN`, or too long), no
+    frame line or traceback header in it, and no line of its own that could be read as the
+    exception line (``x: \nValueError``): each line break is followed by a space, a tab or
+    another line break (an indented or empty line never is the exception line)."""
     if not len(errors):
         return np.zeros(0, bool)
     ok = pc.is_valid(errors).to_numpy(zero_copy_only=False) & ~_not_plain(errors)
-    for part in (b'File "', _HEADER.encode(), b"\n"):
+    for part in (re.escape(b'File "'), re.escape(_HEADER.encode()), _OWN_LINE):
         ok[_holding(errors, part)] = False
     return ok
 
 
-def _holding(texts: pa.Array, needle: bytes) -> np.ndarray:
-    """The indices of the texts of a string array (int32 offsets) that hold ``needle``, and
-    maybe a few more (an occurrence across two texts counts for both): one search of the
-    bytes of all texts, not one per text."""
+#: A line break that starts a line which could be an exception line (or ends all the texts).
+_OWN_LINE = rb"\n(?:[^ \t\n]|\Z)"
+
+
+def _holding(texts: pa.Array, pattern: bytes) -> np.ndarray:
+    """The indices of the texts of a string array (int32 offsets) that hold a match of the
+    regex ``pattern``, and maybe a few more (a match across two texts counts for both): one
+    search of the bytes of all texts, not one per text."""
     _, offsets, data = texts.buffers()
     if data is None:
         return np.zeros(0, np.int64)
     offs = np.frombuffer(offsets, np.int32)[texts.offset : texts.offset + len(texts) + 1]
     raw = memoryview(data)[int(offs[0]) : int(offs[-1])]
-    hits = [m.start() + int(offs[0]) for m in re.finditer(re.escape(needle), raw)]
-    if not hits:
+    spans = [m.span() for m in re.finditer(pattern, raw)]
+    if not spans:
         return np.zeros(0, np.int64)
-    at = np.asarray(hits, np.int64)
-    first = np.searchsorted(offs, at, side="right") - 1
-    last = np.searchsorted(offs, at + len(needle) - 1, side="right") - 1
+    at = np.asarray(spans, np.int64) + int(offs[0])
+    first = np.searchsorted(offs, at[:, 0], side="right") - 1
+    last = np.searchsorted(offs, np.maximum(at[:, 1] - 1, at[:, 0]), side="right") - 1
     return np.unique(np.concatenate([first, last]).clip(0, len(texts) - 1))
 
 
@@ -1154,7 +1159,7 @@ def _suffix_parse(rest: bytes) -> TracebackInfo | None:
     (:func:`_safe_suffixes`), or None when the rest does not allow it.
 
     It is the parse of ``<rest>: M\n``. The error holds no frame line, no header and no line
-    break (so no line of its own), so the
+    that could be the exception line (its other lines are indented or empty), so the
     header and frame lines are the rest's own; the line where the error starts (the rest's
     last line, then ``": "``) is no frame line when the rest's last line holds no ``File "``,
     and is the exception line in both texts or in neither (its first character is the rest's,
