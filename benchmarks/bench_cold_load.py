@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks._bytecode import compile_tree  # noqa: E402 - after the path set-up
 from benchmarks._gen import ID_KINDS, parquet_root  # noqa: E402
+from benchmarks._order import round_order  # noqa: E402
 
 _CHILD = """
 import json, resource, sys, time
@@ -69,8 +70,8 @@ def measure(root: Path, repeat: int, trees: dict[str, Path] | None = None) -> di
     (the trees' runs interleaved, so a busy machine weighs on each alike)."""
     trees = trees or {"this tree": REPO}
     results: dict[str, list[dict]] = {name: [] for name in trees}
-    for _ in range(repeat):
-        for name, tree in trees.items():
+    for round_index in range(repeat):
+        for name, tree in round_order(list(trees.items()), round_index):
             env = {**os.environ, "PYTHONPATH": str(tree)}
             # -P: the current directory is not put first on sys.path (PYTHONPATH picks the tree)
             cmd = [sys.executable, "-P", "-c", _CHILD, str(root)]

@@ -44,7 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(TREE))
 
 import observers
-from orcatui.store.runtime import configure_process
+
+try:
+    from orcatui.store.runtime import configure_process
+except ImportError:  # a --compare tree from before the module's rename
+    from orcatui.store.allocator import configure_memory as configure_process
 
 configure_process()  # as the orcatui command does, before pyarrow is imported
 
@@ -59,6 +63,7 @@ import tempfile
 import time
 
 import bench_triage
+from _order import round_order
 from bench_triage import NODES, RUN_B, Ms, best, build
 
 from orcatui.app.problems import GROUPER, ProblemList, ProblemsScreen
@@ -206,10 +211,7 @@ def compare(root: Path, trees: dict[str, Path], runs: int, rounds: int) -> None:
     """Each tree's app figures in fresh processes, the trees alternating; the medians."""
     results: dict[str, list[dict[str, list[float]]]] = {name: [] for name in trees}
     for run in range(runs):
-        order = list(trees.items())
-        if run % 2:
-            order.reverse()  # neither tree always runs first
-        for name, tree in order:
+        for name, tree in round_order(list(trees.items()), run):
             env = {**os.environ, "ORCATUI_BENCH_TREE": str(tree)}
             cmd = [sys.executable, __file__, "--root", str(root.parent), "--child"]
             cmd += ["--rounds", str(rounds)]

@@ -42,7 +42,11 @@ def child(root: Path, kind: str, now: float) -> None:
     import gc
 
     from orcatui.cli import _arrow_without_pandas
-    from orcatui.store.runtime import configure_process
+
+    try:
+        from orcatui.store.runtime import configure_process
+    except ImportError:  # a --compare tree from before the module's rename
+        from orcatui.store.allocator import configure_memory as configure_process
 
     configure_process()  # as the orcatui command does
     gc.disable()  # as cmd_summary
@@ -139,6 +143,7 @@ def main() -> None:
         trees[str(args.compare)] = args.compare.resolve()
     sys.path.insert(0, str(REPO / "benchmarks"))  # here only: a child imports this module
     from _bytecode import compile_tree
+    from _order import round_order
 
     for tree in trees.values():
         compile_tree(tree)  # bytecode as a pip install leaves it
@@ -154,8 +159,8 @@ def main() -> None:
         for kind in ROOTS:
             root, now = roots[kind]
             got: dict[str, list[dict]] = {name: [] for name in trees}
-            for _ in range(args.repeat):
-                for name, tree in trees.items():
+            for round_index in range(args.repeat):
+                for name, tree in round_order(list(trees.items()), round_index):
                     got[name].append(run(tree, root, kind, now))
             label = (
                 "issue 10 root (100,000 FAILED, 20 families, tracebacks)"
@@ -190,8 +195,8 @@ def main() -> None:
         if args.whole:
             root, _ = roots["triage"]
             runs: dict[str, list[dict]] = {name: [] for name in trees}
-            for _ in range(args.whole):
-                for name, tree in trees.items():
+            for round_index in range(args.whole):
+                for name, tree in round_order(list(trees.items()), round_index):
                     runs[name].append(whole(tree, root))
             print(
                 f"  orcatui summary --json, whole process, issue 10 root (target 2 s), median "

@@ -126,11 +126,14 @@ def time_processes(
     cases: dict[str, tuple[list[str], dict[str, str] | None]], repeat: int
 ) -> dict[str, tuple[float, float]]:
     """Median (wall, CPU = user + sys) seconds of each case's whole process, the cases run
-    interleaved (round after round), so a busy machine weighs on all of them alike."""
+    interleaved (round after round, every other round backwards: :mod:`benchmarks._order`),
+    so a busy machine weighs on all of them alike."""
+    from benchmarks._order import round_order
+
     walls: dict[str, list[float]] = {k: [] for k in cases}
     cpus: dict[str, list[float]] = {k: [] for k in cases}
-    for _ in range(repeat):
-        for key, (cmd, env) in cases.items():
+    for round_index in range(repeat):
+        for key, (cmd, env) in round_order(list(cases.items()), round_index):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             r = subprocess.run(cmd, capture_output=True, env=env)

@@ -52,9 +52,9 @@ MAX_RECORD_BYTES = 4 << 20  # a run record is a few kB; a huge one is not parsed
 #: A record file on a local disk that holds them is not believed: they are dropped.
 READER_RECORD_KEYS = ("_seen_change_at", "_heartbeat_watched", "_clock_offset_s")
 #: Threads reading tables: one per core (at least two, so that one waiting for the disk does
-#: not stall the other; at most four). One more than cores, to overlap reads with folds, was
-#: slower on two cores: the third thread only contends for the GIL (a cold load of 200 tables
-#: of 10,000 events: 1.13 → 1.00 s, CPU 1.89 → 1.69 s, ``benchmarks/bench_cold_load.py``).
+#: not stall the other; at most four). One more than cores, to overlap reads with folds, was no
+#: faster on two cores, only contending for the GIL (a cold load of 200 tables of 10,000
+#: events, 12 rounds in rotating order: 0.98× the wall time, 0.97× the CPU with two threads).
 _THREADS = max(2, min(4, os.cpu_count() or 1))
 
 
