@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orcatui.model.packets import from_numpy
 from orcatui.model.progress import NodeTimes, kept_buffer, quantile
 from orcatui.model.views import ROW_COLUMNS
 from orcatui.model.views import median as views_median
@@ -339,7 +340,7 @@ def slow_packets(
     if not len(picked):
         return []
     tag_cols = [c for c in rows.column_names if c not in ROW_COLUMNS]
-    flagged = rows.select(["key", "run_id", "started_us", *tag_cols]).take(picked)
+    flagged = rows.select(["key", "run_id", "started_us", *tag_cols]).take(from_numpy(picked))
     out = [
         SlowPacket(
             key=r["key"],
