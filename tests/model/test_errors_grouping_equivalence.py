@@ -63,6 +63,25 @@ TRACEBACKS = st.one_of(
 )
 
 
+def failed_rows(errors: list[str | None], states: list[str] | None = None) -> pa.Table:
+    """Display rows of one node, one packet per error (``subject=s<i>``), FAILED unless
+    ``states`` says otherwise."""
+    n = len(errors)
+    return pa.table(
+        {
+            "key": [f"r\x1fsubject=s{i}" for i in range(n)],
+            "run_id": ["r"] * n,
+            "state": states if states is not None else ["FAILED"] * n,
+            "started_us": [1_000_000 * i for i in range(n)],
+            "ts_us": [1_000_000 * i + 5 for i in range(n)],
+            "duration_s": [1.0] * n,
+            "error": pa.array(errors, pa.string()),
+            "lost_reason": pa.nulls(n, pa.string()),
+            "subject": [f"s{i}" for i in range(n)],
+        }
+    )
+
+
 @st.composite
 def nodes(draw):
     n_rows = draw(st.integers(0, 8))
@@ -70,20 +89,8 @@ def nodes(draw):
         st.lists(st.sampled_from(["FAILED", "SUCCESS"]), min_size=n_rows, max_size=n_rows)
     )
     errors = draw(st.lists(st.one_of(st.none(), MESSAGES), min_size=n_rows, max_size=n_rows))
-    keys = [f"r\x1fsubject=s{i}" for i in range(n_rows)]
-    rows = pa.table(
-        {
-            "key": keys,
-            "run_id": ["r"] * n_rows,
-            "state": states,
-            "started_us": [1_000_000 * i for i in range(n_rows)],
-            "ts_us": [1_000_000 * i + 5 for i in range(n_rows)],
-            "duration_s": [1.0] * n_rows,
-            "error": pa.array(errors, pa.string()),
-            "lost_reason": pa.nulls(n_rows, pa.string()),
-            "subject": [f"s{i}" for i in range(n_rows)],
-        }
-    )
+    rows = failed_rows(errors, states)
+    keys = rows.column("key").to_pylist()
     logs = None
     if n_rows and draw(st.booleans()):
         n_logs = draw(st.integers(1, 10))
@@ -203,20 +210,8 @@ RESTS = st.sampled_from(
 def suffixed_nodes(draw):
     n_rows = draw(st.integers(1, 8))
     errors = draw(st.lists(ERRORS, min_size=n_rows, max_size=n_rows))
-    keys = [f"r\x1fsubject=s{i}" for i in range(n_rows)]
-    rows = pa.table(
-        {
-            "key": keys,
-            "run_id": ["r"] * n_rows,
-            "state": ["FAILED"] * n_rows,
-            "started_us": [1_000_000 * i for i in range(n_rows)],
-            "ts_us": [1_000_000 * i + 5 for i in range(n_rows)],
-            "duration_s": [1.0] * n_rows,
-            "error": pa.array(errors, pa.string()),
-            "lost_reason": pa.nulls(n_rows, pa.string()),
-            "subject": [f"s{i}" for i in range(n_rows)],
-        }
-    )
+    rows = failed_rows(errors)
+    keys = rows.column("key").to_pylist()
     log_keys, texts = [], []
     for i, err in enumerate(errors):
         for _ in range(draw(st.integers(0, 2))):  # none, one, or two log rows of the packet
@@ -257,19 +252,7 @@ def test_grouper_by_suffix_error_with_a_line_of_its_own():
     """An error whose second line starts unindented is that traceback's exception line when
     the rest's last line is indented (found by the test above): not parsed as ``<rest>: M``."""
     rest = 'Traceback (most recent call last):\n  File "/home/ana/proj/etl.py", line 8, in f\n  x'
-    rows = pa.table(
-        {
-            "key": ["r\x1fsubject=s0"],
-            "run_id": ["r"],
-            "state": ["FAILED"],
-            "started_us": [0],
-            "ts_us": [5],
-            "duration_s": [1.0],
-            "error": ["\nA"],
-            "lost_reason": pa.nulls(1, pa.string()),
-            "subject": ["s0"],
-        }
-    )
+    rows = failed_rows(["\nA"])
     logs = pa.table({"key": ["r\x1fsubject=s0"], "ts": [0], "traceback": [f"{rest}: \nA\n"]})
     want = reference(rows, logs)
     assert want[0][0] == "A"
@@ -292,20 +275,8 @@ def test_grouper_by_suffix_parses_each_rest_once(monkeypatch):
     monkeypatch.setattr(errors_module, "parse_traceback", counting)
     n = 300
     errors = [f"bad value {i} at /data/sub-{i:03d}/a.nii" for i in range(n)]
-    keys = [f"r\x1fsubject=s{i}" for i in range(n)]
-    rows = pa.table(
-        {
-            "key": keys,
-            "run_id": ["r"] * n,
-            "state": ["FAILED"] * n,
-            "started_us": list(range(n)),
-            "ts_us": list(range(n)),
-            "duration_s": [1.0] * n,
-            "error": errors,
-            "lost_reason": pa.nulls(n, pa.string()),
-            "subject": [f"s{i}" for i in range(n)],
-        }
-    )
+    rows = failed_rows(errors)
+    keys = rows.column("key").to_pylist()
     texts = [tb("ValueError", e, "load" if i % 2 else "parse") for i, e in enumerate(errors)]
     logs = pa.table({"key": keys, "traceback": texts})
     found = ErrorGrouper().assign([NodeFailures("n", rows, logs)])
