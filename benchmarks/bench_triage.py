@@ -43,12 +43,14 @@ from orcatui.model.progress import (
     SortedDurations,
     format_eta,
     node_progress,
-    node_times,
     nodes_times,
+    packets_times,
     run_progress,
 )
 from orcatui.model.slow import nodes_bounds, slow_mask, slow_packets
 from orcatui.model.sorting import running_longest, search_rows, sort_rows
+from orcatui.model.states import State
+from orcatui.model.views import display_rows_many, packets_for_view
 
 NODES = 200
 A_PACKETS = 2_710
@@ -447,38 +449,35 @@ def main() -> None:
             f"{n_slow} slow packets; run {run_p.done:,}/{run_p.expected:,} ETA {format_eta(run_p)}"
         )
 
-        # As the monitor does it: sorted durations kept per node (SortedDurations) and every
-        # node changed by new data — each step, 2 more of every node's RUNNING packets have
-        # completed (new durations to merge) and the rest of the rows are the same.
-        steps = [rows]
+        # As the monitor does it: times from the packet rows of the shown run (packets_times),
+        # sorted durations kept per node (SortedDurations), and every node changed by new data
+        # — each step, 2 more of every node's RUNNING packets have completed (new durations to
+        # merge) and the rest of the rows are the same.
+        packets = [packets_for_view(model.nodes[k[1]].packets.table(), RUN_B, False) for k in keys]
+        steps = [packets]
         for step in range(1, 6):
             changed = []
-            for r in rows:
-                running = np.flatnonzero(
-                    pc.fill_null(pc.equal(r.column("state"), "RUNNING"), False).to_numpy(
-                        zero_copy_only=False
-                    )
-                )[: 2 * step]
+            for r in packets:
+                state = r.column("state").to_numpy()
+                running = np.flatnonzero(state == int(State.RUNNING))[: 2 * step]
                 flip = np.zeros(r.num_rows, dtype=bool)
                 flip[running] = True
                 mask = pa.array(flip)
-                i_state = r.column_names.index("state")
-                i_dur = r.column_names.index("duration_s")
-                r = r.set_column(
-                    i_state, "state", pc.if_else(mask, pa.scalar("SUCCESS"), r.column("state"))
-                )
-                dur = pc.if_else(mask, pa.scalar(1.5 + step), r.column("duration_s"))
-                changed.append(r.set_column(i_dur, "duration_s", dur))
+                done = pc.if_else(mask, pa.scalar(int(State.SUCCESS), pa.int8()), r.column("state"))
+                end = pc.add(r.column("running_ts"), int((1.5 + step) * 1e6))
+                ts = pc.if_else(mask, end, r.column("ts"))
+                r = r.set_column(r.schema.get_field_index("state"), "state", done)
+                changed.append(r.set_column(r.schema.get_field_index("ts"), "ts", ts))
             steps.append(changed)
         kept = SortedDurations()
         node_keys = [(k, RUN_B) for k in keys]
-        nodes_times(steps[0], node_keys, kept)  # the state before the change
+        packets_times(steps[0], verdicts, now, node_keys, kept, RUN_B)  # the state before
         at = iter(steps[1:])
 
         def on_change_kept():
             out = []
             step_rows = next(at)
-            step_times = nodes_times(step_rows, node_keys, kept)
+            step_times = packets_times(step_rows, verdicts, now, node_keys, kept, RUN_B)
             bounds = nodes_bounds(step_times)
             for k, r, times, bound in zip(keys, step_rows, step_times, bounds, strict=True):
                 prev = sum(n for (run, _), n in prev_counts[k].items() if run == RUN_A)
@@ -487,12 +486,25 @@ def main() -> None:
             return out
 
         ms_kept, kept_nodes = best(on_change_kept)
-        for (_, _, t_kept, _), r in zip(kept_nodes, steps[-1], strict=True):
-            assert np.array_equal(t_kept.durations, node_times(r).durations)
+        fresh = packets_times(steps[-1], verdicts, now, run_id=RUN_B)
+        for (_, _, t_kept, _), t_fresh in zip(kept_nodes, fresh, strict=True):
+            assert np.array_equal(t_kept.durations, t_fresh.durations)
         print(
             f"progress + ETA + slow flags, every node changed with new completed packets "
-            f"(2 more each; sorted again), as in Monitor.triage: {ms_kept:.1f} "
-            f"(target ≤ 20 ms; target / measured = {20 / ms_kept:.2f})"
+            f"(2 more each; sorted again), as Monitor.triage does (from packet rows): "
+            f"{ms_kept:.1f} (target ≤ 20 ms; target / measured = {20 / ms_kept:.2f})"
+        )
+        # The same changes the way Monitor.triage took before: every node's display rows made,
+        # then their times.
+        kept_old = SortedDurations()
+        nodes_times(display_rows_many(steps[0], verdicts, now), node_keys, kept_old)
+        at_old = iter(steps[1:])
+        ms_old, _ = best(
+            lambda: nodes_times(display_rows_many(next(at_old), verdicts, now), node_keys, kept_old)
+        )
+        print(
+            f"    the same from display rows (display_rows_many + nodes_times, as before): "
+            f"{ms_old:.1f} (packet rows / display rows = {float(ms_kept) / float(ms_old):.2f})"
         )
         # Every node changed, its completed durations not (new RUNNING packets, a verdict):
         # the kept sorted durations are reused.

@@ -782,9 +782,8 @@ class Monitor:
                 self._chosen(n, run_id, (n.packets.version, False, run_id), False)
                 for n, *_ in stale
             ]
-            times = packets_times(
-                tables, verdicts, now, [(n.key, run_id) for n, *_ in stale], self._sorted_durations
-            )
+            keys = [(n.key, run_id) for n, *_ in stale]
+            times = packets_times(tables, verdicts, now, keys, self._sorted_durations, run_id)
             # An earlier run is read only for nodes with too few completed packets of their own
             # (for the typical duration of the ETA and for the slow bound).
             need = [

@@ -330,11 +330,13 @@ def packets_times(
     now: float,
     keys: Sequence[Any] | None = None,
     cache: SortedDurations | None = None,
+    run_id: str | None = None,
 ) -> list[NodeTimes]:
     """:func:`nodes_times` of the display rows of packet rows (``views.display_rows(t,
     verdicts, now)`` of each table), without making them: states and durations are derived
-    in numpy (:func:`views.derive`), no state name or display table per row. Tables that
-    cannot be derived together are made display rows first."""
+    in numpy (:func:`views.derive`; ``run_id``: every row is of that run), no state name or
+    display table per row. Tables that cannot be derived together are made display rows
+    first."""
     sizes = np.fromiter((t.num_rows for t in tables), np.int64, len(tables))
     batch = derivable(tables)
     plain = all(
@@ -347,7 +349,7 @@ def packets_times(
     if not batch:
         return _times(sizes, *_read_columns([]), keys, cache)
     chosen = [tables[i] for i in batch]
-    d = derive(chosen, verdicts, now)
+    d = derive(chosen, verdicts, now, run_id)
     if len(d.code) and (d.code.min() < 0 or d.code.max() >= len(_OF_STATE)):
         return nodes_times(display_rows_many(tables, verdicts, now), keys, cache)
     code = _OF_STATE[d.code]

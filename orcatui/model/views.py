@@ -168,7 +168,13 @@ _STATE_NAMES = pa.array([s.name for s in State], pa.string())
 
 
 def _plain_types(t: pa.Table) -> tuple[pa.DataType, ...]:
-    return tuple(t.schema.field(c).type for c in ("run_id", "ts", "running_ts", "state"))
+    schema = t.schema
+    return (
+        schema.field("run_id").type,
+        schema.field("ts").type,
+        schema.field("running_ts").type,
+        schema.field("state").type,
+    )
 
 
 def derivable(tables: Sequence[pa.Table]) -> list[int]:
@@ -214,20 +220,32 @@ class Derived:
         return pc.take(pa.array(self.reasons, pa.string()), from_numpy(which, null=~lost))
 
 
-def derive(tables: Sequence[pa.Table], verdicts: Mapping[str, Verdict], now: float) -> Derived:
+def derive(
+    tables: Sequence[pa.Table],
+    verdicts: Mapping[str, Verdict],
+    now: float,
+    run_id: str | None = None,
+) -> Derived:
     """States (LOST derived) and durations of packet rows, each step done once over the rows of
     all ``tables`` (all :func:`derivable` together): the same rules and IEEE operations as
     :func:`display_rows` (per-table Arrow calls cost more than their work when a root has
-    hundreds of nodes). Only RUNNING rows' runs are looked up, and durations are computed
-    chunk by chunk into one array: temporaries of every row (tens of MB for 1 M packets) cost
-    more in page faults than the arithmetic."""
+    hundreds of nodes). Only RUNNING rows' runs are looked up — none when ``run_id`` says that
+    every row is of that run (a one-run view) — and durations are computed in blocks of rows:
+    temporaries of every row (tens of MB for 1 M packets) cost more in page faults than the
+    arithmetic."""
     states = [c for t in tables for c in t.column("state").chunks]
     code = np.concatenate([c.to_numpy() for c in states]) if states else np.zeros(0, np.int8)
     running = code == int(State.RUNNING)
     at = np.flatnonzero(running)
     lost_at, lost_why, reasons = at[:0], np.zeros(0, np.int64), []
     dead = lost_reasons(verdicts)
-    if dead and len(at):
+    if run_id is not None:  # the rows' one run: all its RUNNING rows are LOST, or none
+        if run_id in dead and len(at):
+            reasons = list(dead.values())
+            lost_at, lost_why = at, np.full(len(at), list(dead).index(run_id), np.int64)
+            code = code.copy()
+            code[lost_at] = int(State.LOST)
+    elif dead and len(at):
         # The RUNNING rows' run ids, taken table by table (a take over the chunks of every
         # table would first join them all: a copy of every row's run id).
         ends = np.cumsum([t.num_rows for t in tables])
@@ -246,27 +264,56 @@ def derive(tables: Sequence[pa.Table], verdicts: Mapping[str, Verdict], now: flo
         if len(lost_at):
             code = code.copy()
             code[lost_at] = int(State.LOST)
-    duration = np.empty(len(code), np.float64)
-    lo = 0
+    pairs: list[tuple[pa.Array, pa.Array]] = []
     for t in tables:
         starts, ends = t.column("running_ts"), t.column("ts")
         if [len(c) for c in starts.chunks] != [len(c) for c in ends.chunks]:
             starts, ends = (pa.chunked_array([c.combine_chunks()]) for c in (starts, ends))
-        for start, end in zip(starts.chunks, ends.chunks, strict=True):
-            hi = lo + len(start)
-            _chunk_durations(start, end, running[lo:hi], float(now), duration[lo:hi])
-            lo = hi
+        pairs.extend(zip(starts.chunks, ends.chunks, strict=True))
+    duration = np.empty(len(code), np.float64)
+    lo = 0
+    for block in _blocks(pairs):
+        hi = lo + sum(len(s) for s, _ in block)
+        _block_durations(block, running[lo:hi], float(now), duration[lo:hi])
+        lo = hi
     return Derived(code, duration, lost_at, lost_why, reasons)
 
 
-def _chunk_durations(
-    started_us: pa.Array, ended_us: pa.Array, running: np.ndarray, now: float, out: np.ndarray
+#: Rows whose durations are computed together: large enough that numpy's per-call cost does
+#: not count (hundreds of nodes' small chunks), small enough that the temporaries stay in the
+#: CPU cache and are not page-faulted in afresh (as whole-column ones of 1 M rows were).
+DURATION_BLOCK = 1 << 16
+
+
+def _blocks(pairs: list[tuple[pa.Array, pa.Array]]) -> list[list[tuple[pa.Array, pa.Array]]]:
+    """Consecutive chunk pairs grouped into blocks of about :data:`DURATION_BLOCK` rows."""
+    out: list[list[tuple[pa.Array, pa.Array]]] = [[]]
+    size = 0
+    for pair in pairs:
+        if size >= DURATION_BLOCK:
+            out.append([])
+            size = 0
+        out[-1].append(pair)
+        size += len(pair[0])
+    return out
+
+
+def _block_durations(
+    block: list[tuple[pa.Array, pa.Array]], running: np.ndarray, now: float, out: np.ndarray
 ) -> None:
-    """:func:`_durations` of one chunk of rows (no null end time), into ``out``."""
-    started = started_us.is_valid().to_numpy(zero_copy_only=False)
-    start_s = pc.fill_null(started_us, 0).to_numpy().astype(np.float64) / 1e6
-    end_s = ended_us.to_numpy().astype(np.float64) / 1e6
+    """:func:`_durations` of some chunks of rows (start, end; no null end time), into ``out``."""
+    if not block:
+        return
+    start_us = np.concatenate(
+        [(pc.fill_null(s, 0) if s.null_count else s).to_numpy() for s, _ in block]
+    )
+    start_s = start_us.astype(np.float64) / 1e6
+    end_s = np.concatenate([e.to_numpy() for _, e in block]).astype(np.float64) / 1e6
     duration = np.where(~running, end_s - start_s, now - start_s)
+    if not any(s.null_count for s, _ in block):  # every start known
+        out[:] = np.fmax(duration, 0.0)
+        return
+    started = np.concatenate([s.is_valid().to_numpy(zero_copy_only=False) for s, _ in block])
     out[:] = np.where(started, np.fmax(duration, 0.0), 0.0)
 
 

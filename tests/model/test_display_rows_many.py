@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -100,6 +101,18 @@ def test_packets_times_same_as_times_of_display_rows(given_tables, dead, now):
     cache = SortedDurations()
     for _ in range(2):
         _same_times(packets_times(given_tables, verdicts, now, keys, cache), want)
+
+
+@settings(max_examples=300, deadline=None)
+@NODES
+def test_packets_times_of_one_run_same_as_times_of_display_rows(given_tables, dead, now):
+    """With every row of one run (``run_id``), no run is looked up: the same times."""
+    verdicts = {r: DEAD if d else LIVE for r, d in zip(RUNS, dead, strict=True)}
+    one_run = [
+        t.filter(pc.fill_null(pc.equal(t.column("run_id"), "r1"), False)) for t in given_tables
+    ]
+    want = nodes_times([display_rows(t, verdicts, now) for t in one_run])
+    _same_times(packets_times(one_run, verdicts, now, run_id="r1"), want)
 
 
 def test_report_slow_packets_from_problem_rows(tmp_path):
