@@ -529,10 +529,10 @@ class Monitor:
         ordered: bool = True,
     ) -> pa.Table:
         run_id = self._resolve(node.pipeline, view)
-        stamp = (node.packets.version, view.all_runs, run_id)
+        stamp = _view_stamp(node, view.all_runs, run_id)
         if states is None:
-            # The summary wants the same rows twice (triage, then the report): display rows
-            # depend only on the packets, the dead runs' reasons and ``now``.
+            # Display rows depend only on the packets, the dead runs' reasons and ``now``: a
+            # second ask at the same moment (the snapshot's counts, then a report) reuses them.
             dead = tuple(sorted(lost_reasons(verdicts).items()))
             memo_key = (stamp, ordered, dead, now)
             memo = self._display_memo.get(node.key)
@@ -543,14 +543,24 @@ class Monitor:
             return rows
         return self._display(node, view, run_id, stamp, verdicts, now, ordered, states)
 
-    def _chosen(self, node: Node, run_id: str | None, stamp: tuple, all_runs: bool) -> pa.Table:
-        """A node's packet rows in a view: its ordered rows when they are cached for the same
-        ``stamp``, else those of :func:`views.packets_for_view` (in packet order). Display rows
-        and triage times are made from these, so their row indices agree."""
-        cached = self._rows_cache.get(node.key)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
+    def _chosen(self, node: Node, run_id: str | None, all_runs: bool) -> pa.Table:
+        """A node's packet rows in a view: its ordered rows when they are cached for the view,
+        else those of :func:`views.packets_for_view` (in packet order; all of them, with no run
+        id compared, when the node has only the view's run). Display rows and triage times are
+        made from these, so their row indices agree."""
+        cached = self._cached_rows(node, run_id, all_runs)
+        if cached is not None:
+            return cached
+        if not all_runs and run_id is not None and _only_run(node, run_id):
+            return node.packets.table()
         return packets_for_view(node.packets.table(), run_id, all_runs)
+
+    def _cached_rows(self, node: Node, run_id: str | None, all_runs: bool) -> pa.Table | None:
+        """The node's ordered rows in the view, when cached for its present packets."""
+        cached = self._rows_cache.get(node.key)
+        if cached is not None and cached[0] == _view_stamp(node, all_runs, run_id):
+            return cached[1]
+        return None
 
     def _display(
         self,
@@ -563,11 +573,11 @@ class Monitor:
         ordered: bool,
         states: Iterable[str] | None = None,
     ) -> pa.Table:
-        cached = self._rows_cache.get(node.key)
-        if cached is not None and cached[0] == stamp:
-            rows = display_rows(cached[1], verdicts, now)
+        cached = self._cached_rows(node, run_id, view.all_runs)
+        if cached is not None:
+            rows = display_rows(cached, verdicts, now)
             return rows if states is None else filter_rows(rows, states)
-        chosen = packets_for_view(node.packets.table(), run_id, view.all_runs)
+        chosen = self._chosen(node, run_id, view.all_runs)
         if states is not None or not ordered:
             rows = display_rows(chosen, verdicts, now)
             rows = rows if states is None else filter_rows(rows, states)
@@ -597,17 +607,17 @@ class Monitor:
         pipeline, identity = key
         node = self.pipelines[pipeline].nodes[identity]
         run_id = self._resolve(pipeline, view)
-        stamp = (node.packets.version, view.all_runs, run_id)
-        cached = self._rows_cache.get(node.key)
         packets = node.packets.table()
         codes = pa.array([int(State.FAILED), int(State.RUNNING)]).cast(
             packets.schema.field("state").type
         )
-        one_run = all(r == run_id or not n for (r, _), n in node.packets.counts.items())
-        if (cached is not None and cached[0] == stamp) or view.all_runs or run_id is None:
-            chosen = self._chosen(node, run_id, stamp, view.all_runs)
-        elif one_run:  # the view's rows are all the node's rows (no string compared)
-            chosen = packets
+        if (
+            view.all_runs
+            or run_id is None
+            or _only_run(node, run_id)
+            or self._cached_rows(node, run_id, view.all_runs) is not None
+        ):
+            chosen = self._chosen(node, run_id, view.all_runs)
         else:  # one mask for the run and the states: no copy of the run's other packets
             mask = pc.and_(
                 pc.equal(packets.column("run_id"), run_id),
@@ -778,10 +788,7 @@ class Monitor:
         prev, out, stale = plan.prev, dict(plan.cached), plan.stale
         if stale:
             # From the packet rows: the display rows of every node are not made for this.
-            tables = [
-                self._chosen(n, run_id, (n.packets.version, False, run_id), False)
-                for n, *_ in stale
-            ]
+            tables = [self._chosen(n, run_id, False) for n, *_ in stale]
             keys = [(n.key, run_id) for n, *_ in stale]
             times = packets_times(tables, verdicts, now, keys, self._sorted_durations, run_id)
             # An earlier run is read only for nodes with too few completed packets of their own
@@ -850,6 +857,16 @@ def slow_count(t: NodeTriage, now: float) -> int:
         return 0
     cutoff_us = (now - t.bound.bound_s) * 1e6
     return int(np.count_nonzero(t.times.running_started_us < cutoff_us))
+
+
+def _view_stamp(node: Node, all_runs: bool, run_id: str | None) -> tuple:
+    """What a node's rows in a view depend on: its packets' version and the view."""
+    return (node.packets.version, all_runs, run_id)
+
+
+def _only_run(node: Node, run_id: str) -> bool:
+    """Whether every packet of the node is of ``run_id`` (by its counts: no id compared)."""
+    return all(r == run_id or not n for (r, _), n in node.packets.counts.items())
 
 
 def _declared(record: RunRecord | None, identity: Identity) -> int | None:
