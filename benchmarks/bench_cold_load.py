@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks._bytecode import compile_tree  # noqa: E402 - after the path set-up
 from benchmarks._gen import ID_KINDS, parquet_root  # noqa: E402
 from benchmarks._order import round_order  # noqa: E402
+from benchmarks._spread import spread  # noqa: E402
 
 _CHILD = """
 import json, resource, sys, time
@@ -53,21 +54,27 @@ def used():
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 c1 = used()
+s1 = resource.getrusage(resource.RUSAGE_SELF).ru_stime
 t1 = time.perf_counter()
 m.refresh()
 snap = m.snapshot()
 t2 = time.perf_counter()
 cpu = used() - c1
+sys_s = resource.getrusage(resource.RUSAGE_SELF).ru_stime - s1
 packets = sum(sum(n.counts.values()) for p in snap.pipelines for n in p.nodes)
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-out = {"import_s": t1 - t0, "load_s": t2 - t1, "cpu_s": cpu, "rss_mb": rss, "packets": packets}
+out = {
+    "import_s": t1 - t0, "load_s": t2 - t1, "cpu_s": cpu, "sys_s": sys_s, "rss_mb": rss,
+    "packets": packets,
+}
 print(json.dumps(out))
 """
 
 
 def measure(root: Path, repeat: int, trees: dict[str, Path] | None = None) -> dict[str, dict]:
-    """Per source tree: median load time and CPU, max peak RSS over ``repeat`` fresh processes
-    (the trees' runs interleaved, so a busy machine weighs on each alike)."""
+    """Per source tree: median load time, CPU and system time, every run's load time and the
+    largest peak RSS over ``repeat`` fresh processes (the trees' runs interleaved, so a busy
+    machine weighs on each alike)."""
     trees = trees or {"this tree": REPO}
     results: dict[str, list[dict]] = {name: [] for name in trees}
     for round_index in range(repeat):
@@ -81,10 +88,15 @@ def measure(root: Path, repeat: int, trees: dict[str, Path] | None = None) -> di
             results[name].append(json.loads(out.stdout))
     summary = {}
     for name, runs in results.items():
-        mid = statistics.median(r["load_s"] for r in runs)
-        cpu = statistics.median(r["cpu_s"] for r in runs)
-        rss = max(r["rss_mb"] for r in runs)
-        summary[name] = {**runs[0], "load_s": mid, "cpu_s": cpu, "rss_mb": rss}
+        loads = [r["load_s"] for r in runs]
+        summary[name] = {
+            **runs[0],
+            "load_s": statistics.median(loads),
+            "loads": loads,
+            "cpu_s": statistics.median(r["cpu_s"] for r in runs),
+            "sys_s": statistics.median(r["sys_s"] for r in runs),
+            "rss_mb": max(r["rss_mb"] for r in runs),
+        }
     return summary
 
 
@@ -129,7 +141,8 @@ def main() -> None:
             r = results["this tree"]
             print(
                 f"cold load, {events:,} events, {label}: {r['load_s']:.2f} s "
-                f"(target ≤ {target:.0f} s; CPU {r['cpu_s']:.2f} s), peak RSS {r['rss_mb']:.0f} MB"
+                f"(target ≤ {target:.0f} s; CPU {r['cpu_s']:.2f} s, of it sys {r['sys_s']:.2f} s; "
+                f"{spread(r['loads'], target)}), peak RSS {r['rss_mb']:.0f} MB"
                 f"{' (target ≤ 600 MB)' if files_per_node == 1 else ''}; "
                 f"{r['packets']:,} packets; import {r['import_s']:.2f} s; generated in {gen:.0f} s"
             )

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -119,19 +120,31 @@ def make_root(root: Path, nodes: int, packets: int, strings: bool) -> int:
 
 def time_process(cmd: list[str], repeat: int, env: dict[str, str] | None = None) -> float:
     """Median wall time of a whole process."""
-    return time_processes({"": (cmd, env)}, repeat)[""][0]
+    return time_processes({"": (cmd, env)}, repeat)[""].wall
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One case's whole-process runs: medians of wall, CPU (user + sys) and sys seconds, and
+    every run's wall time (for :func:`benchmarks._spread.spread`)."""
+
+    wall: float
+    cpu: float
+    sys: float
+    walls: list[float]
 
 
 def time_processes(
     cases: dict[str, tuple[list[str], dict[str, str] | None]], repeat: int
-) -> dict[str, tuple[float, float]]:
-    """Median (wall, CPU = user + sys) seconds of each case's whole process, the cases run
-    interleaved (round after round, every other round backwards: :mod:`benchmarks._order`),
-    so a busy machine weighs on all of them alike."""
+) -> dict[str, Timing]:
+    """Each case's whole process timed ``repeat`` times, the cases run interleaved (round after
+    round, every other round backwards: :mod:`benchmarks._order`), so a busy machine weighs on
+    all of them alike."""
     from benchmarks._order import round_order
 
     walls: dict[str, list[float]] = {k: [] for k in cases}
     cpus: dict[str, list[float]] = {k: [] for k in cases}
+    syss: dict[str, list[float]] = {k: [] for k in cases}
     for round_index in range(repeat):
         for key, (cmd, env) in round_order(list(cases.items()), round_index):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -139,10 +152,13 @@ def time_processes(
             r = subprocess.run(cmd, capture_output=True, env=env)
             walls[key].append(time.perf_counter() - t0)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpus[key].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+            sys_s = after.ru_stime - before.ru_stime
+            cpus[key].append(after.ru_utime - before.ru_utime + sys_s)
+            syss[key].append(sys_s)
             if r.returncode not in (0, 1, 3, 4):
                 raise SystemExit(f"{cmd[:4]} failed ({r.returncode}): {r.stderr.decode()[-500:]}")
-    return {k: (statistics.median(walls[k]), statistics.median(cpus[k])) for k in cases}
+    med = statistics.median
+    return {k: Timing(med(walls[k]), med(cpus[k]), med(syss[k]), walls[k]) for k in cases}
 
 
 DUCKDB_QUERY = """
@@ -190,6 +206,7 @@ def main() -> None:
     packets = args.events // args.nodes // 2
     sys.path.insert(0, str(REPO))
     from benchmarks._bytecode import compile_tree
+    from benchmarks._spread import spread
 
     for tree in (REPO, args.compare):
         if tree is not None:
@@ -227,24 +244,30 @@ def main() -> None:
                 other = {**os.environ, "PYTHONPATH": str(args.compare.resolve())}
                 cases["compare"] = ([*cli, str(root), "--json"], other)
             got = time_processes(cases, args.repeat)
-            (ours, ours_cpu), (duck, duck_cpu) = got["ours"], got["duck"]
+            ours, duck = got["ours"], got["duck"]
             print(f"  {kind}: {n:,} events")
             print(
-                f"    orcatui summary --json          {ours:6.2f} s (CPU {ours_cpu:5.2f} s)  "
-                f"({ours / args.baseline:.2f}x the {args.baseline:.1f} s baseline; "
-                f"target <= 1.5 s: {'met' if ours <= 1.5 else 'NOT met'})"
+                f"    orcatui summary --json          {ours.wall:6.2f} s (CPU {ours.cpu:5.2f} s, "
+                f"of it sys {ours.sys:4.2f} s)  ({ours.wall / args.baseline:.2f}x the "
+                f"{args.baseline:.1f} s baseline; target <= 1.5 s: "
+                f"{'met' if ours.wall <= 1.5 else 'NOT met'} by the median)"
             )
-            pretty, pretty_cpu = got["pretty"]
-            print(f"    orcatui summary --json --pretty {pretty:6.2f} s (CPU {pretty_cpu:5.2f} s)")
+            print(f"      {spread(ours.walls, 1.5)}")
+            pretty = got["pretty"]
+            print(
+                f"    orcatui summary --json --pretty {pretty.wall:6.2f} s "
+                f"(CPU {pretty.cpu:5.2f} s)"
+            )
             if args.compare:
-                base, base_cpu = got["compare"]
+                base = got["compare"]
                 print(
-                    f"    same, from {args.compare}  {base:6.2f} s (CPU {base_cpu:5.2f} s)  "
-                    f"(this tree: wall {ours / base:.2f}x, CPU {ours_cpu / base_cpu:.2f}x)"
+                    f"    same, from {args.compare}  {base.wall:6.2f} s (CPU {base.cpu:5.2f} s)  "
+                    f"(this tree: wall {ours.wall / base.wall:.2f}x, "
+                    f"CPU {ours.cpu / base.cpu:.2f}x)"
                 )
             print(
-                f"    duckdb (same counts)            {duck:6.2f} s (CPU {duck_cpu:5.2f} s)  "
-                f"(orcatui / duckdb = {ours / duck:.2f}x)"
+                f"    duckdb (same counts)            {duck.wall:6.2f} s (CPU {duck.cpu:5.2f} s)  "
+                f"(orcatui / duckdb = {ours.wall / duck.wall:.2f}x)"
             )
 
 
