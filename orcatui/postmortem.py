@@ -284,7 +284,8 @@ def _run_facts(pm: RunPostMortem) -> list[tuple[str, str, bool]]:
         facts.append(("moment of death", f"{_iso(pm.death)} (last sign of life)", False))
     else:
         facts.append(("ended", "not yet (the run is live)" if v.live else "—", False))
-    facts.append(("liveness", f"{v.liveness.value}: {v.reason} ({v.certainty.value})", True))
+    why = f": {v.shown_reason}" if v.shown_reason else ""
+    facts.append(("liveness", f"{v.liveness.value}{why} ({v.certainty.value})", True))
     facts.append(("outcome", run.outcome or _derived_outcome(pm), run.outcome is not None))
     return facts
 

@@ -11,6 +11,7 @@ import sys
 from typing import Any, TextIO
 
 from orcatui.model.durations import format_duration
+from orcatui.model.runs import Liveness, shown_reason
 from orcatui.model.states import SHOWN_STATES
 from orcatui.text import inert
 
@@ -50,8 +51,21 @@ def _eta(eta: list[float] | None) -> str:
     return format_eta(Progress(0, None, None, None, (eta[0], eta[1])))
 
 
-def progress_line(progress: dict[str, Any] | None) -> str | None:
-    """``progress 77/200 (declared) · 12.0/min · ETA ~6m (4–9m)`` for a pipeline's run."""
+def run_state(run: dict[str, Any]) -> str:
+    """A JSON run's verdict as words: ``live (heartbeat fresh)``, ``ended (interrupted)`` (the
+    reason not repeating the liveness word: :func:`runs.shown_reason`, as the app's header)."""
+    liveness = run["liveness"]
+    try:
+        why = shown_reason(Liveness(liveness), run["reason"])
+    except ValueError:  # a liveness this version does not know: its reason as it is
+        why = run["reason"]
+    return f"{inert(liveness)} ({inert(why)})" if why else inert(liveness)
+
+
+def progress_line(progress: dict[str, Any] | None, live: bool = True) -> str | None:
+    """``progress 77/200 (declared) · 12.0/min · ETA ~6m (4–9m)`` for a pipeline's run; only
+    ``progress 77/200`` for a run that can write no more (rate and ETA mean nothing there,
+    and the app's header leaves them out too)."""
     if progress is None:
         return None
     expected = progress["expected"]
@@ -60,6 +74,8 @@ def progress_line(progress: dict[str, Any] | None) -> str | None:
         text += f" {100 * min(progress['done'] / expected, 1):.0f}%"
     if progress["expected_from"]:
         text += f" (expected from the {progress['expected_from']})"
+    if not live:
+        return text
     if progress["rate_per_min"] is not None:
         text += f" · {progress['rate_per_min']:g}/min"
     return text + f" · ETA {_eta(progress['eta_s'])}"
@@ -93,12 +109,11 @@ def render(
             when = f"started {run['started'] or '?'}"
             if run["ended"]:
                 when += f", ended {run['ended']}"
-            out.append(
-                f"  run {inert(run['run_id'])}: {run['liveness']} ({inert(run['reason'])}), {when}"
-            )
+            out.append(f"  run {inert(run['run_id'])}: {run_state(run)}, {when}")
         else:
             out.append(f"  view: {inert(p['view'])}")
-        line = progress_line(p.get("progress"))
+        live = bool(run) and run["liveness"] == Liveness.LIVE.value
+        line = progress_line(p.get("progress"), live)
         if line:
             out.append(f"  {line}")
         rows = [["node", *SHOWN_STATES, "median", "max"]]

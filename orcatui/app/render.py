@@ -159,22 +159,6 @@ def started_cell(started_us: int | None, now: float) -> str:
     return time.strftime("%H:%M:%S" if same_day else "%m-%d %H:%M", time.localtime(epoch))
 
 
-def verdict_reason(verdict: Verdict) -> str:
-    """The reason of a verdict as the app shows it, without repeating the liveness word.
-
-    The model's reasons read as sentences (the summary and LOST reasons use them):
-    ``run ended (completed)`` is shown as ``completed`` next to ``● ended``.
-    """
-    reason = verdict.reason
-    if verdict.liveness is Liveness.ENDED:
-        prefix = "run ended"
-        if reason.startswith(prefix + " (") and reason.endswith(")"):
-            return reason[len(prefix) + 2 : -1]
-        if reason == prefix:
-            return ""
-    return reason
-
-
 def verdict_text(verdict: Verdict | None, palette: Palette = DEFAULT_PALETTE) -> Text:
     """``● liveness · reason · certainty``: the word in its colour, the rest dim.
 
@@ -184,7 +168,7 @@ def verdict_text(verdict: Verdict | None, palette: Palette = DEFAULT_PALETTE) ->
         return Text("no run", style="dim")
     out = Text()  # no base style: only the word takes the liveness colour
     out.append(f"● {verdict.liveness.value}", style=palette.liveness[verdict.liveness])
-    parts = [verdict_reason(verdict)]
+    parts = [verdict.shown_reason]
     obvious = verdict.certainty is Certainty.CERTAIN and verdict.liveness in (
         Liveness.ENDED,
         Liveness.LIVE,

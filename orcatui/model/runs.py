@@ -70,6 +70,30 @@ class Verdict:
         """True while the run may still write events."""
         return self.liveness is Liveness.LIVE
 
+    @property
+    def shown_reason(self) -> str:
+        """The reason as shown next to the liveness word (:func:`shown_reason`)."""
+        return shown_reason(self.liveness, self.reason)
+
+
+#: The words an ended run's reason starts with (``run ended (completed)``).
+_ENDED = "run ended"
+
+
+def shown_reason(liveness: Liveness, reason: str) -> str:
+    """A verdict's reason as shown next to its liveness word, without repeating it.
+
+    The model's reasons read as sentences, as LOST packets' reasons use them: ``run ended
+    (interrupted)`` is shown as ``interrupted`` next to ``ended``, and a bare ``run ended`` as
+    nothing. The app's header and the summary show a run's verdict this way.
+    """
+    if liveness is Liveness.ENDED:
+        if reason.startswith(_ENDED + " (") and reason.endswith(")"):
+            return reason[len(_ENDED) + 2 : -1]
+        if reason == _ENDED:
+            return ""
+    return reason
+
 
 @dataclass
 class RunRecord:
@@ -428,7 +452,7 @@ def judge_run(
         return _by_events(stats, **events)  # type: ignore[arg-type]
     if record.ended_at is not None:
         outcome = record.outcome or "ended"
-        return Verdict(Liveness.ENDED, f"run ended ({outcome})", Certainty.CERTAIN)
+        return Verdict(Liveness.ENDED, f"{_ENDED} ({outcome})", Certainty.CERTAIN)
     if check_process and record.host == this_host and record.pid is not None:
         gone = process_gone_reason(record.pid, record.pid_start_time, record.pid_start_ticks)
         if gone:
@@ -546,7 +570,7 @@ def judge_writers(
         )
     if best.liveness is Liveness.ENDED and len(records) > 1:
         worst = max((r.outcome for r in records), key=_outcome_rank) or "ended"
-        return Verdict(Liveness.ENDED, f"run ended ({worst})", Certainty.CERTAIN)
+        return Verdict(Liveness.ENDED, f"{_ENDED} ({worst})", Certainty.CERTAIN)
     return best
 
 

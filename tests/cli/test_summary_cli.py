@@ -79,6 +79,48 @@ def test_lost_packets_exit_3_and_say_why(tmp_path):
     assert lost["tags"] == {"subject": "b"} and "no event for" in lost["reason"]
 
 
+def test_a_run_that_can_write_no_more_shows_its_verdict_once_and_no_eta(tmp_path):
+    """The run line says ``ended (interrupted)``, not ``ended (run ended (interrupted))``, and
+    a run that is over has no rate or ETA (as the app's header); a live run keeps both."""
+    import time
+
+    from support.builders import write_run_record
+    from support.events import iso
+
+    rows = packet("r1", T0, T0 + 1, "SUCCESS", subject="a")
+    rows += packet("r1", T0 + 1, T0 + 2, "SUCCESS", subject="b")
+    write_status(tmp_path, "etl", ("clean",), rows)
+    record = {
+        "run_id": "r1",
+        "pipeline_uri": "etl@0123",
+        "host": "elsewhere",
+        "pid": 1,
+        "started_at": iso(T0),
+        "heartbeat_at": iso(T0 + 2),
+        "heartbeat_interval_s": 5,
+        "ended_at": iso(T0 + 3),
+        "outcome": "interrupted",
+        "nodes": {},
+    }
+    write_run_record(tmp_path, ["etl"], record)
+    r = run("summary", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "run r1: ended (interrupted), started " in r.stdout
+    assert "run ended" not in r.stdout
+    progress = next(line for line in r.stdout.splitlines() if "progress" in line)
+    assert progress.strip() == "progress 2/?"
+    # the JSON keeps the model's reason and the progress figures as they are
+    data = json.loads(run("summary", str(tmp_path), "--json").stdout)
+    p = data["pipelines"][0]
+    assert p["run"]["reason"] == "run ended (interrupted)" and p["progress"]["done"] == 2
+
+    now = time.time()  # a run still writing: rate and ETA stay
+    live = tmp_path / "live"
+    write_status(live, "etl", ("clean",), packet("r2", now - 5, now - 4, "SUCCESS", subject="a"))
+    r = run("summary", str(live))
+    assert "run r2: live (" in r.stdout and "· ETA ?" in r.stdout
+
+
 def test_stale_after_keeps_a_recent_run_live(tmp_path):
     import time
 
