@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from rich.text import Text
@@ -30,18 +31,22 @@ ALL_RUNS = "\x00all"
 
 
 def run_prompt(run: RunInfo, now: float, current: bool, palette: Palette) -> Text:
-    """One run as a picker line: id, start, end or liveness, counts."""
+    """One run as a picker line: id and liveness, start and end, counts.
+
+    Each part on a line of its own that fits the picker at 80 columns: the end's date only when
+    it differs from the start's (a run's own lines must not wrap into each other).
+    """
     out = Text("• " if current else "  ", style="bold")
     out.append(cell(run.run_id, 36), style="bold")
+    out.append("  ")
+    out.append_text(verdict_text(run.verdict, palette))
     out.append("\n    started ", style="dim")
     out.append(clock_time(run.started, with_date=True))
     if run.ended is not None:
         out.append("  ended ", style="dim")
-        out.append(clock_time(run.ended, with_date=True))
+        out.append(clock_time(run.ended, with_date=not _same_day(run.started, run.ended)))
         if run.started is not None:
             out.append(f" ({format_duration(run.ended - run.started)})", style="dim")
-    out.append("  ")
-    out.append_text(verdict_text(run.verdict, palette))
     out.append("\n    ")
     for state, n in run.counts.items():
         if n:
@@ -49,6 +54,10 @@ def run_prompt(run: RunInfo, now: float, current: bool, palette: Palette) -> Tex
     if not any(run.counts.values()):
         out.append("no packets", style="dim")
     return out
+
+
+def _same_day(a: float | None, b: float) -> bool:
+    return a is not None and time.localtime(a)[:3] == time.localtime(b)[:3]
 
 
 class RunList(OptionList):
