@@ -25,7 +25,7 @@ from orcatui.app.triage_keys import RUNNING_LONGEST
 from orcatui.model.diff import previous_run_of_node, regressed_keys
 from orcatui.model.errors import ErrorGrouper, NodeFailures, log_rows
 from orcatui.model.grid import NodeInput, lost_reasons
-from orcatui.model.monitor import Monitor, NodeInfo, NodeKey, PacketDetails, Snapshot
+from orcatui.model.monitor import Monitor, NodeInfo, NodeKey, Snapshot
 from orcatui.model.severity import rank
 from orcatui.model.slow import SlowBound
 from orcatui.model.sorting import running_longest, search_rows, sort_rows
@@ -55,39 +55,6 @@ def slow_flags(rows: pa.Table, bound: SlowBound | None, now: float) -> np.ndarra
     return out.to_numpy(zero_copy_only=False)
 
 
-def last_signs(monitor: Monitor, pipeline: tuple[str, ...]) -> dict[str, float]:
-    """Per run of a pipeline, its last sign of life (epoch s): last event or heartbeat."""
-    model = monitor.pipelines.get(pipeline)
-    if model is None:
-        return {}
-    out: dict[str, float] = {}
-    for run_id, stats in model.runs.items():
-        out[run_id] = stats.last_us / 1e6
-    for run_id, rec in model.records.items():
-        for t in (rec.heartbeat_at, rec.ended_at):
-            if t is not None:
-                out[run_id] = max(out.get(run_id, t), t)
-    return out
-
-
-def lost_until_last_sign(rows: pa.Table, signs: Mapping[str, float]) -> pa.Table:
-    """LOST rows' ``duration_s`` = their run's last sign of life − their start (never < 0),
-    instead of an age that keeps growing; unknown (null) when the run has no sign."""
-    if rows.num_rows == 0 or not signs:
-        return rows
-    lost = pc.fill_null(pc.equal(rows.column("state"), "LOST"), False)
-    if not pc.any(lost).as_py():
-        return rows
-    runs = pa.array(list(signs), pa.string())
-    where = pc.index_in(rows.column("run_id"), value_set=runs)
-    last = pc.take(pa.array(list(signs.values()), pa.float64()), where)
-    started = pc.divide(pc.cast(rows.column("started_us"), pa.float64()), 1e6)
-    until = pc.max_element_wise(pc.subtract(last, started), pa.scalar(0.0))
-    duration = pc.if_else(lost, until, rows.column("duration_s"))
-    i = rows.column_names.index("duration_s")
-    return rows.set_column(i, "duration_s", duration)
-
-
 def node_info(snapshot: Snapshot, key: NodeKey) -> NodeInfo | None:
     """A node of a snapshot by key."""
     for p in snapshot.pipelines:
@@ -104,10 +71,8 @@ def arrange(
     *,
     bound: SlowBound | None,
     now: float,
-    signs: Mapping[str, float],
 ) -> tuple[pa.Table, np.ndarray]:
     """A node's display rows (all states) → the rows shown and their slow flags."""
-    rows = lost_until_last_sign(rows, signs)
     chosen = BY_NAME.get(view.filter)
     if chosen is not None and chosen.states is not None:
         rows = rows.filter(pc.is_in(rows.column("state"), pa.array(chosen.states, pa.string())))
@@ -177,24 +142,11 @@ class TriageSource(MonitorSource):
             view,
             bound=info.slow_bound if info is not None else None,
             now=base.now,
-            signs=last_signs(self.monitor, view.node[0]),
         )
         regressed = self.regressed(base.snapshot, view.node)
         return TriageFrame(
             **{**_fields(base), "view": view, "rows": rows, "slow": slow, "regressed": regressed}
         )
-
-    def details(
-        self, key: NodeKey, view: View, packet: str, row: Mapping[str, Any]
-    ) -> PacketDetails:
-        """A packet's details; a LOST packet's duration ends at its run's last sign of life."""
-        found = super().details(key, view, packet, row)
-        if found.row.get("state") == "LOST" and found.row.get("started_us") is not None:
-            sign = last_signs(self.monitor, key[0]).get(str(found.row.get("run_id")))
-            if sign is not None:
-                d = max(0.0, sign - found.row["started_us"] / 1e6)
-                found = replace(found, row={**found.row, "duration_s": d})
-        return found
 
 
 def _fields(frame: Frame) -> dict[str, Any]:
@@ -382,7 +334,6 @@ def problems(
     slow_sources: list[tuple[NodeKey, str, pa.Table]] = []
     failed: list[tuple[NodeKey, str, pa.Table, pa.Table | None]] = []
     for p in snapshot.pipelines:
-        signs = last_signs(monitor, p.name)
         for n in p.nodes:
             if not (n.counts.get("FAILED") or n.counts.get("LOST") or n.slow):
                 continue
@@ -394,8 +345,7 @@ def problems(
                 node = monitor.pipelines[p.name].nodes[n.key[1]]
                 failed.append((n.key, name, f, log_rows(node.logs)))
             if n.counts.get("LOST"):
-                lo = lost_until_last_sign(rows.filter(pc.equal(state, "LOST")), signs)
-                lost_sources.append((n.key, name, lo))
+                lost_sources.append((n.key, name, rows.filter(pc.equal(state, "LOST"))))
             if n.slow and n.slow_bound is not None:
                 flags = slow_flags(rows, n.slow_bound, now)
                 if flags.any():

@@ -49,6 +49,7 @@ from orcatui.model.runs import (
     Verdict,
     clock_warning,
     judge_writers,
+    last_sign_of_life,
     lost_reasons,
     merge_records,
 )
@@ -421,8 +422,9 @@ class Monitor:
         out = {}
         for run_id, start in starts.items():
             newer = newest_start is not None and start is not None and start < newest_start
-            out[run_id] = judge_writers(
-                model.runs.get(run_id),
+            stats = model.runs.get(run_id)
+            verdict = judge_writers(
+                stats,
                 list(model.writers.get(run_id, {}).values()),
                 now=now,
                 stale_after=self.stale_after,
@@ -430,6 +432,10 @@ class Monitor:
                 this_host=self.this_host,
                 check_process=self.check_process,
             )
+            if not verdict.live:
+                last = last_sign_of_life(stats, model.records.get(run_id), now)
+                verdict = replace(verdict, stopped_at=last)
+            out[run_id] = verdict
         return out
 
     def clock_warnings(self) -> list[str]:

@@ -64,6 +64,10 @@ class Verdict:
     liveness: Liveness
     reason: str
     certainty: Certainty
+    #: For a run that is not live, when it stopped: its last sign of life (newest event,
+    #: heartbeat or recorded end, whichever is latest; never after the clock). A LOST packet's
+    #: duration runs until then. None for a live run, or where it was not worked out.
+    stopped_at: float | None = None
 
     @property
     def live(self) -> bool:
@@ -572,6 +576,16 @@ def judge_writers(
         worst = max((r.outcome for r in records), key=_outcome_rank) or "ended"
         return Verdict(Liveness.ENDED, f"{_ENDED} ({worst})", Certainty.CERTAIN)
     return best
+
+
+def last_sign_of_life(stats: RunStats | None, record: RunRecord | None, now: float) -> float | None:
+    """When a run last showed it was alive: its newest event, its record's heartbeat or its
+    recorded end, whichever is latest, leaving out record times after ``now`` (a writer's clock
+    ahead of the reader's); None with neither events nor record times."""
+    signs = [stats.last_us / 1e6] if stats is not None else []
+    if record is not None:
+        signs += [t for t in (record.heartbeat_at, record.ended_at) if t is not None and t <= now]
+    return max(signs) if signs else None
 
 
 def lost_reasons(verdicts: Mapping[str, Verdict]) -> dict[str, str]:

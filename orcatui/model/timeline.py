@@ -82,23 +82,12 @@ class RunTimeline:
 
 
 def moment_of_death(monitor: Monitor, pipeline: Pipeline, run_id: str) -> float | None:
-    """The last sign of life of a run that is not live and did not end (epoch seconds).
-
-    The later of its newest event and its record's heartbeat; None for a live or ended run.
-    """
+    """The last sign of life of a run that is not live and did not end (epoch seconds): its
+    verdict's ``stopped_at`` (:func:`runs.last_sign_of_life`); None for a live or ended run."""
     verdict = monitor.verdicts(pipeline).get(run_id)
     if verdict is None or verdict.liveness not in (Liveness.DEAD, Liveness.OVER):
         return None
-    model = monitor.pipelines[pipeline]
-    signs = []
-    stats = model.runs.get(run_id)
-    if stats is not None:
-        signs.append(stats.last_us / 1e6)
-    record = model.records.get(run_id)
-    beat = getattr(record, "heartbeat_at", None) if record is not None else None
-    if isinstance(beat, int | float) and beat <= monitor.clock():
-        signs.append(float(beat))
-    return max(signs) if signs else None
+    return verdict.stopped_at
 
 
 def build_timeline(

@@ -77,13 +77,35 @@ def _seconds(us: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     return pc.divide(pc.cast(us, pa.float64(), safe=False), 1e6)
 
 
-def _durations_arrow(packets: pa.Table, now: float) -> pa.Array:
+#: The clock a packet's age is taken at: one time for all rows, or one per row (see
+#: :func:`lost_clock`).
+Clock = float | np.ndarray
+
+
+def lost_clock(
+    n: int, now: float, lost_at: np.ndarray, lost_why: np.ndarray, stops: Sequence[float | None]
+) -> Clock:
+    """The clock of each of ``n`` rows: ``now``, but for a LOST row (``lost_at``, its run's
+    index ``lost_why`` in ``stops``) the moment its run stopped (``Verdict.stopped_at``), so a
+    LOST packet's duration is how long it ran until its run's last sign of life, not an age
+    that keeps growing. ``now`` itself when no LOST row's run has a known stop."""
+    known = np.array([np.nan if s is None else float(s) for s in stops], np.float64)
+    if not len(lost_at) or np.isnan(known).all():
+        return float(now)
+    at_stop = known[lost_why]
+    clock = np.full(n, float(now))
+    clock[lost_at] = np.where(np.isnan(at_stop), float(now), at_stop)
+    return clock
+
+
+def _durations_arrow(packets: pa.Table, now: Clock) -> pa.Array:
     """Durations in seconds (see :func:`display_rows`), with Arrow kernels: the reference."""
     ts = packets.column("ts")
     running = packets.column("running_ts")
     terminal = pc.not_equal(packets.column("state"), int(State.RUNNING))
     finished = pc.subtract(_seconds(ts), _seconds(running))
-    age = pc.subtract(pa.scalar(float(now), pa.float64()), _seconds(running))
+    clock = pa.array(now, pa.float64()) if isinstance(now, np.ndarray) else pa.scalar(float(now))
+    age = pc.subtract(clock, _seconds(running))
     if not packets.num_rows:
         return pa.array([], pa.float64())
     duration = pc.if_else(terminal, finished, age)
@@ -92,7 +114,7 @@ def _durations_arrow(packets: pa.Table, now: float) -> pa.Array:
     return pc.if_else(too_long, pa.scalar(None, pa.float64()), duration)
 
 
-def _durations(packets: pa.Table, now: float) -> pa.Array:
+def _durations(packets: pa.Table, now: Clock) -> pa.Array:
     """:func:`_durations_arrow` in numpy: the same IEEE operations, in a few passes instead of
     ten Arrow calls (the summary computes this for every packet of every node)."""
     ts = packets.column("ts")
@@ -103,7 +125,8 @@ def _durations(packets: pa.Table, now: float) -> pa.Array:
     start_s = pc.fill_null(running, 0).to_numpy().astype(np.float64) / 1e6
     terminal = packets.column("state").to_numpy() != int(State.RUNNING)
     end_s = ts.to_numpy().astype(np.float64) / 1e6
-    duration = np.where(terminal, end_s - start_s, float(now) - start_s)
+    clock = now if isinstance(now, np.ndarray) else float(now)
+    duration = np.where(terminal, end_s - start_s, clock - start_s)
     duration = np.where(started, np.fmax(duration, 0.0), 0.0)  # fmax: NaN → 0.0, as Arrow's max
     return from_numpy(duration, pa.float64(), null=duration > MAX_DURATION_S)
 
@@ -112,8 +135,9 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
     """Packet rows as shown: state names with LOST derived, times, duration, first-line errors.
 
     A RUNNING packet whose run is not live is LOST, with the run's reason
-    (:func:`runs.lost_reasons`). Durations are never negative (clocks of two writers may
-    disagree a little); one longer than :data:`MAX_DURATION_S` is unknown (null).
+    (:func:`runs.lost_reasons`); its duration runs until its run stopped (:func:`lost_clock`).
+    Durations are never negative (clocks of two writers may disagree a little); one longer than
+    :data:`MAX_DURATION_S` is unknown (null).
     """
     n = packets.num_rows
     names = pa.array([s.name for s in State], pa.string())
@@ -121,6 +145,7 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
     lost_codes = None  # the LOST mask, when it is applied to the names (null state codes)
     lost_reason = pa.nulls(n, pa.string())
     dead = lost_reasons(verdicts)
+    clock: Clock = float(now)
     if dead and n:
         # Only RUNNING packets can be LOST: their runs alone are looked up (few rows).
         running = pc.fill_null(pc.equal(codes, int(State.RUNNING)), False)
@@ -132,6 +157,9 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
             which[at] = pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
         is_lost = which >= 0
         if is_lost.any():
+            lost_at = np.flatnonzero(is_lost)
+            stops = [verdicts[r].stopped_at for r in dead]
+            clock = lost_clock(n, now, lost_at, which[lost_at], stops)
             reasons = pa.array(list(dead.values()), pa.string())
             lost_reason = pc.take(reasons, from_numpy(np.maximum(which, 0), null=~is_lost))
             if codes.null_count:
@@ -145,7 +173,7 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
         state = pc.if_else(lost_codes, pa.scalar("LOST"), state)
     ts = packets.column("ts")
     running = packets.column("running_ts")
-    duration = _durations(packets, now)
+    duration = _durations(packets, clock)
     error = packets.column("error")
     tag_cols = [c for c in packets.column_names if c.startswith(TAG_PREFIX)]
     return pa.table(
@@ -276,7 +304,31 @@ def derive(
         hi = lo + sum(len(s) for s, _ in block)
         _block_durations(block, running[lo:hi], float(now), duration[lo:hi])
         lo = hi
+    if len(lost_at):
+        _lost_durations(duration, pairs, lost_at, lost_why, [verdicts[r].stopped_at for r in dead])
     return Derived(code, duration, lost_at, lost_why, reasons)
+
+
+def _lost_durations(
+    duration: np.ndarray,
+    pairs: list[tuple[pa.Array, pa.Array]],
+    lost_at: np.ndarray,
+    lost_why: np.ndarray,
+    stops: Sequence[float | None],
+) -> None:
+    """The LOST rows' durations in ``duration`` made to end at their runs' stops (see
+    :func:`lost_clock`; the same operations as :func:`_durations`), reading only those rows'
+    start times: a clock per row of every node would be a multi-megabyte temporary."""
+    known = np.array([np.nan if s is None else float(s) for s in stops], np.float64)
+    stop = known[lost_why]
+    has = ~np.isnan(stop)
+    if not has.any():
+        return
+    rows = lost_at[has]
+    starts = pa.chunked_array([s for s, _ in pairs], pa.int64()).take(from_numpy(rows))
+    started = starts.is_valid().to_numpy(zero_copy_only=False)
+    start_s = starts.fill_null(0).to_numpy().astype(np.float64) / 1e6
+    duration[rows] = np.where(started, np.fmax(stop[has] - start_s, 0.0), 0.0)
 
 
 #: Rows whose durations are computed together: large enough that numpy's per-call cost does

@@ -98,6 +98,9 @@ def test_lost_packets_exported_with_reason(store):
     (row,) = [json.loads(line) for line in r.stdout.decode().splitlines()]
     assert row["state"] == "LOST" and row["subject"] == "c" and row["lost_reason"]
     assert row["ended"] is None
+    # it ran from T0 + 100 until its run's last sign of life (its newest event, at T0 + 105),
+    # as the app shows it: not an age that keeps growing with every later export
+    assert row["duration_s"] == pytest.approx(5.0)
 
 
 def test_node_and_state_filters(store):

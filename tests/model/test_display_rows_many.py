@@ -25,6 +25,9 @@ T0_US = 1_790_000_000_000_000
 RUNS = ["r1", "r2", "r3"]
 DEAD = Verdict(Liveness.DEAD, "writer gone", Certainty.CERTAIN)
 LIVE = Verdict(Liveness.LIVE, "heartbeat", Certainty.CERTAIN)
+#: A dead run whose last sign of life is known: its LOST packets' durations end there.
+STOPPED = Verdict(Liveness.DEAD, "writer gone", Certainty.CERTAIN, stopped_at=T0_US / 1e6 + 30.25)
+VERDICTS = {"live": LIVE, "dead": DEAD, "stopped": STOPPED}
 ROW = st.tuples(
     st.one_of(st.none(), st.sampled_from(RUNS)),
     st.one_of(st.none(), st.sampled_from([int(s) for s in State if s is not State.LOST])),
@@ -62,10 +65,10 @@ def tables(draw) -> pa.Table:
     return table
 
 
-#: Some nodes' packet rows, which of the runs are dead, and the reader's clock.
+#: Some nodes' packet rows, each run's verdict (a key of VERDICTS), and the reader's clock.
 NODES = given(
     st.lists(tables(), max_size=6),
-    st.lists(st.booleans(), min_size=3, max_size=3),
+    st.lists(st.sampled_from(sorted(VERDICTS)), min_size=3, max_size=3),
     st.sampled_from([T0_US / 1e6, T0_US / 1e6 + 50.5]),
 )
 
@@ -73,7 +76,7 @@ NODES = given(
 @settings(max_examples=300, deadline=None)
 @NODES
 def test_display_rows_many_same_as_display_rows(given_tables, dead, now):
-    verdicts = {r: DEAD if d else LIVE for r, d in zip(RUNS, dead, strict=True)}
+    verdicts = {r: VERDICTS[d] for r, d in zip(RUNS, dead, strict=True)}
     got = display_rows_many(given_tables, verdicts, now)
     assert len(got) == len(given_tables)
     for table, rows in zip(given_tables, got, strict=True):
@@ -93,7 +96,7 @@ def _same_times(got, want) -> None:
 @settings(max_examples=300, deadline=None)
 @NODES
 def test_packets_times_same_as_times_of_display_rows(given_tables, dead, now):
-    verdicts = {r: DEAD if d else LIVE for r, d in zip(RUNS, dead, strict=True)}
+    verdicts = {r: VERDICTS[d] for r, d in zip(RUNS, dead, strict=True)}
     want = nodes_times([display_rows(t, verdicts, now) for t in given_tables])
     _same_times(packets_times(given_tables, verdicts, now), want)
     # with kept sorted durations (the monitor's), twice: sorted afresh, then reused
@@ -107,7 +110,7 @@ def test_packets_times_same_as_times_of_display_rows(given_tables, dead, now):
 @NODES
 def test_packets_times_of_one_run_same_as_times_of_display_rows(given_tables, dead, now):
     """With every row of one run (``run_id``), no run is looked up: the same times."""
-    verdicts = {r: DEAD if d else LIVE for r, d in zip(RUNS, dead, strict=True)}
+    verdicts = {r: VERDICTS[d] for r, d in zip(RUNS, dead, strict=True)}
     one_run = [
         t.filter(pc.fill_null(pc.equal(t.column("run_id"), "r1"), False)) for t in given_tables
     ]

@@ -102,6 +102,42 @@ def test_run_record_ended_means_running_is_lost_for_certain(tmp_path):
     assert lost["lost_reason"] == "run ended (failed) (certain)"
 
 
+def test_a_lost_packet_runs_until_its_runs_last_sign_of_life(tmp_path):
+    """One rule for every view: a LOST packet's duration ends at its run's last sign of life
+    (newest event, heartbeat or recorded end, whichever is latest), not at the reader's clock:
+    it stays the same however late the store is read."""
+    root = crashed_root(tmp_path)  # b RUNNING from T0; the newest event at T0 + 1
+    m = Monitor(root, stale_after=600)
+    m.refresh()
+    for now in (T0 + 3600, T0 + 30 * 86400):  # no record: the newest event, T0 + 1
+        verdict = m.verdicts(("etl",), now)["r1"]
+        assert verdict.liveness is Liveness.OVER and verdict.stopped_at == T0 + 1
+        rows = m.packet_rows(only_pipeline(m, now).nodes[0].key, now=now).to_pylist()
+        (lost,) = [r for r in rows if r["state"] == "LOST"]
+        assert lost["duration_s"] == 1.0
+    # a heartbeat after the newest event: the packet ran until then
+    record(root, "r1", heartbeat_at=iso(T0 + 40))
+    m = Monitor(root)
+    m.refresh()
+    now = T0 + 3600
+    assert m.verdicts(("etl",), now)["r1"].stopped_at == T0 + 40
+    (lost,) = [
+        r
+        for r in m.packet_rows(only_pipeline(m, now).nodes[0].key, now=now).to_pylist()
+        if r["state"] == "LOST"
+    ]
+    assert lost["duration_s"] == 40.0
+    # a heartbeat from a writer clock ahead of the reader's is no sign of life
+    record(root, "r1", heartbeat_at=iso(T0 + 99_999), ended_at=iso(T0 + 50), outcome="failed")
+    m = Monitor(root)
+    m.refresh()
+    assert m.verdicts(("etl",), T0 + 60)["r1"].stopped_at == T0 + 50
+    # a live run has no stop
+    live = Monitor(crashed_root(tmp_path / "live"), stale_after=600)
+    live.refresh()
+    assert live.verdicts(("etl",), T0 + 60)["r1"].stopped_at is None
+
+
 def test_process_gone_on_this_host_with_a_real_killed_process():
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     rec = RunRecord(
