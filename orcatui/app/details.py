@@ -102,7 +102,8 @@ def summary_text(
     if row.get("state") not in ("RUNNING", "LOST") and ended:
         out.append("   ended ", style="dim")
         out.append(clock_time(ended / 1e6, with_date=True))
-    label = "age" if row.get("state") in ("RUNNING", "LOST") else "duration"
+    # RUNNING: still counting; LOST: how long it ran, until its run's last sign of life
+    label = {"RUNNING": "age", "LOST": "ran"}.get(str(row.get("state")), "duration")
     out.append(f"   {label} ", style="dim")
     out.append(format_duration(row.get("duration_s")) or "—")
     if row.get("lost_reason"):
