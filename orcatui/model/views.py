@@ -370,11 +370,15 @@ def _block_durations(
 
 
 def display_rows_many(
-    tables: Sequence[pa.Table], verdicts: Mapping[str, Verdict], now: float
+    tables: Sequence[pa.Table],
+    verdicts: Mapping[str, Verdict],
+    now: float,
+    run_id: str | None = None,
 ) -> list[pa.Table]:
     """``[display_rows(t, verdicts, now) for t in tables]``: the same tables, the states and
     durations of all :func:`derivable` tables derived together (:func:`derive`); the others
-    are made one by one."""
+    are made one by one. ``run_id``: the one run of every row of every table, when the caller
+    knows it (no run id is then looked up, see :func:`derive`)."""
     batch = derivable(tables)
     if len(batch) < 2:
         return [display_rows(t, verdicts, now) for t in tables]
@@ -382,7 +386,7 @@ def display_rows_many(
     out: list[pa.Table | None] = [
         None if i in chosen else display_rows(t, verdicts, now) for i, t in enumerate(tables)
     ]
-    d = derive([tables[i] for i in batch], verdicts, now)
+    d = derive([tables[i] for i in batch], verdicts, now, run_id)
     state = pc.take(_STATE_NAMES, from_numpy(d.code))
     durations = from_numpy(d.duration, pa.float64(), null=d.duration > MAX_DURATION_S)
     lost_reason = d.lost_reason()
