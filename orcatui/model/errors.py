@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -710,11 +710,7 @@ class ErrorGrouper:
                 _tracebacks_of(preps[i].failed, lg) for i, lg in zip(fresh, logs_of, strict=True)
             ]
             errors = pa.chunked_array(
-                [
-                    c
-                    for i in fresh
-                    for c in preps[i].failed.column("error").cast(pa.string()).chunks
-                ],
+                [c for i in fresh for c in _strings(preps[i].failed.column("error")).chunks],
                 pa.string(),
             )
             masked_all = self._masked(errors)
@@ -758,13 +754,14 @@ class ErrorGrouper:
                     codes[rest] = self._codes_of(*texts_of(left))
                 return codes
 
-            has_text = np.concatenate([w.is_valid().to_numpy(zero_copy_only=False) for w in wheres])
+            has_text = pa.concat_arrays(wheres).is_valid().to_numpy(zero_copy_only=False)
             info_all = self._codes(pa.concat_arrays([t[0] for t in tbs]), has_text, codes_of)
             at = 0
             for i in fresh:
                 n = preps[i].failed.num_rows
-                preps[i] = replace(
-                    preps[i], masked=masked_all.slice(at, n), info=info_all[at : at + n]
+                p = preps[i]
+                preps[i] = _NodePrep(
+                    p.rows, p.logs, p.failed, masked_all.slice(at, n), info_all[at : at + n]
                 )
                 at += n
         for prep in preps:
@@ -839,7 +836,7 @@ class ErrorGrouper:
             name_of_node.append(names.index(node.name))
         node_idx = np.asarray(name_of_node, np.int64)[found.node]
         tables = found.failed
-        times = np.concatenate([_floats(t.column("ts_us")) for t in tables if t.num_rows])
+        times = _floats_many([t.column("ts_us") for t in tables if t.num_rows])
         inverse = found.group
         counts = np.bincount(inverse, minlength=len(found.keys))
         order = np.lexsort((np.nan_to_num(times, nan=np.inf), inverse))
@@ -1033,24 +1030,39 @@ def _unique_small(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(present), rank[values]
 
 
+#: Tables' rows are joined before they are filtered when they are at most this many times the
+#: rows kept: Arrow filters a table of many chunks chunk by chunk and column by column (a few
+#: µs each: milliseconds for hundreds of nodes' few problem rows), while joining copies every
+#: row (wasteful for every row of each node of the all-runs view).
+_JOIN_RATIO = 4
+
+
 def _failed_rows(tables: list[pa.Table]) -> list[pa.Table]:
     """Each table's FAILED rows (its ``state`` column), by one filter over the rows of all
-    tables of the same columns (Arrow filters them chunk by chunk: no join, no Arrow call per
-    table)."""
+    tables of the same columns (no Arrow call per table)."""
     out: list[pa.Table | None] = [None] * len(tables)
-    groups: dict[Any, list[int]] = {}
+    groups: list[tuple[pa.Schema, list[int]]] = []
     for i, t in enumerate(tables):
         if not t.num_rows:
             out[i] = t
+            continue
+        schema = t.schema
+        # Compared, not hashed: hashing a schema costs more than comparing it.
+        for known, members in groups:
+            if known == schema:
+                members.append(i)
+                break
         else:
-            groups.setdefault(t.schema, []).append(i)
-    for members in groups.values():
+            groups.append((schema, [i]))
+    for _, members in groups:
         joined = pa.concat_tables([tables[i] for i in members])
         failed = pc.fill_null(pc.equal(joined.column("state"), "FAILED"), False)
         mask = failed.to_numpy()
-        kept = joined.filter(bools(mask))
         ends = np.cumsum([tables[i].num_rows for i in members])
         counts = np.cumsum(mask)[ends - 1]
+        if joined.num_rows <= _JOIN_RATIO * int(counts[-1]):
+            joined = joined.combine_chunks()
+        kept = joined.filter(bools(mask))
         at = 0
         for i, end in zip(members, counts.tolist(), strict=True):
             out[i] = kept.slice(at, end - at)
@@ -1196,6 +1208,20 @@ def _floats(column: pa.ChunkedArray) -> np.ndarray:
     arr = pc.cast(column, pa.float64())
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     return arr.to_numpy(zero_copy_only=False)
+
+
+def _floats_many(columns: list[pa.ChunkedArray]) -> np.ndarray:
+    """``np.concatenate([_floats(c) for c in columns])``, by one cast when the columns are of
+    one type."""
+    kinds = {c.type for c in columns}
+    if len(kinds) != 1:
+        return np.concatenate([_floats(c) for c in columns])
+    return _floats(pa.chunked_array([ch for c in columns for ch in c.chunks], kinds.pop()))
+
+
+def _strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column as strings (itself when it is)."""
+    return column if column.type == pa.string() else column.cast(pa.string())
 
 
 def _example(node: str, failed: pa.Table, row: int) -> dict[str, Any]:

@@ -606,37 +606,64 @@ class Monitor:
         """:meth:`problem_rows` of many nodes of a pipeline, their display rows made together
         (:func:`views.display_rows_many`). Each node's rows keep the order of its rows in the
         view (:meth:`_chosen`), which triage times index."""
-        return display_rows_many([self._problem_packets(k, view) for k in keys], verdicts, now)
+        tables: list[pa.Table | None] = []
+        coded: list[int] = []  # the tables whose state codes are compared in numpy
+        runs: set[str | None] = set()
+        for key in keys:
+            pipeline, identity = key
+            node = self.pipelines[pipeline].nodes[identity]
+            run_id = self._resolve(pipeline, view)
+            runs.add(run_id)
+            chosen = self._problem_source(node, run_id, view.all_runs)
+            if isinstance(chosen, tuple):  # filtered already
+                tables.append(chosen[0])
+                continue
+            state = chosen.column("state")
+            if state.null_count or not pa.types.is_integer(state.type):
+                codes = _PROBLEM_CODES.cast(state.type)
+                tables.append(chosen.filter(pc.fill_null(pc.is_in(state, codes), False)))
+                continue
+            coded.append(len(tables))
+            tables.append(chosen)
+        if coded:
+            # The state codes of all nodes compared in one numpy pass (an Arrow set lookup is
+            # built anew at every call), then each node's rows taken from its own table.
+            chunks = [c.to_numpy() for i in coded for c in tables[i].column("state").chunks]
+            code = np.concatenate([np.zeros(0, np.int8), *chunks])
+            picked = np.flatnonzero((code == int(State.FAILED)) | (code == int(State.RUNNING)))
+            ends = np.cumsum([tables[i].num_rows for i in coded])
+            bounds = np.searchsorted(picked, ends).tolist()
+            start = 0
+            for i, end, stop in zip(coded, ends.tolist(), bounds, strict=True):
+                table = tables[i]
+                at = end - table.num_rows
+                tables[i] = table.take(from_numpy(picked[start:stop] - at))
+                start = stop
+        one_run = next(iter(runs)) if len(runs) == 1 and not view.all_runs else None
+        return display_rows_many(tables, verdicts, now, run_id=one_run)  # type: ignore[arg-type]
 
-    def _problem_packets(self, key: NodeKey, view: View) -> pa.Table:
-        """A node's FAILED and RUNNING packet rows in a view (see :meth:`problem_rows`)."""
-        pipeline, identity = key
-        node = self.pipelines[pipeline].nodes[identity]
-        run_id = self._resolve(pipeline, view)
+    def _problem_source(
+        self, node: Node, run_id: str | None, all_runs: bool
+    ) -> pa.Table | tuple[pa.Table]:
+        """The rows a node's problem rows are picked from (:meth:`_chosen`), or, as a 1-tuple,
+        its FAILED and RUNNING rows of ``run_id`` themselves when the run is a part of the
+        node's rows that is not cached (one mask for the run and the states: no copy of the
+        run's other packets)."""
+        if all_runs or run_id is None:
+            return self._chosen(node, run_id, all_runs)
+        cached = self._cached_rows(node, run_id, all_runs)
+        if cached is not None:
+            return cached
         packets = node.packets.table()
-        codes = pa.array([int(State.FAILED), int(State.RUNNING)]).cast(
-            packets.schema.field("state").type
+        if _only_run(node, run_id):
+            return packets
+        mask = pc.and_(
+            pc.equal(packets.column("run_id"), run_id),
+            pc.is_in(
+                packets.column("state"), _PROBLEM_CODES.cast(packets.schema.field("state").type)
+            ),
         )
-        if (
-            view.all_runs
-            or run_id is None
-            or _only_run(node, run_id)
-            or self._cached_rows(node, run_id, view.all_runs) is not None
-        ):
-            chosen = self._chosen(node, run_id, view.all_runs)
-        else:  # one mask for the run and the states: no copy of the run's other packets
-            mask = pc.and_(
-                pc.equal(packets.column("run_id"), run_id),
-                pc.is_in(packets.column("state"), codes),
-            )
-            return packets.filter(pc.fill_null(mask, False))
-        state = chosen.column("state")
-        if state.null_count or not pa.types.is_integer(state.type):
-            return chosen.filter(pc.fill_null(pc.is_in(state, codes), False))
-        # The state codes compared in numpy: an Arrow set lookup is built anew at every call.
-        code = np.concatenate([np.zeros(0, np.int8), *(c.to_numpy() for c in state.chunks)])
-        wanted = (code == int(State.FAILED)) | (code == int(State.RUNNING))
-        return chosen.take(from_numpy(np.flatnonzero(wanted)))
+        return (packets.filter(pc.fill_null(mask, False)),)
 
     def node_counts(
         self,
@@ -868,6 +895,10 @@ def slow_count(t: NodeTriage, now: float) -> int:
 def _view_stamp(node: Node, all_runs: bool, run_id: str | None) -> tuple:
     """What a node's rows in a view depend on: its packets' version and the view."""
     return (node.packets.version, all_runs, run_id)
+
+
+#: The states of :meth:`Monitor.problem_rows`' packet rows (LOST ones are RUNNING in them).
+_PROBLEM_CODES = pa.array([int(State.FAILED), int(State.RUNNING)])
 
 
 def _only_run(node: Node, run_id: str) -> bool:

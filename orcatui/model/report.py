@@ -133,6 +133,12 @@ def _listed_codes_many(tables: list[pa.Table]) -> list[np.ndarray]:
     return [codes[end - t.num_rows : end] for t, end in zip(tables, ends, strict=True)]
 
 
+#: A group's picked rows are taken from its nodes' rows joined when these are at most this many
+#: times as many (joining copies every row of every node: cheap for the few problem rows of each
+#: node, wasteful for every row of each node of the all-runs view).
+_JOIN_RATIO = 4
+
+
 def _listed_many(
     nodes: list[tuple[pa.Table, tuple[str, ...]]],
     state: str,
@@ -145,11 +151,14 @@ def _listed_many(
     code = _LISTED_STATES.to_pylist().index(state)
     out: list[pa.Table | None] = [None] * len(nodes)
     picks: dict[int, np.ndarray] = {}
+    wants: dict[int, list[str]] = {}
+    tag_cols_of: dict[int, list[str]] = {}
     groups: dict[tuple[Any, ...], list[int]] = {}
+    row_columns = list(ROW_COLUMNS)
     for i, (rows, tags) in enumerate(nodes):
         names = rows.column_names
         wanted = [*columns, *(t for t in tags if t in names)]
-        if names[: len(ROW_COLUMNS)] != list(ROW_COLUMNS):  # not display rows
+        if names[: len(ROW_COLUMNS)] != row_columns:  # not display rows
             chosen = rows.filter(pc.equal(rows.column("state"), state))
             out[i] = order_rows(chosen).select(wanted)
             continue
@@ -161,30 +170,42 @@ def _listed_many(
         # column of every node's rows was a fifth of the summary's report).
         tag_cols = names[len(ROW_COLUMNS) :]
         selected = list(dict.fromkeys([*wanted, *tag_cols, "run_id"]))
-        picks[i] = picked
-        key = (tuple(selected), tuple(rows.schema.field(c).type for c in selected))
+        picks[i], wants[i], tag_cols_of[i] = picked, wanted, tag_cols
+        schema = rows.schema
+        key = (tuple(selected), tuple(schema.field(c).type for c in selected))
         groups.setdefault(key, []).append(i)
     for (selected, _), members in groups.items():
         # The rows of all nodes taken at once, in their final order (Arrow takes from the
         # nodes' chunks without joining them; no Arrow call per node): the tags and run ids
         # first, to order them, then the listed columns in that order.
-        # Each node's picked rows first (Arrow's take over many chunks of strings joins them
-        # all: a copy of every row of every node), then one small table of only those.
-        parts = [nodes[i][0].select(list(selected)).take(from_numpy(picks[i])) for i in members]
-        joined = pa.concat_tables(parts).combine_chunks()
-        sizes = [p.num_rows for p in parts]
-        cols = [list(nodes[i][0].column_names[len(ROW_COLUMNS) :]) for i in members]
+        sizes = [len(picks[i]) for i in members]
+        at_of = np.cumsum([0, *sizes])
+        parts = [nodes[i][0].select(list(selected)) for i in members]
+        total = sum(p.num_rows for p in parts)
+        if total <= _JOIN_RATIO * int(at_of[-1]):
+            # Few rows besides the picked ones: one take over all nodes' rows joined.
+            ends = np.cumsum([p.num_rows for p in parts]) - [p.num_rows for p in parts]
+            at = np.concatenate([picks[i] + end for i, end in zip(members, ends, strict=True)])
+            joined = pa.concat_tables(parts).take(from_numpy(at)).combine_chunks()
+        else:
+            # Each node's picked rows first (Arrow's take over many chunks of strings joins
+            # them all: a copy of every row of every node), then one small table of only those.
+            taken = [p.take(from_numpy(picks[i])) for i, p in zip(members, parts, strict=True)]
+            joined = pa.concat_tables(taken).combine_chunks()
+        cols = [tag_cols_of[i] for i in members]
         by = list(dict.fromkeys([*(c for names in cols for c in names), "run_id"]))
         keys = joined.select(by)
-        at_of = np.cumsum([0, *sizes])
         chosen = [keys.slice(at, n) for at, n in zip(at_of, sizes, strict=False)]
         orders = row_orders(chosen, cols)
         perm = np.concatenate([o + at for o, at in zip(orders, at_of, strict=False)])
-        taken = joined.take(from_numpy(perm))
-        for i, at, n in zip(members, at_of, sizes, strict=False):
-            rows, tags = nodes[i]
-            wanted = [*columns, *(t for t in tags if t in rows.column_names)]
-            out[i] = taken.slice(at, n).select(wanted)
+        taken_all = joined.take(from_numpy(perm))
+        selections: dict[tuple[str, ...], pa.Table] = {}
+        for i, at, n in zip(members, at_of.tolist(), sizes, strict=False):
+            wanted = tuple(wants[i])
+            listed = selections.get(wanted)
+            if listed is None:
+                listed = selections[wanted] = taken_all.select(list(wanted))
+            out[i] = listed.slice(at, n)
     return [t if t is not None else pa.table({}) for t in out]
 
 

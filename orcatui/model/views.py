@@ -210,18 +210,18 @@ def derivable(tables: Sequence[pa.Table]) -> list[int]:
     null state or end time, integer state codes and the column types of the first one."""
     out: list[int] = []
     types = None
+    first = None  # the first one's schema: a table of the same has the same types
     for i, t in enumerate(tables):
         if not t.num_rows:
             continue
-        mine = _plain_types(t)
-        if types is None:
-            types = mine
-        if (
-            mine == types
-            and not t.column("ts").null_count
-            and not t.column("state").null_count
-            and pa.types.is_integer(mine[3])
-        ):
+        schema = t.schema
+        if first is None:
+            first, types = schema, _plain_types(t)
+            if not pa.types.is_integer(types[3]):
+                return []
+        elif schema != first and _plain_types(t) != types:
+            continue
+        if not t.column("ts").null_count and not t.column("state").null_count:
             out.append(i)
     return out
 
@@ -370,11 +370,15 @@ def _block_durations(
 
 
 def display_rows_many(
-    tables: Sequence[pa.Table], verdicts: Mapping[str, Verdict], now: float
+    tables: Sequence[pa.Table],
+    verdicts: Mapping[str, Verdict],
+    now: float,
+    run_id: str | None = None,
 ) -> list[pa.Table]:
     """``[display_rows(t, verdicts, now) for t in tables]``: the same tables, the states and
     durations of all :func:`derivable` tables derived together (:func:`derive`); the others
-    are made one by one."""
+    are made one by one. ``run_id``: the one run of every row of every table, when the caller
+    knows it (no run id is then looked up, see :func:`derive`)."""
     batch = derivable(tables)
     if len(batch) < 2:
         return [display_rows(t, verdicts, now) for t in tables]
@@ -382,32 +386,55 @@ def display_rows_many(
     out: list[pa.Table | None] = [
         None if i in chosen else display_rows(t, verdicts, now) for i, t in enumerate(tables)
     ]
-    d = derive([tables[i] for i in batch], verdicts, now)
+    d = derive([tables[i] for i in batch], verdicts, now, run_id)
     state = pc.take(_STATE_NAMES, from_numpy(d.code))
     durations = from_numpy(d.duration, pa.float64(), null=d.duration > MAX_DURATION_S)
     lost_reason = d.lost_reason()
+    first = tables[batch[0]].schema
+    if all(tables[i].schema == first for i in batch[1:]):
+        # One display table over the tables joined (no copy), then each table's slice of it:
+        # building a table per node cost more than its rows.
+        joined = pa.concat_tables([tables[i] for i in batch])
+        whole = _display_table(joined, state, durations, lost_reason)
+        at = 0
+        for i in batch:
+            n = tables[i].num_rows
+            out[i] = whole.slice(at, n)
+            at += n
+        return out  # type: ignore[return-value]
     at = 0
     for i in batch:
-        packets = tables[i]
-        n = packets.num_rows
-        tag_cols = [c for c in packets.column_names if c.startswith(TAG_PREFIX)]
-        lost = lost_reason.slice(at, n) if lost_reason is not None else None
-        out[i] = pa.table(
-            [
-                packets.column("key"),
-                packets.column("run_id"),
-                state.slice(at, n),
-                packets.column("running_ts"),
-                packets.column("ts"),
-                durations.slice(at, n),
-                packets.column("error"),
-                lost if lost is not None else pa.nulls(n, pa.string()),
-                *[packets.column(c) for c in tag_cols],
-            ],
-            names=[*ROW_COLUMNS, *[display_tag_name(c[len(TAG_PREFIX) :]) for c in tag_cols]],
+        n = tables[i].num_rows
+        out[i] = _display_table(
+            tables[i],
+            state.slice(at, n),
+            durations.slice(at, n),
+            lost_reason.slice(at, n) if lost_reason is not None else None,
         )
         at += n
     return out  # type: ignore[return-value]
+
+
+def _display_table(
+    packets: pa.Table, state: pa.Array, durations: pa.Array, lost: pa.Array | None
+) -> pa.Table:
+    """Display rows of packet rows from their derived states, durations and LOST reasons."""
+    n = packets.num_rows
+    tag_cols = [c for c in packets.column_names if c.startswith(TAG_PREFIX)]
+    return pa.table(
+        [
+            packets.column("key"),
+            packets.column("run_id"),
+            state,
+            packets.column("running_ts"),
+            packets.column("ts"),
+            durations,
+            packets.column("error"),
+            lost if lost is not None else pa.nulls(n, pa.string()),
+            *[packets.column(c) for c in tag_cols],
+        ],
+        names=[*ROW_COLUMNS, *[display_tag_name(c[len(TAG_PREFIX) :]) for c in tag_cols]],
+    )
 
 
 def count_states(rows: pa.Table) -> dict[str, int]:
