@@ -299,7 +299,10 @@ class ProblemRows:
             self._data.clear()
             self._monitor = monitor
         node = monitor.pipelines[key[0]].nodes[key[1]]
-        dead = tuple(sorted(lost_reasons(verdicts).items()))
+        # a dead run's reason and stop: its LOST rows' reasons and durations
+        dead = tuple(
+            sorted((r, why, verdicts[r].stopped_at) for r, why in lost_reasons(verdicts).items())
+        )
         stamp = (node.packets.version, view.all_runs, run_id, dead)
         hit = self._data.get(key)
         if hit is None or hit[0] != stamp:
