@@ -82,19 +82,25 @@ def _seconds(us: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
 Clock = float | np.ndarray
 
 
-def lost_clock(
-    n: int, now: float, lost_at: np.ndarray, lost_why: np.ndarray, stops: Sequence[float | None]
-) -> Clock:
-    """The clock of each of ``n`` rows: ``now``, but for a LOST row (``lost_at``, its run's
-    index ``lost_why`` in ``stops``) the moment its run stopped (``Verdict.stopped_at``), so a
-    LOST packet's duration is how long it ran until its run's last sign of life, not an age
-    that keeps growing. ``now`` itself when no LOST row's run has a known stop."""
-    known = np.array([np.nan if s is None else float(s) for s in stops], np.float64)
-    if not len(lost_at) or np.isnan(known).all():
+def lost_stops(
+    verdicts: Mapping[str, Verdict], dead: Mapping[str, str], lost_why: np.ndarray
+) -> np.ndarray:
+    """Per LOST row (its run's index ``lost_why`` in ``dead``, :func:`runs.lost_reasons`), the
+    moment its run stopped (``Verdict.stopped_at``; NaN where not known): a LOST packet's
+    duration runs until then, how long it ran until its run's last sign of life, not an age
+    that keeps growing."""
+    known = [verdicts[r].stopped_at for r in dead]
+    table = np.array([np.nan if s is None else float(s) for s in known], np.float64)
+    return table[lost_why]
+
+
+def lost_clock(n: int, now: float, lost_at: np.ndarray, stops: np.ndarray) -> Clock:
+    """The clock of each of ``n`` rows: ``now``, but for the LOST rows ``lost_at`` their runs'
+    ``stops`` (:func:`lost_stops`) where known; ``now`` itself when none is."""
+    if not len(lost_at) or np.isnan(stops).all():
         return float(now)
-    at_stop = known[lost_why]
     clock = np.full(n, float(now))
-    clock[lost_at] = np.where(np.isnan(at_stop), float(now), at_stop)
+    clock[lost_at] = np.where(np.isnan(stops), float(now), stops)
     return clock
 
 
@@ -158,8 +164,8 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
         is_lost = which >= 0
         if is_lost.any():
             lost_at = np.flatnonzero(is_lost)
-            stops = [verdicts[r].stopped_at for r in dead]
-            clock = lost_clock(n, now, lost_at, which[lost_at], stops)
+            stops = lost_stops(verdicts, dead, which[lost_at])
+            clock = lost_clock(n, now, lost_at, stops)
             reasons = pa.array(list(dead.values()), pa.string())
             lost_reason = pc.take(reasons, from_numpy(np.maximum(which, 0), null=~is_lost))
             if codes.null_count:
@@ -305,7 +311,7 @@ def derive(
         _block_durations(block, running[lo:hi], float(now), duration[lo:hi])
         lo = hi
     if len(lost_at):
-        _lost_durations(duration, pairs, lost_at, lost_why, [verdicts[r].stopped_at for r in dead])
+        _lost_durations(duration, pairs, lost_at, lost_stops(verdicts, dead, lost_why))
     return Derived(code, duration, lost_at, lost_why, reasons)
 
 
@@ -313,14 +319,12 @@ def _lost_durations(
     duration: np.ndarray,
     pairs: list[tuple[pa.Array, pa.Array]],
     lost_at: np.ndarray,
-    lost_why: np.ndarray,
-    stops: Sequence[float | None],
+    stop: np.ndarray,
 ) -> None:
     """The LOST rows' durations in ``duration`` made to end at their runs' stops (see
-    :func:`lost_clock`; the same operations as :func:`_durations`), reading only those rows'
-    start times: a clock per row of every node would be a multi-megabyte temporary."""
-    known = np.array([np.nan if s is None else float(s) for s in stops], np.float64)
-    stop = known[lost_why]
+    :func:`lost_stops`; the same operations as :func:`_durations` with :func:`lost_clock`),
+    reading only those rows' start times: a clock per row of every node would be a
+    multi-megabyte temporary."""
     has = ~np.isnan(stop)
     if not has.any():
         return
