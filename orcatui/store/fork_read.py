@@ -3,8 +3,9 @@
 Arrow spends ~150 µs of CPU on each small Parquet file (footer, schema, one column reader per
 column) before decoding a row, and that cost does not scale over threads: 20,000 files of 100
 events read 1.25× faster on two threads than on one, but 2.0× faster in two processes
-(``benchmarks/bench_cold_load.py``). So when a read has at least :data:`MIN_FILES` new files in
-Parquet directories, this module forks one helper per extra core. A helper reads and normalises
+(``benchmarks/bench_cold_load.py``); the same holds for the work on each table, so many small
+tables are worth helpers too (:func:`worth_helpers`). So when a cold load of Parquet directories
+is worth it, this module forks one helper per extra core. A helper reads and normalises
 whole tables (:func:`~orcatui.store.files.read_files`), prepares them when the job says how (the
 model's packet rows: :class:`~orcatui.store.store.SplitConsumer`), and streams each result back
 through a pipe (an Arrow IPC stream, or the pickled preparation); this process reads its own
@@ -41,6 +42,10 @@ from orcatui.store.files import FileBatch, read_files
 #: Fewest new files in one read worth a helper process (forking costs ~10–20 ms; this many
 #: files cost ~150 ms to read).
 MIN_FILES = 1_000
+#: Fewer files are worth helpers when they make at least this many tables averaging at most
+#: :data:`SMALL_TABLE_BYTES` each (see :func:`worth_helpers`).
+MIN_SMALL_TABLES = 16
+SMALL_TABLE_BYTES = 256 << 10
 #: This process's share of the reading, relative to a helper's. It also folds every result in,
 #: but a helper's arrive prepared (``FileJob.prepare``), so equal shares measured best.
 PARENT_SHARE = 1.0
@@ -69,6 +74,36 @@ def helpers_available() -> int:
     except OSError:
         cores = os.cpu_count() or 1
     return max(0, min(cores, 4) - 1)
+
+
+def worth_helpers(tables: int, paths: Sequence[str]) -> bool:
+    """Whether a cold load of ``tables`` tables made of the files ``paths`` reads faster with
+    helper processes than on threads.
+
+    Two costs do not scale over threads, only over processes: Arrow's set-up of each file (so
+    :data:`MIN_FILES` files or more), and the work on each table — normalising and folding are
+    dozens of small Arrow and numpy calls, ~1.4 ms a table mostly holding the GIL, so a second
+    thread only contends for it. What a helper sends back grows with the rows, though, so big
+    tables stay on threads. Measured in-process on two cores (``bench_cold_load.py --files
+    small``, and alternating runs of roots shaped like it): 200 tables of 100 or 1,000 events
+    load in 0.55× and 0.67× the time on threads, 30 tables of 1,000 in 0.81×, 50 of 4,000
+    (240 kB each) in 0.87×; 10 tiny tables gain nothing (1.02×), and tables of 330 kB to 1 MB
+    lose 5–19 %.
+    """
+    if len(paths) >= MIN_FILES:
+        return True
+    if tables < MIN_SMALL_TABLES:
+        return False
+    limit = tables * SMALL_TABLE_BYTES
+    size = 0
+    for path in paths:
+        try:
+            size += os.stat(path).st_size
+        except OSError:  # gone since the listing: its reader reports it
+            continue
+        if size > limit:
+            return False
+    return True
 
 
 def read_jobs(

@@ -173,15 +173,17 @@ def _read_many_files(
     consume: Consumer | None,
     failure: Callable[[Exception], Exception],
 ) -> tuple[list[ReadResult], list[tuple[Any, TableRef, Any]], dict[int, list[str]]]:
-    """A cold load of Parquet directories with many files, read with helper processes
-    (:mod:`orcatui.store.fork_read`); returns those tables' results, the rest of ``todo``, and
-    the listings made of fresh tables left to read here (by ``id`` of their ``todo`` item)."""
+    """A cold load of Parquet directories with many files or many small tables, read with
+    helper processes (:mod:`orcatui.store.fork_read`); returns those tables' results, the rest
+    of ``todo``, and the listings made of fresh tables left to read here (by ``id`` of their
+    ``todo`` item)."""
     helpers = fork_read.helpers_available()
     fresh = [item for item in todo if isinstance(item[2], ParquetTableReader) and item[2].fresh]
     if not helpers or not fresh:
         return [], todo, {}
     listed = [(item, item[2].new_files()) for item in fresh]
-    if sum(len(paths) for _, paths in listed) < fork_read.MIN_FILES:
+    tables = sum(1 for _, paths in listed if paths)
+    if not fork_read.worth_helpers(tables, [p for _, paths in listed for p in paths]):
         return [], todo, {id(item): paths for item, paths in listed}
     results: list[ReadResult] = []
     split = consume if isinstance(consume, SplitConsumer) else None

@@ -306,6 +306,8 @@ def test_a_small_cold_load_lists_each_directory_once(tmp_path, monkeypatch):
 
     root = _root(tmp_path)
     monkeypatch.setattr(fork_read, "helpers_available", lambda: 1)
+    monkeypatch.setattr(fork_read, "MIN_SMALL_TABLES", 2 * NODES + 1)  # below, by a table
+    monkeypatch.setattr(os, "fork", lambda: pytest.fail("forked below the threshold"))
     listings: list[str] = []
     real = ParquetTableReader._listing
 
@@ -317,3 +319,34 @@ def test_a_small_cold_load_lists_each_directory_once(tmp_path, monkeypatch):
     update = Store(root).poll()
     assert sum(t.num_rows for _, t in update.status) == NODES * FILES * 6 - 1
     assert len(listings) == len(set(listings)) == 2 * NODES
+
+
+def test_many_small_tables_are_worth_helpers_few_or_big_ones_are_not(tmp_path):
+    small = [str(tmp_path / f"s{i}.parquet") for i in range(16)]
+    for p in small:
+        with open(p, "wb") as fh:
+            fh.write(b"x" * 1000)
+    assert fork_read.worth_helpers(16, small)
+    assert not fork_read.worth_helpers(15, small[:15])  # too few tables
+    big = tmp_path / "big.parquet"
+    with open(big, "wb") as fh:
+        fh.truncate(16 * fork_read.SMALL_TABLE_BYTES)  # sparse: the size is what counts
+    assert not fork_read.worth_helpers(16, [*small, str(big)])  # averaging above the bound
+    assert fork_read.worth_helpers(16, [*small, str(tmp_path / "gone.parquet")])  # vanished
+    many = small * (fork_read.MIN_FILES // len(small) + 1)
+    assert fork_read.worth_helpers(1, [*many, str(big)])  # many files, whatever their size
+
+
+def test_a_cold_load_of_many_small_tables_takes_the_helpers_path(tmp_path, monkeypatch):
+    """With the thresholds as shipped (no file-count override): 24 small tables are read by a
+    helper and this process, giving the model an in-process read gives."""
+    root = _root(tmp_path, broken=True)
+    _in_process(monkeypatch)
+    expected = _report(root)
+    monkeypatch.setattr(fork_read, "helpers_available", lambda: 1)
+    forks = []
+    real_fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
+    got = _report(root)
+    assert forks == [1]
+    assert got == expected
