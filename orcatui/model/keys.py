@@ -13,6 +13,7 @@ column are the same thing (schema drift): both are left out.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -64,34 +65,50 @@ def _holds(col: pa.ChunkedArray | pa.Array, byte: bytes) -> bool:
 _SCAN_BLOCK = 1 << 18
 
 
-def packet_keys(table: pa.Table, *, with_run: bool = True) -> pa.Array:
+def packet_keys(table: pa.Table, *, with_run: bool = True, prefix: str = "") -> pa.Array:
     """One key string per row (see the module docstring); equal to :func:`key_of` of its row.
 
+    ``prefix`` is put in front of every key: the escaped run id of rows all of one run, keyed
+    ``with_run=False`` (one join instead of a join of the keys made).
     Every step is element-wise over all rows (no ``null_handling="skip"``, which returned fewer
     rows than given on some pyarrow versions): a null tag gives an empty piece.
     """
     n = table.num_rows
-    parts: list[pa.ChunkedArray | pa.Array] = []
+    parts: list[pa.ChunkedArray | pa.Array | pa.Scalar] = []
+    if prefix:
+        parts.append(pa.scalar(prefix))
     if with_run:
         parts.append(pc.fill_null(_escaped(table.column("run_id")), ""))
     tags = sorted(c for c in table.column_names if c.startswith(TAG_PREFIX))
     if tags and not any(table.column(c).null_count for c in tags):
         # No null tag (the usual case): labels and values in one join, no temporary per tag.
         for name in tags:
-            parts.append(pa.scalar(SEP + escape(name[len(TAG_PREFIX) :], name=True) + "="))
-            parts.append(_escaped(table.column(name)))
+            parts.append(_label(name))
+            parts.append(_escaped(_one_chunk(table.column(name))))
         tags = []
     for name in tags:
-        label = SEP + escape(name[len(TAG_PREFIX) :], name=True) + "="
-        piece = pc.binary_join_element_wise(label, _escaped(table.column(name)), "")
+        piece = pc.binary_join_element_wise(_label(name), _escaped(table.column(name)), "")
         parts.append(pc.fill_null(piece, "") if piece.null_count else piece)
-    if not parts:
-        return pa.array([""] * n, pa.string())
+    if not any(isinstance(p, pa.ChunkedArray | pa.Array) for p in parts):
+        return pa.array([prefix] * n, pa.string())
     joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
-    out = joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+    out = _one_chunk(joined)
+    if isinstance(out, pa.ChunkedArray):
+        out = out.combine_chunks()
     if len(out) != n:  # a guard on Arrow itself: one key per row, always
         raise AssertionError(f"packet_keys: {len(out)} keys for {n} rows")
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _label(column: str) -> pa.Scalar:
+    """The piece before a tag's value in a key: separator, escaped name, ``=``."""
+    return pa.scalar(SEP + escape(column[len(TAG_PREFIX) :], name=True) + "=")
+
+
+def _one_chunk(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """A one-chunk column as its array (``combine_chunks`` would copy it)."""
+    return col.chunk(0) if isinstance(col, pa.ChunkedArray) and col.num_chunks == 1 else col
 
 
 def key_of(run_id: str | None, tags: Mapping[str, str | None], *, with_run: bool = True) -> str:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orcatui.model.keys import escape, packet_keys
-from orcatui.model.states import STATE_CODE
+from orcatui.model.states import STATE_CODE, state_names
 from orcatui.store.schema import TAG_PREFIX
 
 if TYPE_CHECKING:
@@ -76,9 +76,7 @@ def events_to_packet_rows(events: pa.Table, *, with_run: bool = True) -> pa.Tabl
     ``with_run=False`` keys the rows by their tags only (:func:`keys.packet_keys`).
     """
     state = events.column("state")
-    codes = pa.array(list(STATE_CODE.values()), pa.int8())
-    names = pa.array(list(STATE_CODE.keys()))
-    state_code = pc.take(codes, pc.index_in(state, names))
+    state_code = pc.cast(pc.index_in(state, state_names()), pa.int8())
     # RUNNING from the codes (a second comparison of every state text cost as much); a state
     # with no code (never, after normalisation) is compared as text, as before.
     running = (
@@ -136,7 +134,8 @@ def _order_by_codes(
     codes: np.ndarray, ts: np.ndarray, prio: np.ndarray, ids: pa.ChunkedArray | pa.Array
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Rows ordered by (packet code, ts, prio, event id) and a mask of each code's last row;
-    None when the packed key does not fit or the ids cannot be compared as two words.
+    None when the packed key does not fit or the ids cannot be compared as two words (a null
+    id compares as the empty one).
 
     (code, ts, prio) are packed into 63 bits and sorted stably; where two rows tie on all three,
     the event ids decide, so ties fall back to a lexsort that includes them.
@@ -150,7 +149,7 @@ def _order_by_codes(
     order = np.argsort(packed, kind="stable")
     ordered = packed[order]
     if (ordered[1:] == ordered[:-1]).any():
-        words = _id_words(ids)
+        words = _id_words(pc.fill_null(ids, b"") if ids.null_count else ids)
         if words is None:
             return None
         order = np.lexsort((words[1], words[0], packed))
@@ -243,12 +242,15 @@ def _tag_codes(events: pa.Table) -> np.ndarray | None:
     codes = np.zeros(events.num_rows, np.int64)
     span = 1
     for name in tags:
-        enc = pc.dictionary_encode(events.column(name)).combine_chunks()
+        col = events.column(name)
+        enc = (col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()).dictionary_encode()
         size = len(enc.dictionary) + 1  # the last code: null
-        idx = pc.fill_null(enc.indices, size - 1).to_numpy().astype(np.int64)
         if span * size >= 1 << 40:
             return None
-        codes = codes * size + idx
+        indices = enc.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, size - 1)
+        codes = codes * size + indices.to_numpy()
         span *= size
     return codes
 
@@ -263,15 +265,14 @@ def _one_run_rows(events: pa.Table, run: str) -> pa.Table | None:
     codes = _tag_codes(events)
     if codes is None:
         return None
-    state = events.column("state")
-    state_code = pc.index_in(state, pa.array(list(STATE_CODE.keys())))
+    state_code = pc.index_in(events.column("state"), state_names())
     if state_code.null_count or events.column("ts").null_count:
         return None
-    state_np = pc.take(pa.array(list(STATE_CODE.values()), pa.int8()), state_code).to_numpy()
+    state_np = state_code.to_numpy().astype(np.int8)
     running = state_np == STATE_CODE["RUNNING"]
     ts = events.column("ts").to_numpy()
     prio = (~running).astype(np.int64)
-    ordering = _order_by_codes(codes, ts, prio, pc.fill_null(events.column("id"), b""))
+    ordering = _order_by_codes(codes, ts, prio, events.column("id"))
     if ordering is None:
         return None
     order, last = ordering
@@ -282,15 +283,14 @@ def _one_run_rows(events: pa.Table, run: str) -> pa.Table | None:
     best = np.maximum.reduceat(running_ts, starts) if len(order) else running_ts
     tag_cols = [c for c in events.column_names if c.startswith(TAG_PREFIX)]
     latest = events.select(["run_id", "ts", "id", "error", *tag_cols]).take(take)
-    keys = packet_keys(latest, with_run=False)
-    keys = pc.binary_join_element_wise(pa.scalar(escape(run)), keys, "")
+    ids = latest.column("id")
     return pa.table(
         [
-            keys,
+            packet_keys(latest, with_run=False, prefix=escape(run)),
             latest.column("run_id"),
             latest.column("ts"),
             from_numpy(prio[picked], pa.int8()),
-            pc.fill_null(latest.column("id"), b""),
+            pc.fill_null(ids, b"") if ids.null_count else ids,
             from_numpy(state_np[picked], pa.int8()),
             from_numpy(best, pa.int64(), null=best == _MIN_INT64),
             latest.column("error"),
@@ -319,7 +319,7 @@ class NodePackets:
         self._base: pa.Table = PACKET_SCHEMA.empty_table()
         self._overlay: dict[str, dict] = {}  # key -> packet row changed since the last materialise
         self._index: dict[str, int] | None = None  # key -> base row, built on first small fold
-        self._np: dict[str, np.ndarray] = {}
+        self._np: dict[str, np.ndarray] | None = None  # base columns for small folds, when made
         self.counts: Counter[tuple[str, int]] = Counter()  # (run id, state code) -> packets
         self.version = 0
         self.first_us: int | None = None  # earliest event seen: orders nodes as the run met them
@@ -377,7 +377,7 @@ class NodePackets:
         i = self._position(key)
         if i is None:
             return None
-        a = self._np
+        a = self._np if self._np is not None else self._numpy()
         rts = int(a["running_ts"][i])
         return {
             "ts": int(a["ts"][i]),
@@ -422,9 +422,11 @@ class NodePackets:
         self._base = base
         self._overlay = {}
         self._index = None
-        self._refresh_numpy()
+        self._np = None
 
-    def _refresh_numpy(self) -> None:
+    def _numpy(self) -> dict[str, np.ndarray]:
+        """The base's columns that small folds compare, as numpy (made on the first small fold
+        after a change of base: a cold load makes none)."""
         b = self._base
         self._np = {
             "ts": b.column("ts").to_numpy(),
@@ -432,6 +434,7 @@ class NodePackets:
             "state": b.column("state").to_numpy(),
             "running_ts": pc.fill_null(b.column("running_ts"), _MIN_INT64).to_numpy(),
         }
+        return self._np
 
     def table(self) -> pa.Table:
         """All packets as one Arrow table (``PACKET_SCHEMA`` + ``tag:<name>`` columns).
@@ -465,7 +468,7 @@ class NodePackets:
             for k in appended:
                 self._index[k] = len(self._index)
         self._overlay = {}
-        self._refresh_numpy()
+        self._np = None
         return self._base
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from enum import IntEnum
+
+import pyarrow as pa
 
 
 class State(IntEnum):
@@ -18,3 +21,15 @@ class State(IntEnum):
 #: Every state shown, LOST last (it is separate from RUNNING).
 SHOWN_STATES = ("SUCCESS", "CACHED", "FAILED", "RUNNING", "LOST")
 STATE_CODE = {s.name: int(s) for s in State}
+
+
+@functools.cache
+def state_names() -> pa.Array:
+    """Every state's name as Arrow, at the position of its code (codes run 0, 1, 2, …): an
+    ``index_in`` of this array is the state code, a ``take`` from it the name.
+
+    Built once and on first use: an array built at import, before the ``orcatui`` command tells
+    pyarrow there is no pandas, would import pandas.
+    """
+    assert [int(s) for s in State] == list(range(len(State)))
+    return pa.array([s.name for s in State], pa.string())

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from orcatui.model.keys import packet_keys
 from orcatui.model.packets import from_numpy, latest_rows
 from orcatui.model.runs import Verdict, lost_reasons
-from orcatui.model.states import State
+from orcatui.model.states import State, state_names
 from orcatui.store.schema import TAG_PREFIX
 
 
@@ -146,7 +146,7 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
     :data:`MAX_DURATION_S` is unknown (null).
     """
     n = packets.num_rows
-    names = pa.array([s.name for s in State], pa.string())
+    names = state_names()
     codes = packets.column("state")
     lost_codes = None  # the LOST mask, when it is applied to the names (null state codes)
     lost_reason = pa.nulls(n, pa.string())
@@ -196,9 +196,6 @@ def display_rows(packets: pa.Table, verdicts: Mapping[str, Verdict], now: float)
         ],
         names=[*ROW_COLUMNS, *[display_tag_name(c[len(TAG_PREFIX) :]) for c in tag_cols]],
     )
-
-
-_STATE_NAMES = pa.array([s.name for s in State], pa.string())
 
 
 def _plain_types(t: pa.Table) -> tuple[pa.DataType, ...]:
@@ -391,7 +388,7 @@ def display_rows_many(
         None if i in chosen else display_rows(t, verdicts, now) for i, t in enumerate(tables)
     ]
     d = derive([tables[i] for i in batch], verdicts, now, run_id)
-    state = pc.take(_STATE_NAMES, from_numpy(d.code))
+    state = pc.take(state_names(), from_numpy(d.code))
     durations = from_numpy(d.duration, pa.float64(), null=d.duration > MAX_DURATION_S)
     lost_reason = d.lost_reason()
     first = tables[batch[0]].schema
