@@ -46,6 +46,8 @@ def test_packet_keys_agree_with_key_of_row_by_row(packets):
     assert keys == [key_of(r, t) for r, t in packets]
     tag_only = packet_keys(table, with_run=False).to_pylist()
     assert tag_only == [key_of(r, t, with_run=False) for r, t in packets]
+    prefixed = packet_keys(table, with_run=False, prefix="run\\1").to_pylist()
+    assert prefixed == ["run\\1" + k for k in tag_only]
 
 
 def test_known_collisions_of_the_old_separator_scheme_are_distinct():
@@ -72,3 +74,14 @@ def test_all_tags_null_rows_keep_one_key_each():
     )
     assert len(packet_keys(t, with_run=False)) == 3
     assert len(packet_keys(t)) == 3
+
+
+def test_state_names_sit_at_their_codes():
+    import pyarrow.compute as pc
+
+    from orcatui.model.states import State, state_names
+
+    names = state_names()
+    assert names.to_pylist() == [s.name for s in sorted(State, key=int)]
+    codes = pc.index_in(pa.array([s.name for s in State]), names).to_pylist()
+    assert codes == [int(s) for s in State]
