@@ -240,14 +240,22 @@ class PacketTable(ScrollView, can_focus=True):
         available = self.scrollable_content_region.width
         squeezed = sum(c.width + GAP for c in cols) + ERROR_MIN > available
         if available > 0 and squeezed and tag_cols:
-            # Too narrow for every column: the first tag (the packet's identity), then what
-            # went wrong (state, duration, error), then the other tags.
-            ident = tag_cols[0]
-            shown = replace(ident, width=min(ident.width, NARROW_TAG))
-            first = [shown, *(c for c in cols if c.kind in ("state", "duration"))]
+            # Too narrow for every column: the tags (the packet's identity) as far as they fit
+            # beside what went wrong (state, duration and some error) — at least the first —
+            # then state, duration, error, then the other tags.
+            outcome = [c for c in cols if c.kind in ("state", "duration")]
+            budget = available - sum(c.width + GAP for c in outcome) - NARROW_ERROR_MIN
+            idents: list[Column] = []
+            for tag in tag_cols:
+                shown = replace(tag, width=min(tag.width, NARROW_TAG))
+                if idents and sum(c.width + GAP for c in idents) + shown.width + GAP > budget:
+                    break
+                idents.append(shown)
+            first = [*idents, *outcome]
             room = available - sum(c.width + GAP for c in first)
             error_w = min(max(err_sample, 5), NARROW_ERROR, max(room, NARROW_ERROR_MIN))
-            rest = [c for c in cols if c is not ident and c.kind not in ("state", "duration")]
+            placed = {c.field for c in first}
+            rest = [c for c in cols if c.field not in placed]
             left = room - error_w - GAP
             if rest and 0 < left < rest[0].width and err_sample > error_w:
                 error_w += left  # no column cut at the right edge: the error takes the room

@@ -1,6 +1,7 @@
 """Issue 11 in the main packet table, and issue 10's narrow table (wave 4): a packet that
 succeeded in the node's previous run and fails in this one reads ``SUCCESS → FAILED``; at 80
-columns the first tag (the packet's identity) stays in view before state, duration and error.
+columns the tags (the packet's identity) stay in view before state, duration and error, as many
+as fit and at least the first.
 Pilot tests and snapshots (fixed data, clock and sizes; reviewed as images)."""
 
 from __future__ import annotations
@@ -115,6 +116,34 @@ async def test_first_tag_stays_in_view_at_80_columns() -> None:
         assert header.startswith("subject")
         first = "".join(s.text for s in table.render_line(1))
         assert first.startswith("01") and "FAILED" in first and "FileNotFound" in first
+
+
+@sync
+async def test_every_tag_that_fits_stays_in_view_at_80_columns(tmp_path: Path) -> None:
+    """Two short tags (subject, session): both come before state, duration and error, so no two
+    rows read alike (with the first tag alone, four rows read ``sub-01 ✓ SUCCESS``)."""
+    rows = []
+    for i in range(8):
+        subject, session = f"sub-0{i // 4 + 1}", f"ses-{i % 4 + 1}"
+        state, err = ("FAILED", LONG.format(s=i)) if i == 5 else ("SUCCESS", None)
+        start = CLOCK - 3600 + 10 * i
+        rows += packet(R2, start, start + 2, state, err, subject=subject, session=session)
+    write_status(tmp_path, "scans", NODE, rows)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.main.query_one(PacketTable)
+        assert [c.header for c in table.columns[:5]] == [
+            "subject",
+            "session",
+            "state",
+            "duration",
+            "error",
+        ]
+        assert sum(c.width + 1 for c in table.columns[:5]) - 1 <= table.size.width  # all shown
+        lines = ["".join(s.text for s in table.render_line(y)) for y in range(1, 9)]
+        assert len(set(lines)) == 8
+        assert any(line.startswith("sub-02  ses-2") and "FAILED" in line for line in lines)
 
 
 @pytest.mark.parametrize("size", [(120, 36), (80, 24)], ids=["120x36", "80x24"])
