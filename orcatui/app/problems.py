@@ -477,7 +477,8 @@ class ProblemsScreen(Screen[None]):
             if kinds.get(kind):
                 state = "RUNNING" if kind == "slow" else kind
                 title.append(f"  {_MARK[kind]} {kinds[kind]:,} {kind}", style=palette.state(state))
-        title.append(f"   {len(found.groups):,} groups", style="dim")
+        groups = len(found.groups)
+        title.append(f"   {groups:,} group{'' if groups == 1 else 's'}", style="dim")
         title.append("   enter: expand / open · esc: back", style="dim")
         self.query_one("#problems-title", Static).update(title)
         self.query_one(ProblemList).set_problems(found)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from support.app import APP_FIXTURES, CLOCK, ORCAPOD, make_app, settle, sync
 from support.events import packet, write_status
+from textual.widgets import Static
 
 from orcatui.app.details import DetailsScreen
 from orcatui.app.help import HelpScreen
@@ -55,6 +56,8 @@ async def test_opens_on_the_worst_node_and_p_groups_problems() -> None:
         # one group, expanded because it is the only one: the group line + 3 packets
         assert group.kind == "FAILED" and group.count == 3 and plist.line_count == 4
         assert group.title.startswith("ValueError: z_value <num> is outside")
+        title = str(screen.query_one("#problems-title", Static).render())
+        assert "1 group " in title and "groups" not in title
         assert plist.has_focus
         await pilot.press("j", "enter")  # the first packet: its details
         await settle(pilot)
