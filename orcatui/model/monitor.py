@@ -29,7 +29,7 @@ from orcatui.model.naming import (
     node_name,
     pipeline_name_parts,
 )
-from orcatui.model.packets import NodePackets, from_numpy, packet_rows_of
+from orcatui.model.packets import NodePackets, from_numpy, only_run, packet_rows_of
 from orcatui.model.progress import (
     NodeTimes,
     Progress,
@@ -917,9 +917,8 @@ def _declared(record: RunRecord | None, identity: Identity) -> int | None:
 
 def _run_aggregates(events: pa.Table) -> list[tuple[str, int, int, int, str]]:
     """(run id, first µs, last µs, events, pipeline uri) per run in a batch of events."""
-    run_ids = events.column("run_id")
-    first = run_ids[0].as_py() if events.num_rows else None
-    if first is not None and not run_ids.null_count and pc.all(pc.equal(run_ids, first)).as_py():
+    first = only_run(events)
+    if first is not None:
         lo, hi = pc.min_max(events.column("ts")).values()  # one run: no hashing of run ids
         uri = events.column("pipeline_uri")[0].as_py() or ""
         return [(first, lo.as_py(), hi.as_py(), events.num_rows, uri)]

@@ -221,11 +221,9 @@ def packet_rows(events: pa.Table) -> pa.Table:
     (:func:`_one_run_rows`); keys are built for the reduced rows only, the run's escaped id in
     front — half the text to build and none to hash or sort as keys.
     """
-    run_ids = events.column("run_id")
-    run = run_ids[0].as_py() if events.num_rows else None
     tagged = any(c.startswith(TAG_PREFIX) for c in events.column_names)
-    one_run = run is not None and not run_ids.null_count
-    if not (tagged and one_run and pc.all(pc.equal(run_ids, run)).as_py()):
+    run = only_run(events) if tagged else None
+    if run is None:
         return reduce_packet_rows(events_to_packet_rows(events))
     fast = _one_run_rows(events, run)
     if fast is not None:
@@ -233,6 +231,16 @@ def packet_rows(events: pa.Table) -> pa.Table:
     rows = reduce_packet_rows(events_to_packet_rows(events, with_run=False))
     keys = pc.binary_join_element_wise(pa.scalar(escape(run)), rows.column("key"), "")
     return rows.set_column(0, "key", keys)
+
+
+def only_run(rows: pa.Table) -> str | None:
+    """The run id of ``rows`` when they are all of one (no null), else None: a batch of one
+    run (nearly every one) is folded and counted without hashing its run ids."""
+    run_ids = rows.column("run_id")
+    first = run_ids[0].as_py() if rows.num_rows else None
+    if first is None or run_ids.null_count or not pc.all(pc.equal(run_ids, first)).as_py():
+        return None
+    return first
 
 
 def _tag_codes(events: pa.Table) -> np.ndarray | None:
@@ -480,10 +488,8 @@ def _rows_schema(rows: list[dict]) -> pa.Table:
 def _count(rows: pa.Table) -> Counter[tuple[str, int]]:
     if rows.num_rows == 0:
         return Counter()
-    run_ids = rows.column("run_id")
-    first = run_ids[0].as_py()
-    plain = not run_ids.null_count and not rows.column("state").null_count
-    if first is not None and plain and pc.all(pc.equal(run_ids, first)).as_py():
+    first = only_run(rows)
+    if first is not None and not rows.column("state").null_count:
         # One run (the usual node): no hashing of every run id.
         bins = np.bincount(rows.column("state").to_numpy().astype(np.int64))
         return Counter({(first, int(i)): int(bins[i]) for i in np.nonzero(bins)[0]})
